@@ -1,0 +1,49 @@
+"""Executors: where a CodeAgent's code runs."""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+from ..errors import ExecutorUnavailableError
+from .base import CodeOutput, ExecutionLimits, Executor
+
+EXECUTOR_TYPES = ("sandbox", "inprocess")
+
+# A host that provides the WASM sandbox (the browser agent worker, the Deno
+# runner) registers how to make one; CPython's default comes from `sandbox`.
+_sandbox_factory: Callable[..., Executor] | None = None
+
+
+def register_sandbox_factory(factory: Callable[..., Executor] | None) -> None:
+    """Set what `executor_type="sandbox"` creates on this platform."""
+    global _sandbox_factory
+    _sandbox_factory = factory
+
+
+def create_executor(executor_type: str, **kwargs: Any) -> Executor:
+    """Make the executor named by `executor_type` ("sandbox" or "inprocess")."""
+    if executor_type == "inprocess":
+        from .inprocess import InProcessExecutor
+
+        return InProcessExecutor(**kwargs)
+    if executor_type != "sandbox":
+        raise ValueError(f"executor_type must be one of {EXECUTOR_TYPES}, not {executor_type!r}")
+    factory = _sandbox_factory or _platform_sandbox_factory()
+    if factory is None:
+        raise ExecutorUnavailableError(
+            "The WASM sandbox is not available on this platform. It runs in a browser agent worker, "
+            "in Deno, or from CPython through the `deno` package. For trusted code only, pass "
+            "executor_type='inprocess' (no security boundary).")
+    return factory(**kwargs)
+
+
+def _platform_sandbox_factory() -> Callable[..., Executor] | None:
+    try:
+        from .sandbox import default_sandbox_factory
+    except ImportError:
+        return None
+    return default_sandbox_factory()
+
+
+__all__ = ["CodeOutput", "EXECUTOR_TYPES", "ExecutionLimits", "Executor", "create_executor",
+           "register_sandbox_factory"]

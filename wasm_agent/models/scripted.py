@@ -1,0 +1,52 @@
+"""A deterministic model for tests and demos."""
+
+from __future__ import annotations
+
+import inspect
+from typing import Any, Callable, Sequence, Union
+
+from ..messages import ChatMessage, MessageRole, TokenUsage
+from .base import Model, truncate_at_stop
+
+Response = Union[str, ChatMessage, Callable[[list[ChatMessage]], Any]]
+
+
+class ScriptedModel(Model):
+    """Answers with the given responses, in order.
+
+    Each response is a string, a `ChatMessage`, or a callable that receives
+    the messages (sync or async) and returns either. Like a real provider,
+    text is cut at the first stop sequence. Token usage is counted in words
+    so that totals are deterministic. Past the last response it raises.
+
+    >>> model = ScriptedModel(["Thought: add.\\n<code>final_answer(1 + 1)</code>"])
+    """
+
+    model_id = "scripted"
+
+    def __init__(self, responses: Sequence[Response], *, model_id: str = "scripted"):
+        super().__init__(model_id)
+        self.responses = list(responses)
+        self.calls: list[dict] = []  # what each call received, for assertions
+
+    async def generate(self, messages, *, stop_sequences=None, tools=None, **kwargs) -> ChatMessage:
+        self.calls.append({"messages": list(messages), "stop_sequences": stop_sequences, "tools": tools})
+        index = len(self.calls) - 1
+        if index >= len(self.responses):
+            raise IndexError(f"ScriptedModel has only {len(self.responses)} responses; call {index + 1} has none")
+        response = self.responses[index]
+        if callable(response) and not isinstance(response, ChatMessage):
+            response = response(list(messages))
+            if inspect.isawaitable(response):
+                response = await response
+        if isinstance(response, str):
+            response = ChatMessage(role=MessageRole.ASSISTANT, content=response)
+        if not isinstance(response, ChatMessage):
+            raise TypeError(f"scripted response {index + 1} is {type(response).__name__}, not str or ChatMessage")
+        content = truncate_at_stop(response.content, stop_sequences) if response.content else response.content
+        usage = response.token_usage or TokenUsage(
+            input_tokens=sum(len((m.content or "").split()) for m in messages),
+            output_tokens=len((content or "").split()),
+        )
+        return ChatMessage(role=MessageRole.ASSISTANT, content=content, tool_calls=response.tool_calls,
+                           token_usage=usage, raw=response.raw)
