@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import TYPE_CHECKING, Any, Mapping
 
-from ..tools.base import Tool
+if TYPE_CHECKING:  # the sandbox side loads this module without the tools layer
+    from ..tools.base import Tool
 
 
 @dataclass
@@ -39,7 +40,7 @@ class Executor(ABC):
     limits: ExecutionLimits
 
     @abstractmethod
-    async def send_tools(self, tools: Mapping[str, Tool]) -> None:
+    async def send_tools(self, tools: "Mapping[str, Tool]") -> None:
         """Make these tools callable by name from the code (replaces earlier ones)."""
 
     @abstractmethod

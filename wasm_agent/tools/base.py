@@ -92,7 +92,7 @@ class Tool:
             doc.append("")
             doc.append("Args:")
             doc.extend(f"    {arg}: {spec['description']}" for arg, spec in self.inputs.items())
-        body = "\n    ".join(line for line in "\n".join(doc).splitlines())
+        body = "\n".join(f"    {line}".rstrip() for line in "\n".join(doc).splitlines()).lstrip()
         return f'def {self.name}({", ".join(params)}) -> {_py_type(self.output_type)}:\n    """{body}\n    """'
 
     def to_json_schema(self) -> dict:

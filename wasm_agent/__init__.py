@@ -1,0 +1,34 @@
+"""wasm-agent: a code-writing LLM agent whose loop and executor run in WebAssembly.
+
+>>> from wasm_agent import CodeAgent, ScriptedModel
+>>> model = ScriptedModel(["Thought: easy.\\n<code>final_answer(2 ** 10)</code>"])
+>>> CodeAgent(tools=[], model=model, executor_type="inprocess").run("What is 2 to the 10th?")
+1024
+"""
+
+from .agent import CodeAgent, ManagedAgentTool, MultiStepAgent, ToolCallingAgent
+from .errors import (AgentError, AgentExecutionError, AgentGenerationError, AgentInterruptedError,
+                     AgentMaxStepsError, AgentParsingError, AgentToolCallError, AgentToolExecutionError,
+                     ExecutorUnavailableError, ToolDefinitionError)
+from .events import ActionOutput, RunResult, ToolOutput
+from .executor import CodeOutput, ExecutionLimits, Executor
+from .executor.inprocess import InProcessExecutor
+from .memory import (ActionStep, AgentMemory, FinalAnswerStep, MemoryStep, PlanningStep, SystemPromptStep,
+                     TaskStep, Timing, ToolCall)
+from .messages import (ChatMessage, ChatMessageStreamDelta, ChatMessageToolCall, MessageRole, TokenUsage,
+                       ToolCallDelta)
+from .models import Model, ScriptedModel
+from .tools import FinalAnswerTool, Tool, tool
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "ActionOutput", "ActionStep", "AgentError", "AgentExecutionError", "AgentGenerationError",
+    "AgentInterruptedError", "AgentMaxStepsError", "AgentMemory", "AgentParsingError", "AgentToolCallError",
+    "AgentToolExecutionError", "ChatMessage", "ChatMessageStreamDelta", "ChatMessageToolCall", "CodeAgent",
+    "CodeOutput", "ExecutionLimits", "Executor", "ExecutorUnavailableError", "FinalAnswerStep",
+    "FinalAnswerTool", "InProcessExecutor", "ManagedAgentTool", "MemoryStep", "MessageRole", "Model",
+    "MultiStepAgent", "PlanningStep", "RunResult", "ScriptedModel", "SystemPromptStep", "TaskStep",
+    "Timing", "TokenUsage", "Tool", "ToolCall", "ToolCallDelta", "ToolCallingAgent", "ToolDefinitionError",
+    "ToolOutput", "tool",
+]

@@ -1,0 +1,50 @@
+"""What `agent.stream()` yields, besides memory steps and model deltas.
+
+A stream yields, in order: `PlanningStep` (when planning is due),
+`ChatMessageStreamDelta` (tokens, when the model streams and
+`stream_outputs=True`), `ToolCall` (an action about to run), `ToolOutput`
+(its result), `ActionOutput` (the step's output), `ActionStep` (the finished
+step, as stored in memory) and, last, `FinalAnswerStep`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal, Union
+
+from .memory import ActionStep, FinalAnswerStep, PlanningStep, Timing, ToolCall
+from .messages import ChatMessageStreamDelta, TokenUsage
+
+RunState = Literal["success", "max_steps_error", "interrupted"]
+
+
+@dataclass
+class ToolOutput:
+    id: str
+    output: Any
+    is_final_answer: bool
+    observation: str
+    tool_call: ToolCall
+
+
+@dataclass
+class ActionOutput:
+    output: Any
+    is_final_answer: bool
+
+
+@dataclass
+class RunResult:
+    """What `arun(..., return_full_result=True)` returns."""
+
+    output: Any
+    state: RunState
+    steps: list[dict] = field(default_factory=list)
+    token_usage: TokenUsage = field(default_factory=TokenUsage)
+    timing: Timing = field(default_factory=Timing)
+
+
+StreamEvent = Union[ChatMessageStreamDelta, ToolCall, ToolOutput, ActionOutput, ActionStep, PlanningStep,
+                    FinalAnswerStep]
+
+__all__ = ["ActionOutput", "RunResult", "RunState", "StreamEvent", "ToolCall", "ToolOutput"]

@@ -1,0 +1,234 @@
+"""HTTP transports: how a model's request reaches a provider.
+
+A transport only connects: it sends an `HttpRequest` and hands back the
+status, the headers and the body, either whole (`request`) or as chunks
+(`stream`, for server-sent events). Model classes take a transport and never
+know which one they use: `default_transport()` picks JS `fetch` in Pyodide
+(`wasm_agent.platform.fetch`) and the standard library's `http.client` on
+CPython, so the core keeps zero runtime dependencies.
+
+>>> transport = default_transport()
+>>> # response = await transport.request(HttpRequest("POST", url, headers, body, timeout=30))
+"""
+
+from __future__ import annotations
+
+import asyncio
+import http.client
+import json
+import socket
+import ssl
+import threading
+from dataclasses import dataclass, field
+from typing import AsyncIterator, Protocol
+from urllib.parse import urlsplit
+
+from ..platform import IN_PYODIDE
+
+
+class TransportError(Exception):
+    """The request could not be sent or its answer could not be read (network, DNS, CORS)."""
+
+
+class TransportTimeout(TransportError):
+    """No answer (or no next chunk of a stream) within the request's timeout."""
+
+
+@dataclass
+class HttpRequest:
+    method: str
+    url: str
+    headers: dict[str, str] = field(default_factory=dict)
+    body: bytes | None = None
+    timeout: float = 60.0  # seconds to wait for the headers, and then for each chunk
+
+    @classmethod
+    def post_json(cls, url: str, headers: dict[str, str], payload: dict, timeout: float) -> "HttpRequest":
+        headers = {"content-type": "application/json", **headers}
+        return cls("POST", url, headers, json.dumps(payload).encode(), timeout)
+
+
+@dataclass
+class HttpResponse:
+    status: int
+    headers: dict[str, str]  # names in lower case
+    body: bytes = b""
+
+    @property
+    def text(self) -> str:
+        return self.body.decode("utf-8", errors="replace")
+
+
+class StreamingResponse(Protocol):
+    """An answer whose body is still arriving. Close it when done (also on error)."""
+
+    status: int
+    headers: dict[str, str]
+
+    def chunks(self) -> AsyncIterator[bytes]: ...
+
+    async def read(self) -> bytes: ...
+
+    async def aclose(self) -> None: ...
+
+
+class Transport(Protocol):
+    async def request(self, request: HttpRequest) -> HttpResponse: ...
+
+    async def stream(self, request: HttpRequest) -> StreamingResponse: ...
+
+
+async def read_whole(response: StreamingResponse) -> bytes:
+    """The rest of a streaming response's body, joined."""
+    parts = [chunk async for chunk in response.chunks()]
+    return b"".join(parts)
+
+
+def default_transport() -> Transport:
+    """The transport of this platform: fetch in Pyodide, http.client on CPython."""
+    if IN_PYODIDE:
+        from ..platform.fetch import FetchTransport
+
+        return FetchTransport()
+    return StdlibTransport()
+
+
+# -- CPython ------------------------------------------------------------------------------------
+_HEAD, _CHUNK, _END, _ERROR = "head", "chunk", "end", "error"
+
+
+class StdlibTransport:
+    """`http.client` on a thread per request; chunks reach the event loop through a queue.
+
+    The socket timeout bounds every wait (connect, headers, each chunk), and
+    closing the response shuts the socket down, which unblocks the thread.
+    """
+
+    chunk_size = 16384
+
+    async def request(self, request: HttpRequest) -> HttpResponse:
+        response = await self.stream(request)
+        try:
+            body = await response.read()
+        finally:
+            await response.aclose()
+        return HttpResponse(response.status, response.headers, body)
+
+    async def stream(self, request: HttpRequest) -> "_ThreadedResponse":
+        response = _ThreadedResponse(request, self.chunk_size)
+        await response.start()
+        return response
+
+
+class _ThreadedResponse:
+    def __init__(self, request: HttpRequest, chunk_size: int):
+        self.request = request
+        self.chunk_size = chunk_size
+        self.status = 0
+        self.headers: dict[str, str] = {}
+        self._queue: asyncio.Queue = asyncio.Queue()
+        self._loop = asyncio.get_running_loop()
+        self._connection: http.client.HTTPConnection | None = None
+        self._closed = threading.Event()
+        self._finished = False
+
+    async def start(self) -> None:
+        threading.Thread(target=self._run, name="wasm-agent-http", daemon=True).start()
+        try:
+            kind, value = await self._next()
+        except BaseException:
+            await self.aclose()  # cancelled or timed out while waiting for the headers
+            raise
+        self.status, self.headers = value
+
+    async def chunks(self) -> AsyncIterator[bytes]:
+        while not self._finished:
+            kind, value = await self._next()
+            if kind == _END:
+                self._finished = True
+                return
+            yield value
+
+    async def read(self) -> bytes:
+        return await read_whole(self)
+
+    async def aclose(self) -> None:
+        self._finished = True
+        if not self._closed.is_set():
+            self._closed.set()
+            _shutdown(self._connection)
+
+    async def _next(self) -> tuple[str, object]:
+        try:
+            kind, value = await asyncio.wait_for(self._queue.get(), self.request.timeout + 1.0)
+        except asyncio.TimeoutError:  # the socket timeout should have fired first; be sure anyway
+            await self.aclose()
+            raise TransportTimeout(f"no answer from {_origin(self.request.url)} within "
+                                   f"{self.request.timeout:g} s") from None
+        if kind == _ERROR:
+            self._finished = True
+            raise value  # type: ignore[misc]
+        return kind, value
+
+    def _put(self, kind: str, value: object = None) -> None:
+        try:
+            self._loop.call_soon_threadsafe(self._queue.put_nowait, (kind, value))
+        except RuntimeError:  # the event loop is gone: nobody is listening any more
+            self._closed.set()
+
+    def _run(self) -> None:
+        request = self.request
+        try:
+            parts = urlsplit(request.url)
+            if parts.scheme not in ("http", "https"):
+                raise TransportError(f"unsupported URL scheme in {request.url!r} (use http:// or https://)")
+            path = parts.path or "/"
+            if parts.query:
+                path += "?" + parts.query
+            if parts.scheme == "https":
+                connection = http.client.HTTPSConnection(parts.hostname, parts.port, timeout=request.timeout,
+                                                         context=ssl.create_default_context())
+            else:
+                connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=request.timeout)
+            self._connection = connection
+            connection.request(request.method, path, body=request.body, headers=request.headers)
+            response = connection.getresponse()
+            self._put(_HEAD, (response.status, {k.lower(): v for k, v in response.getheaders()}))
+            while not self._closed.is_set():
+                chunk = response.read1(self.chunk_size)
+                if not chunk:
+                    break
+                self._put(_CHUNK, chunk)
+            self._put(_END)
+        except BaseException as exc:  # noqa: BLE001 - every failure is handed to the awaiting task
+            if not self._closed.is_set():
+                self._put(_ERROR, _as_transport_error(exc, request))
+        finally:
+            _shutdown(self._connection)
+
+
+def _as_transport_error(exc: BaseException, request: HttpRequest) -> TransportError:
+    if isinstance(exc, TransportError):
+        return exc
+    where = _origin(request.url)
+    if isinstance(exc, (socket.timeout, TimeoutError)):
+        return TransportTimeout(f"no answer from {where} within {request.timeout:g} s")
+    if isinstance(exc, http.client.IncompleteRead):
+        return TransportError(f"the connection to {where} closed before the whole answer arrived")
+    return TransportError(f"could not reach {where}: {type(exc).__name__}: {exc}")
+
+
+def _shutdown(connection: http.client.HTTPConnection | None) -> None:
+    sock = getattr(connection, "sock", None)
+    if sock is not None:
+        try:
+            sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+    if connection is not None:
+        connection.close()
+
+
+def _origin(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}" if parts.netloc else url
