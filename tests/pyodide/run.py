@@ -1,0 +1,133 @@
+"""Run the unit tests inside Pyodide (Python 3.14 in WebAssembly) under Node.
+
+    python tests/pyodide/run.py                      # pytest tests/unit
+    python tests/pyodide/run.py tests/unit/test_messages.py -k usage -x
+
+1. Downloads, once, the pinned wheels of pytest & co for Python 3.14 and of
+   the build backend into .cache/pyodide/ (the only step that needs PyPI).
+2. Builds the wasm_agent wheel from the working tree, offline; skipped when
+   the package sources did not change since the last build.
+3. Hands the wheels and the pytest arguments to run.mjs, which runs pytest in
+   the Pyodide of node_modules (npm ci) and exits with pytest's exit code.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parents[1]
+CACHE = REPO / ".cache" / "pyodide"
+PYODIDE_PYTHON = "3.14"  # the Python of the pinned pyodide npm package (package.json)
+
+# What setuptools reads to build the wheel; the rest of the tree is not copied.
+WHEEL_SOURCES = ("pyproject.toml", "setup.cfg", "setup.py", "MANIFEST.in", "README.md", "LICENSE", "wasm_agent")
+
+
+def main(pytest_args: list[str]) -> int:
+    wheels = download(HERE / "requirements.txt", CACHE / "wheels", python_version=PYODIDE_PYTHON)
+    download(HERE / "build-requirements.txt", CACHE / "build")
+    wheels.append(build_wheel(CACHE / "build", CACHE / "dist"))
+    node = shutil.which("node")
+    if node is None:
+        sys.exit("run.py: node not found; install Node >= 20 and run `npm ci` at the repo root")
+    command = [node, str(HERE / "run.mjs"), *map(str, wheels), "--", *(pytest_args or ["tests/unit", "tests/pyodide"])]
+    return subprocess.call(command, cwd=REPO)
+
+
+def pinned_names(requirements: Path) -> list[tuple[str, str]]:
+    """(name, version) of each `name==version` line of a requirements file."""
+    text = requirements.read_text()
+    return [(name, version) for name, version in re.findall(r"^([A-Za-z0-9_.-]+)==([^\s\\]+)", text, re.M)]
+
+
+def download(requirements: Path, directory: Path, *, python_version: str | None = None) -> list[Path]:
+    """The wheels pinned in `requirements`, downloaded once into `directory`."""
+    pins = pinned_names(requirements)
+    found = [wheel_in(directory, name, version) for name, version in pins]
+    if all(found):
+        return found
+    directory.mkdir(parents=True, exist_ok=True)
+    # Download into a fresh folder, then move: runs started side by side never see half a file.
+    with tempfile.TemporaryDirectory(dir=directory.parent) as tmp:
+        command = [sys.executable, "-m", "pip", "download", "--quiet", "--no-deps", "--require-hashes",
+                   "--only-binary=:all:", "--dest", tmp, "-r", str(requirements)]
+        if python_version:
+            command[4:4] = ["--python-version", python_version]
+        print(f"run.py: downloading the wheels of {requirements.name} into {directory}", flush=True)
+        subprocess.run(command, check=True)
+        for wheel in Path(tmp).glob("*.whl"):
+            os.replace(wheel, directory / wheel.name)
+    found = [wheel_in(directory, name, version) for name, version in pins]
+    missing = [f"{name}=={version}" for (name, version), wheel in zip(pins, found) if wheel is None]
+    if missing:
+        sys.exit(f"run.py: pip did not download {', '.join(missing)} as a wheel")
+    return found
+
+
+def wheel_in(directory: Path, name: str, version: str) -> Path | None:
+    stem = re.sub(r"[-_.]+", "_", name).lower()
+    for wheel in directory.glob("*.whl"):
+        if wheel.name.lower().startswith(f"{stem}-{version}-"):
+            return wheel
+    return None
+
+
+def build_wheel(find_links: Path, dist: Path) -> Path:
+    """The wasm_agent wheel of the working tree, built offline from a copy of its sources.
+
+    A copy, because setuptools writes build/ and *.egg-info/ next to the sources
+    and build/ is a folder of this repo.
+    """
+    sources = [REPO / name for name in WHEEL_SOURCES if (REPO / name).exists()]
+    out = dist / source_digest(sources)
+    built = list(out.glob("*.whl"))
+    if built:
+        return built[0]
+    dist.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=dist) as tmp:
+        src = Path(tmp) / "src"
+        src.mkdir()
+        for path in sources:
+            if path.is_dir():
+                shutil.copytree(path, src / path.name, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+            else:
+                shutil.copy2(path, src / path.name)
+        wheel_dir = Path(tmp) / "wheel"
+        subprocess.run([sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--no-index",
+                        "--find-links", str(find_links), "--wheel-dir", str(wheel_dir), str(src)], check=True)
+        try:
+            os.replace(wheel_dir, out)
+        except OSError:  # another run built the same sources meanwhile
+            pass
+    prune(dist, keep=out)
+    return next(out.glob("*.whl"))
+
+
+def prune(dist: Path, *, keep: Path) -> None:
+    """Remove wheels of older sources, unless recent enough to be in use by a parallel run."""
+    for old in dist.iterdir():
+        if old != keep and old.is_dir() and time.time() - old.stat().st_mtime > 600:
+            shutil.rmtree(old, ignore_errors=True)
+
+
+def source_digest(sources: list[Path]) -> str:
+    digest = hashlib.sha256()
+    for root in sources:
+        files = sorted(root.rglob("*")) if root.is_dir() else [root]
+        for path in files:
+            if path.is_file() and "__pycache__" not in path.parts and path.suffix != ".pyc":
+                digest.update(str(path.relative_to(REPO)).encode() + b"\0" + path.read_bytes() + b"\0")
+    return digest.hexdigest()[:16]
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# The test command: runs every suite, prints a summary, fails if any suite failed.
+#
+#   bash tests/run.sh               # all suites
+#   bash tests/run.sh pyodide       # only the named suites
+#
+# A suite is a function `suite_<name>` below, listed in SUITES; it gets the repo
+# as cwd and passes when it exits 0. Add one the same way (browser/e2e, Deno, …).
+# Setup (pip, npm, Chromium) is .ci/run's job, not this script's.
+
+set -uo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+PYTHON=${PYTHON:-python}
+
+# The unit tests on CPython.
+suite_cpython() {
+  "$PYTHON" -m pytest tests/unit
+}
+
+# The same unit tests inside Pyodide 314 (Python 3.14, wasm) under Node; see tests/pyodide/README.md.
+suite_pyodide() {
+  "$PYTHON" tests/pyodide/run.py
+}
+
+SUITES=(cpython pyodide)
+
+selected=("${@:-${SUITES[@]}}")
+summary=()
+failed=0
+for name in "${selected[@]}"; do
+  if ! declare -F "suite_$name" >/dev/null; then
+    echo "tests/run.sh: no suite '$name' (suites: ${SUITES[*]})" >&2
+    exit 2
+  fi
+  echo "==> $name"
+  start=$SECONDS
+  if "suite_$name"; then
+    summary+=("ok    $name ($((SECONDS - start)) s)")
+  else
+    summary+=("FAIL  $name ($((SECONDS - start)) s, exit $?)")
+    failed=1
+  fi
+done
+
+echo
+echo "==> summary"
+printf '%s\n' "${summary[@]}"
+exit $failed
