@@ -1,6 +1,6 @@
 """Run the unit tests inside Pyodide (Python 3.14 in WebAssembly) under Node.
 
-    python tests/pyodide/run.py                      # pytest tests/unit
+    python tests/pyodide/run.py                      # pytest tests/unit tests/pyodide
     python tests/pyodide/run.py tests/unit/test_messages.py -k usage -x
 
 1. Downloads, once, the pinned wheels of pytest & co for Python 3.14 and of
@@ -21,6 +21,8 @@ import subprocess
 import sys
 import tempfile
 import time
+import tomllib
+import zipfile
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -34,8 +36,8 @@ WHEEL_SOURCES = ("pyproject.toml", "setup.cfg", "setup.py", "MANIFEST.in", "READ
 
 def main(pytest_args: list[str]) -> int:
     wheels = download(HERE / "requirements.txt", CACHE / "wheels", python_version=PYODIDE_PYTHON)
-    download(HERE / "build-requirements.txt", CACHE / "build")
-    wheels.append(build_wheel(CACHE / "build", CACHE / "dist"))
+    backend = download(HERE / "build-requirements.txt", CACHE / "build")
+    wheels.append(build_wheel(backend, CACHE / "dist"))
     node = shutil.which("node")
     if node is None:
         sys.exit("run.py: node not found; install Node >= 20 and run `npm ci` at the repo root")
@@ -81,17 +83,21 @@ def wheel_in(directory: Path, name: str, version: str) -> Path | None:
     return None
 
 
-def build_wheel(find_links: Path, dist: Path) -> Path:
+def build_wheel(backend_wheels: list[Path], dist: Path) -> Path:
     """The wasm_agent wheel of the working tree, built offline from a copy of its sources.
 
-    A copy, because setuptools writes build/ and *.egg-info/ next to the sources
-    and build/ is a folder of this repo.
+    It calls the PEP 517 backend of pyproject.toml itself, with the backend's
+    unpacked wheels on PYTHONPATH: what pip's build isolation does, minus the
+    virtualenv that costs 3-4 s. A copy, because setuptools writes build/ and
+    *.egg-info/ next to the sources, and build/ is a folder of this repo.
     """
     sources = [REPO / name for name in WHEEL_SOURCES if (REPO / name).exists()]
     out = dist / source_digest(sources)
     built = list(out.glob("*.whl"))
     if built:
         return built[0]
+    backend = tomllib.loads((REPO / "pyproject.toml").read_text())["build-system"]["build-backend"]
+    python_path = os.pathsep.join(str(unpacked(wheel)) for wheel in backend_wheels)
     dist.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=dist) as tmp:
         src = Path(tmp) / "src"
@@ -102,8 +108,10 @@ def build_wheel(find_links: Path, dist: Path) -> Path:
             else:
                 shutil.copy2(path, src / path.name)
         wheel_dir = Path(tmp) / "wheel"
-        subprocess.run([sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--no-index",
-                        "--find-links", str(find_links), "--wheel-dir", str(wheel_dir), str(src)], check=True)
+        wheel_dir.mkdir()
+        hook = f"import sys, {backend} as backend; backend.build_wheel(sys.argv[1])"
+        subprocess.run([sys.executable, "-c", hook, str(wheel_dir)], cwd=src, check=True,
+                       stdout=subprocess.DEVNULL, env={**os.environ, "PYTHONPATH": python_path})
         try:
             os.replace(wheel_dir, out)
         except OSError:  # another run built the same sources meanwhile
@@ -112,10 +120,24 @@ def build_wheel(find_links: Path, dist: Path) -> Path:
     return next(out.glob("*.whl"))
 
 
+def unpacked(wheel: Path) -> Path:
+    """A folder holding the contents of `wheel` (unpacked once, next to it)."""
+    folder = wheel.with_suffix("")
+    if not folder.is_dir():
+        tmp = tempfile.mkdtemp(dir=wheel.parent)
+        with zipfile.ZipFile(wheel) as archive:
+            archive.extractall(tmp)
+        try:
+            os.replace(tmp, folder)
+        except OSError:  # unpacked by a parallel run
+            shutil.rmtree(tmp)
+    return folder
+
+
 def prune(dist: Path, *, keep: Path) -> None:
     """Remove wheels of older sources, unless recent enough to be in use by a parallel run."""
     for old in dist.iterdir():
-        if old != keep and old.is_dir() and time.time() - old.stat().st_mtime > 600:
+        if old != keep and old.is_dir() and not old.name.startswith("tmp") and time.time() - old.stat().st_mtime > 600:
             shutil.rmtree(old, ignore_errors=True)
 
 
