@@ -194,7 +194,12 @@ class ProviderModel(Model):
         try:
             async for event in iter_events(chunks()):
                 events += 1
-                for delta in decoder.feed(event):
+                try:
+                    deltas = decoder.feed(event)
+                except (KeyError, IndexError, TypeError, AttributeError, ValueError) as exc:
+                    raise ProviderFailure("unreadable", f"unexpected {self.provider} stream event "
+                                          f"({type(exc).__name__}: {exc}): {_preview(event.data.encode())!r}")
+                for delta in deltas:
                     yield delta
                 if decoder.done:
                     break
@@ -256,8 +261,10 @@ class ProviderModel(Model):
         elif failure.kind == "unreadable":
             todo = (f"Check that the base URL {self.api_base!r} is the API root of a {self.provider}-compatible "
                     f"server (like {self.default_api_base!r}).")
+        elif failure.kind == "refused":
+            todo = "The provider refused this prompt; change the task or the provider's safety settings."
         else:
-            todo = "The connection dropped mid-answer; try again."
+            todo = "The answer broke off; try again."
         return f"{what} {todo}"
 
 
