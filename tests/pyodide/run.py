@@ -110,8 +110,11 @@ def build_wheel(backend_wheels: list[Path], dist: Path) -> Path:
         wheel_dir = Path(tmp) / "wheel"
         wheel_dir.mkdir()
         hook = f"import sys, {backend} as backend; backend.build_wheel(sys.argv[1])"
-        subprocess.run([sys.executable, "-c", hook, str(wheel_dir)], cwd=src, check=True,
-                       stdout=subprocess.DEVNULL, env={**os.environ, "PYTHONPATH": python_path})
+        build = subprocess.run([sys.executable, "-c", hook, str(wheel_dir)], cwd=src, text=True,
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                               env={**os.environ, "PYTHONPATH": python_path})
+        if build.returncode:  # its chatter only matters when it fails
+            sys.exit(f"{build.stdout}\nrun.py: building the wasm_agent wheel failed")
         try:
             os.replace(wheel_dir, out)
         except OSError:  # another run built the same sources meanwhile
