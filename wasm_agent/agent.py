@@ -262,8 +262,11 @@ class MultiStepAgent:
                     deltas.append(delta)
                     yield delta
                 yield agglomerate_stream_deltas(deltas)
-            else:
-                yield await call_generate(self.model, messages, **kwargs)
+            else:  # one delta with the whole text, so that a UI shows it before the action runs
+                message = await call_generate(self.model, messages, **kwargs)
+                if message.content:
+                    yield ChatMessageStreamDelta(content=message.content)
+                yield message
         except (AgentError, asyncio.CancelledError):
             raise
         except Exception as error:  # noqa: BLE001 - any provider failure ends the run clearly

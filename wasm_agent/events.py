@@ -1,8 +1,9 @@
 """What `agent.stream()` yields, besides memory steps and model deltas.
 
 A stream yields, in order: `PlanningStep` (when planning is due),
-`ChatMessageStreamDelta` (tokens, when the model streams and
-`stream_outputs=True`), `ToolCall` (an action about to run), `ToolOutput`
+`ChatMessageStreamDelta` (the model's text: token by token when the model
+streams and `stream_outputs=True`, else in one piece), `ToolCall` (an
+action about to run), `ToolOutput`
 (its result), `ActionOutput` (the step's output), `ActionStep` (the finished
 step, as stored in memory) and, last, `FinalAnswerStep`.
 """

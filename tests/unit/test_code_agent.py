@@ -202,10 +202,12 @@ async def test_stream_yields_calls_outputs_steps_and_final_answer():
     agent = agent_for([code("final_answer(add(1, 1))")])
     events = [event async for event in agent.stream("Go")]
     kinds = [type(e).__name__ for e in events]
-    assert kinds == ["ToolCall", "ToolOutput", "ActionOutput", "ActionStep", "FinalAnswerStep"]
-    assert isinstance(events[0], ToolCall) and events[0].arguments == "final_answer(add(1, 1))"
-    assert isinstance(events[1], ToolOutput) and events[1].is_final_answer
-    assert isinstance(events[2], ActionOutput) and events[2].output == 2
+    assert kinds == ["ChatMessageStreamDelta", "ToolCall", "ToolOutput", "ActionOutput", "ActionStep",
+                     "FinalAnswerStep"]
+    assert events[0].content == "Thought: I act.\n<code>\nfinal_answer(add(1, 1))\n"  # before the action runs
+    assert isinstance(events[1], ToolCall) and events[1].arguments == "final_answer(add(1, 1))"
+    assert isinstance(events[2], ToolOutput) and events[2].is_final_answer
+    assert isinstance(events[3], ActionOutput) and events[3].output == 2
     assert isinstance(events[-1], FinalAnswerStep) and events[-1].output == 2
 
 

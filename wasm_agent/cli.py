@@ -1,0 +1,148 @@
+"""`python -m wasm_agent …`: run an agent from the terminal.
+
+    python -m wasm_agent run "What is 17 * 23?" --provider openai --model gpt-4o-mini
+    python -m wasm_agent demo            # offline: a scripted model, the real loop and sandbox
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import sys
+import time
+from typing import Any, TextIO
+
+from .agent import CodeAgent, MultiStepAgent, ToolCallingAgent
+from .errors import AgentError, ExecutorUnavailableError
+from .events import ToolOutput
+from .memory import ActionStep, FinalAnswerStep, PlanningStep, ToolCall
+from .messages import ChatMessageStreamDelta
+from .models import ScriptedModel
+
+PROVIDERS = {
+    # name: (model class name, environment variable that holds the key by default)
+    "openai": ("OpenAIModel", "OPENAI_API_KEY"),
+    "anthropic": ("AnthropicModel", "ANTHROPIC_API_KEY"),
+    "gemini": ("GeminiModel", "GEMINI_API_KEY"),
+}
+
+DEMO_SCRIPT = [
+    "Thought: I will list the first primes with a sieve and look at them.\n<code>\n"
+    "limit = 50\nsieve = [True] * (limit + 1)\nfor n in range(2, int(limit ** 0.5) + 1):\n"
+    "    if sieve[n]:\n        sieve[n * n::n] = [False] * len(sieve[n * n::n])\n"
+    "primes = [n for n in range(2, limit + 1) if sieve[n]]\nprint(primes)\n</code>",
+    "Thought: There are the primes up to 50; their sum is the answer.\n<code>\nfinal_answer(sum(primes))\n</code>",
+]
+
+
+class StepPrinter:
+    """Prints a run's events as they come: thought, code, logs, errors, timing, tokens."""
+
+    def __init__(self, out: TextIO = sys.stdout, color: bool | None = None):
+        self.out = out
+        self.color = out.isatty() if color is None else color
+        self.streaming = False
+
+    def _style(self, text: str, code: str) -> str:
+        return f"\033[{code}m{text}\033[0m" if self.color else text
+
+    def __call__(self, event: Any) -> None:
+        write = self.out.write
+        if isinstance(event, ChatMessageStreamDelta):
+            if event.content:
+                self.streaming = True
+                write(event.content)
+                self.out.flush()
+            return
+        if self.streaming:
+            write("\n")
+            self.streaming = False
+        if isinstance(event, PlanningStep):
+            write(self._style("── plan ──\n", "1;35") + event.plan + "\n")
+        elif isinstance(event, ToolCall) and event.name == "python_interpreter":
+            pass  # the code was printed with the model's text
+        elif isinstance(event, ToolCall):
+            write(self._style(f"── tool call: {event.name}({event.arguments})\n", "1;36"))
+        elif isinstance(event, ToolOutput) and event.observation:
+            write(self._style("── observation ──\n", "1;32") + event.observation + "\n")
+        elif isinstance(event, ActionStep):
+            if event.error is not None:
+                if event.observations:
+                    write(event.observations + "\n")
+                write(self._style(f"── error: {type(event.error).__name__} ──\n", "1;31") + event.error.message + "\n")
+            usage = event.token_usage
+            tokens = f", {usage.input_tokens} in / {usage.output_tokens} out tokens" if usage else ""
+            duration = event.timing.duration or 0.0
+            write(self._style(f"── step {event.step_number}: {duration:.2f} s{tokens} ──\n\n", "2"))
+        elif isinstance(event, FinalAnswerStep):
+            write(self._style("Final answer: ", "1;33") + f"{event.output}\n")
+        self.out.flush()
+
+
+async def run_agent(agent: MultiStepAgent, task: str, out: TextIO = sys.stdout) -> int:
+    printer = StepPrinter(out)
+    started = time.perf_counter()
+    try:
+        async for event in agent.stream(task):
+            printer(event)
+    except AgentError as error:
+        out.write(f"\nThe run stopped: {error.message}\n")
+        return 1
+    finally:
+        await agent.close()
+    result = agent.last_result
+    out.write(f"({result.state}; {time.perf_counter() - started:.2f} s; "
+              f"{result.token_usage.total_tokens} tokens)\n")
+    return 0 if result.state == "success" else 1
+
+
+def make_model(args: argparse.Namespace) -> Any:
+    from . import models
+
+    class_name, default_env = PROVIDERS[args.provider]
+    env_name = args.api_key_env or default_env
+    api_key = os.environ.get(env_name)
+    if not api_key and args.api_base is None:
+        raise SystemExit(f"no API key: set {env_name} (or name another variable with --api-key-env)")
+    return getattr(models, class_name)(args.model, api_base=args.api_base, api_key=api_key)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m wasm_agent", description=__doc__.split("\n")[0])
+    commands = parser.add_subparsers(dest="command", required=True)
+    run = commands.add_parser("run", help="run a task with a provider's model")
+    run.add_argument("task")
+    run.add_argument("--provider", choices=sorted(PROVIDERS), default="openai")
+    run.add_argument("--model", required=True, help="the provider's model name")
+    run.add_argument("--api-base", help="base URL (an OpenAI-compatible server: Ollama, llama.cpp, vLLM…)")
+    run.add_argument("--api-key-env", help="environment variable holding the key (default per provider)")
+    run.add_argument("--agent", choices=("code", "toolcalling"), default="code")
+    run.add_argument("--stream", action="store_true", help="print tokens as they come")
+    demo = commands.add_parser("demo", help="run a scripted task offline, through the real loop and executor")
+    for command in (run, demo):
+        command.add_argument("--executor", choices=("sandbox", "inprocess"), default="sandbox",
+                             help="where generated code runs (default: the WASM sandbox)")
+        command.add_argument("--max-steps", type=int, default=10)
+    args = parser.parse_args(argv)
+
+    if args.command == "demo":
+        model, task, agent_type = ScriptedModel(DEMO_SCRIPT), "What is the sum of the primes up to 50?", "code"
+    else:
+        model, task, agent_type = make_model(args), args.task, args.agent
+    try:
+        if agent_type == "code":
+            if args.executor == "sandbox":
+                print("Starting the WASM sandbox (Pyodide)…", flush=True)
+            agent: MultiStepAgent = CodeAgent([], model, executor_type=args.executor, max_steps=args.max_steps,
+                                              stream_outputs=getattr(args, "stream", False))
+        else:
+            agent = ToolCallingAgent([], model, max_steps=args.max_steps, stream_outputs=args.stream)
+    except ExecutorUnavailableError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    return asyncio.run(run_agent(agent, task))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
