@@ -10,7 +10,7 @@
 
 set -uo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
-PYTHON=${PYTHON:-python}
+PYTHON=${PYTHON:-python3}  # .ci/run points it at .venv/bin/python
 
 # The unit tests on CPython.
 suite_cpython() {
