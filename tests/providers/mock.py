@@ -209,11 +209,12 @@ class _Handler(BaseHTTPRequestHandler):
             self.send_header(name, value)
         self.end_headers()  # no length: the body ends when the connection closes
         half = len(events) // 2
+        cut = half if reply.truncate_after is None else reply.truncate_after
         for index, event in enumerate(events):
+            if index == cut and reply.truncate:
+                self._write(event[: len(event) // 2].encode())
+                return self._hang_up()
             if index == half:
-                if reply.truncate:
-                    self._write(event[: len(event) // 2].encode())
-                    return self._hang_up()
                 if reply.stream_error:
                     error = wire.anthropic_stream_error(reply.stream_error) if provider == "anthropic" \
                         else wire.sse({"error": {"message": reply.stream_error, "code": 503}})
@@ -240,16 +241,16 @@ class _Handler(BaseHTTPRequestHandler):
             pass
 
 
-_GEMINI = re.compile(r"/models/([^/:]+):(generateContent|streamGenerateContent)$")
+_GEMINI = re.compile(r"/v1beta/models/([^/:]+):(generateContent|streamGenerateContent)")
 
 
 def _route(path: str) -> tuple[str, str, bool] | None:
     """(provider, model, stream) of a request path; the model of OpenAI and Anthropic is in the body."""
-    if path.endswith("/chat/completions"):
+    if path == "/v1/chat/completions":
         return "openai", "", False
-    if path.endswith("/v1/messages"):
+    if path == "/v1/messages":
         return "anthropic", "", False
-    match = _GEMINI.search(path)
+    match = _GEMINI.fullmatch(path)
     if match:
         return "gemini", match.group(1), match.group(2) == "streamGenerateContent"
     return None

@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 from typing import Any, AsyncIterator, Awaitable, Callable, Protocol, Sequence, TypeVar
 
 from ..errors import AgentGenerationError
@@ -26,6 +27,7 @@ from .transport import HttpRequest, StreamingResponse, Transport, TransportError
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
+_SSE_START = re.compile(rb"\s*(data|event|id|retry)?:")  # how an event stream begins
 
 
 class StreamDecoder(Protocol):
@@ -208,7 +210,7 @@ class ProviderModel(Model):
         except TransportError as exc:
             raise ProviderFailure("network", str(exc)) from None
         if not (decoder.done or decoder.complete):
-            if not events and head.strip():
+            if not events and head.strip() and not _SSE_START.match(bytes(head)):
                 raise ProviderFailure("unreadable", f"the answer is not an event stream; it starts with "
                                       f"{_preview(bytes(head))!r}")
             raise ProviderFailure("cut", "the stream ended before the provider's end-of-answer marker")
@@ -233,7 +235,7 @@ class ProviderModel(Model):
         tries = f" after {attempts} attempts" if attempts > 1 else ""
         what = f"{self.provider} request for model {self.model_id!r} failed{tries}: {failure.detail}."
         status = failure.status or 0
-        if status in (401, 403):
+        if status in (401, 403) or (status == 400 and "api key" in failure.detail.lower()):
             source = f"api_key=... or the {self.api_key_env} environment variable" if self.api_key_env \
                 else "api_key=..."
             todo = f"Check the API key ({source}) and that it may use this model."

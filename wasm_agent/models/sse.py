@@ -15,8 +15,11 @@ and even UTF-8 characters, anywhere.
 from __future__ import annotations
 
 import codecs
+import re
 from dataclasses import dataclass
 from typing import AsyncIterator
+
+_LINE_END = re.compile(r"\r\n|\r|\n")
 
 
 @dataclass
@@ -33,23 +36,22 @@ class SSEParser:
         self._event = ""
         self._data: list[str] = []
         self._id: str | None = None
+        self._after_cr = False
 
     def feed(self, chunk: bytes | str) -> list[ServerSentEvent]:
         """Take the next chunk; return the events it completed."""
-        self._buffer += self._decoder.decode(chunk) if isinstance(chunk, bytes) else chunk
+        text = self._decoder.decode(chunk) if isinstance(chunk, bytes) else chunk
+        if self._after_cr and text.startswith("\n"):  # the LF of a CRLF split between chunks
+            text = text[1:]
+        if text:
+            self._after_cr = text.endswith("\r")
+        *lines, self._buffer = _LINE_END.split(self._buffer + text)  # not splitlines: U+2028 is no line end
         events = []
-        while True:
-            end = _line_end(self._buffer)
-            if end is None:
-                return events
-            line, self._buffer = self._buffer[:end], self._buffer[end:]
-            if self._buffer.startswith("\r\n"):
-                self._buffer = self._buffer[2:]
-            else:
-                self._buffer = self._buffer[1:]
+        for line in lines:
             event = self._line(line)
             if event is not None:
                 events.append(event)
+        return events
 
     def _line(self, line: str) -> ServerSentEvent | None:
         if not line:
@@ -70,16 +72,6 @@ class SSEParser:
         elif name == "id":
             self._id = value
         return None
-
-
-def _line_end(text: str) -> int | None:
-    """Index of the first line terminator; a lone trailing CR waits for a possible LF."""
-    lf, cr = text.find("\n"), text.find("\r")
-    if cr == -1:
-        return lf if lf != -1 else None
-    if lf != -1 and lf < cr:
-        return lf
-    return cr if cr + 1 < len(text) else None
 
 
 async def iter_events(chunks: AsyncIterator[bytes]) -> AsyncIterator[ServerSentEvent]:

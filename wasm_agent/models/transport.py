@@ -197,6 +197,8 @@ class _ThreadedResponse:
             while not self._closed.is_set():
                 chunk = response.read1(self.chunk_size)
                 if not chunk:
+                    if response.length:  # read1 ends quietly when the server closes early
+                        raise http.client.IncompleteRead(b"", response.length)
                     break
                 self._put(_CHUNK, chunk)
             self._put(_END)
