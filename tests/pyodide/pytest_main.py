@@ -22,7 +22,7 @@ def install(wheel_paths):
     return target
 
 
-def run_pytest(repo, args):
+def run_pytest(repo, args, site_packages):
     os.chdir(repo)
     # Like `python -c`, Pyodide puts "" (the cwd, now the repo) first on sys.path:
     # the wheel is what is tested, not the sources of the mounted repo.
@@ -45,4 +45,4 @@ def run_pytest(repo, args):
 
 
 site_packages = install(wheels)  # noqa: F821 (given by run.mjs)
-exit_code = run_pytest(repo, args)  # noqa: F821
+exit_code = run_pytest(repo, args, site_packages)  # noqa: F821

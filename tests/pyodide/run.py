@@ -41,8 +41,8 @@ def main(pytest_args: list[str]) -> int:
     node = shutil.which("node")
     if node is None:
         sys.exit("run.py: node not found; install Node >= 20 and run `npm ci` at the repo root")
-    command = [node, str(HERE / "run.mjs"), *map(str, wheels), "--", *(pytest_args or ["tests/unit", "tests/pyodide"])]
-    return subprocess.call(command, cwd=REPO)
+    pytest_args = pytest_args or ["tests/unit", "tests/pyodide"]
+    return subprocess.call([node, str(HERE / "run.mjs"), *map(str, wheels), "--", *pytest_args], cwd=REPO)
 
 
 def pinned_names(requirements: Path) -> list[tuple[str, str]]:
@@ -60,10 +60,9 @@ def download(requirements: Path, directory: Path, *, python_version: str | None 
     directory.mkdir(parents=True, exist_ok=True)
     # Download into a fresh folder, then move: runs started side by side never see half a file.
     with tempfile.TemporaryDirectory(dir=directory.parent) as tmp:
+        target = ["--python-version", python_version] if python_version else []
         command = [sys.executable, "-m", "pip", "download", "--quiet", "--no-deps", "--require-hashes",
-                   "--only-binary=:all:", "--dest", tmp, "-r", str(requirements)]
-        if python_version:
-            command[4:4] = ["--python-version", python_version]
+                   "--only-binary=:all:", *target, "--dest", tmp, "-r", str(requirements)]
         print(f"run.py: downloading the wheels of {requirements.name} into {directory}", flush=True)
         subprocess.run(command, check=True)
         for wheel in Path(tmp).glob("*.whl"):
