@@ -19,8 +19,8 @@ from ..models.transport import HttpRequest, HttpResponse, TransportError, Transp
 
 # fetch rejects with a bare "TypeError: Failed to fetch" for DNS failures, refused
 # connections and CORS refusals alike; the browser tells the page nothing more.
-NETWORK_OR_CORS = ("the browser could not complete the request: the server is unreachable, or it refused "
-                   "the cross-origin request (CORS); the browser console shows which")
+NETWORK_OR_CORS = ("fetch could not send the request: the server is unreachable, or (in a browser) it "
+                   "refused the cross-origin request (CORS); the browser console shows which")
 
 
 class FetchTransport:
@@ -60,7 +60,8 @@ class _FetchResponse:
             init["body"] = to_js(request.body)  # a Uint8Array
         self._arm_timer()
         try:
-            response = await self._wait(fetch(request.url, to_js(init, dict_converter=Object.fromEntries)))
+            response = await self._wait(fetch(request.url, to_js(init, dict_converter=Object.fromEntries)),
+                                        NETWORK_OR_CORS)
         finally:
             self._disarm_timer()
         self.status = int(response.status)
@@ -71,7 +72,7 @@ class _FetchResponse:
         while self._reader is not None:
             self._arm_timer()
             try:
-                result = await self._wait(self._reader.read())
+                result = await self._wait(self._reader.read(), "the connection broke while the answer was arriving")
             finally:
                 self._disarm_timer()
             if result.done:
@@ -91,7 +92,7 @@ class _FetchResponse:
             self._on_timeout.destroy()
             self._on_timeout = None
 
-    async def _wait(self, promise):
+    async def _wait(self, promise, failure: str):
         """Await a JS promise; turn JS failures into TransportError, and abort if we are cancelled."""
         try:
             return await promise
@@ -102,9 +103,7 @@ class _FetchResponse:
             if self._timed_out:
                 raise TransportTimeout(f"no answer from {self.request.url} within "
                                        f"{self.request.timeout:g} s") from None
-            if getattr(exc, "name", "") == "TypeError":
-                raise TransportError(f"{NETWORK_OR_CORS} ({self.request.url}: {exc})") from None
-            raise TransportError(f"fetch of {self.request.url} failed: {exc}") from None
+            raise TransportError(f"{failure} ({self.request.url}: {exc})") from None
 
     def _abort_for_timeout(self) -> None:
         self._timed_out = True

@@ -1,0 +1,95 @@
+"""Provider calls through the fetch transport, against the mock server at argv[0].
+
+Run inside Pyodide (tests/providers/run_in_pyodide.mjs, or a browser page);
+prints one JSON object: scenario name -> what happened. test_models_fetch.py
+checks it. Each scenario scripts the mock through its control endpoint.
+"""
+
+import json
+import time
+
+from js import fetch
+from pyodide.ffi import to_js
+
+from wasm_agent.errors import AgentGenerationError
+from wasm_agent.messages import ChatMessage, agglomerate_stream_deltas
+from wasm_agent.models import AnthropicModel, GeminiModel, OpenAIModel, RetryPolicy
+from wasm_agent.models.transport import default_transport
+
+URL = argv[0]  # noqa: F821 - given by the runner
+HELLO = [ChatMessage(role="user", content="Say hello.")]
+
+
+class NoWaitClock:
+    def __init__(self):
+        self.sleeps = []
+
+    def time(self):
+        return 1_700_000_000.0
+
+    async def sleep(self, seconds):
+        self.sleeps.append(seconds)
+
+
+async def script(*replies):
+    await fetch(URL + "/_mock/reset", to_js({"method": "POST"}))
+    await fetch(URL + "/_mock/script", to_js({"method": "POST", "body": json.dumps(list(replies))}))
+
+
+def model(cls=OpenAIModel, **kwargs):
+    base = {OpenAIModel: URL + "/v1", AnthropicModel: URL, GeminiModel: URL + "/v1beta"}[cls]
+    kwargs.setdefault("clock", NoWaitClock())
+    kwargs.setdefault("retry_policy", RetryPolicy(max_retries=1, jitter=0))
+    return cls("mock-model", api_base=base, api_key="key", **kwargs)
+
+
+async def error_of(coroutine):
+    try:
+        await coroutine
+    except AgentGenerationError as exc:
+        return exc.message
+    return None
+
+
+async def collect(m):
+    return [d async for d in m.generate_stream(HELLO)]
+
+
+results = {"transport": type(default_transport()).__name__}
+for cls in (OpenAIModel, AnthropicModel, GeminiModel):
+    await script({"text": "Hi there.", "usage": [7, 2]})  # noqa: F704 - top-level await in Pyodide
+    answer = await model(cls).generate(HELLO)  # noqa: F704
+    await script({"text": "one two three", "tool_calls": [{"id": "c1", "name": "add", "arguments": {"a": 1}}]})  # noqa: F704
+    deltas = await collect(model(cls))  # noqa: F704
+    streamed = agglomerate_stream_deltas(deltas)
+    results[cls.__name__] = {"text": answer.content, "tokens": answer.token_usage.total_tokens,
+                             "deltas": len(deltas), "stream_text": streamed.content,
+                             "call": [streamed.tool_calls[0].name, streamed.tool_calls[0].parsed_arguments()]}
+
+clock = NoWaitClock()
+await script({"status": 429, "retry_after": "4"}, "after the wait")  # noqa: F704
+results["retry_after"] = [(await model(clock=clock).generate(HELLO)).content, clock.sleeps]  # noqa: F704
+
+await script({"delay": 3}, {"delay": 3})  # noqa: F704
+results["timeout"] = await error_of(model(timeout=0.3).generate(HELLO))  # noqa: F704
+
+await script({"text": "one two three four five six", "stall": 3})  # noqa: F704
+results["stall"] = await error_of(collect(model(timeout=0.3)))  # noqa: F704
+
+await script({"text": "lost", "truncate": True, "truncate_after": 0}, "kept")  # noqa: F704
+results["cut_early"] = agglomerate_stream_deltas(await collect(model())).content  # noqa: F704
+
+await script({"text": "cut", "truncate": True}, "whole")  # noqa: F704
+results["truncated_json"] = (await model().generate(HELLO)).content  # noqa: F704
+
+results["refused"] = await error_of(OpenAIModel("m", api_base="http://127.0.0.1:9/v1", max_retries=0)  # noqa: F704
+                                    .generate(HELLO))
+
+await script({"text": " ".join(["word"] * 40), "stall": 3})  # noqa: F704
+stream = model(timeout=10).generate_stream(HELLO)
+first = await stream.__anext__()  # noqa: F704
+started = time.monotonic()
+await stream.aclose()  # noqa: F704 - must return at once, not after the stall
+results["close_seconds"] = time.monotonic() - started if first.content else None
+
+print(json.dumps(results))
