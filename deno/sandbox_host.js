@@ -1,0 +1,199 @@
+// The Deno process that CPython's DenoSandboxExecutor starts (wasm_agent/executor/sandbox.py).
+//
+//   deno run --no-prompt --unstable-worker-options --allow-read=<only our files> sandbox_host.js '<config JSON>'
+//
+// It reads protocol messages as JSON lines on stdin, owns one permissionless
+// sandbox worker (deno/sandbox_worker.js), and writes the worker's messages to
+// stdout as lines `<key> <JSON>`: the key is known to CPython and to this
+// isolate only, so output the sandbox manages to print cannot pass for a message.
+// It restarts the worker when it crashes, when asked to (`restart`), or when the
+// process grows past the memory limit. With `makeSnapshot` it writes a Pyodide
+// memory snapshot to stdout (raw bytes) and exits.
+
+import { decode, SANDBOX_MESSAGE_TYPES } from "../web/protocol.js";
+
+/**
+ * @typedef {object} Config
+ * @property {string} key
+ * @property {string} pyodideDir
+ * @property {Record<string, string>} pythonFiles  sandbox path -> file to read
+ * @property {string | null} snapshot  a snapshot file to start from
+ * @property {boolean} makeSnapshot
+ * @property {number | null} memoryMb  restart the sandbox past this resident size
+ * @property {"atomics" | "jspi"} bridge
+ */
+/** @type {Config} */
+const config = JSON.parse(Deno.args[0]);
+const MAX_TOOL_ANSWER_BYTES = 64 << 20;
+const MAX_LOGS_PER_RUN = 50;
+
+const encoder = new TextEncoder();
+const pyodideFile = (name) => `${config.pyodideDir}/${name}`;
+const boot = {
+  kind: "boot",
+  pyodideSource: Deno.readTextFileSync(pyodideFile("pyodide.mjs")),
+  asmSource: Deno.readTextFileSync(pyodideFile("pyodide.asm.mjs")),
+  files: Object.fromEntries(["pyodide.asm.wasm", "python_stdlib.zip", "pyodide-lock.json"]
+    .map((name) => [name, Deno.readFileSync(pyodideFile(name))])),
+  pythonFiles: Object.fromEntries(Object.entries(config.pythonFiles)
+    .map(([path, file]) => [path, file ? Deno.readTextFileSync(file) : ""])),
+  snapshot: config.snapshot ? Deno.readFileSync(config.snapshot) : undefined,
+  makeSnapshot: config.makeSnapshot,
+};
+
+function writeAll(bytes) {
+  for (let offset = 0; offset < bytes.length;) offset += Deno.stdout.writeSync(bytes.subarray(offset));
+}
+
+function emit(message) {
+  writeAll(encoder.encode(`${config.key} ${JSON.stringify(message)}\n`));
+}
+
+/** The current worker and what belongs to it. */
+let sandbox = null;
+let crashesInARow = 0;
+
+function startSandbox() {
+  const worker = new Worker(new URL("./sandbox_worker.js", import.meta.url), {
+    type: "module",
+    deno: { permissions: "none" },
+  });
+  const atomics = config.bridge === "atomics";
+  const state = {
+    worker,
+    interrupt: new Int32Array(new SharedArrayBuffer(4)),
+    control: atomics ? new Int32Array(new SharedArrayBuffer(8)) : null,
+    data: atomics ? new SharedArrayBuffer(1 << 20, { maxByteLength: MAX_TOOL_ANSWER_BYTES }) : null,
+    runs: new Set(),
+    logs: 0,
+    ready: false,
+  };
+  worker.onmessage = (event) => onSandboxMessage(state, event.data);
+  worker.onerror = (event) => {
+    event.preventDefault();
+    replaceSandbox(state, `the sandbox worker failed: ${event.message}`);
+  };
+  worker.onmessageerror = () => emit({ type: "log", text: "a message from the sandbox could not be read" });
+  worker.postMessage({
+    ...boot,
+    interrupt: state.interrupt.buffer,
+    channel: atomics ? { control: state.control.buffer, data: state.data } : undefined,
+  });
+  sandbox = state;
+}
+
+function replaceSandbox(state, reason) {
+  if (sandbox !== state) return;
+  state.worker.terminate();
+  sandbox = null;
+  if (config.makeSnapshot) fail(reason);
+  crashesInARow += state.ready ? 0 : 1;
+  if (crashesInARow >= 3) fail(`the sandbox failed to start 3 times; last: ${reason}`);
+  emit({ type: "crashed", reason });
+  startSandbox();
+}
+
+function fail(reason) {
+  console.error(`sandbox_host: ${reason}`);
+  Deno.exit(1);
+}
+
+function onSandboxMessage(state, data) {
+  if (sandbox !== state) return;  // a message from a worker that was replaced
+  if (config.makeSnapshot && data?.snapshot instanceof Uint8Array) {
+    writeAll(data.snapshot);
+    Deno.exit(0);
+  }
+  let message;
+  try {
+    message = decode(data, SANDBOX_MESSAGE_TYPES);
+  } catch (error) {
+    return emit({ type: "log", text: `dropped a message from the sandbox: ${error.message}` });
+  }
+  if (message.type === "ready") {
+    state.ready = true;
+    crashesInARow = 0;
+  } else if (message.type === "result") {
+    state.runs.delete(message.id);
+    state.logs = 0;
+  } else if (message.type === "log" && ++state.logs > MAX_LOGS_PER_RUN) {
+    return;
+  } else if (message.type === "crashed") {
+    return replaceSandbox(state, String(message.reason ?? "the sandbox crashed").slice(0, 2000));
+  }
+  emit(message);  // re-encoded: one line, whatever the sandbox sent
+}
+
+function onHostMessage(text) {
+  let message;
+  try {
+    message = decode(text);
+  } catch (error) {
+    return emit({ type: "log", text: `sandbox_host: ignored a line: ${error.message}` });
+  }
+  const state = sandbox;
+  if (!state) return;
+  switch (message.type) {
+    case "interrupt":
+      if (state.runs.size) Atomics.store(state.interrupt, 0, 2);
+      if (!state.control) state.worker.postMessage(text);
+      return;
+    case "restart":
+      state.ready = true;  // asked for: not a crash
+      return replaceSandbox(state, "restart requested");
+    case "tool_result":
+      return state.control ? answerTool(state, text) : state.worker.postMessage(text);
+    case "run":
+      Atomics.store(state.interrupt, 0, 0);
+      state.runs.add(message.id);
+      return state.worker.postMessage(text);
+    default:
+      return state.worker.postMessage(text);
+  }
+}
+
+function answerTool(state, text) {
+  let bytes = encoder.encode(text);
+  if (bytes.length > MAX_TOOL_ANSWER_BYTES) {
+    const id = JSON.parse(text).id;
+    bytes = encoder.encode(JSON.stringify({
+      type: "tool_result", id, ok: false,
+      error: { type: "AgentToolExecutionError", message: `the tool's result is over ${MAX_TOOL_ANSWER_BYTES} bytes` },
+    }));
+  }
+  if (state.data.byteLength < bytes.length) state.data.grow(bytes.length);
+  new Uint8Array(state.data).set(bytes);
+  Atomics.store(state.control, 1, bytes.length);
+  Atomics.store(state.control, 0, 1);
+  Atomics.notify(state.control, 0);
+}
+
+async function readLines(onLine) {
+  const decoder = new TextDecoder();
+  let buffered = "";
+  for await (const chunk of Deno.stdin.readable) {
+    buffered += decoder.decode(chunk, { stream: true });
+    let newline;
+    while ((newline = buffered.indexOf("\n")) >= 0) {
+      const line = buffered.slice(0, newline);
+      buffered = buffered.slice(newline + 1);
+      if (line.trim()) onLine(line);
+    }
+  }
+}
+
+if (config.memoryMb) {
+  setInterval(() => {
+    const rss = Deno.memoryUsage().rss;
+    // Only during a run: right after a restart the old worker's memory may not be returned yet.
+    if (sandbox?.runs.size && rss > config.memoryMb * 1024 * 1024) {
+      replaceSandbox(sandbox, `the sandbox used more than ${config.memoryMb} MB of memory`);
+    }
+  }, 100);
+}
+
+startSandbox();
+if (!config.makeSnapshot) {
+  await readLines(onHostMessage);
+  Deno.exit(0);  // CPython closed our stdin: it is done with us
+}

@@ -1,0 +1,212 @@
+"""The sandbox wire protocol: the one definition of what crosses the boundary.
+
+Every message is a JSON object with a `type` from `MESSAGE_TYPES` and, for
+requests and their replies, an `id`. The same messages travel between the
+host (CPython's `DenoSandboxExecutor`, the browser's agent worker) and the
+sandbox worker; `web/protocol.js` is the JavaScript twin of this module
+(`tests/unit/test_protocol.py` checks that both list the same types).
+
+    host → sandbox   run, send_tools, send_variables, reset     (requests, answered by `result`)
+                     tool_result                               (answers a `tool_call`)
+                     interrupt, restart                        (no answer; see below)
+    sandbox → host   result      {id, ok, value | error}
+                     tool_call   {id, name, args, kwargs}     (code called a tool; the host runs it)
+                     ready       {startup_ms, snapshot}       (a fresh sandbox can take requests)
+                     crashed     {reason}                     (the sandbox died; its state is gone)
+                     log         {text}                       (diagnostics, never generated output)
+
+Values are JSON-compatible data. Anything else (bytes, sets, objects, NaN)
+crosses as `{"$repr": repr(value), "$type": type name}` and arrives as a
+`RemoteValue`, which says so when shown. This module is pure Python: the
+sandbox's Pyodide loads it too.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import json
+import math
+from typing import Any
+
+# Keep in the same order as MESSAGE_TYPES in web/protocol.js.
+MESSAGE_TYPES = (
+    "run", "send_tools", "send_variables", "reset", "tool_result", "interrupt", "restart",
+    "result", "tool_call", "ready", "crashed", "log",
+)
+REQUEST_TYPES = ("run", "send_tools", "send_variables", "reset")
+# A message bigger than this is refused; a value that would make one is sent as a truncated repr.
+MAX_MESSAGE_CHARS = 16 * 1024 * 1024
+MAX_REPR_CHARS = 100_000
+REPR_KEY, TYPE_KEY = "$repr", "$type"
+
+
+class ProtocolError(RuntimeError):
+    """A message broke the protocol (unknown type, missing field, too big)."""
+
+
+class SandboxDiedError(RuntimeError):
+    """The sandbox (or the process holding it) died; pending requests fail with this."""
+
+
+class RequestTimeoutError(TimeoutError):
+    """The other side did not answer a request in time."""
+
+
+class RemoteValue:
+    """A value that is not JSON-compatible, seen through its repr.
+
+    >>> RemoteValue("{1, 2}", "set")
+    {1, 2}
+    """
+
+    def __init__(self, text: str, type_name: str):
+        self.text, self.type_name = text, type_name
+
+    def __repr__(self) -> str:
+        return self.text
+
+    def __str__(self) -> str:
+        return self.text
+
+    def __eq__(self, other: Any) -> bool:
+        return isinstance(other, RemoteValue) and (other.text, other.type_name) == (self.text, self.type_name)
+
+    def __hash__(self) -> int:
+        return hash((self.text, self.type_name))
+
+    @property
+    def note(self) -> str:
+        return (f"(a {self.type_name} value shown as its repr: only JSON-compatible values "
+                "cross the sandbox boundary)")
+
+
+# -- values ---------------------------------------------------------------------
+def to_wire(value: Any, _depth: int = 0) -> Any:
+    """JSON-compatible data for `value`; what is not becomes a repr marker."""
+    if value is None or isinstance(value, (bool, str)):
+        return value
+    if isinstance(value, int):
+        return value if abs(value) < 2 ** 53 else _repr_marker(value)  # JS loses bigger integers
+    if isinstance(value, float):
+        return value if math.isfinite(value) else _repr_marker(value)
+    if isinstance(value, RemoteValue):
+        return {REPR_KEY: value.text, TYPE_KEY: value.type_name}
+    if _depth < 100:
+        if isinstance(value, (list, tuple)):
+            return [to_wire(item, _depth + 1) for item in value]
+        if isinstance(value, dict) and all(isinstance(key, str) for key in value) and REPR_KEY not in value:
+            return {key: to_wire(item, _depth + 1) for key, item in value.items()}
+    return _repr_marker(value)
+
+
+def from_wire(data: Any) -> Any:
+    """The Python value for wire data (repr markers become `RemoteValue`)."""
+    if isinstance(data, list):
+        return [from_wire(item) for item in data]
+    if isinstance(data, dict):
+        if REPR_KEY in data:
+            return RemoteValue(str(data[REPR_KEY]), str(data.get(TYPE_KEY, "object")))
+        return {key: from_wire(item) for key, item in data.items()}
+    return data
+
+
+def _repr_marker(value: Any) -> dict:
+    try:
+        text = repr(value)
+    except Exception as error:  # noqa: BLE001 - a broken __repr__ must not break the protocol
+        text = f"<{type(value).__name__} object; repr() failed: {error!r}>"
+    if len(text) > MAX_REPR_CHARS:
+        text = text[:MAX_REPR_CHARS] + f"... [{len(text) - MAX_REPR_CHARS} more characters]"
+    return {REPR_KEY: text, TYPE_KEY: type(value).__name__}
+
+
+# -- messages -------------------------------------------------------------------
+def encode(message: dict) -> str:
+    """One line of JSON (no raw newlines), refusing unknown types and huge messages."""
+    if message.get("type") not in MESSAGE_TYPES:
+        raise ProtocolError(f"unknown message type {message.get('type')!r}")
+    text = json.dumps(message, separators=(",", ":"), allow_nan=False)
+    if len(text) > MAX_MESSAGE_CHARS:
+        raise ProtocolError(f"message of {len(text)} characters is over the {MAX_MESSAGE_CHARS} limit")
+    return text
+
+
+def decode(text: str | bytes) -> dict:
+    """Parse and check one message; raise `ProtocolError` if it is not one."""
+    if len(text) > MAX_MESSAGE_CHARS:
+        raise ProtocolError(f"message of {len(text)} characters is over the {MAX_MESSAGE_CHARS} limit")
+    try:
+        message = json.loads(text)
+    except ValueError as error:
+        raise ProtocolError(f"not JSON: {error}") from None
+    if not isinstance(message, dict) or message.get("type") not in MESSAGE_TYPES:
+        raise ProtocolError("not a protocol message (an object with a known `type`)")
+    if "id" in message and not isinstance(message["id"], int):
+        raise ProtocolError("`id` must be an integer")
+    return message
+
+
+def request(type: str, id: int, **fields: Any) -> dict:
+    if type not in REQUEST_TYPES:
+        raise ProtocolError(f"{type!r} is not a request type; use one of {REQUEST_TYPES}")
+    return {"type": type, "id": id, **fields}
+
+
+def reply(id: int, value: Any = None, error: dict | None = None) -> dict:
+    """The `result` answering request `id`: a wire value, or an error `{type, message}`."""
+    if error is not None:
+        return {"type": "result", "id": id, "ok": False, "error": error}
+    return {"type": "result", "id": id, "ok": True, "value": value}
+
+
+class PendingRequests:
+    """Requests waiting for their answer: each with a timeout, all rejected when the peer dies.
+
+    >>> pending = PendingRequests()
+    >>> async def demo():
+    ...     id, future = pending.open()
+    ...     pending.resolve({"type": "result", "id": id, "ok": True, "value": 1})
+    ...     return await pending.wait(id, future, timeout=1)
+    >>> asyncio.run(demo())["value"]
+    1
+    """
+
+    def __init__(self) -> None:
+        self._ids = itertools.count(1)
+        self._futures: dict[int, asyncio.Future] = {}
+
+    def open(self) -> tuple[int, asyncio.Future]:
+        id = next(self._ids)
+        future = self._futures[id] = asyncio.get_running_loop().create_future()
+        return id, future
+
+    async def wait(self, id: int, future: asyncio.Future, timeout: float | None) -> dict:
+        """The answer; `RequestTimeoutError` after `timeout` s (the request stays open:
+        wait again, or `drop` it)."""
+        try:
+            return await asyncio.wait_for(asyncio.shield(future), timeout)
+        except asyncio.TimeoutError:
+            raise RequestTimeoutError(f"no answer to request {id} within {timeout:g} s") from None
+
+    def drop(self, id: int) -> None:
+        future = self._futures.pop(id, None)
+        if future is not None and not future.done():
+            future.cancel()
+
+    def resolve(self, message: dict) -> bool:
+        """Deliver an answer; False when nobody waits for its id (late or forged)."""
+        future = self._futures.pop(message.get("id"), None)
+        if future is None or future.done():
+            return False
+        future.set_result(message)
+        return True
+
+    def reject_all(self, error: BaseException) -> None:
+        futures, self._futures = self._futures, {}
+        for future in futures.values():
+            if not future.done():
+                future.set_exception(error)
+
+    def __len__(self) -> int:
+        return len(self._futures)

@@ -1,0 +1,110 @@
+"""How CPython launches the Deno sandbox process: its permissions, and its memory snapshot.
+
+The permissions are the security boundary: the process may read the files
+listed here and nothing else; network, writes, environment, subprocesses,
+FFI and system information are denied; the worker inside has no permissions.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import os
+import subprocess
+from pathlib import Path
+from typing import Any
+
+PACKAGE_DIR = Path(__file__).resolve().parent.parent
+REPO_DIR = PACKAGE_DIR.parent
+HOST_SCRIPT = REPO_DIR / "deno" / "sandbox_host.js"
+JS_FILES = (HOST_SCRIPT, REPO_DIR / "deno" / "sandbox_worker.js", REPO_DIR / "web" / "sandbox_core.js",
+            REPO_DIR / "web" / "protocol.js")
+PYODIDE_FILES = ("pyodide.mjs", "pyodide.asm.mjs", "pyodide.asm.wasm", "python_stdlib.zip", "pyodide-lock.json")
+
+# What the sandbox's Pyodide gets of this package (path there -> file here; "" = empty module).
+SANDBOX_PYTHON_FILES = {
+    "wasm_agent/__init__.py": "",
+    "wasm_agent/errors.py": str(PACKAGE_DIR / "errors.py"),
+    "wasm_agent/executor/__init__.py": "",
+    **{f"wasm_agent/executor/{name}.py": str(PACKAGE_DIR / "executor" / f"{name}.py")
+       for name in ("base", "runner", "protocol", "sandbox_main")},
+}
+DENIED = ("--deny-net", "--deny-write", "--deny-env", "--deny-run", "--deny-ffi", "--deny-sys")
+
+
+def deno_command(deno_bin: str, pyodide_dir: Path, config: dict[str, Any], extra_reads: list[Path] = ()) -> list[str]:
+    """The command line of a sandbox process with exactly the reads it needs."""
+    reads = [*map(str, JS_FILES), *(str(pyodide_dir / name) for name in PYODIDE_FILES),
+             *(path for path in SANDBOX_PYTHON_FILES.values() if path), *map(str, extra_reads)]
+    return [deno_bin, "run", "--quiet", "--no-prompt", "--no-config", "--no-lock", "--cached-only",
+            "--unstable-worker-options", f"--allow-read={','.join(reads)}", *DENIED,
+            str(HOST_SCRIPT), json.dumps(config)]
+
+
+def default_cache_dir() -> Path:
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "wasm-agent"
+
+
+class SnapshotCache:
+    """A Pyodide memory snapshot of a warm sandbox, made once and reused by later starts.
+
+    Keyed by everything that shapes it (Pyodide's files, our sandbox files, the
+    Deno binary), so an upgrade makes a new one. Made by the sandbox process
+    itself (it cannot write: the bytes come back on stdout and are written here).
+    """
+
+    def __init__(self, deno_bin: str, pyodide_dir: Path, cache_dir: str | os.PathLike | None = None):
+        self.deno_bin, self.pyodide_dir = deno_bin, Path(pyodide_dir)
+        self.cache_dir = Path(cache_dir) if cache_dir else default_cache_dir()
+        self.failed: str | None = None  # why making one failed; then starts are cold
+        self._lock: asyncio.Lock | None = None
+
+    @property
+    def path(self) -> Path:
+        digest = hashlib.sha256()
+        for path in [*(self.pyodide_dir / name for name in PYODIDE_FILES), *JS_FILES, Path(self.deno_bin)]:
+            stat = path.stat()
+            digest.update(f"{path.name}:{stat.st_size}:{stat.st_mtime_ns};".encode())
+        for path in SANDBOX_PYTHON_FILES.values():
+            digest.update(Path(path).read_bytes() if path else b"-")
+        return self.cache_dir / f"sandbox-snapshot-{digest.hexdigest()[:20]}.bin"
+
+    async def get(self) -> Path | None:
+        """The snapshot file, made now if missing; None if it cannot be made."""
+        if self.failed:
+            return None
+        self._lock = self._lock or asyncio.Lock()
+        async with self._lock:
+            path = self.path
+            if path.is_file():
+                return path
+            try:
+                await self.make(path)
+            except (OSError, RuntimeError) as error:
+                self.failed = str(error)
+                return None
+            return path
+
+    async def make(self, path: Path) -> None:
+        config = {"key": "", "pyodideDir": str(self.pyodide_dir), "snapshot": None, "makeSnapshot": True,
+                  "memoryMb": None, "bridge": "atomics", "pythonFiles": SANDBOX_PYTHON_FILES}
+        process = await asyncio.create_subprocess_exec(
+            *deno_command(self.deno_bin, self.pyodide_dir, config), stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+            env={"PATH": os.environ.get("PATH", ""), "HOME": os.path.expanduser("~"), "DENO_NO_UPDATE_CHECK": "1",
+                 "NO_COLOR": "1", **({"DENO_DIR": os.environ["DENO_DIR"]} if "DENO_DIR" in os.environ else {})})
+        data, errors = await process.communicate()
+        if process.returncode != 0 or len(data) < 1_000_000:
+            raise RuntimeError(f"making the snapshot failed (exit {process.returncode}): "
+                               f"{errors.decode(errors='replace')[-1000:]}")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        temporary = path.with_suffix(f".{os.getpid()}.tmp")
+        temporary.write_bytes(data)
+        os.replace(temporary, path)
+
+    def discard(self, path: Path) -> None:
+        """Forget a snapshot that did not start; later starts of this process are cold."""
+        path.unlink(missing_ok=True)
+        self.failed = "a sandbox did not start from the snapshot"

@@ -1,0 +1,103 @@
+"""The sandbox side: drives `CodeRunner` from protocol messages, inside the sandbox's Pyodide.
+
+The JavaScript around it (`web/sandbox_core.js`) hands every request to
+`SandboxSession.handle` as JSON text and posts the reply. Tool stubs call
+`call_host(text)`, which sends a `tool_call` and blocks until the host's
+`tool_result`: it returns the answer text (SharedArrayBuffer + Atomics) or a
+promise, which is waited for with JSPI (`pyodide.ffi.run_sync`).
+
+Loaded into the sandbox with `errors`, `executor.base`, `executor.runner`
+and `executor.protocol` only: it must not import the rest of the package.
+"""
+
+from __future__ import annotations
+
+import itertools
+from typing import Any, Callable
+
+from ..errors import AgentError
+from .protocol import MAX_MESSAGE_CHARS, ProtocolError, decode, encode, from_wire, reply, to_wire
+from .runner import CodeRunner, ExecutionInterrupted, FinalAnswerSignal, make_tool_function
+
+# Modules imported before a memory snapshot is taken, so a restored sandbox starts warm.
+WARM_IMPORTS = ("ast", "json", "math", "re", "random", "datetime", "collections", "itertools",
+                "functools", "statistics", "traceback", "inspect", "contextlib", "typing")
+
+
+class SandboxSession:
+    """One sandbox's state: the runner and its tool stubs.
+
+    `call_host(text)` sends a `tool_call` message and returns the `tool_result`
+    text, or an awaitable of it (JSPI).
+    """
+
+    def __init__(self, call_host: Callable[[str], Any]):
+        self.call_host = call_host
+        self.runner = CodeRunner(capture_std_streams=True)
+        self._tool_ids = itertools.count(1)
+
+    def handle(self, text: str) -> str:
+        """Answer one request (JSON text in, `result` JSON text out)."""
+        id = 0
+        try:
+            message = decode(text)
+            id = message.get("id", 0)
+            handler = getattr(self, f"_on_{message['type']}", None)
+            if handler is None:
+                raise ProtocolError(f"the sandbox does not handle {message['type']!r} messages")
+            answer = reply(id, handler(message))
+        except BaseException as error:  # noqa: BLE001 - the host gets every failure as a reply
+            answer = reply(id, error={"type": type(error).__name__, "message": str(error)})
+        return _encode_capped(answer)
+
+    # -- requests ---------------------------------------------------------------------
+    def _on_run(self, message: dict) -> dict:
+        self.runner.max_output_chars = int(message.get("max_output_chars") or self.runner.max_output_chars)
+        result = self.runner.run(str(message["code"]))
+        return {"output": to_wire(result.output), "logs": result.logs,
+                "is_final_answer": result.is_final_answer, "error": result.error}
+
+    def _on_send_tools(self, message: dict) -> None:
+        self.runner.set_functions({
+            spec["name"]: make_tool_function(spec["name"], spec.get("description", ""), spec.get("inputs", {}),
+                                             spec.get("output_type", "any"), self._call_tool)
+            for spec in message["tools"]
+        })
+
+    def _on_send_variables(self, message: dict) -> None:
+        self.runner.set_variables(from_wire(message["variables"]))
+
+    def _on_reset(self, message: dict) -> None:
+        self.runner.reset()
+
+    # -- tools ------------------------------------------------------------------------
+    def _call_tool(self, name: str, args: tuple, kwargs: dict) -> Any:
+        id = next(self._tool_ids)
+        answer = self.call_host(encode({"type": "tool_call", "id": id, "name": name,
+                                        "args": to_wire(list(args)), "kwargs": to_wire(kwargs)}))
+        if not isinstance(answer, str):
+            from pyodide.ffi import run_sync  # JSPI: wait for the promise of the answer
+
+            answer = run_sync(answer)
+        message = decode(answer)
+        if message.get("interrupted"):
+            raise ExecutionInterrupted()
+        if not message.get("ok"):
+            raise AgentError.from_dict(message.get("error") or {})
+        value = from_wire(message.get("value"))
+        if name == "final_answer":
+            raise FinalAnswerSignal(value)
+        return value
+
+
+def _encode_capped(message: dict) -> str:
+    try:
+        return encode(message)
+    except ProtocolError as error:  # a huge value: send the rest, say what happened
+        value = message.get("value")
+        if isinstance(value, dict) and "output" in value:
+            value = {**value, "output": {"$repr": f"<output dropped: {error}>", "$type": "object"}}
+            if len(value.get("logs") or "") > MAX_MESSAGE_CHARS // 2:
+                value["logs"] = value["logs"][:MAX_MESSAGE_CHARS // 2] + "\n[logs truncated]"
+            return encode({**message, "value": value})
+        return encode(reply(message.get("id", 0), error={"type": "ProtocolError", "message": str(error)}))

@@ -1,0 +1,101 @@
+// The sandbox wire protocol, JavaScript side. Twin of wasm_agent/executor/protocol.py,
+// which documents every message; tests/unit/test_protocol.py checks the type lists agree.
+// Plain ES module with no imports: Deno, module workers and pages load it as is.
+
+/** Keep in the same order as MESSAGE_TYPES in wasm_agent/executor/protocol.py. */
+export const MESSAGE_TYPES = Object.freeze([
+  "run", "send_tools", "send_variables", "reset", "tool_result", "interrupt", "restart",
+  "result", "tool_call", "ready", "crashed", "log",
+]);
+export const REQUEST_TYPES = Object.freeze(["run", "send_tools", "send_variables", "reset"]);
+/** What a sandbox may send to its host; anything else from it is dropped. */
+export const SANDBOX_MESSAGE_TYPES = Object.freeze(["result", "tool_call", "ready", "crashed", "log"]);
+export const MAX_MESSAGE_CHARS = 16 * 1024 * 1024;
+
+export class ProtocolError extends Error {}
+export class SandboxDiedError extends Error {}
+export class RequestTimeoutError extends Error {}
+
+/**
+ * Parse and check one message.
+ * @param {string} text
+ * @param {readonly string[]} [allowed] message types accepted here
+ * @returns {{type: string, id?: number, [key: string]: unknown}}
+ */
+export function decode(text, allowed = MESSAGE_TYPES) {
+  if (typeof text !== "string") throw new ProtocolError("a message must be a JSON string");
+  if (text.length > MAX_MESSAGE_CHARS) throw new ProtocolError(`message of ${text.length} characters is over the limit`);
+  let message;
+  try {
+    message = JSON.parse(text);
+  } catch (error) {
+    throw new ProtocolError(`not JSON: ${error.message}`);
+  }
+  if (message === null || typeof message !== "object" || Array.isArray(message) || !allowed.includes(message.type)) {
+    throw new ProtocolError(`not an accepted message (type ${JSON.stringify(message?.type)})`);
+  }
+  if ("id" in message && !Number.isSafeInteger(message.id)) throw new ProtocolError("`id` must be an integer");
+  return message;
+}
+
+/** One line of JSON for a checked message. */
+export function encode(message) {
+  if (!MESSAGE_TYPES.includes(message?.type)) throw new ProtocolError(`unknown message type ${message?.type}`);
+  const text = JSON.stringify(message);
+  if (text.length > MAX_MESSAGE_CHARS) throw new ProtocolError(`message of ${text.length} characters is over the limit`);
+  return text;
+}
+
+/**
+ * Requests waiting for their answer: each has a timeout, and all are rejected
+ * when the other side dies (`rejectAll`), so nothing hangs.
+ */
+export class PendingRequests {
+  #next = 1;
+  /** @type {Map<number, {resolve: Function, reject: Function, timer: number | undefined}>} */
+  #waiting = new Map();
+
+  /**
+   * @param {(id: number) => void} send sends the request carrying this id
+   * @param {number | null} timeoutMs
+   * @returns {Promise<object>} the answer
+   */
+  open(send, timeoutMs) {
+    const id = this.#next++;
+    return new Promise((resolve, reject) => {
+      const timer = timeoutMs == null ? undefined : setTimeout(() => {
+        this.#waiting.delete(id);
+        reject(new RequestTimeoutError(`no answer to request ${id} within ${timeoutMs} ms`));
+      }, timeoutMs);
+      this.#waiting.set(id, { resolve, reject, timer });
+      try {
+        send(id);
+      } catch (error) {
+        this.#settle(id)?.reject(error);
+      }
+    });
+  }
+
+  /** Deliver an answer; false when nobody waits for its id (late or forged). */
+  resolve(message) {
+    const entry = this.#settle(message.id);
+    entry?.resolve(message);
+    return Boolean(entry);
+  }
+
+  rejectAll(error) {
+    for (const id of [...this.#waiting.keys()]) this.#settle(id).reject(error);
+  }
+
+  get size() {
+    return this.#waiting.size;
+  }
+
+  #settle(id) {
+    const entry = this.#waiting.get(id);
+    if (!entry) return undefined;
+    this.#waiting.delete(id);
+    clearTimeout(entry.timer);
+    return entry;
+  }
+}
