@@ -1,13 +1,15 @@
 """Shared by the CPython run and the Pyodide run of the same tests.
 
 `async def` tests are run to completion here, so no plugin is needed in
-either interpreter: CPython uses a fresh event loop, Pyodide blocks through
-JSPI (the harness enters pytest with `runPythonAsync`).
+either interpreter: CPython uses `asyncio.run`, Pyodide blocks through JSPI
+(the harness enters pytest with `runPythonAsync`).
 """
 
 import inspect
 
 import pytest
+
+import asyncio
 
 from wasm_agent.platform import IN_PYODIDE, block_on
 
@@ -28,6 +30,7 @@ def pytest_collection_modifyitems(config, items):
 def pytest_pyfunc_call(pyfuncitem):
     if inspect.iscoroutinefunction(pyfuncitem.obj):
         kwargs = {name: pyfuncitem.funcargs[name] for name in pyfuncitem._fixtureinfo.argnames}
-        block_on(pyfuncitem.obj(**kwargs))
+        # CPython: like a user's `asyncio.run(main())`, whose loop other tasks may share.
+        (block_on if IN_PYODIDE else asyncio.run)(pyfuncitem.obj(**kwargs))
         return True
     return None

@@ -331,9 +331,11 @@ class MultiStepAgent:
         try:
             while True:
                 try:
-                    yield loop.run_until_complete(events.__anext__())
+                    with platform.private_loop():
+                        event = loop.run_until_complete(events.__anext__())
                 except StopAsyncIteration:
                     return
+                yield event
         finally:
             loop.close()
 
@@ -373,6 +375,10 @@ class CodeAgent(MultiStepAgent):
             self._tools_sent = True
         if self.state:
             await self.executor.send_variables(self.state)
+
+    def interrupt(self) -> None:
+        super().interrupt()
+        self.executor.request_interrupt()  # the loop may be blocked by code running inline
 
     def _cancel_running_step(self) -> None:
         super()._cancel_running_step()

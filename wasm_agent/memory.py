@@ -59,6 +59,22 @@ class MemoryStep:
     kind: ClassVar[str] = ""
 
     def to_messages(self, summary_mode: bool = False) -> list[ChatMessage]:
+        """The messages that show this step to a model (read them; don't change them).
+
+        The agent asks every step for its messages at every step, so they are
+        kept, keyed on the fields they come from: editing a step (in a step
+        callback, say) gives new messages on the next call.
+        """
+        key = (summary_mode, self._message_key())
+        cached = self.__dict__.get("_messages")
+        if cached is None or cached[0] != key:
+            cached = self.__dict__["_messages"] = (key, self._build_messages(summary_mode))
+        return list(cached[1])
+
+    def _message_key(self) -> tuple:
+        return ()
+
+    def _build_messages(self, summary_mode: bool) -> list[ChatMessage]:
         return []
 
     def to_dict(self) -> dict:
@@ -73,7 +89,10 @@ class SystemPromptStep(MemoryStep):
     kind: ClassVar[str] = "system_prompt"
     system_prompt: str = ""
 
-    def to_messages(self, summary_mode: bool = False) -> list[ChatMessage]:
+    def _message_key(self) -> tuple:
+        return (self.system_prompt,)
+
+    def _build_messages(self, summary_mode: bool) -> list[ChatMessage]:
         return [] if summary_mode else [ChatMessage(MessageRole.SYSTEM, self.system_prompt)]
 
     def to_dict(self) -> dict:
@@ -86,7 +105,10 @@ class TaskStep(MemoryStep):
     task: str = ""
     task_images: list | None = None
 
-    def to_messages(self, summary_mode: bool = False) -> list[ChatMessage]:
+    def _message_key(self) -> tuple:
+        return (self.task,)
+
+    def _build_messages(self, summary_mode: bool) -> list[ChatMessage]:
         return [ChatMessage(MessageRole.USER, f"New task:\n{self.task}")]
 
     def to_dict(self) -> dict:
@@ -111,7 +133,12 @@ class ActionStep(MemoryStep):
     token_usage: TokenUsage | None = None
     is_final_answer: bool = False
 
-    def to_messages(self, summary_mode: bool = False) -> list[ChatMessage]:
+    def _message_key(self) -> tuple:
+        calls = tuple((c.id, c.name, repr(c.arguments), c.observation) for c in self.tool_calls) \
+            if self.native_tool_calls and self.tool_calls else None
+        return (self.model_output, self.observations, self.error, self.native_tool_calls, calls)
+
+    def _build_messages(self, summary_mode: bool) -> list[ChatMessage]:
         messages: list[ChatMessage] = []
         if self.native_tool_calls and self.tool_calls:
             messages.append(ChatMessage(
@@ -179,7 +206,10 @@ class PlanningStep(MemoryStep):
     timing: Timing = field(default_factory=Timing)
     token_usage: TokenUsage | None = None
 
-    def to_messages(self, summary_mode: bool = False) -> list[ChatMessage]:
+    def _message_key(self) -> tuple:
+        return (self.plan,)
+
+    def _build_messages(self, summary_mode: bool) -> list[ChatMessage]:
         if summary_mode:
             return []
         return [ChatMessage(MessageRole.ASSISTANT, self.plan.strip()),

@@ -117,8 +117,9 @@ class ChatMessage:
     name: str | None = None
 
     def __post_init__(self) -> None:
-        self.role = MessageRole(self.role)
-        if isinstance(self.content, list):  # smolagents-style [{"type": "text", "text": ...}]
+        if type(self.role) is not MessageRole:  # hot path: the loop builds many messages per step
+            self.role = MessageRole(self.role)
+        if type(self.content) is list:  # smolagents-style [{"type": "text", "text": ...}]
             self.content = "".join(part.get("text", "") for part in self.content if isinstance(part, dict))
         if self.tool_calls is not None:
             self.tool_calls = [ChatMessageToolCall.coerce(call) for call in self.tool_calls]

@@ -71,13 +71,43 @@ async def test_endless_loop_hits_the_time_limit_and_state_is_kept():
     await executor.close()
 
 
+@tool
+async def wait_a_bit(seconds: float) -> float:
+    """Wait asynchronously.
+
+    Args:
+        seconds: How long.
+    """
+    await asyncio.sleep(seconds)
+    return seconds
+
+
+@pytest.mark.cpython_only
+async def test_code_stuck_in_a_blocking_call_inline_stops_when_the_call_returns():
+    executor = InProcessExecutor(limits=ExecutionLimits(timeout_seconds=0.1))
+    result = await executor.run("import time\nkept = 1\ntime.sleep(0.4)\nnot_reached = 1")
+    assert "time limit" in result.error
+    assert (await executor.run("kept")).output == 1
+    assert "NameError" in (await executor.run("not_reached")).error
+    await executor.close()
+
+
+@pytest.mark.cpython_only
+async def test_async_tools_run_on_the_agent_loop_from_the_code_thread():
+    executor = InProcessExecutor()
+    await executor.send_tools({"wait_a_bit": wait_a_bit})
+    result = await executor.run("wait_a_bit(0.01) * 2")
+    assert result.output == 0.02
+    await executor.close()
+
+
 @pytest.mark.cpython_only
 async def test_code_stuck_in_a_blocking_call_is_abandoned_and_state_reported_lost(monkeypatch):
     import wasm_agent.executor.inprocess as inprocess
 
     monkeypatch.setattr(inprocess, "_STOP_GRACE_SECONDS", 0.1)
     executor = InProcessExecutor(limits=ExecutionLimits(timeout_seconds=0.1))
-    await executor.send_tools({"greet": greet})
+    await executor.send_tools({"greet": greet, "wait_a_bit": wait_a_bit})  # an async tool: code runs on a thread
     result = await executor.run("import time\nlost = 1\ntime.sleep(1.5)")
     assert "variables were lost" in result.error
     assert "NameError" in (await executor.run("lost")).error

@@ -59,6 +59,14 @@ class Executor(ABC):
     async def interrupt(self) -> None:
         """Stop the code that is running now, if any."""
 
+    def request_interrupt(self) -> None:
+        """Thread-safe and synchronous: ask running code to stop as soon as possible.
+
+        The agent calls it from `agent.interrupt()`, which may run on another
+        thread while this executor's code blocks the event loop. The default
+        does nothing; the agent also awaits `interrupt()` on its loop.
+        """
+
     async def close(self) -> None:
         """Release what the executor holds; it cannot be used afterwards."""
 

@@ -16,8 +16,8 @@ class ScriptedModel(Model):
 
     Each response is a string, a `ChatMessage`, or a callable that receives
     the messages (sync or async) and returns either. Like a real provider,
-    text is cut at the first stop sequence. Token usage is counted in words
-    so that totals are deterministic. Past the last response it raises.
+    text is cut at the first stop sequence. Token usage is estimated from
+    the characters (four a token), so that totals are deterministic. Past the last response it raises.
 
     >>> model = ScriptedModel(["Thought: add.\\n<code>final_answer(1 + 1)</code>"])
     """
@@ -44,9 +44,9 @@ class ScriptedModel(Model):
         if not isinstance(response, ChatMessage):
             raise TypeError(f"scripted response {index + 1} is {type(response).__name__}, not str or ChatMessage")
         content = truncate_at_stop(response.content, stop_sequences) if response.content else response.content
-        usage = response.token_usage or TokenUsage(
-            input_tokens=sum(len((m.content or "").split()) for m in messages),
-            output_tokens=len((content or "").split()),
+        usage = response.token_usage or TokenUsage(  # about four characters a token, like real tokenizers
+            input_tokens=sum(len(m.content) for m in messages if m.content) // 4,
+            output_tokens=len(content or "") // 4,
         )
         return ChatMessage(role=MessageRole.ASSISTANT, content=content, tool_calls=response.tool_calls,
                            token_usage=usage, raw=response.raw)

@@ -7,10 +7,31 @@ from __future__ import annotations
 
 import asyncio
 import sys
-from typing import Any, Coroutine
+from contextlib import contextmanager
+from contextvars import ContextVar
+from typing import Any, Coroutine, Iterator
 
 IN_PYODIDE = sys.platform == "emscripten"
 HAS_THREADS = not IN_PYODIDE
+
+# True inside an event loop that `block_on` made for one blocking call: no
+# other task can be waiting on it, so blocking it costs nobody anything.
+_PRIVATE_LOOP: ContextVar[bool] = ContextVar("wasm_agent_private_loop", default=False)
+
+
+def loop_is_private() -> bool:
+    """True when the running event loop serves only a blocking call of ours (sync `agent.run()`)."""
+    return _PRIVATE_LOOP.get()
+
+
+@contextmanager
+def private_loop() -> Iterator[None]:
+    """Mark loops made inside this block (for a blocking call) as private."""
+    token = _PRIVATE_LOOP.set(True)
+    try:
+        yield
+    finally:
+        _PRIVATE_LOOP.reset(token)
 
 
 def can_block() -> bool:
@@ -39,4 +60,5 @@ def block_on(coroutine: Coroutine) -> Any:
         return _pyodide.run_sync(coroutine)
     from . import native
 
-    return native.run_sync(coroutine)
+    with private_loop():
+        return native.run_sync(coroutine)
