@@ -1,0 +1,91 @@
+"""Fixtures for the browser tests: one Chromium, loopback sites with and without
+COOP/COEP, a canary server, and one booted sandbox page per mode.
+
+    python -m pytest tests/e2e
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parent))
+from harness import REPO, Canary, StaticSite, build_wheel, launch_chromium, sandbox_site_mounts  # noqa: E402
+
+MODES = ["isolated", "plain"]  # with COOP/COEP (Atomics, interrupt buffer) / without (JSPI, restart)
+
+
+def pytest_collection_modifyitems(config, items):
+    if not (REPO / "node_modules" / "pyodide" / "pyodide.asm.wasm").exists():
+        skip = pytest.mark.skip(reason="run `npm ci` first: node_modules/pyodide is missing")
+        for item in items:
+            item.add_marker(skip)
+
+
+@pytest.fixture(scope="session")
+def wheel() -> Path:
+    return build_wheel()
+
+
+@pytest.fixture(scope="session")
+def sites(wheel):
+    built = {mode: StaticSite(sandbox_site_mounts(wheel), isolated=mode == "isolated") for mode in MODES}
+    yield built
+    for site in built.values():
+        site.close()
+
+
+@pytest.fixture(scope="session")
+def canary():
+    server = Canary()
+    yield server
+    server.close()
+
+
+@pytest.fixture(scope="session")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = launch_chromium(playwright)
+        yield chromium
+        chromium.close()
+
+
+class SandboxPage:
+    """A page of the test site with a booted sandbox; `run` executes code in it."""
+
+    def __init__(self, page, site: StaticSite, wheel: Path, **options):
+        self.page = page
+        self.site = site
+        self.console: list[str] = []
+        page.on("console", lambda message: self.console.append(f"{message.type}: {message.text}"))
+        page.goto(f"{site.url}/test/sandbox.html")
+        page.wait_for_function("window.sandboxTest !== undefined")
+        self.info = page.evaluate("(options) => sandboxTest.start(options)", {"wheel": f"/wheels/{wheel.name}", **options})
+
+    def run(self, code: str, timeout_ms: int | None = 5000) -> dict:
+        return self.page.evaluate("([code, timeoutMs]) => sandboxTest.run(code, {timeoutMs})", [code, timeout_ms])
+
+    def evaluate(self, script: str, arg=None):
+        return self.page.evaluate(script, arg)
+
+    def events(self, kind: str | None = None) -> list[dict]:
+        events = self.page.evaluate("sandboxTest.events")
+        return [event for event in events if kind is None or event.get("type") == kind]
+
+
+def open_sandbox_page(browser, site, wheel, **options) -> SandboxPage:
+    context = browser.new_context()
+    return SandboxPage(context.new_page(), site, wheel, **options)
+
+
+@pytest.fixture(scope="session", params=MODES)
+def sandbox(request, browser, sites, wheel) -> SandboxPage:
+    """One booted sandbox per mode, shared by the tests (they leave it working)."""
+    page = open_sandbox_page(browser, sites[request.param], wheel)
+    page.mode = request.param
+    yield page
+    page.page.context.close()

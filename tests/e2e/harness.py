@@ -1,0 +1,155 @@
+"""Loopback servers and the browser for the end-to-end tests (no pytest here).
+
+- `StaticSite`: serves folders under URL prefixes on 127.0.0.1 (port 0), with
+  or without the COOP/COEP headers that make a page cross-origin isolated.
+- `Canary`: an HTTP server on 127.0.0.1 that records every request it gets;
+  the sandbox's attack tests assert that it got none.
+- `launch_chromium`: Debian's Chromium through Playwright (never `playwright install`).
+"""
+
+from __future__ import annotations
+
+import functools
+import http.server
+import importlib.util
+import shutil
+import threading
+from pathlib import Path
+from urllib.parse import unquote, urlsplit
+
+REPO = Path(__file__).resolve().parents[2]
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--no-first-run"]
+ISOLATION_HEADERS = {"Cross-Origin-Opener-Policy": "same-origin", "Cross-Origin-Embedder-Policy": "require-corp",
+                     "Cross-Origin-Resource-Policy": "same-origin"}
+TYPES = {".js": "text/javascript", ".mjs": "text/javascript", ".wasm": "application/wasm", ".html": "text/html",
+         ".json": "application/json", ".zip": "application/zip", ".whl": "application/zip", ".css": "text/css",
+         ".bin": "application/octet-stream"}
+
+
+class _QuietThreadingServer(http.server.ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request, client_address):  # a browser closing a connection is not news
+        pass
+
+
+def _serve(handler_class) -> tuple[http.server.ThreadingHTTPServer, str]:
+    server = _QuietThreadingServer(("127.0.0.1", 0), handler_class)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server, f"http://127.0.0.1:{server.server_address[1]}"
+
+
+class StaticSite:
+    """Serves `mounts` ({"/prefix/": folder}, longest prefix wins) on a loopback port.
+
+    >>> site = StaticSite({"/": REPO / "web"}, isolated=True)   # doctest: +SKIP
+    >>> site.url + "/sandbox.html"                              # doctest: +SKIP
+    """
+
+    def __init__(self, mounts: dict[str, Path], *, isolated: bool):
+        self.mounts = sorted(((prefix, Path(folder)) for prefix, folder in mounts.items()),
+                             key=lambda item: -len(item[0]))
+        self.isolated = isolated
+        self.requests: list[str] = []
+        self.server, self.url = _serve(functools.partial(_SiteHandler, self))
+
+    def resolve(self, url_path: str) -> Path | None:
+        path = unquote(urlsplit(url_path).path)
+        for prefix, folder in self.mounts:
+            if path.startswith(prefix):
+                target = (folder / path[len(prefix):]).resolve()
+                if target.is_relative_to(folder.resolve()) and target.is_file():
+                    return target
+        return None
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+class _SiteHandler(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def __init__(self, site: StaticSite, *args):
+        self.site = site
+        super().__init__(*args)
+
+    def log_message(self, *args):
+        pass
+
+    def do_GET(self):
+        self.site.requests.append(self.path)
+        target = self.site.resolve(self.path)
+        body = target.read_bytes() if target else b"not found"
+        self.send_response(200 if target else 404)
+        self.send_header("Content-Type", TYPES.get(target.suffix, "application/octet-stream") if target else "text/plain")
+        self.send_header("Content-Length", str(len(body)))
+        self.send_header("Cache-Control", "no-store")
+        if self.site.isolated:
+            for name, value in ISOLATION_HEADERS.items():
+                self.send_header(name, value)
+        self.end_headers()
+        self.wfile.write(body)
+
+
+class Canary:
+    """Records every request (any method, any path) and answers 200 with open CORS."""
+
+    def __init__(self):
+        self.requests: list[str] = []
+        self.server, self.url = _serve(functools.partial(_CanaryHandler, self))
+        self.host = self.url.removeprefix("http://")
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+class _CanaryHandler(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.0"
+
+    def __init__(self, canary: Canary, *args):
+        self.canary = canary
+        super().__init__(*args)
+
+    def log_message(self, *args):
+        pass
+
+    def _record(self):
+        self.canary.requests.append(f"{self.command} {self.path}")
+        body = b"canary"
+        self.send_response(200)
+        self.send_header("Access-Control-Allow-Origin", "*")
+        self.send_header("Cross-Origin-Resource-Policy", "cross-origin")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    do_GET = do_POST = do_PUT = do_HEAD = do_OPTIONS = do_DELETE = _record
+
+
+def build_wheel() -> Path:
+    """The wasm_agent wheel of the working tree (built offline, cached; see tests/pyodide/run.py)."""
+    spec = importlib.util.spec_from_file_location("pyodide_run", REPO / "tests" / "pyodide" / "run.py")
+    run = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(run)
+    backend = run.download(run.HERE / "build-requirements.txt", run.CACHE / "build")
+    return run.build_wheel(backend, run.CACHE / "dist")
+
+
+def sandbox_site_mounts(wheel: Path) -> dict[str, Path]:
+    """The test site: web/ at the root, Pyodide under /pyodide/, the wheel under /wheels/, test pages under /test/."""
+    return {
+        "/": REPO / "web",
+        "/pyodide/": REPO / "node_modules" / "pyodide",
+        "/wheels/": wheel.parent,
+        "/test/": REPO / "tests" / "e2e" / "site",
+    }
+
+
+def launch_chromium(playwright):
+    executable = shutil.which("chromium")
+    if executable is None:
+        raise RuntimeError("Debian's chromium is not installed: apt-get install -y chromium (never playwright install)")
+    return playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)

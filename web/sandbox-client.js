@@ -1,0 +1,263 @@
+// Drives a browser sandbox over its MessagePort (from openSandboxFrame in
+// web/sandbox-frame.js): the executor contract of DESIGN §4 in JavaScript.
+// It runs where the tools live (the page, or the agent worker the port is
+// sent to). Everything from the sandbox is untrusted: messages are checked
+// with web/protocol.js, and only `tool_call`s lead to anything, which
+// generated code may do anyway.
+//
+//   const frame = await openSandboxFrame({ assets: await loadSandboxAssets({ wheel }) });
+//   const sandbox = new SandboxClient(frame.port, { onToolCall: (name, args, kwargs) => … });
+//   await sandbox.sendTools([{ name: "add", description: "…", inputs: {…}, output_type: "integer" }]);
+//   const { output, logs, is_final_answer, error } = await sandbox.run("x = add(1, 2)\nx");
+
+import { PendingRequests, SANDBOX_MESSAGE_TYPES, SandboxDiedError, decode, encode } from "./protocol.js";
+
+const INTERRUPTED = "KeyboardInterrupt";
+const LOST = "The sandbox was restarted, so the variables, imports and functions of earlier steps are lost; "
+  + "define them again before use.";
+
+/**
+ * @typedef {object} CodeOutput
+ * @property {unknown} output  wire data: JSON values, non-JSON ones as {"$repr", "$type"}
+ * @property {string} logs
+ * @property {boolean} is_final_answer
+ * @property {string | null} error
+ */
+
+export class SandboxClient {
+  #port;
+  #pending = new PendingRequests();
+  #tools = [];
+  #ready;
+  #markReady = null; // set while a `ready` is awaited
+  #failReady = null;
+  #running = null; // {id, settle, stopping}
+  #closed = false;
+
+  /**
+   * @param {MessagePort} port
+   * @param {object} [options]
+   * @param {(name: string, args: unknown[], kwargs: object) => unknown} [options.onToolCall] runs a tool
+   * @param {number | null} [options.timeoutMs]  wall time of one run (null: none)
+   * @param {number} [options.maxOutputChars]
+   * @param {number} [options.graceMs]    how long an interrupted run may take to stop before a restart
+   * @param {number} [options.requestTimeoutMs]  for every request but `run`
+   * @param {number} [options.bootTimeoutMs]
+   * @param {(event: object) => void} [options.onEvent]  ready / crashed / restarted / log, for UIs and tests
+   */
+  constructor(port, options = {}) {
+    this.options = { timeoutMs: 30_000, maxOutputChars: 20_000, graceMs: 1500, requestTimeoutMs: 10_000,
+      bootTimeoutMs: 60_000, onToolCall: null, onEvent: () => {}, ...options };
+    this.info = null; // the last `ready` message: startup_ms, snapshot, bridge, interrupts
+    this.#port = port;
+    this.#expectReady();
+    port.onmessage = (event) => this.#receive(event.data);
+  }
+
+  /** Resolves with the `ready` message once the sandbox can take requests. */
+  ready() {
+    return this.#ready;
+  }
+
+  /** @param {{name: string, description: string, inputs: object, output_type: string}[]} tools */
+  async sendTools(tools) {
+    this.#tools = tools.map(({ name, description, inputs, output_type }) => ({ name, description, inputs, output_type }));
+    await this.#request("send_tools", { tools: this.#tools });
+  }
+
+  /** @param {Record<string, unknown>} variables JSON-compatible values */
+  async sendVariables(variables) {
+    await this.#request("send_variables", { variables });
+  }
+
+  async reset() {
+    await this.#request("reset", {});
+  }
+
+  /**
+   * Run code; resolves with its CodeOutput, never rejects because of the code.
+   * @param {string} code
+   * @param {{timeoutMs?: number | null}} [limits]
+   * @returns {Promise<CodeOutput>}
+   */
+  async run(code, { timeoutMs = this.options.timeoutMs } = {}) {
+    await this.#whenReady();
+    if (this.#running) throw new Error("the sandbox is already running code; await the previous run");
+    return new Promise((resolve) => {
+      const run = { id: 0, stopping: null, settle: null };
+      const timer = timeoutMs == null ? undefined
+        : setTimeout(() => this.#stop(`the code ran longer than the ${timeoutMs / 1000} s time limit`), timeoutMs);
+      run.settle = (output) => {
+        clearTimeout(timer);
+        if (this.#running === run) this.#running = null;
+        resolve(output);
+      };
+      this.#running = run;
+      this.#pending.open((id) => {
+        run.id = id;
+        this.#send({ type: "run", id, code, max_output_chars: this.options.maxOutputChars });
+      }, null).then(
+        (message) => run.settle(this.#codeOutput(message, run)),
+        (error) => run.settle(failed(error instanceof SandboxDiedError ? error.message : `the sandbox failed: ${error.message}`)),
+      );
+    });
+  }
+
+  /** Stop the running code, if any: KeyboardInterrupt (state kept) or, failing that, a restart. */
+  async interrupt() {
+    if (this.#running) await this.#stop("the run was interrupted");
+  }
+
+  /** A fresh sandbox (the warm spare when there is one); tools are sent again, variables are lost. */
+  async restart() {
+    this.#died(LOST, { restart: true });
+    await this.#whenReady();
+  }
+
+  close() {
+    this.#closed = true;
+    this.#pending.rejectAll(new SandboxDiedError("the sandbox was closed"));
+    this.#port.onmessage = null;
+    this.#port.close();
+  }
+
+  // -- internals ------------------------------------------------------------------
+  async #stop(reason) {
+    const run = this.#running;
+    if (!run || run.stopping) return;
+    run.stopping = reason;
+    this.#send({ type: "interrupt" });
+    // Isolated: the interrupt buffer raises KeyboardInterrupt within milliseconds. Otherwise only a
+    // run waiting on a tool can stop this way: past the grace, the worker is replaced.
+    const graceMs = this.info?.interrupts && this.info?.bridge === "atomics" ? this.options.graceMs : 200;
+    await new Promise((resolve) => setTimeout(resolve, graceMs));
+    if (this.#running === run) this.#died(`Execution stopped: ${reason}. ${LOST}`, { restart: true });
+  }
+
+  #codeOutput(message, run) {
+    if (!message.ok) return failed(`${message.error?.type ?? "Error"}: ${message.error?.message ?? "the sandbox failed"}`);
+    const value = message.value ?? {};
+    const output = {
+      output: value.output ?? null,
+      logs: typeof value.logs === "string" ? value.logs : "",
+      is_final_answer: value.is_final_answer === true,
+      error: typeof value.error === "string" ? value.error : null,
+    };
+    if (run.stopping && output.error?.startsWith(INTERRUPTED)) {
+      output.error = `Execution stopped: ${run.stopping}. Variables defined before that point are kept.`;
+    }
+    return output;
+  }
+
+  /** The sandbox is gone (crashed, or we restart it): fail what waits, and expect a new `ready`. */
+  #died(reason, { restart }) {
+    if (restart) this.#send({ type: "restart" });
+    this.#expectReady();
+    this.#pending.rejectAll(new SandboxDiedError(reason));
+    this.options.onEvent({ type: restart ? "restarted" : "crashed", reason });
+  }
+
+  #expectReady() {
+    if (this.#markReady) return; // already waiting: keep the promise callers hold
+    this.#ready = new Promise((resolve, reject) => {
+      this.#markReady = resolve;
+      this.#failReady = reject;
+    });
+    this.#ready.catch(() => {});
+  }
+
+  async #whenReady() {
+    if (this.#closed) throw new SandboxDiedError("the sandbox was closed");
+    let timer;
+    const timeout = new Promise((_, reject) => {
+      timer = setTimeout(() => reject(new SandboxDiedError("the sandbox did not start in time")), this.options.bootTimeoutMs);
+    });
+    try {
+      return await Promise.race([this.#ready, timeout]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  async #request(type, fields) {
+    await this.#whenReady();
+    const message = await this.#pending.open((id) => this.#send({ type, id, ...fields }), this.options.requestTimeoutMs);
+    if (!message.ok) throw new Error(`${message.error?.type}: ${message.error?.message}`);
+    return message.value;
+  }
+
+  #send(message) {
+    if (!this.#closed) this.#port.postMessage(encode(message));
+  }
+
+  async #receive(data) {
+    let message;
+    try {
+      message = decode(data, SANDBOX_MESSAGE_TYPES);
+    } catch (error) {
+      return this.options.onEvent({ type: "dropped", reason: error.message });
+    }
+    switch (message.type) {
+      case "result":
+        return this.#pending.resolve(message);
+      case "tool_call":
+        return this.#answerTool(message);
+      case "ready":
+        return this.#onReady(message);
+      case "crashed": {
+        const reason = `The sandbox crashed (${String(message.reason).slice(0, 300)}) and was replaced. ${LOST}`;
+        if (this.#running) this.#running.settle(failed(reason));
+        this.#died(reason, { restart: false });
+        if (message.fatal) this.#failReady?.(new SandboxDiedError(`The sandbox cannot start: ${message.reason}`));
+        return undefined;
+      }
+      case "log":
+        return this.options.onEvent({ type: "log", text: String(message.text).slice(0, 2000) });
+      default:
+        return undefined;
+    }
+  }
+
+  async #onReady(message) {
+    // A fresh sandbox has no tools: give it the current ones before anyone else may use it.
+    if (this.#tools.length) {
+      try {
+        await this.#pending.open((id) => this.#send({ type: "send_tools", id, tools: this.#tools }),
+          this.options.requestTimeoutMs);
+      } catch (error) {
+        this.options.onEvent({ type: "log", text: `could not send the tools to the new sandbox: ${error.message}` });
+      }
+    }
+    this.info = message;
+    this.options.onEvent({ type: "ready", ...message });
+    const markReady = this.#markReady;
+    this.#markReady = this.#failReady = null;
+    markReady?.(message);
+  }
+
+  async #answerTool(message) {
+    const { id, name } = message;
+    const args = Array.isArray(message.args) ? message.args : [];
+    const kwargs = message.kwargs && typeof message.kwargs === "object" && !Array.isArray(message.kwargs) ? message.kwargs : {};
+    let answer;
+    try {
+      if (typeof name !== "string" || !this.#tools.some((tool) => tool.name === name)) {
+        throw Object.assign(new Error(`there is no tool named ${JSON.stringify(String(name).slice(0, 100))}`),
+          { name: "AgentToolCallError" });
+      }
+      if (!this.options.onToolCall) throw new Error("no tool runner was given to the sandbox client");
+      const value = await this.options.onToolCall(name, args, kwargs);
+      answer = { type: "tool_result", id, ok: true, value: value === undefined ? null : value };
+      encode(answer); // not JSON-compatible or too big: fail here, as the tool's error
+    } catch (error) {
+      const type = error?.name?.startsWith("Agent") ? error.name : "AgentToolExecutionError";
+      answer = { type: "tool_result", id, ok: false,
+        error: { type, message: `tool ${JSON.stringify(name)} failed: ${error?.message ?? error}` } };
+    }
+    this.#send(answer);
+  }
+}
+
+function failed(error) {
+  return { output: null, logs: "", is_final_answer: false, error };
+}

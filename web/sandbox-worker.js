@@ -1,0 +1,54 @@
+// The browser sandbox worker's bootstrap: a classic (not module) script that
+// sandbox.js, inside the opaque-origin iframe, starts from a blob: URL. The
+// worker inherits the iframe's CSP (connect-src 'none'), so it fetches nothing:
+// its code and Pyodide arrive as text and bytes in the first message.
+//
+// It makes importScripts unavailable (Pyodide refuses classic workers, which
+// it detects with it), caps the wasm memory, then loads the shared sandbox
+// core (web/sandbox_core.js, the same as in Deno) from blob: URLs and hands it
+// the boot message. From then on sandbox_core.js owns onmessage.
+//
+// First message: {kind: "boot", modules: {"protocol.js": text, "sandbox_core.js": text},
+//                 maxMemoryBytes, ...the Boot of sandbox_core.js}
+"use strict";
+
+delete self.importScripts;
+self.importScripts = undefined;
+
+self.onmessage = async (event) => {
+  const boot = event.data;
+  if (boot?.kind !== "boot") return;
+  self.onmessage = null;
+  const post = self.postMessage.bind(self);
+  try {
+    limitMemory(boot.maxMemoryBytes);
+    const blobUrl = (text) => URL.createObjectURL(new Blob([text], { type: "text/javascript" }));
+    const protocolUrl = blobUrl(boot.modules["protocol.js"]);
+    // A blob: module cannot resolve "./protocol.js": point the import at the blob instead.
+    const core = boot.modules["sandbox_core.js"].replace(/from\s+["']\.\/protocol\.js["']/, `from "${protocolUrl}"`);
+    const { serveSandbox } = await import(blobUrl(core));
+    delete boot.modules;
+    serveSandbox(self, post);
+    self.onmessage({ data: boot });
+  } catch (error) {
+    post(JSON.stringify({ type: "crashed", reason: `the sandbox worker could not start: ${error?.stack ?? error}` }));
+  }
+};
+
+// Emscripten grows the heap with Memory.prototype.grow and treats a throw as
+// "no memory": malloc fails and Python raises MemoryError. Not configurable
+// afterwards, so generated code cannot lift the limit (it can only lower it).
+function limitMemory(maxBytes) {
+  if (!maxBytes) return;
+  const grow = WebAssembly.Memory.prototype.grow;
+  Object.defineProperty(WebAssembly.Memory.prototype, "grow", {
+    value: function grow_(pages) {
+      if (this.buffer.byteLength + pages * 65536 > maxBytes) {
+        throw new RangeError(`the sandbox's memory limit of ${maxBytes >> 20} MB is reached`);
+      }
+      return grow.call(this, pages);
+    },
+    writable: false,
+    configurable: false,
+  });
+}

@@ -1,0 +1,171 @@
+// The sandbox relay: the only script of sandbox.html (inlined there, pinned by
+// its sha256 in the document's CSP; `python web/build_sandbox_html.py` rebuilds
+// it). The document is an <iframe sandbox="allow-scripts">: an opaque origin,
+// no network (connect-src 'none'), no storage, no access to the parent.
+//
+// The parent connects once with {kind: "connect"} and a MessagePort. Over that
+// port it sends {kind: "start", boot, options}, then protocol messages as JSON
+// text. The relay keeps the boot bytes, runs the sandbox worker (and a warm
+// spare), answers tool calls through shared memory when this document is
+// cross-origin isolated, and turns `interrupt` and `restart` into the
+// interrupt buffer or a fresh worker. Everything the worker says goes to the
+// parent as text; the parent trusts none of it.
+"use strict";
+
+(() => {
+  const MAX_MESSAGE_CHARS = 16 * 1024 * 1024;
+  const MAX_TOOL_ANSWER_BYTES = 64 << 20;
+  const encoder = new TextEncoder();
+  let port = null;
+  let boot = null; // what every worker starts from (Pyodide bytes, Python files, code)
+  let options = {}; // {spare: boolean, maxMemoryBytes}
+  let active = null; // the worker that serves the host
+  let spare = null; // a worker booting or booted, waiting to replace `active`
+  let failedBoots = 0; // in a row: past 3, stop trying (the bytes or the browser are the problem)
+  const atomics = self.crossOriginIsolated === true && typeof SharedArrayBuffer === "function";
+
+  const toHost = (text) => port.postMessage(text);
+  const hostMessage = (message) => toHost(JSON.stringify(message));
+
+  /** Start a worker; it answers `ready` (or `crashed`) when Pyodide is loaded. */
+  function startWorker() {
+    const source = new Blob([boot.workerSource], { type: "text/javascript" });
+    const url = URL.createObjectURL(source);
+    const worker = new Worker(url, { name: "wasm-agent-sandbox" });
+    URL.revokeObjectURL(url);
+    const state = {
+      worker,
+      ready: null, // its `ready` text, once booted
+      busy: false, // a `run` is under way
+      interrupt: atomics ? new Int32Array(new SharedArrayBuffer(4)) : null,
+      control: atomics ? new Int32Array(new SharedArrayBuffer(8)) : null,
+      data: atomics ? new SharedArrayBuffer(1 << 20, { maxByteLength: MAX_TOOL_ANSWER_BYTES }) : null,
+    };
+    worker.onmessage = (event) => onWorkerMessage(state, event.data);
+    worker.onerror = (event) => {
+      event.preventDefault();
+      onWorkerDied(state, `the sandbox worker failed: ${event.message ?? "unknown error"}`);
+    };
+    worker.onmessageerror = () => onWorkerDied(state, "the sandbox worker sent a message that could not be read");
+    const { workerSource, ...rest } = boot;
+    worker.postMessage({
+      ...rest,
+      kind: "boot",
+      maxMemoryBytes: options.maxMemoryBytes ?? 0,
+      interrupt: state.interrupt?.buffer,
+      channel: atomics ? { control: state.control.buffer, data: state.data } : undefined,
+    });
+    return state;
+  }
+
+  function onWorkerMessage(state, data) {
+    if (typeof data !== "string") return; // the protocol is text; anything else is dropped
+    if (data.length > MAX_MESSAGE_CHARS) {
+      if (state === active) hostMessage({ type: "log", text: `dropped a ${data.length}-character message from the sandbox` });
+      return;
+    }
+    if (state.ready === null && data.startsWith('{"type":"ready"')) {
+      state.ready = data;
+      failedBoots = 0;
+      if (state === active) toHost(data);
+      else if (state === spare) maybeStartSpare();
+      return;
+    }
+    if (data.startsWith('{"type":"crashed"')) return onWorkerDied(state, crashReason(data));
+    if (state !== active) return;
+    if (data.startsWith('{"type":"result"')) state.busy = false;
+    toHost(data);
+  }
+
+  function crashReason(text) {
+    try {
+      return String(JSON.parse(text).reason).slice(0, 4000);
+    } catch {
+      return "the sandbox crashed";
+    }
+  }
+
+  function onWorkerDied(state, reason) {
+    state.worker.terminate();
+    if (state === spare) {
+      spare = null;
+      return;
+    }
+    if (state !== active) return;
+    failedBoots = state.ready === null ? failedBoots + 1 : 0;
+    const fatal = failedBoots >= 3;
+    hostMessage({ type: "crashed", reason, fatal });
+    active = null;
+    if (!fatal) replaceActive();
+  }
+
+  /** Promote the spare (booted or booting) or start a new worker; then prepare the next spare. */
+  function replaceActive() {
+    if (active) active.worker.terminate();
+    active = spare ?? startWorker();
+    spare = null;
+    if (active.ready) toHost(active.ready);
+    maybeStartSpare();
+  }
+
+  function maybeStartSpare() {
+    // One boot at a time: on two cores, a second boot would slow the one the host waits for.
+    if (options.spare && !spare && active?.ready) spare = startWorker();
+  }
+
+  function answerTool(state, text) {
+    let bytes = encoder.encode(text);
+    if (bytes.length > MAX_TOOL_ANSWER_BYTES) {
+      const id = JSON.parse(text).id;
+      bytes = encoder.encode(JSON.stringify({
+        type: "tool_result", id, ok: false,
+        error: { type: "AgentToolExecutionError", message: `the tool's result is over ${MAX_TOOL_ANSWER_BYTES} bytes` },
+      }));
+    }
+    if (state.data.byteLength < bytes.length) state.data.grow(bytes.length);
+    new Uint8Array(state.data).set(bytes);
+    Atomics.store(state.control, 1, bytes.length);
+    Atomics.store(state.control, 0, 1);
+    Atomics.notify(state.control, 0);
+  }
+
+  function onHostMessage(data) {
+    if (data?.kind === "start") {
+      boot = data.boot;
+      options = data.options ?? {};
+      active = startWorker();
+      return;
+    }
+    if (typeof data !== "string" || !active) return;
+    let message;
+    try {
+      message = JSON.parse(data);
+    } catch {
+      return;
+    }
+    const state = active;
+    switch (message.type) {
+      case "interrupt":
+        if (state.interrupt && state.busy) Atomics.store(state.interrupt, 0, 2);
+        if (!atomics) state.worker.postMessage(data); // JSPI: fails a pending tool call
+        return;
+      case "restart":
+        return replaceActive();
+      case "tool_result":
+        return atomics ? answerTool(state, data) : state.worker.postMessage(data);
+      case "run":
+        if (state.interrupt) Atomics.store(state.interrupt, 0, 0);
+        state.busy = true;
+        return state.worker.postMessage(data);
+      default:
+        return state.worker.postMessage(data);
+    }
+  }
+
+  self.addEventListener("message", (event) => {
+    if (port || event.source !== self.parent || event.data?.kind !== "connect" || !event.ports[0]) return;
+    port = event.ports[0];
+    port.onmessage = (portEvent) => onHostMessage(portEvent.data);
+    port.postMessage({ kind: "connected", crossOriginIsolated: self.crossOriginIsolated === true, atomics });
+  });
+})();
