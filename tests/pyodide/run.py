@@ -14,6 +14,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import re
 import shutil
@@ -41,8 +42,19 @@ def main(pytest_args: list[str]) -> int:
     node = shutil.which("node")
     if node is None:
         sys.exit("run.py: node not found; install Node >= 20 and run `npm ci` at the repo root")
+    check_pyodide_installed()
     pytest_args = pytest_args or ["tests/unit", "tests/pyodide"]
     return subprocess.call([node, str(HERE / "run.mjs"), *map(str, wheels), "--", *pytest_args], cwd=REPO)
+
+
+def check_pyodide_installed() -> None:
+    """Stop with advice when node_modules lacks the Pyodide that package-lock.json pins."""
+    pinned = json.loads((REPO / "package-lock.json").read_text())["packages"]["node_modules/pyodide"]["version"]
+    installed = REPO / "node_modules" / "pyodide" / "package.json"
+    version = json.loads(installed.read_text())["version"] if installed.exists() else None
+    if version != pinned:
+        found = f"pyodide {version}" if version else "no pyodide"
+        sys.exit(f"run.py: node_modules has {found}, package-lock.json pins {pinned}: run `npm ci` at the repo root")
 
 
 def pinned_names(requirements: Path) -> list[tuple[str, str]]:
