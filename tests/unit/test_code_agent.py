@@ -326,3 +326,24 @@ def test_sandbox_executor_never_falls_back_silently(monkeypatch):
     monkeypatch.setattr(executor, "_platform_sandbox_factory", lambda: None)
     with pytest.raises(ExecutorUnavailableError, match="inprocess"):
         CodeAgent([], ScriptedModel([]))
+
+
+@pytest.mark.cpython_only
+def test_sync_run_stops_an_endless_loop_at_the_time_limit_and_goes_on():
+    from wasm_agent import ExecutionLimits, InProcessExecutor
+
+    executor = InProcessExecutor(limits=ExecutionLimits(timeout_seconds=0.2))
+    agent = agent_for([code("n = 0\nwhile True:\n    n += 1"), code("final_answer(n > 0)")], executor=executor)
+    assert agent.run("Spin") is True
+    assert "0.2 s time limit" in agent.memory.steps[1].error.message
+
+
+@pytest.mark.cpython_only
+def test_interrupt_from_another_thread_stops_a_sync_run_inside_running_code():
+    import threading
+
+    agent = agent_for([code("while True:\n    pass")])
+    threading.Timer(0.2, agent.interrupt).start()
+    result = agent.run("Spin", return_full_result=True)
+    assert result.state == "interrupted"
+    assert len(agent.model.calls) == 1
