@@ -62,7 +62,10 @@ class MultiStepAgent:
         self.stream_outputs = stream_outputs
         self.return_full_result = return_full_result
         self.provide_run_summary = provide_run_summary
+        # A model may ask for a variant of the prompts (e.g. "small": compact, with few-shot turns).
+        variant = getattr(model, "prompt_variant", None)
         self.prompt_templates = {**load_prompts("common"), **load_prompts(self.prompt_file),
+                                 **(load_prompts(f"{self.prompt_file}_{variant}") if variant else {}),
                                  **(prompt_templates or {})}
         self.tools = _build_tools(tools)
         self.managed_agents = {agent.name: agent for agent in managed_agents}
@@ -74,7 +77,7 @@ class MultiStepAgent:
         self.callables: dict[str, Tool] = {**self.tools, **{n: ManagedAgentTool(a) for n, a in
                                                              self.managed_agents.items()}}
         self.step_callbacks = _callbacks_by_type(step_callbacks)
-        self.memory = AgentMemory(self.initialize_system_prompt())
+        self.memory = AgentMemory(self.initialize_system_prompt(), self.prompt_templates.get("few_shot"))
         self.state: dict[str, Any] = {}
         self.task: str | None = None
         self.step_number = 1
@@ -167,7 +170,8 @@ class MultiStepAgent:
         if reset:
             self.memory.reset()
             self.step_number = 1
-        self.memory.system_prompt = SystemPromptStep(system_prompt=self.initialize_system_prompt())
+        self.memory.system_prompt = SystemPromptStep(system_prompt=self.initialize_system_prompt(),
+                                                     examples=self.prompt_templates.get("few_shot"))
         if task is not None:
             if additional_args:
                 task += ("\nYou have been given these additional arguments, available as variables "

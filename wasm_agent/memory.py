@@ -86,17 +86,27 @@ class MemoryStep:
 
 @dataclass
 class SystemPromptStep(MemoryStep):
+    """The system prompt, and the few-shot example turns that follow it (if any).
+
+    Small models follow examples given as earlier chat turns much better than
+    examples inside the system prompt.
+    """
+
     kind: ClassVar[str] = "system_prompt"
     system_prompt: str = ""
+    examples: list[dict] | None = None  # [{"role": "user"|"assistant", "content": ...}, ...]
 
     def _message_key(self) -> tuple:
-        return (self.system_prompt,)
+        return (self.system_prompt, len(self.examples or ()))
 
     def _build_messages(self, summary_mode: bool) -> list[ChatMessage]:
-        return [] if summary_mode else [ChatMessage(MessageRole.SYSTEM, self.system_prompt)]
+        if summary_mode:
+            return []
+        return [ChatMessage(MessageRole.SYSTEM, self.system_prompt),
+                *(ChatMessage(turn["role"], turn["content"]) for turn in self.examples or ())]
 
     def to_dict(self) -> dict:
-        return {"type": self.kind, "system_prompt": self.system_prompt}
+        return {"type": self.kind, "system_prompt": self.system_prompt, "examples": self.examples}
 
 
 @dataclass
@@ -251,8 +261,8 @@ class AgentMemory:
     'Say hi'
     """
 
-    def __init__(self, system_prompt: str = ""):
-        self.system_prompt = SystemPromptStep(system_prompt=system_prompt)
+    def __init__(self, system_prompt: str = "", examples: list[dict] | None = None):
+        self.system_prompt = SystemPromptStep(system_prompt=system_prompt, examples=examples)
         self.steps: list[MemoryStep] = []
 
     def reset(self) -> None:
@@ -271,11 +281,12 @@ class AgentMemory:
         return [{k: v for k, v in step.to_dict().items() if k != "model_output_message"} for step in self.steps]
 
     def to_dict(self) -> dict:
-        return {"system_prompt": self.system_prompt.system_prompt, "steps": self.get_full_steps()}
+        return {"system_prompt": self.system_prompt.system_prompt, "examples": self.system_prompt.examples,
+                "steps": self.get_full_steps()}
 
     @classmethod
     def from_dict(cls, data: dict) -> "AgentMemory":
-        memory = cls(data.get("system_prompt", ""))
+        memory = cls(data.get("system_prompt", ""), data.get("examples"))
         for step in data.get("steps", []):
             reader = _STEP_READERS.get(step.get("type"))
             if reader is None:

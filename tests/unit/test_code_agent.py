@@ -347,3 +347,28 @@ def test_interrupt_from_another_thread_stops_a_sync_run_inside_running_code():
     result = agent.run("Spin", return_full_result=True)
     assert result.state == "interrupted"
     assert len(agent.model.calls) == 1
+
+
+async def test_a_model_can_ask_for_a_prompt_variant_with_few_shot_turns(tmp_path, monkeypatch):
+    from wasm_agent import prompts
+
+    real = prompts.load_prompts
+
+    def load(name):
+        if name == "code_agent_tiny":
+            return {"system_prompt": "Write code. Tools:\n{{tools}}",
+                    "few_shot": [{"role": "user", "content": "New task:\n1+1?"},
+                                 {"role": "assistant", "content": "<code>final_answer(1 + 1)</code>"}]}
+        return real(name)
+
+    monkeypatch.setattr("wasm_agent.agent.load_prompts", load)
+    model = ScriptedModel([code("final_answer(3)")])
+    model.prompt_variant = "tiny"
+    agent = CodeAgent([], model, executor_type="inprocess")
+    assert await agent.arun("1+2?") == 3
+    sent = [(m.role.value, m.content) for m in model.calls[0]["messages"]]
+    assert sent[0][1].startswith("Write code. Tools:\ndef final_answer")
+    assert sent[1:] == [("user", "New task:\n1+1?"), ("assistant", "<code>final_answer(1 + 1)</code>"),
+                        ("user", "New task:\n1+2?")]
+    again = type(agent.memory).from_dict(agent.memory.to_dict())
+    assert [m.content for m in again.to_messages()][:3] == [m for _, m in sent[:3]]

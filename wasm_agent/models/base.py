@@ -22,6 +22,9 @@ class Model:
     """
 
     model_id: str | None = None
+    # Which prompt variant suits this model: None (the full prompts) or e.g. "small",
+    # which selects `<agent>_small.toml` (compact, with few-shot turns) for tiny models.
+    prompt_variant: str | None = None
 
     def __init__(self, model_id: str | None = None, **kwargs: Any):
         if model_id is not None:
