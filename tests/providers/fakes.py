@@ -61,7 +61,7 @@ class _Response:
 class ScriptedTransport:
     """Answers requests with the given outcomes in order: an `HttpResponse`, a `Streamed`, or an exception."""
 
-    def __init__(self, *outcomes: "HttpResponse | Streamed | Exception"):
+    def __init__(self, *outcomes: HttpResponse | Streamed | Exception):
         self.outcomes = list(outcomes)
         self.requests: list[HttpRequest] = []
         self.responses: list[_Response] = []

@@ -16,7 +16,7 @@ from wasm_agent.messages import ChatMessage, agglomerate_stream_deltas
 from wasm_agent.models import AnthropicModel, GeminiModel, OpenAIModel, RetryPolicy
 from wasm_agent.models.transport import default_transport
 
-URL = argv[0]  # noqa: F821 - given by the runner
+URL = argv[0]  # noqa: F821 - a global given by run_in_pyodide.mjs
 HELLO = [ChatMessage(role="user", content="Say hello.")]
 
 
@@ -55,41 +55,45 @@ async def collect(m):
     return [d async for d in m.generate_stream(HELLO)]
 
 
-results = {"transport": type(default_transport()).__name__}
-for cls in (OpenAIModel, AnthropicModel, GeminiModel):
-    await script({"text": "Hi there.", "usage": [7, 2]})  # noqa: F704 - top-level await in Pyodide
-    answer = await model(cls).generate(HELLO)  # noqa: F704
-    await script({"text": "one two three", "tool_calls": [{"id": "c1", "name": "add", "arguments": {"a": 1}}]})  # noqa: F704
-    deltas = await collect(model(cls))  # noqa: F704
-    streamed = agglomerate_stream_deltas(deltas)
-    results[cls.__name__] = {"text": answer.content, "tokens": answer.token_usage.total_tokens,
-                             "deltas": len(deltas), "stream_text": streamed.content,
-                             "call": [streamed.tool_calls[0].name, streamed.tool_calls[0].parsed_arguments()]}
+async def scenarios() -> dict:
+    results = {"transport": type(default_transport()).__name__}
+    for cls in (OpenAIModel, AnthropicModel, GeminiModel):
+        await script({"text": "Hi there.", "usage": [7, 2]})
+        answer = await model(cls).generate(HELLO)
+        await script({"text": "one two three", "tool_calls": [{"id": "c1", "name": "add", "arguments": {"a": 1}}]})
+        deltas = await collect(model(cls))
+        streamed = agglomerate_stream_deltas(deltas)
+        results[cls.__name__] = {"text": answer.content, "tokens": answer.token_usage.total_tokens,
+                                 "deltas": len(deltas), "stream_text": streamed.content,
+                                 "call": [streamed.tool_calls[0].name, streamed.tool_calls[0].parsed_arguments()]}
 
-clock = NoWaitClock()
-await script({"status": 429, "retry_after": "4"}, "after the wait")  # noqa: F704
-results["retry_after"] = [(await model(clock=clock).generate(HELLO)).content, clock.sleeps]  # noqa: F704
+    clock = NoWaitClock()
+    await script({"status": 429, "retry_after": "4"}, "after the wait")
+    results["retry_after"] = [(await model(clock=clock).generate(HELLO)).content, clock.sleeps]
 
-await script({"delay": 3}, {"delay": 3})  # noqa: F704
-results["timeout"] = await error_of(model(timeout=0.3).generate(HELLO))  # noqa: F704
+    await script({"delay": 3}, {"delay": 3})
+    results["timeout"] = await error_of(model(timeout=0.3).generate(HELLO))
 
-await script({"text": "one two three four five six", "stall": 3})  # noqa: F704
-results["stall"] = await error_of(collect(model(timeout=0.3)))  # noqa: F704
+    await script({"text": "one two three four five six", "stall": 3})
+    results["stall"] = await error_of(collect(model(timeout=0.3)))
 
-await script({"text": "lost", "truncate": True, "truncate_after": 0}, "kept")  # noqa: F704
-results["cut_early"] = agglomerate_stream_deltas(await collect(model())).content  # noqa: F704
+    await script({"text": "lost", "truncate": True, "truncate_after": 0}, "kept")
+    results["cut_early"] = agglomerate_stream_deltas(await collect(model())).content
 
-await script({"text": "cut", "truncate": True}, "whole")  # noqa: F704
-results["truncated_json"] = (await model().generate(HELLO)).content  # noqa: F704
+    await script({"text": "cut", "truncate": True}, "whole")
+    results["truncated_json"] = (await model().generate(HELLO)).content
 
-results["refused"] = await error_of(OpenAIModel("m", api_base="http://127.0.0.1:9/v1", max_retries=0)  # noqa: F704
-                                    .generate(HELLO))
+    results["refused"] = await error_of(OpenAIModel("m", api_base="http://127.0.0.1:9/v1", max_retries=0)
+                                        .generate(HELLO))
 
-await script({"text": " ".join(["word"] * 40), "stall": 3})  # noqa: F704
-stream = model(timeout=10).generate_stream(HELLO)
-first = await stream.__anext__()  # noqa: F704
-started = time.monotonic()
-await stream.aclose()  # noqa: F704 - must return at once, not after the stall
-results["close_seconds"] = time.monotonic() - started if first.content else None
+    await script({"text": " ".join(["word"] * 40), "stall": 3})
+    stream = model(timeout=10).generate_stream(HELLO)
+    first = await stream.__anext__()
+    started = time.monotonic()
+    await stream.aclose()
+    results["close_seconds"] = time.monotonic() - started if first.content else None
 
-print(json.dumps(results))
+    return results
+
+
+print(json.dumps(await scenarios()))  # noqa: F704 - runPythonAsync allows top-level await

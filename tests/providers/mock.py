@@ -91,7 +91,7 @@ class MockProviderServer:
     def gemini_base(self) -> str:
         return self.url + "/v1beta"
 
-    def start(self) -> "MockProviderServer":
+    def start(self) -> MockProviderServer:
         self._thread = threading.Thread(target=self._httpd.serve_forever, name="mock-provider", daemon=True)
         self._thread.start()
         return self
@@ -101,13 +101,13 @@ class MockProviderServer:
         self._httpd.shutdown()
         self._httpd.server_close()
 
-    def __enter__(self) -> "MockProviderServer":
+    def __enter__(self) -> MockProviderServer:
         return self.start()
 
     def __exit__(self, *exc) -> None:
         self.stop()
 
-    def script(self, *replies: "wire.Reply | dict | str") -> None:
+    def script(self, *replies: wire.Reply | dict | str) -> None:
         with self._lock:
             self.replies.extend(wire.Reply.coerce(reply) for reply in replies)
 

@@ -19,7 +19,9 @@ class Reply:
     Success: `text`, `tool_calls` ([{id, name, arguments: dict}]), `usage` (input, output).
     Faults: `status` with `error` and `retry_after`; `delay` (seconds before the headers);
     `stall` (seconds of silence half-way through the body); `truncate` (close the
-    connection half-way, or in the middle of event number `truncate_after`); `garbage` (this body, with status 200, instead of the answer).
+    connection half-way, or in the middle of event number `truncate_after`); `garbage`
+    (this body, with status 200, instead of the answer); `stream_error` (an error event
+    half-way through a stream).
     """
 
     text: str = ""
@@ -33,10 +35,10 @@ class Reply:
     truncate: bool = False
     truncate_after: int | None = None  # events sent whole before the cut (default: half)
     garbage: str | None = None
-    stream_error: str | None = None  # an error event after the first half of the stream
+    stream_error: str | None = None
 
     @classmethod
-    def coerce(cls, value: "Reply | dict | str") -> "Reply":
+    def coerce(cls, value: Reply | dict | str) -> Reply:
         if isinstance(value, Reply):
             return value
         if isinstance(value, str):

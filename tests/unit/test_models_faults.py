@@ -7,9 +7,9 @@ The same faults over real sockets are in test_models_loopback.py.
 from email.utils import formatdate
 
 import pytest
-
 from providers import wire
 from providers.fakes import FakeClock, ScriptedTransport, Streamed, json_response
+
 from wasm_agent.errors import AgentGenerationError
 from wasm_agent.messages import ChatMessage, agglomerate_stream_deltas
 from wasm_agent.models import AnthropicModel, GeminiModel, OpenAIModel

@@ -3,9 +3,9 @@
 import json
 
 import pytest
-
 from providers import wire
 from providers.fakes import ScriptedTransport, Streamed, json_response
+
 from wasm_agent.errors import AgentGenerationError
 from wasm_agent.messages import ChatMessage, ChatMessageToolCall, agglomerate_stream_deltas
 from wasm_agent.models import GeminiModel

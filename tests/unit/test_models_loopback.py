@@ -8,8 +8,8 @@ import json
 import time
 
 import pytest
-
 from providers.fakes import FakeClock
+
 from wasm_agent import CodeAgent, ToolCallingAgent, tool
 from wasm_agent.errors import AgentGenerationError
 from wasm_agent.messages import ChatMessage, agglomerate_stream_deltas

@@ -3,9 +3,9 @@
 import json
 
 import pytest
-
 from providers import wire
 from providers.fakes import FakeClock, ScriptedTransport, Streamed, json_response
+
 from wasm_agent.errors import AgentGenerationError
 from wasm_agent.messages import ChatMessage, ChatMessageToolCall, agglomerate_stream_deltas
 from wasm_agent.models import OpenAIModel
@@ -105,7 +105,7 @@ def decode(events):
 
 
 def test_stream_fragments_of_several_tool_calls_join_by_index():
-    chunk = lambda delta: json.dumps({"choices": [{"index": 0, "delta": delta, "finish_reason": None}]})  # noqa: E731
+    chunk = lambda delta: json.dumps({"choices": [{"index": 0, "delta": delta, "finish_reason": None}]})
     events = [
         chunk({"tool_calls": [{"index": 0, "id": "a", "function": {"name": "add", "arguments": ""}}]}),
         chunk({"tool_calls": [{"index": 1, "id": "b", "function": {"name": "add", "arguments": '{"a": 5'}}]}),

@@ -4,6 +4,7 @@ import random
 from email.utils import formatdate
 
 from providers.fakes import FakeClock
+
 from wasm_agent.models.retry import ProviderFailure, Retrier, RetryPolicy, parse_retry_after
 
 

@@ -5,8 +5,13 @@ import time
 
 import pytest
 
-from wasm_agent.models.transport import HttpRequest, StdlibTransport, TransportError, TransportTimeout, \
-    default_transport
+from wasm_agent.models.transport import (
+    HttpRequest,
+    StdlibTransport,
+    TransportError,
+    TransportTimeout,
+    default_transport,
+)
 
 pytestmark = pytest.mark.cpython_only
 
@@ -85,3 +90,17 @@ async def test_closing_a_stream_mid_way_stops_reading(server):
     await response.aclose()
     assert [chunk async for chunk in response.chunks()] == []
     assert time.monotonic() - start < 0.5
+
+
+async def test_http_proxy_from_the_environment_is_used_but_never_for_loopback(server, monkeypatch):
+    monkeypatch.setenv("http_proxy", server.url)  # the mock routes by path, so it can play the proxy
+    monkeypatch.delenv("no_proxy", raising=False)
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    server.reset()
+    request = HttpRequest.post_json("http://api.provider.test/v1/chat/completions", {},
+                                    {"model": "m", "messages": []}, 5)
+    response = await StdlibTransport().request(request)
+    assert response.status == 200
+    assert server.requests[-1].path == "http://api.provider.test/v1/chat/completions"  # absolute form
+    monkeypatch.setenv("http_proxy", "http://127.0.0.1:9")  # a dead proxy: loopback must not use it
+    assert (await StdlibTransport().request(chat(server))).status == 200

@@ -4,10 +4,8 @@ from __future__ import annotations
 
 from typing import Any, Sequence
 
-from ..messages import ChatMessage, ChatMessageStreamDelta, ChatMessageToolCall, MessageRole, TokenUsage, \
-    ToolCallDelta
-from .provider import ProviderModel, arguments_object, is_tool_result, parse_event_json, system_text, \
-    tool_functions
+from ..messages import ChatMessage, ChatMessageStreamDelta, ChatMessageToolCall, MessageRole, TokenUsage, ToolCallDelta
+from .provider import ProviderModel, arguments_object, is_tool_result, parse_event_json, system_text, tool_functions
 from .retry import ProviderFailure
 from .sse import ServerSentEvent
 
@@ -78,7 +76,7 @@ class AnthropicModel(ProviderModel):
         return ChatMessage(role=MessageRole.ASSISTANT, content=text if text or not calls else None,
                            tool_calls=calls or None, token_usage=usage_of(data.get("usage")))
 
-    def stream_decoder(self) -> "AnthropicStreamDecoder":
+    def stream_decoder(self) -> AnthropicStreamDecoder:
         return AnthropicStreamDecoder()
 
 

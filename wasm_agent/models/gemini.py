@@ -5,10 +5,8 @@ from __future__ import annotations
 import json
 from typing import Any, Sequence
 
-from ..messages import ChatMessage, ChatMessageStreamDelta, ChatMessageToolCall, MessageRole, TokenUsage, \
-    ToolCallDelta
-from .provider import ProviderModel, arguments_object, is_tool_result, parse_event_json, system_text, \
-    tool_functions
+from ..messages import ChatMessage, ChatMessageStreamDelta, ChatMessageToolCall, MessageRole, TokenUsage, ToolCallDelta
+from .provider import ProviderModel, arguments_object, is_tool_result, parse_event_json, system_text, tool_functions
 from .retry import ProviderFailure
 from .sse import ServerSentEvent
 
@@ -81,7 +79,7 @@ class GeminiModel(ProviderModel):
         return ChatMessage(role=MessageRole.ASSISTANT, content=text if text or not calls else None,
                            tool_calls=tool_calls or None, token_usage=usage_of(data.get("usageMetadata")))
 
-    def stream_decoder(self) -> "GeminiStreamDecoder":
+    def stream_decoder(self) -> GeminiStreamDecoder:
         return GeminiStreamDecoder()
 
 

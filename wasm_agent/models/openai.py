@@ -9,8 +9,7 @@ from __future__ import annotations
 
 from typing import Any, Sequence
 
-from ..messages import ChatMessage, ChatMessageStreamDelta, ChatMessageToolCall, MessageRole, TokenUsage, \
-    ToolCallDelta
+from ..messages import ChatMessage, ChatMessageStreamDelta, ChatMessageToolCall, MessageRole, TokenUsage, ToolCallDelta
 from .provider import ProviderModel, arguments_json, is_tool_result, parse_event_json, tool_functions
 from .retry import ProviderFailure
 from .sse import ServerSentEvent
@@ -78,7 +77,7 @@ class OpenAIModel(ProviderModel):
         return ChatMessage(role=MessageRole.ASSISTANT, content=message.get("content"),
                            tool_calls=calls or None, token_usage=usage_of(data.get("usage")))
 
-    def stream_decoder(self) -> "OpenAIStreamDecoder":
+    def stream_decoder(self) -> OpenAIStreamDecoder:
         return OpenAIStreamDecoder()
 
 

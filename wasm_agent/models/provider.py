@@ -14,6 +14,7 @@ import json
 import logging
 import os
 import re
+from dataclasses import replace
 from typing import Any, AsyncIterator, Awaitable, Callable, Protocol, Sequence, TypeVar
 
 from ..errors import AgentGenerationError
@@ -22,8 +23,7 @@ from ..platform import IN_PYODIDE
 from .base import Model
 from .retry import ProviderFailure, Retrier, RetryPolicy, parse_retry_after
 from .sse import ServerSentEvent, iter_events
-from .transport import HttpRequest, StreamingResponse, Transport, TransportError, TransportTimeout, \
-    default_transport
+from .transport import HttpRequest, StreamingResponse, Transport, TransportError, TransportTimeout, default_transport
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -76,9 +76,9 @@ class ProviderModel(Model):
         self.timeout = timeout
         policy = retry_policy or RetryPolicy()
         if max_retries is not None:
-            policy.max_retries = max_retries
+            policy = replace(policy, max_retries=max_retries)
         if requests_per_minute is not None:
-            policy.requests_per_minute = requests_per_minute
+            policy = replace(policy, requests_per_minute=requests_per_minute)
         self.retrier = Retrier(policy, clock)
         self.extra_headers = {**(headers or {}), **(extra_headers or {})}
         self.options = options
@@ -156,7 +156,7 @@ class ProviderModel(Model):
                 yield delta
         except ProviderFailure as failure:
             raise AgentGenerationError(
-                f"{self.provider} stream broke after part of the answer had arrived ({received} characters): "
+                f"{self.provider} stream broke after part of the answer had arrived ({received} characters of text): "
                 f"{failure.detail}. It was not retried, since the part already delivered would repeat; "
                 f"run the step again, or call generate() (not streaming) on flaky connections.") from None
         finally:
@@ -169,8 +169,8 @@ class ProviderModel(Model):
     # -- machinery ----------------------------------------------------------------------------------
     def _request(self, messages, stop_sequences, tools, kwargs, *, stream: bool) -> HttpRequest:
         options = {**self.options, **kwargs}
-        payload = self.payload(list(messages), stop_sequences=stop_sequences, tools=tools, stream=stream,
-                               options=options)
+        messages = [m if isinstance(m, ChatMessage) else ChatMessage.from_dict(m) for m in messages]  # dicts too
+        payload = self.payload(messages, stop_sequences=stop_sequences, tools=tools, stream=stream, options=options)
         headers = {**self.auth_headers(), **self.extra_headers}
         if stream:
             headers.setdefault("accept", "text/event-stream")
@@ -249,6 +249,8 @@ class ProviderModel(Model):
                     "or raise max_retries.")
             if failure.retry_after is not None and failure.retry_after > self.retrier.policy.max_retry_after:
                 todo += f" It asked to wait {failure.retry_after:.0f} s, longer than max_retry_after."
+        elif 300 <= status < 400:
+            todo = "Set api_base to the address it redirects to."
         elif status >= 500:
             todo = "The provider is failing on its side; try again later."
         elif status:
@@ -273,7 +275,8 @@ class ProviderModel(Model):
 def _check_status(status: int, headers: dict[str, str], body: bytes, now: float) -> None:
     if 200 <= status < 300:
         return
-    raise ProviderFailure("status", f"HTTP {status}: {error_text(body)}", status=status,
+    detail = f"redirected to {headers.get('location')}" if 300 <= status < 400 else error_text(body)
+    raise ProviderFailure("status", f"HTTP {status}: {detail}", status=status,
                           retry_after=parse_retry_after(headers, now))
 
 

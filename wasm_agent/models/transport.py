@@ -14,14 +14,16 @@ CPython, so the core keeps zero runtime dependencies.
 from __future__ import annotations
 
 import asyncio
+import base64
 import http.client
 import json
 import socket
 import ssl
 import threading
+import urllib.request
 from dataclasses import dataclass, field
 from typing import AsyncIterator, Protocol
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 from ..platform import IN_PYODIDE
 
@@ -43,7 +45,7 @@ class HttpRequest:
     timeout: float = 60.0  # seconds to wait for the headers, and then for each chunk
 
     @classmethod
-    def post_json(cls, url: str, headers: dict[str, str], payload: dict, timeout: float) -> "HttpRequest":
+    def post_json(cls, url: str, headers: dict[str, str], payload: dict, timeout: float) -> HttpRequest:
         headers = {"content-type": "application/json", **headers}
         return cls("POST", url, headers, json.dumps(payload).encode(), timeout)
 
@@ -114,7 +116,7 @@ class StdlibTransport:
             await response.aclose()
         return HttpResponse(response.status, response.headers, body)
 
-    async def stream(self, request: HttpRequest) -> "_ThreadedResponse":
+    async def stream(self, request: HttpRequest) -> _ThreadedResponse:
         response = _ThreadedResponse(request, self.chunk_size)
         await response.start()
         return response
@@ -179,19 +181,9 @@ class _ThreadedResponse:
     def _run(self) -> None:
         request = self.request
         try:
-            parts = urlsplit(request.url)
-            if parts.scheme not in ("http", "https"):
-                raise TransportError(f"unsupported URL scheme in {request.url!r} (use http:// or https://)")
-            path = parts.path or "/"
-            if parts.query:
-                path += "?" + parts.query
-            if parts.scheme == "https":
-                connection = http.client.HTTPSConnection(parts.hostname, parts.port, timeout=request.timeout,
-                                                         context=ssl.create_default_context())
-            else:
-                connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=request.timeout)
+            connection, target, headers = _connect(request)
             self._connection = connection
-            connection.request(request.method, path, body=request.body, headers=request.headers)
+            connection.request(request.method, target, body=request.body, headers=headers)
             response = connection.getresponse()
             self._put(_HEAD, (response.status, {k.lower(): v for k, v in response.getheaders()}))
             while not self._closed.is_set():
@@ -202,11 +194,46 @@ class _ThreadedResponse:
                     break
                 self._put(_CHUNK, chunk)
             self._put(_END)
-        except BaseException as exc:  # noqa: BLE001 - every failure is handed to the awaiting task
+        except BaseException as exc:
             if not self._closed.is_set():
                 self._put(_ERROR, _as_transport_error(exc, request))
         finally:
             _shutdown(self._connection)
+
+
+def _connect(request: HttpRequest) -> tuple[http.client.HTTPConnection, str, dict[str, str]]:
+    """A connection for the request's URL (through HTTP(S)_PROXY unless NO_PROXY or loopback),
+    the request target and the headers to send."""
+    parts = urlsplit(request.url)
+    if parts.scheme not in ("http", "https"):
+        raise TransportError(f"unsupported URL scheme in {request.url!r} (use http:// or https://)")
+    target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+    host, port = parts.hostname or "", parts.port or (443 if parts.scheme == "https" else 80)
+    proxy = urllib.request.getproxies().get(parts.scheme)
+    if proxy and (host in _LOOPBACK or urllib.request.proxy_bypass(host)):
+        proxy = None
+    proxy_parts = urlsplit(proxy if proxy and "://" in proxy else f"http://{proxy}") if proxy else None
+    connect_host, connect_port = (proxy_parts.hostname, proxy_parts.port or 80) if proxy_parts else (host, port)
+    headers = dict(request.headers)
+    if parts.scheme == "https":
+        connection: http.client.HTTPConnection = http.client.HTTPSConnection(
+            connect_host, connect_port, timeout=request.timeout, context=ssl.create_default_context())
+    else:
+        connection = http.client.HTTPConnection(connect_host, connect_port, timeout=request.timeout)
+    if proxy_parts is not None:
+        auth = {}
+        if proxy_parts.username:
+            credentials = f"{unquote(proxy_parts.username)}:{unquote(proxy_parts.password or '')}"
+            auth["Proxy-Authorization"] = "Basic " + base64.b64encode(credentials.encode()).decode()
+        if parts.scheme == "https":
+            connection.set_tunnel(host, port, headers=auth)  # CONNECT, then TLS to the provider itself
+        else:
+            headers.update(auth)
+            target = request.url  # a plain-HTTP proxy takes the absolute URL
+    return connection, target, headers
+
+
+_LOOPBACK = {"127.0.0.1", "localhost", "::1"}
 
 
 def _as_transport_error(exc: BaseException, request: HttpRequest) -> TransportError:

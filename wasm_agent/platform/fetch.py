@@ -32,7 +32,7 @@ class FetchTransport:
             await response.aclose()
         return HttpResponse(response.status, response.headers, body)
 
-    async def stream(self, request: HttpRequest) -> "_FetchResponse":
+    async def stream(self, request: HttpRequest) -> _FetchResponse:
         response = _FetchResponse(request)
         try:
             await response.start()
