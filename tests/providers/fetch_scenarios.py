@@ -1,8 +1,9 @@
 """Provider calls through the fetch transport, against the mock server at argv[0].
 
-Run inside Pyodide (tests/providers/run_in_pyodide.mjs, or a browser page);
-prints one JSON object: scenario name -> what happened. test_models_fetch.py
-checks it. Each scenario scripts the mock through its control endpoint.
+Run inside Pyodide (under Node by run_in_pyodide.mjs, in Chromium by
+browser_check.html); prints one JSON object: scenario name -> what happened.
+test_models_fetch.py and test_models_browser.py check it. argv[1], when
+given, is a mock that sends no CORS headers. Each scenario scripts the mock through its control endpoint.
 """
 
 import json
@@ -16,7 +17,8 @@ from wasm_agent.messages import ChatMessage, agglomerate_stream_deltas
 from wasm_agent.models import AnthropicModel, GeminiModel, OpenAIModel, RetryPolicy
 from wasm_agent.models.transport import default_transport
 
-URL = argv[0]  # noqa: F821 - a global given by run_in_pyodide.mjs
+URL = argv[0]  # noqa: F821 - a global given by the page or runner
+NO_CORS_URL = argv[1] if len(argv) > 1 else None  # noqa: F821
 HELLO = [ChatMessage(role="user", content="Say hello.")]
 
 
@@ -85,6 +87,10 @@ async def scenarios() -> dict:
 
     results["refused"] = await error_of(OpenAIModel("m", api_base="http://127.0.0.1:9/v1", max_retries=0)
                                         .generate(HELLO))
+
+    if NO_CORS_URL:  # browser runs: a provider that does not answer preflights
+        results["no_cors"] = await error_of(OpenAIModel("m", api_base=NO_CORS_URL + "/v1", max_retries=0)
+                                            .generate(HELLO))
 
     await script({"text": " ".join(["word"] * 40), "stall": 3})
     stream = model(timeout=10).generate_stream(HELLO)
