@@ -2,6 +2,8 @@
 
     python -m wasm_agent run "What is 17 * 23?" --provider openai --model gpt-4o-mini
     python -m wasm_agent demo            # offline: a scripted model, the real loop and sandbox
+    python -m wasm_agent build           # the static site in dist/ (from a checkout, after npm ci)
+    python -m wasm_agent serve           # build if needed, serve on 127.0.0.1 with COOP/COEP
 """
 
 from __future__ import annotations
@@ -124,8 +126,11 @@ def main(argv: list[str] | None = None) -> int:
         command.add_argument("--executor", choices=("sandbox", "inprocess"), default="sandbox",
                              help="where generated code runs (default: the WASM sandbox)")
         command.add_argument("--max-steps", type=int, default=10)
+    add_site_commands(commands)
     args = parser.parse_args(argv)
 
+    if args.command in ("build", "serve"):
+        return site_command(args)
     if args.command == "demo":
         model, task, agent_type = ScriptedModel(DEMO_SCRIPT), "What is the sum of the primes up to 50?", "code"
     else:
@@ -142,6 +147,53 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {error}", file=sys.stderr)
         return 2
     return asyncio.run(run_agent(agent, task))
+
+
+def add_site_commands(commands: Any) -> None:
+    build = commands.add_parser("build", help="write the static site (UI, agent worker, sandbox, Pyodide) to dist/")
+    serve = commands.add_parser("serve", help="serve the site on 127.0.0.1 (builds it first when needed)")
+    for command in (build, serve):
+        command.add_argument("--out", default=None, help="output folder (default: dist/ of the checkout)")
+    serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--no-isolation", action="store_true",
+                       help="leave out COOP/COEP, like a plain static host (the JSPI path)")
+    serve.add_argument("--rebuild", action="store_true", help="build even if dist/ is current")
+
+
+def site_command(args: argparse.Namespace) -> int:
+    """`build` and `serve`: the site build lives in build/ of a checkout (it needs node_modules)."""
+    import importlib
+    from pathlib import Path
+
+    repo = Path(__file__).resolve().parents[1]
+    if not (repo / "build" / "site.py").is_file():
+        print("error: `build` and `serve` run from a wasm-agent checkout (git clone, then npm ci)", file=sys.stderr)
+        return 2
+    sys.path.insert(0, str(repo))
+    try:
+        site = importlib.import_module("build.site")
+        serve = importlib.import_module("build.serve")
+    finally:
+        sys.path.remove(str(repo))
+    out = Path(args.out).resolve() if args.out else site.DEFAULT_OUT
+    try:
+        if args.command == "build" or args.rebuild or not site.is_current(out):
+            site.build_site(out)
+    except site.BuildError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    if args.command == "build":
+        return 0
+    server = serve.SiteServer(out, port=args.port, isolated=not args.no_isolation)
+    mode = "without COOP/COEP (JSPI path)" if args.no_isolation else "cross-origin isolated (COOP/COEP)"
+    print(f"serving {out} at {server.url}/ {mode}; Ctrl+C stops", flush=True)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.close()
+    return 0
 
 
 if __name__ == "__main__":

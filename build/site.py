@@ -1,0 +1,117 @@
+"""`python -m wasm_agent build`: the static site in dist/, self-contained and offline-capable.
+
+    dist/
+      index.html, app.js, style.css, …     the UI and the JS API (web/, copied)
+      sandbox.html                          the sandbox document, rendered from web/sandbox.js
+      agent.worker.js, sw.js, …             the agent worker, the service worker
+      pyodide/                              Pyodide's core files from node_modules (npm ci), our
+                                            pyodide-lock.json and the wheels it lists
+      build.json                            the manifest: version, wheel URL, every file and its size
+
+Nothing is fetched from a CDN: the page, the agent worker and the sandbox load
+only what is here. The service worker precaches every file of build.json, so
+the site works offline after the first visit. Any static host serves dist/;
+`python -m wasm_agent serve` also sends the COOP/COEP headers.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import json
+import os
+import shutil
+import time
+from pathlib import Path
+
+from .lockfile import write_lock
+from .wheel import REPO, BuildError, build_wheel, source_digest
+
+WEB = REPO / "web"
+PYODIDE = REPO / "node_modules" / "pyodide"
+PYODIDE_CORE = ("pyodide.mjs", "pyodide.asm.mjs", "pyodide.asm.wasm", "python_stdlib.zip")
+CACHE = REPO / ".cache" / "site"
+DEFAULT_OUT = REPO / "dist"
+# What the site is made of: when none of it changed, `serve` reuses dist/.
+INPUTS = ("web", "wasm_agent", "build", "pyproject.toml", "package-lock.json")
+
+
+def inputs_digest() -> str:
+    return source_digest([REPO / name for name in INPUTS if (REPO / name).exists()])
+
+
+def is_current(out: Path = DEFAULT_OUT) -> bool:
+    """True when `out` was built from the current sources."""
+    try:
+        return json.loads((out / "build.json").read_text())["sources"] == inputs_digest()
+    except (OSError, ValueError, KeyError):
+        return False
+
+
+def build_site(out: Path = DEFAULT_OUT, *, log=print) -> dict:
+    """Build the site into `out` (replaced as a whole at the end); returns the manifest."""
+    started = time.perf_counter()
+    pyodide_version = _check_pyodide()
+    log(f"building the wasm_agent wheel (cache: {CACHE.relative_to(REPO)})")
+    wheel = build_wheel(CACHE)
+    tmp = out.with_name(out.name + ".partial")
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    for path in sorted(WEB.iterdir()):
+        if path.is_file() and path.suffix != ".py" and path.name != "sandbox.html":
+            shutil.copy2(path, tmp / path.name)
+    (tmp / "sandbox.html").write_text(_render_sandbox_html())
+    (tmp / "pyodide").mkdir()
+    for name in PYODIDE_CORE:
+        _link_or_copy(PYODIDE / name, tmp / "pyodide" / name)
+    shutil.copy2(wheel, tmp / "pyodide" / wheel.name)
+    write_lock(PYODIDE / "pyodide-lock.json", [wheel], tmp / "pyodide" / "pyodide-lock.json")
+    files = sorted(p for p in tmp.rglob("*") if p.is_file())
+    digest = hashlib.sha256()
+    for path in files:
+        digest.update(path.relative_to(tmp).as_posix().encode() + b"\0" + _file_hash(path).encode())
+    manifest = {
+        "version": digest.hexdigest()[:16],  # names the service worker's cache
+        "sources": inputs_digest(),
+        "pyodide": pyodide_version,
+        "wheel": f"pyodide/{wheel.name}",
+        "files": {path.relative_to(tmp).as_posix(): path.stat().st_size for path in files},
+    }
+    manifest["bytes"] = sum(manifest["files"].values())
+    (tmp / "build.json").write_text(json.dumps(manifest, indent=1) + "\n")
+    shutil.rmtree(out, ignore_errors=True)
+    os.replace(tmp, out)
+    log(f"built {out} in {time.perf_counter() - started:.1f} s: {len(files) + 1} files, "
+        f"{manifest['bytes'] / 1e6:.1f} MB, version {manifest['version']}")
+    return manifest
+
+
+def _check_pyodide() -> str:
+    lock = json.loads((REPO / "package-lock.json").read_text())
+    pinned = lock["packages"]["node_modules/pyodide"]["version"]
+    installed = PYODIDE / "package.json"
+    version = json.loads(installed.read_text())["version"] if installed.exists() else None
+    missing = [name for name in PYODIDE_CORE if not (PYODIDE / name).is_file()]
+    if version != pinned or missing:
+        found = f"pyodide {version}" if version else "no pyodide"
+        raise BuildError(f"node_modules has {found}, package-lock.json pins {pinned}: run `npm ci` in {REPO}")
+    return version
+
+
+def _render_sandbox_html() -> str:
+    """sandbox.html from the current web/sandbox.js (its CSP pins the script's hash)."""
+    spec = importlib.util.spec_from_file_location("build_sandbox_html", WEB / "build_sandbox_html.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.render((WEB / "sandbox.js").read_text())
+
+
+def _link_or_copy(source: Path, target: Path) -> None:
+    try:
+        os.link(source, target)  # 14 MB of Pyodide: no need to copy on the same disk
+    except OSError:
+        shutil.copy2(source, target)
+
+
+def _file_hash(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()

@@ -1,0 +1,85 @@
+"""The wasm_agent wheel of the working tree, built offline once its build backend is cached.
+
+The backend (setuptools, pinned as in pyproject's [build-system]) is downloaded
+once from PyPI into .cache/site/backend and called through PEP 517 directly, on
+a copy of the sources: setuptools writes build/ and *.egg-info/ next to what
+it builds, and build/ is this folder.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import zipfile
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+BACKEND = "setuptools==84.2.1"  # the version tests/pyodide pins too
+SOURCES = ("pyproject.toml", "README.md", "LICENSE", "wasm_agent")
+
+
+class BuildError(Exception):
+    """The site cannot be built; the message says what to do."""
+
+
+def source_digest(paths: list[Path]) -> str:
+    """A short digest of the files under `paths` (names and contents)."""
+    digest = hashlib.sha256()
+    for root in paths:
+        files = sorted(root.rglob("*")) if root.is_dir() else [root]
+        for path in files:
+            if path.is_file() and "__pycache__" not in path.parts and path.suffix != ".pyc":
+                digest.update(str(path.relative_to(REPO)).encode() + b"\0" + path.read_bytes() + b"\0")
+    return digest.hexdigest()[:16]
+
+
+def build_wheel(cache: Path) -> Path:
+    """Build (or reuse) the wheel of the current sources; returns its path under `cache`."""
+    sources = [REPO / name for name in SOURCES if (REPO / name).exists()]
+    out = cache / "wheels" / source_digest(sources)
+    built = sorted(out.glob("*.whl"))
+    if built:
+        return built[0]
+    backend = _backend(cache / "backend")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=out.parent) as tmp:
+        src, wheel_dir = Path(tmp) / "src", Path(tmp) / "wheel"
+        src.mkdir()
+        wheel_dir.mkdir()
+        for path in sources:
+            if path.is_dir():
+                shutil.copytree(path, src / path.name, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+            else:
+                shutil.copy2(path, src / path.name)
+        hook = "import sys, setuptools.build_meta as backend; backend.build_wheel(sys.argv[1])"
+        result = subprocess.run([sys.executable, "-c", hook, str(wheel_dir)], cwd=src, text=True,
+                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                env={**os.environ, "PYTHONPATH": str(backend)})
+        if result.returncode:
+            raise BuildError(f"{result.stdout}\nbuilding the wasm_agent wheel failed (output above)")
+        os.replace(wheel_dir, out)
+    return next(out.glob("*.whl"))
+
+
+def _backend(folder: Path) -> Path:
+    """The build backend, unpacked; downloaded from PyPI the first time only."""
+    unpacked = folder / BACKEND.replace("==", "-")
+    if unpacked.is_dir():
+        return unpacked
+    folder.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=folder) as tmp:
+        command = [sys.executable, "-m", "pip", "download", "--quiet", "--no-deps", "--only-binary=:all:",
+                   "--dest", tmp, BACKEND]
+        if subprocess.run(command).returncode:
+            raise BuildError(f"could not download the build backend {BACKEND} from PyPI (needed once; "
+                             f"it is cached in {folder})")
+        wheel = next(Path(tmp).glob("*.whl"))
+        target = Path(tmp) / "unpacked"
+        with zipfile.ZipFile(wheel) as archive:
+            archive.extractall(target)
+        os.replace(target, unpacked)
+    return unpacked
