@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import inspect
 import time
-from typing import Any, AsyncIterator, Callable, ClassVar, Iterable, Iterator, Mapping
+from typing import Any, AsyncIterator, Callable, ClassVar, Iterable, Mapping
 
 from . import platform
 from .errors import (AgentError, AgentExecutionError, AgentGenerationError, AgentInterruptedError,
@@ -122,7 +122,10 @@ class MultiStepAgent:
         async for _ in self._run(task, reset=reset, additional_args=additional_args, max_steps=max_steps):
             pass
         full = self.return_full_result if return_full_result is None else return_full_result
-        return self.last_result if full else self.last_result.output
+        if not full:
+            return self.last_result.output
+        self.last_result.steps = self.memory.get_full_steps()
+        return self.last_result
 
     def run(self, task: str | None, *, stream: bool = False, **kwargs: Any) -> Any:
         """Synchronous `arun` (or, with `stream=True`, a synchronous iterator of events).
@@ -130,7 +133,7 @@ class MultiStepAgent:
         Not available inside a running event loop: there, `await agent.arun(...)`.
         """
         if stream:
-            return self._iterate_sync(self.stream(task, **kwargs))
+            return platform.iterate_sync(self.stream(task, **kwargs))
         if not platform.can_block():
             raise RuntimeError("agent.run() cannot block here (an event loop is running, or Pyodide has no "
                                "JSPI); use `await agent.arun(...)` or `agent.stream(...)` instead")
@@ -227,9 +230,8 @@ class MultiStepAgent:
         final_step = FinalAnswerStep(output=output)
         self.memory.steps.append(final_step)
         await self._run_callbacks(final_step)
-        self.last_result = RunResult(
-            output=output, state=state, steps=self.memory.get_full_steps(),
-            token_usage=self._total_usage(), timing=Timing(started.start_time, time.time()))
+        self.last_result = RunResult(output=output, state=state, token_usage=self._total_usage(),
+                                     timing=Timing(started.start_time, time.time()))
         yield final_step
 
     async def _record(self, step: MemoryStep) -> MemoryStep:
@@ -328,20 +330,6 @@ class MultiStepAgent:
 
     def _step_stream(self, step: ActionStep) -> AsyncIterator[StreamEvent]:
         raise NotImplementedError
-
-    @staticmethod
-    def _iterate_sync(events: AsyncIterator[StreamEvent]) -> Iterator[StreamEvent]:
-        loop = asyncio.new_event_loop()
-        try:
-            while True:
-                try:
-                    with platform.private_loop():
-                        event = loop.run_until_complete(events.__anext__())
-                except StopAsyncIteration:
-                    return
-                yield event
-        finally:
-            loop.close()
 
 
 class CodeAgent(MultiStepAgent):
@@ -470,7 +458,10 @@ class ToolCallingAgent(MultiStepAgent):
         step.tool_calls, step.native_tool_calls = calls, True
         for call in calls:
             yield call
-        outcomes = await asyncio.gather(*(self._call_tool(call) for call in calls))
+        if len(calls) == 1:  # the common case; gather would cost more than the call
+            outcomes = [await self._call_tool(calls[0])]
+        else:
+            outcomes = await asyncio.gather(*(self._call_tool(call) for call in calls))
         errors = [error for _, _, error in outcomes if error is not None]
         for call, (output, is_final, error) in zip(calls, outcomes):
             call.observation = f"Error: {error.message}" if error else _short(output)

@@ -36,7 +36,12 @@ class ActionOutput:
 
 @dataclass
 class RunResult:
-    """What `arun(..., return_full_result=True)` returns."""
+    """What `arun(..., return_full_result=True)` returns.
+
+    `steps` holds the memory steps as dicts when the full result is asked
+    for (`agent.last_result` of other runs leaves it empty; `agent.memory`
+    always has the steps).
+    """
 
     output: Any
     state: RunState

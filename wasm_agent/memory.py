@@ -144,7 +144,7 @@ class ActionStep(MemoryStep):
     is_final_answer: bool = False
 
     def _message_key(self) -> tuple:
-        calls = tuple((c.id, c.name, repr(c.arguments), c.observation) for c in self.tool_calls) \
+        calls = tuple((c.id, c.name, id(c.arguments), c.observation) for c in self.tool_calls) \
             if self.native_tool_calls and self.tool_calls else None
         return (self.model_output, self.observations, self.error, self.native_tool_calls, calls)
 

@@ -228,11 +228,11 @@ class _Watchdog:
             _DEADLINES.watch(self)
 
     def disarm(self) -> None:
-        import ctypes
-
         with self._lock:
             thread_id, self._thread_id, self.deadline = self._thread_id, None, None
             if thread_id is not None and self.reason is not None:
+                import ctypes  # here, not on every step: its first import costs milliseconds
+
                 ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(thread_id), None)  # drop one not yet raised
 
     def expire(self, deadline: float) -> None:

@@ -9,7 +9,7 @@ import asyncio
 import sys
 from contextlib import contextmanager
 from contextvars import ContextVar
-from typing import Any, Coroutine, Iterator
+from typing import Any, AsyncIterator, Coroutine, Iterator
 
 IN_PYODIDE = sys.platform == "emscripten"
 HAS_THREADS = not IN_PYODIDE
@@ -62,3 +62,26 @@ def block_on(coroutine: Coroutine) -> Any:
 
     with private_loop():
         return native.run_sync(coroutine)
+
+
+def iterate_sync(events: AsyncIterator[Any]) -> Iterator[Any]:
+    """Iterate an async iterator from synchronous code (as `block_on` does for one coroutine)."""
+    if IN_PYODIDE:
+        from . import pyodide as _pyodide
+
+        while True:
+            try:
+                yield _pyodide.run_sync(events.__anext__())
+            except StopAsyncIteration:
+                return
+    loop = asyncio.new_event_loop()
+    try:
+        while True:
+            try:
+                with private_loop():
+                    item = loop.run_until_complete(events.__anext__())
+            except StopAsyncIteration:
+                return
+            yield item
+    finally:
+        loop.close()
