@@ -156,9 +156,19 @@ def anthropic_stream_error(message: str) -> str:
 
 
 # -- Gemini generateContent ------------------------------------------------------------------------
+GEMINI_SIGNATURE = "bW9jay1zaWduYXR1cmU="  # Gemini 3 signs the first function call of a turn
+
+
+def _gemini_calls(reply: Reply) -> list[dict]:
+    parts = [{"functionCall": {"name": c["name"], "args": c["arguments"]}} for c in reply.tool_calls]
+    if parts:
+        parts[0]["thoughtSignature"] = GEMINI_SIGNATURE
+    return parts
+
+
 def gemini_json(reply: Reply, model: str) -> dict:
     parts: list[dict] = [{"text": reply.text}] if reply.text else []
-    parts += [{"functionCall": {"name": c["name"], "args": c["arguments"]}} for c in reply.tool_calls]
+    parts += _gemini_calls(reply)
     return {"candidates": [{"content": {"role": "model", "parts": parts}, "finishReason": "STOP", "index": 0}],
             "usageMetadata": _gemini_usage(reply), "modelVersion": model}
 
@@ -169,7 +179,7 @@ def gemini_events(reply: Reply, model: str) -> list[str]:
                    "usageMetadata": {"promptTokenCount": reply.usage[0]}, "modelVersion": model})
               for piece in texts[:-1]]
     last: list[dict] = [{"text": texts[-1]}] if texts else []
-    last += [{"functionCall": {"name": c["name"], "args": c["arguments"]}} for c in reply.tool_calls]
+    last += _gemini_calls(reply)
     events.append(sse({"candidates": [{"content": {"role": "model", "parts": last}, "finishReason": "STOP",
                                        "index": 0}], "usageMetadata": _gemini_usage(reply), "modelVersion": model}))
     return events

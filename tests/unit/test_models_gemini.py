@@ -46,7 +46,8 @@ def test_contents_use_user_and_model_roles_with_function_parts():
     assert body["systemInstruction"] == {"parts": [{"text": "Answer with sources."}]}
     assert body["contents"] == [
         {"role": "user", "parts": [{"text": "Who wrote Dune?"}]},
-        {"role": "model", "parts": [{"functionCall": {"name": "search", "args": {"query": "Dune author"}}}]},
+        {"role": "model", "parts": [{"functionCall": {"name": "search", "args": {"query": "Dune author"}},
+                                     "thoughtSignature": "skip_thought_signature_validator"}]},
         {"role": "user", "parts": [{"functionResponse": {"name": "search",  # found from the call's id
                                                          "response": {"result": "Frank Herbert"}}}]},
         {"role": "model", "parts": [{"text": "Frank Herbert."}]},
@@ -92,8 +93,8 @@ def test_an_answer_becomes_a_message_with_calls_and_usage_counting_thoughts():
         "usageMetadata": {"promptTokenCount": 20, "candidatesTokenCount": 6, "thoughtsTokenCount": 4}}
     message = model().parse(data)
     assert message.content == "Searching."
-    assert [(c.id, c.parsed_arguments()) for c in message.tool_calls] == [("call_0", {"query": "q"}),
-                                                                           ("fc_2", {"query": "r"})]
+    assert [c.parsed_arguments() for c in message.tool_calls] == [{"query": "q"}, {"query": "r"}]
+    assert message.tool_calls[0].id.startswith("call_") and message.tool_calls[1].id == "fc_2"
     assert (message.token_usage.input_tokens, message.token_usage.output_tokens) == (20, 10)
 
 
@@ -105,7 +106,8 @@ async def test_a_blocked_prompt_is_reported_not_retried():
 
 
 def test_stream_chunks_are_complete_at_the_finish_reason_and_usage_is_the_last_total():
-    decoder = model().stream_decoder()
+    gemini = model()
+    decoder = gemini.stream_decoder()
     reply = wire.Reply("one two three", tool_calls=[{"id": "x", "name": "search", "arguments": {"query": "q"}}],
                        usage=(9, 5))
     deltas = []
@@ -117,6 +119,8 @@ def test_stream_chunks_are_complete_at_the_finish_reason_and_usage_is_the_last_t
     assert message.content == "one two three"
     assert message.tool_calls[0].name == "search" and message.tool_calls[0].parsed_arguments() == {"query": "q"}
     assert (message.token_usage.input_tokens, message.token_usage.output_tokens) == (9, 5)
+    body = gemini.payload([message], stop_sequences=None, tools=None, stream=True, options={})
+    assert body["contents"][0]["parts"][-1]["thoughtSignature"] == wire.GEMINI_SIGNATURE
 
 
 async def test_an_error_in_a_list_is_read_like_any_other():
@@ -124,3 +128,30 @@ async def test_an_error_in_a_list_is_read_like_any_other():
     with pytest.raises(AgentGenerationError, match="API key not valid.*Check the API key"):
         await model(transport=transport).generate(CONVERSATION[1:2])
     assert json.loads(transport.requests[0].body)["contents"][0]["parts"] == [{"text": "Who wrote Dune?"}]
+
+
+def test_calls_without_ids_get_ids_unique_across_answers():
+    data = wire.gemini_json(wire.Reply(tool_calls=[{"id": "", "name": "search", "arguments": {"query": "q"}}]), "g")
+    gemini = model()
+    first, second = gemini.parse(data), gemini.parse(data)
+    assert first.tool_calls[0].id != second.tool_calls[0].id
+
+
+def test_thought_signatures_go_back_with_their_calls():
+    gemini = model()
+    calls = [{"id": "", "name": "search", "arguments": {"query": q}} for q in ("a", "b")]
+    answer = gemini.parse(wire.gemini_json(wire.Reply(tool_calls=calls), "gemini-test"))
+    history = [ChatMessage(role="user", content="Find a and b."), answer,
+               ChatMessage(role="tool", content="A", tool_call_id=answer.tool_calls[0].id),
+               ChatMessage(role="tool", content="B", tool_call_id=answer.tool_calls[1].id)]
+    body = gemini.payload(history, stop_sequences=None, tools=None, stream=False, options={})
+    first, second = body["contents"][1]["parts"]
+    assert first["thoughtSignature"] == wire.GEMINI_SIGNATURE  # as received
+    assert "thoughtSignature" not in second  # parallel calls: only the first is signed
+    assert [p["functionResponse"]["name"] for p in body["contents"][2]["parts"]] == ["search", "search"]
+
+
+def test_older_gemini_models_get_no_placeholder_signature():
+    older = GeminiModel("gemini-2.5-flash", api_key="k", transport=ScriptedTransport())
+    body = older.payload(CONVERSATION, stop_sequences=None, tools=None, stream=False, options={})
+    assert "thoughtSignature" not in body["contents"][1]["parts"][0]

@@ -8,6 +8,7 @@ import json
 import time
 
 import pytest
+from providers import wire
 from providers.fakes import FakeClock
 
 from wasm_agent import CodeAgent, ToolCallingAgent, tool
@@ -186,3 +187,5 @@ async def test_a_tool_calling_agent_run_with_native_tool_calls(server, make):
     assert "tools" in second
     last_turn = json.dumps((second.get("messages") or second["contents"])[-1])
     assert '"4"' in last_turn and ('"c1"' in last_turn or '"add"' in last_turn)  # the result answers call c1
+    if "contents" in second:  # Gemini: the call goes back with its thought signature
+        assert wire.GEMINI_SIGNATURE in json.dumps(second["contents"])

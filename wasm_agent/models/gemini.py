@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import re
+import uuid
 from typing import Any, Sequence
 
 from ..messages import ChatMessage, ChatMessageStreamDelta, ChatMessageToolCall, MessageRole, TokenUsage, ToolCallDelta
@@ -39,6 +41,10 @@ class GeminiModel(ProviderModel):
     browser_hint = ("generativelanguage.googleapis.com accepts browser requests with the key in the "
                     "x-goog-api-key header; a proxy in between must allow that header in its CORS settings.")
 
+    def __init__(self, model_id: str, **kwargs: Any):
+        super().__init__(model_id, **kwargs)
+        self.signatures = ThoughtSignatures(model_id)
+
     def url(self, stream: bool) -> str:
         model = self.model_id.removeprefix("models/")
         if stream:
@@ -50,7 +56,7 @@ class GeminiModel(ProviderModel):
 
     def payload(self, messages: list[ChatMessage], *, stop_sequences: Sequence[str] | None,
                 tools: Sequence[Any] | None, stream: bool, options: dict[str, Any]) -> dict:
-        body: dict[str, Any] = {"contents": wire_contents(messages)}
+        body: dict[str, Any] = {"contents": wire_contents(messages, self.signatures)}
         system = system_text(messages)
         if system:
             body["systemInstruction"] = {"parts": [{"text": system}]}
@@ -73,14 +79,14 @@ class GeminiModel(ProviderModel):
         return body
 
     def parse(self, data: dict) -> ChatMessage:
-        text, calls, _ = read_chunk(data, first_call=0)
+        text, calls, _ = read_chunk(data, first_call=0, signatures=self.signatures)
         tool_calls = [ChatMessageToolCall(id=call.id, name=call.name, arguments=json.loads(call.arguments))
                       for call in calls]
         return ChatMessage(role=MessageRole.ASSISTANT, content=text if text or not calls else None,
                            tool_calls=tool_calls or None, token_usage=usage_of(data.get("usageMetadata")))
 
     def stream_decoder(self) -> GeminiStreamDecoder:
-        return GeminiStreamDecoder()
+        return GeminiStreamDecoder(self.signatures)
 
 
 class GeminiStreamDecoder:
@@ -88,7 +94,8 @@ class GeminiStreamDecoder:
 
     done = False  # never: read to the end, a usage-only chunk may follow the finishReason
 
-    def __init__(self) -> None:
+    def __init__(self, signatures: ThoughtSignatures) -> None:
+        self.signatures = signatures
         self.complete = False
         self.calls = 0
         self.usage: TokenUsage | None = None
@@ -98,7 +105,7 @@ class GeminiStreamDecoder:
         if isinstance(data, dict) and data.get("error"):
             raise ProviderFailure("stream", f"Gemini sent an error mid-stream: {data['error'].get('message')}",
                                   retryable=True)
-        text, calls, finished = read_chunk(data, first_call=self.calls)
+        text, calls, finished = read_chunk(data, first_call=self.calls, signatures=self.signatures)
         self.calls += len(calls)
         self.complete = self.complete or finished
         if data.get("usageMetadata"):  # a running total: keep the last
@@ -111,7 +118,8 @@ class GeminiStreamDecoder:
         return [ChatMessageStreamDelta(token_usage=self.usage)] if self.usage else []
 
 
-def read_chunk(data: dict, *, first_call: int) -> tuple[str, list[ToolCallDelta], bool]:
+def read_chunk(data: dict, *, first_call: int,
+               signatures: ThoughtSignatures) -> tuple[str, list[ToolCallDelta], bool]:
     """Text, whole function calls and whether a finishReason came, from one (chunk of a) response."""
     candidates = data.get("candidates")
     if not candidates:
@@ -128,13 +136,46 @@ def read_chunk(data: dict, *, first_call: int) -> tuple[str, list[ToolCallDelta]
             texts.append(part["text"])
         elif "functionCall" in part:
             call = part["functionCall"]
-            index = first_call + len(calls)
-            calls.append(ToolCallDelta(index=index, id=call.get("id") or f"call_{index}", name=call["name"],
+            # Gemini often sends no id: make one that stays unique across the turns of a run.
+            call_id = call.get("id") or f"call_{uuid.uuid4().hex[:12]}"
+            signatures.keep(call_id, part.get("thoughtSignature"))
+            calls.append(ToolCallDelta(index=first_call + len(calls), id=call_id, name=call["name"],
                                        arguments=json.dumps(call.get("args") or {})))
     return "".join(texts), calls, bool(candidate.get("finishReason"))
 
 
-def wire_contents(messages: Sequence[ChatMessage]) -> list[dict]:
+class ThoughtSignatures:
+    """The `thoughtSignature` of each function call, to send back with it.
+
+    Gemini 3 refuses a history whose function calls lack the signatures it
+    gave them. They are remembered by call id for the life of the model
+    object; a call without one (a run restored from storage, a scripted
+    history) gets the placeholder Google documents for that case.
+    """
+
+    PLACEHOLDER = "skip_thought_signature_validator"
+    LIMIT = 1000
+
+    def __init__(self, model_id: str):
+        # Gemini 1.x and 2.x do not check signatures: send them nothing they did not give.
+        self.required = not re.match(r"(models/)?gemini-[12][.-]", model_id)
+        self._by_call: dict[str, str] = {}
+
+    def keep(self, call_id: str, signature: str | None) -> None:
+        if signature:
+            self._by_call[call_id] = signature
+            if len(self._by_call) > self.LIMIT:
+                self._by_call.pop(next(iter(self._by_call)))
+
+    def for_turn(self, calls: Sequence[ChatMessageToolCall]) -> list[str | None]:
+        """The signature to send with each call of one model turn (only the first needs one)."""
+        found = [self._by_call.get(call.id) for call in calls]
+        if found and found[0] is None and self.required:
+            found[0] = self.PLACEHOLDER
+        return found
+
+
+def wire_contents(messages: Sequence[ChatMessage], signatures: ThoughtSignatures) -> list[dict]:
     """Our messages as Gemini `contents` (roles user/model, parts), system left out."""
     names = {call.id: call.name for m in messages for call in m.tool_calls or ()}
     contents: list[dict] = []
@@ -147,9 +188,12 @@ def wire_contents(messages: Sequence[ChatMessage]) -> list[dict]:
         else:
             role = "model" if message.role == MessageRole.ASSISTANT else "user"
             parts = [{"text": message.content}] if message.content else []
-            if role == "model":
-                parts += [{"functionCall": {"name": call.name, "args": arguments_object(call)}}
-                          for call in message.tool_calls or ()]
+            if role == "model" and message.tool_calls:
+                for call, signature in zip(message.tool_calls, signatures.for_turn(message.tool_calls)):
+                    part = {"functionCall": {"name": call.name, "args": arguments_object(call)}}
+                    if signature:
+                        part["thoughtSignature"] = signature
+                    parts.append(part)
         if not parts:
             continue
         if contents and contents[-1]["role"] == role:
