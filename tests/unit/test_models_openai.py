@@ -148,3 +148,22 @@ async def test_garbage_json_in_a_stream_is_reported():
     with pytest.raises(AgentGenerationError, match="not JSON"):
         [d async for d in model(transport=transport).generate_stream(CONVERSATION[:2])]
 
+
+
+def test_smolagents_constructor_arguments_keep_their_meaning():
+    m = OpenAIModel("gpt-test", client_kwargs={"base_url": "http://proxy.test/v1", "timeout": 9, "max_retries": 1,
+                                               "default_headers": {"x-team": "a"}},
+                    custom_role_conversions={"tool": "user"}, flatten_messages_as_text=True,
+                    transport=ScriptedTransport())
+    assert (m.api_base, m.timeout, m.retrier.policy.max_retries) == ("http://proxy.test/v1", 9, 1)
+    request = m._request(CONVERSATION[3:4], None, None, {}, stream=False)
+    assert request.headers["x-team"] == "a"
+    assert json.loads(request.body)["messages"] == [{"role": "user", "content": "3"}]
+    with pytest.raises(TypeError, match="http_client"):
+        OpenAIModel("gpt-test", client_kwargs={"http_client": object()})
+
+
+def test_a_call_without_arguments_sends_an_empty_object():
+    message = ChatMessage(role="assistant", tool_calls=[ChatMessageToolCall(id="c", name="now", arguments="")])
+    body = model().payload([message], stop_sequences=None, tools=None, stream=False, options={})
+    assert body["messages"][0]["tool_calls"][0]["function"]["arguments"] == "{}"

@@ -52,7 +52,9 @@ class ProviderModel(Model):
     `api_key_env` environment variable, on CPython), `transport` (else the
     platform's), `timeout` (seconds without any byte from the provider),
     `max_retries`, `retry_policy`, `requests_per_minute`, `clock` (for
-    tests), `extra_headers`/`headers`. Every other keyword (`temperature`,
+    tests), `extra_headers`/`headers`; and smolagents' `client_kwargs`
+    (`base_url`, `timeout`, `max_retries`, `default_headers`) and
+    `custom_role_conversions`. Every other keyword (`temperature`,
     `max_tokens`, ...) goes into the request; keywords given to `generate`
     override them for one call.
     """
@@ -66,7 +68,18 @@ class ProviderModel(Model):
                  transport: Transport | None = None, timeout: float = 120.0, max_retries: int | None = None,
                  retry_policy: RetryPolicy | None = None, requests_per_minute: float | None = None,
                  clock: Any = None, extra_headers: dict[str, str] | None = None,
-                 headers: dict[str, str] | None = None, **options: Any):
+                 headers: dict[str, str] | None = None, client_kwargs: dict[str, Any] | None = None,
+                 custom_role_conversions: dict[str, str] | None = None, flatten_messages_as_text: Any = None,
+                 **options: Any):
+        # smolagents' client_kwargs were given to the OpenAI SDK: take the ones that mean something here.
+        client = dict(client_kwargs or {})
+        api_base = api_base or client.pop("base_url", None)
+        timeout = client.pop("timeout", timeout)
+        max_retries = client.pop("max_retries", max_retries)
+        headers = {**client.pop("default_headers", {}), **(headers or {})}
+        if client:
+            raise TypeError(f"client_kwargs {sorted(client)} have no meaning here; "
+                            "supported: base_url, timeout, max_retries, default_headers")
         super().__init__(model_id)
         self.api_base = (api_base or self.default_api_base).rstrip("/")
         if api_key is None and self.api_key_env:
@@ -80,8 +93,9 @@ class ProviderModel(Model):
         if requests_per_minute is not None:
             policy = replace(policy, requests_per_minute=requests_per_minute)
         self.retrier = Retrier(policy, clock)
-        self.extra_headers = {**(headers or {}), **(extra_headers or {})}
-        self.options = options
+        self.extra_headers = {**headers, **(extra_headers or {})}
+        self.role_conversions = {MessageRole(k): MessageRole(v) for k, v in (custom_role_conversions or {}).items()}
+        self.options = options  # flatten_messages_as_text is accepted for smolagents' sake: content is text already
 
     # -- hooks ------------------------------------------------------------------------------------
     def url(self, stream: bool) -> str:
@@ -170,6 +184,8 @@ class ProviderModel(Model):
     def _request(self, messages, stop_sequences, tools, kwargs, *, stream: bool) -> HttpRequest:
         options = {**self.options, **kwargs}
         messages = [m if isinstance(m, ChatMessage) else ChatMessage.from_dict(m) for m in messages]  # dicts too
+        if self.role_conversions:
+            messages = [replace(m, role=self.role_conversions.get(m.role, m.role)) for m in messages]
         payload = self.payload(messages, stop_sequences=stop_sequences, tools=tools, stream=stream, options=options)
         headers = {**self.auth_headers(), **self.extra_headers}
         if stream:
@@ -329,7 +345,9 @@ def arguments_object(call: ChatMessageToolCall) -> Any:
 
 
 def arguments_json(call: ChatMessageToolCall) -> str:
-    return call.arguments if isinstance(call.arguments, str) else json.dumps(call.arguments)
+    if isinstance(call.arguments, str):
+        return call.arguments.strip() or "{}"  # a call without arguments still sends a JSON object
+    return json.dumps(call.arguments)
 
 
 def system_text(messages: Sequence[ChatMessage]) -> str:
