@@ -84,13 +84,16 @@ export class SandboxClient {
     await this.#whenReady();
     if (this.#running) throw new Error("the sandbox is already running code; await the previous run");
     return new Promise((resolve) => {
-      const run = { id: 0, stopping: null, settle: null };
+      const run = { id: 0, stopping: null, settle: null, finished: null };
       const timer = timeoutMs == null ? undefined
         : setTimeout(() => this.#stop(`the code ran longer than the ${timeoutMs / 1000} s time limit`), timeoutMs);
+      let markFinished;
+      run.finished = new Promise((done) => { markFinished = done; });
       run.settle = (output) => {
         clearTimeout(timer);
         if (this.#running === run) this.#running = null;
         resolve(output);
+        markFinished();
       };
       this.#running = run;
       this.#pending.open((id) => {
@@ -130,7 +133,9 @@ export class SandboxClient {
     // Isolated: the interrupt buffer raises KeyboardInterrupt within milliseconds. Otherwise only a
     // run waiting on a tool can stop this way: past the grace, the worker is replaced.
     const graceMs = this.info?.interrupts && this.info?.bridge === "atomics" ? this.options.graceMs : 200;
-    await new Promise((resolve) => setTimeout(resolve, graceMs));
+    let timer;
+    await Promise.race([run.finished, new Promise((resolve) => { timer = setTimeout(resolve, graceMs); })]);
+    clearTimeout(timer);
     if (this.#running === run) this.#died(`Execution stopped: ${reason}. ${LOST}`, { restart: true });
   }
 

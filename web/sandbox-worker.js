@@ -14,6 +14,10 @@
 
 delete self.importScripts;
 self.importScripts = undefined;
+// A worker that closes itself would look alive but never answer: only the relay ends workers.
+for (const scope of [self, DedicatedWorkerGlobalScope.prototype]) {
+  Object.defineProperty(scope, "close", { value: () => {}, writable: false, configurable: false });
+}
 
 self.onmessage = async (event) => {
   const boot = event.data;

@@ -15,6 +15,7 @@
 (() => {
   const MAX_MESSAGE_CHARS = 16 * 1024 * 1024;
   const MAX_TOOL_ANSWER_BYTES = 64 << 20;
+  const MAX_LOGS_PER_RUN = 50; // a flood of `log` messages stops here, not in the host
   const encoder = new TextEncoder();
   let port = null;
   let boot = null; // what every worker starts from (Pyodide bytes, Python files, code)
@@ -37,6 +38,7 @@
       worker,
       ready: null, // its `ready` text, once booted
       busy: false, // a `run` is under way
+      logs: 0, // `log` messages forwarded since the last run started
       interrupt: atomics ? new Int32Array(new SharedArrayBuffer(4)) : null,
       control: atomics ? new Int32Array(new SharedArrayBuffer(8)) : null,
       data: atomics ? new SharedArrayBuffer(1 << 20, { maxByteLength: MAX_TOOL_ANSWER_BYTES }) : null,
@@ -64,16 +66,24 @@
       if (state === active) hostMessage({ type: "log", text: `dropped a ${data.length}-character message from the sandbox` });
       return;
     }
-    if (state.ready === null && data.startsWith('{"type":"ready"')) {
+    let type;
+    try {
+      type = JSON.parse(data)?.type;
+    } catch {
+      return; // not JSON: not the protocol
+    }
+    if (type === "ready") {
+      if (state.ready !== null) return; // only the boot says it
       state.ready = data;
       failedBoots = 0;
       if (state === active) toHost(data);
       else if (state === spare) maybeStartSpare();
       return;
     }
-    if (data.startsWith('{"type":"crashed"')) return onWorkerDied(state, crashReason(data));
+    if (type === "crashed") return onWorkerDied(state, crashReason(data));
     if (state !== active) return;
-    if (data.startsWith('{"type":"result"')) state.busy = false;
+    if (type === "result") state.busy = false;
+    else if (type === "log" && ++state.logs > MAX_LOGS_PER_RUN) return;
     toHost(data);
   }
 
@@ -156,6 +166,7 @@
       case "run":
         if (state.interrupt) Atomics.store(state.interrupt, 0, 0);
         state.busy = true;
+        state.logs = 0;
         return state.worker.postMessage(data);
       default:
         return state.worker.postMessage(data);

@@ -1,0 +1,154 @@
+"""The browser sandbox's behaviour, with COOP/COEP (Atomics, interrupt buffer)
+and without (JSPI, restart): what generated code sees and what the host gets."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+
+from harness import REPO
+
+
+def test_sandbox_html_is_built_from_sandbox_js():
+    check = subprocess.run([sys.executable, str(REPO / "web" / "build_sandbox_html.py"), "--check"],
+                           capture_output=True, text=True)
+    assert check.returncode == 0, check.stderr
+
+
+def test_blocking_mode_follows_isolation(sandbox):
+    isolated = sandbox.mode == "isolated"
+    assert sandbox.info["isolated"] is isolated
+    assert sandbox.info["ready"]["bridge"] == ("atomics" if isolated else "jspi")
+    assert sandbox.info["ready"]["interrupts"] is isolated
+
+
+def test_state_persists_across_steps(sandbox):
+    assert sandbox.run("import math\ncounter = 1\ndef double(v):\n    return 2 * v")["error"] is None
+    result = sandbox.run("counter = double(counter) + 1\nprint('counter is', counter)\nmath.sqrt(counter * 3)")
+    assert result == {**result, "output": 3.0, "logs": "counter is 3\n", "error": None, "is_final_answer": False}
+
+
+def test_tools_take_args_and_kwargs_and_keep_their_signature(sandbox):
+    result = sandbox.run("import inspect\n"
+                         "print(inspect.signature(add), inspect.signature(greet))\n"
+                         "[add(2, 3), add(a=4, b=5), greet('Ada'), greet(name='Bob', punctuation='?')]")
+    assert result["error"] is None, result
+    assert result["output"] == [5, 9, "Hello, Ada!", "Hello, Bob?"]
+    assert result["logs"] == "(a: int, b: int) -> int (name: str, punctuation: str = None) -> str\n"
+
+
+def test_tool_values_cross_as_json_and_others_as_repr(sandbox):
+    result = sandbox.run("echo({'a': [1, 2.5, None, True], 'b': 'x'})")
+    assert result["output"] == {"a": [1, 2.5, None, True], "b": "x"}
+    result = sandbox.run("{1, 2}")
+    assert result["output"] == {"$repr": "{1, 2}", "$type": "set"}
+
+
+def test_tool_error_names_the_tool_and_the_code_goes_on(sandbox):
+    result = sandbox.run("try:\n    fail()\nexcept Exception as error:\n    caught = str(error)\ncaught")
+    assert result["error"] is None
+    assert 'tool "fail" failed: the tool broke on purpose' in result["output"]
+    result = sandbox.run("fail()")
+    assert "line 1 `fail()`" in result["error"] and "the tool broke on purpose" in result["error"]
+
+
+def test_async_tool_blocks_the_code_until_it_answers(sandbox):
+    result = sandbox.run("slow(150) + slow(ms=50)")
+    assert result["output"] == 200 and result["ms"] >= 200
+
+
+def test_final_answer_ends_the_step(sandbox):
+    result = sandbox.run("print('before')\nfinal_answer({'answer': 42})\nprint('after')")
+    assert result["is_final_answer"] is True
+    assert result["output"] == {"answer": 42}
+    assert result["logs"] == "before\n"
+
+
+def test_variables_and_reset(sandbox):
+    sandbox.evaluate("() => sandboxTest.client.sendVariables({given: [1, 2, 3], name: 'x'})")
+    assert sandbox.run("sum(given), name")["output"] == [6, "x"]
+    sandbox.evaluate("() => sandboxTest.client.reset()")
+    result = sandbox.run("given")
+    assert "NameError" in result["error"]
+    assert sandbox.run("add(1, 1)")["output"] == 2  # tools survive a reset
+
+
+def test_errors_and_exit_are_observations(sandbox):
+    assert "ZeroDivisionError" in sandbox.run("1 / 0")["error"]
+    assert sandbox.run("x = (")["error"].startswith("SyntaxError")
+    assert "SystemExit" in sandbox.run("import sys\nsys.exit(3)")["error"]
+    assert sandbox.run("2 + 2")["output"] == 4
+
+
+def test_output_is_capped(sandbox):
+    result = sandbox.run("for i in range(100000):\n    print('flood', i)\n'done'")
+    assert result["output"] == "done"
+    assert len(result["logs"]) < 21_000
+    assert "output truncated" in result["logs"]
+
+
+def test_endless_loop_is_stopped_by_the_time_limit(sandbox):
+    sandbox.run("kept = 'yes'")
+    result = sandbox.run("while True:\n    pass", timeout_ms=1000)
+    assert result["error"].startswith("Execution stopped: the code ran longer than the 1 s time limit")
+    if sandbox.mode == "isolated":  # the interrupt buffer: KeyboardInterrupt, state kept
+        assert "kept" in result["error"] and result["ms"] < 1500
+        assert sandbox.run("kept")["output"] == "yes"
+    else:  # no shared memory: the worker is replaced and the model is told
+        assert "lost" in result["error"]
+        assert "NameError" in sandbox.run("kept")["error"]
+    assert sandbox.run("add(20, 22)")["output"] == 42  # tools were sent to the new worker
+
+
+def test_interrupt_stops_code_waiting_on_a_tool_and_keeps_state(sandbox):
+    sandbox.run("kept = 7")
+    result = sandbox.evaluate("() => sandboxTest.runAndInterrupt('slow(5000)', 300)")
+    assert result["error"].startswith("Execution stopped: the run was interrupted"), result
+    assert result["ms"] < 2500
+    assert sandbox.run("kept")["output"] == 7
+
+
+def test_interrupt_stops_an_endless_loop(sandbox):
+    sandbox.run("kept = 8")
+    result = sandbox.evaluate("() => sandboxTest.runAndInterrupt('while True:\\n    pass', 300)")
+    assert result["error"].startswith("Execution stopped: the run was interrupted"), result
+    if sandbox.mode == "isolated":
+        assert result["stopMs"] < 200
+        assert sandbox.run("kept")["output"] == 8
+    else:
+        assert "lost" in result["error"]
+    assert sandbox.run("add(1, 2)")["output"] == 3
+
+
+def test_crashed_sandbox_is_replaced(sandbox):
+    # Overflowing the wasm stack is fatal for Pyodide: the worker reports it and is replaced.
+    result = sandbox.run("import sys\nsys.setrecursionlimit(10**7)\ndef down(n):\n    return down(n + 1)\ndown(0)",
+                         timeout_ms=20_000)
+    assert result["error"], result
+    assert re.search(r"RecursionError|crashed|stopped", result["error"]), result
+    assert sandbox.run("add(2, 2)")["output"] == 4
+
+
+def test_worker_cannot_close_itself(sandbox):
+    sandbox.run("kept = 3")
+    result = sandbox.run("import js\njs.close()\njs.DedicatedWorkerGlobalScope.prototype.close.call(js.self)\n'open'")
+    assert result["output"] == "open", result
+    assert sandbox.run("add(kept, 3)")["output"] == 6
+
+
+def test_worker_that_reports_a_crash_is_replaced(sandbox):
+    sandbox.run("kept = 1")
+    result = sandbox.run("import js\njs.postMessage('{\"type\":\"crashed\",\"reason\":\"forged\"}')\nwhile True:\n    pass",
+                         timeout_ms=20_000)
+    assert "crashed" in result["error"] and "lost" in result["error"], result
+    assert "NameError" in sandbox.run("kept")["error"]
+    assert sandbox.run("add(3, 3)")["output"] == 6
+
+
+def test_memory_bomb_fails_with_memory_error(sandbox):
+    result = sandbox.run("blob = bytearray(900 * 2**20)", timeout_ms=20_000)
+    assert "MemoryError" in result["error"], result
+    result = sandbox.run("hog = []\nwhile True:\n    hog.append(bytearray(2**20))", timeout_ms=20_000)
+    assert "MemoryError" in result["error"] or "lost" in result["error"], result
+    assert sandbox.run("del hog\nadd(5, 5)")["output"] == 10 or sandbox.run("add(5, 5)")["output"] == 10
