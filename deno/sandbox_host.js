@@ -1,11 +1,12 @@
 // The Deno process that CPython's DenoSandboxExecutor starts (wasm_agent/executor/sandbox.py).
 //
-//   deno run --no-prompt --unstable-worker-options --allow-read=<only our files> sandbox_host.js '<config JSON>'
+//   deno run --no-prompt --unstable-worker-options --allow-read=<only our files> sandbox_host.js
 //
-// It reads protocol messages as JSON lines on stdin, owns one permissionless
+// Its first line on stdin is its config; then it reads protocol messages as JSON lines, owns one permissionless
 // sandbox worker (deno/sandbox_worker.js), and writes the worker's messages to
 // stdout as lines `<key> <JSON>`: the key is known to CPython and to this
-// isolate only, so output the sandbox manages to print cannot pass for a message.
+// isolate only (not in Deno.args, which workers can read), so output the
+// sandbox manages to print cannot pass for a message.
 // It restarts the worker when it crashes, when asked to (`restart`), or when the
 // process grows past the memory limit. With `makeSnapshot` it writes a Pyodide
 // memory snapshot to stdout (raw bytes) and exits.
@@ -19,11 +20,14 @@ import { decode, SANDBOX_MESSAGE_TYPES } from "../web/protocol.js";
  * @property {Record<string, string>} pythonFiles  sandbox path -> file to read
  * @property {string | null} snapshot  a snapshot file to start from
  * @property {boolean} makeSnapshot
- * @property {number | null} memoryMb  restart the sandbox past this resident size
+ * @property {number | null} memoryMb  restart the sandbox when the process grows by more than this
+ *   since the sandbox became ready (a worker's memory is not measurable alone, and a replaced
+ *   worker's memory may be returned to the system late, so growth is what is watched)
  * @property {"atomics" | "jspi"} bridge
  */
+const stdinLines = readLines();
 /** @type {Config} */
-const config = JSON.parse(Deno.args[0]);
+const config = JSON.parse((await stdinLines.next()).value);
 const MAX_TOOL_ANSWER_BYTES = 64 << 20;
 const MAX_LOGS_PER_RUN = 50;
 
@@ -67,6 +71,7 @@ function startSandbox() {
     runs: new Set(),
     logs: 0,
     ready: false,
+    baseline: 0,
   };
   worker.onmessage = (event) => onSandboxMessage(state, event.data);
   worker.onerror = (event) => {
@@ -82,14 +87,15 @@ function startSandbox() {
   sandbox = state;
 }
 
-function replaceSandbox(state, reason) {
+/** Terminate the worker and start a fresh one; tell CPython unless it asked for this. */
+function replaceSandbox(state, reason, requested = false) {
   if (sandbox !== state) return;
   state.worker.terminate();
   sandbox = null;
   if (config.makeSnapshot) fail(reason);
   crashesInARow += state.ready ? 0 : 1;
   if (crashesInARow >= 3) fail(`the sandbox failed to start 3 times; last: ${reason}`);
-  emit({ type: "crashed", reason });
+  if (!requested) emit({ type: "crashed", reason });
   startSandbox();
 }
 
@@ -112,6 +118,7 @@ function onSandboxMessage(state, data) {
   }
   if (message.type === "ready") {
     state.ready = true;
+    state.baseline = Deno.memoryUsage().rss;
     crashesInARow = 0;
   } else if (message.type === "result") {
     state.runs.delete(message.id);
@@ -139,8 +146,7 @@ function onHostMessage(text) {
       if (!state.control) state.worker.postMessage(text);
       return;
     case "restart":
-      state.ready = true;  // asked for: not a crash
-      return replaceSandbox(state, "restart requested");
+      return replaceSandbox(state, "restart requested", true);
     case "tool_result":
       return state.control ? answerTool(state, text) : state.worker.postMessage(text);
     case "run":
@@ -168,7 +174,7 @@ function answerTool(state, text) {
   Atomics.notify(state.control, 0);
 }
 
-async function readLines(onLine) {
+async function* readLines() {
   const decoder = new TextDecoder();
   let buffered = "";
   for await (const chunk of Deno.stdin.readable) {
@@ -177,7 +183,7 @@ async function readLines(onLine) {
     while ((newline = buffered.indexOf("\n")) >= 0) {
       const line = buffered.slice(0, newline);
       buffered = buffered.slice(newline + 1);
-      if (line.trim()) onLine(line);
+      if (line.trim()) yield line;
     }
   }
 }
@@ -186,7 +192,7 @@ if (config.memoryMb) {
   setInterval(() => {
     const rss = Deno.memoryUsage().rss;
     // Only during a run: right after a restart the old worker's memory may not be returned yet.
-    if (sandbox?.runs.size && rss > config.memoryMb * 1024 * 1024) {
+    if (sandbox?.runs.size && rss - sandbox.baseline > config.memoryMb * 1024 * 1024) {
       replaceSandbox(sandbox, `the sandbox used more than ${config.memoryMb} MB of memory`);
     }
   }, 100);
@@ -194,6 +200,6 @@ if (config.memoryMb) {
 
 startSandbox();
 if (!config.makeSnapshot) {
-  await readLines(onHostMessage);
+  for await (const line of stdinLines) onHostMessage(line);
   Deno.exit(0);  // CPython closed our stdin: it is done with us
 }

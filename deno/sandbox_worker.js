@@ -18,5 +18,10 @@ for (const name of ["Deno", "process", "Buffer", "global", "setImmediate", "clea
 const log = (...values) => post(JSON.stringify({ type: "log", text: values.map(String).join(" ").slice(0, 2000) }));
 globalThis.console = { log, info: log, warn: log, error: log, debug: log, trace: log };
 globalThis.close = () => {};  // a worker that closes itself would look alive to the host
+// A promise that generated code left failing must not take the sandbox down.
+globalThis.addEventListener("unhandledrejection", (event) => {
+  event.preventDefault();
+  log(`unhandled rejection in the sandbox: ${event.reason}`);
+});
 
 serveSandbox(globalThis, post);

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import json
 import os
 import secrets
 import threading
@@ -231,12 +232,13 @@ class DenoSandboxExecutor(Executor):
         config = {"key": self._key, "pyodideDir": str(self.pyodide_dir), "snapshot": str(snapshot) if snapshot else None,
                   "makeSnapshot": False, "memoryMb": self.limits.max_memory_mb, "bridge": self.bridge,
                   "pythonFiles": SANDBOX_PYTHON_FILES}
-        command = deno_command(self.deno_bin, self.pyodide_dir, config, extra_reads=[snapshot] if snapshot else [])
+        command = deno_command(self.deno_bin, self.pyodide_dir, extra_reads=[snapshot] if snapshot else [])
         self._ready.clear()
         self._fresh = True
         self._process = process = await asyncio.create_subprocess_exec(
             *command, stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.PIPE, env=_deno_environment(), limit=4 * protocol.MAX_MESSAGE_CHARS)
+        process.stdin.write(json.dumps(config).encode() + b"\n")
         self._spawn(self._read_stdout(process, snapshot))
         self._spawn(self._read_stderr(process))
 
@@ -290,7 +292,7 @@ class DenoSandboxExecutor(Executor):
             self.last_ready = message
             self._ready.set()
         elif kind == "crashed":
-            reason = str(message.get("reason", "unknown"))[:500]
+            reason = str(message.get("reason", "unknown")).strip().split("\n")[0][:300]
             self.restarts += 1
             self._ready.clear()
             self._fresh = True

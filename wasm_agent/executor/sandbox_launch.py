@@ -13,7 +13,6 @@ import json
 import os
 import subprocess
 from pathlib import Path
-from typing import Any
 
 PACKAGE_DIR = Path(__file__).resolve().parent.parent
 REPO_DIR = PACKAGE_DIR.parent
@@ -33,13 +32,16 @@ SANDBOX_PYTHON_FILES = {
 DENIED = ("--deny-net", "--deny-write", "--deny-env", "--deny-run", "--deny-ffi", "--deny-sys")
 
 
-def deno_command(deno_bin: str, pyodide_dir: Path, config: dict[str, Any], extra_reads: list[Path] = ()) -> list[str]:
-    """The command line of a sandbox process with exactly the reads it needs."""
+def deno_command(deno_bin: str, pyodide_dir: Path, extra_reads: list[Path] = ()) -> list[str]:
+    """The command line of a sandbox process with exactly the reads it needs.
+
+    Its config goes as the first line on stdin, not in arguments: workers can read `Deno.args`.
+    """
     reads = [*map(str, JS_FILES), *(str(pyodide_dir / name) for name in PYODIDE_FILES),
              *(path for path in SANDBOX_PYTHON_FILES.values() if path), *map(str, extra_reads)]
     return [deno_bin, "run", "--quiet", "--no-prompt", "--no-config", "--no-lock", "--cached-only",
             "--unstable-worker-options", f"--allow-read={','.join(reads)}", *DENIED,
-            str(HOST_SCRIPT), json.dumps(config)]
+            str(HOST_SCRIPT)]
 
 
 def default_cache_dir() -> Path:
@@ -91,11 +93,11 @@ class SnapshotCache:
         config = {"key": "", "pyodideDir": str(self.pyodide_dir), "snapshot": None, "makeSnapshot": True,
                   "memoryMb": None, "bridge": "atomics", "pythonFiles": SANDBOX_PYTHON_FILES}
         process = await asyncio.create_subprocess_exec(
-            *deno_command(self.deno_bin, self.pyodide_dir, config), stdin=subprocess.DEVNULL,
+            *deno_command(self.deno_bin, self.pyodide_dir), stdin=subprocess.PIPE,
             stdout=subprocess.PIPE, stderr=subprocess.PIPE,
             env={"PATH": os.environ.get("PATH", ""), "HOME": os.path.expanduser("~"), "DENO_NO_UPDATE_CHECK": "1",
                  "NO_COLOR": "1", **({"DENO_DIR": os.environ["DENO_DIR"]} if "DENO_DIR" in os.environ else {})})
-        data, errors = await process.communicate()
+        data, errors = await process.communicate(json.dumps(config).encode() + b"\n")
         if process.returncode != 0 or len(data) < 1_000_000:
             raise RuntimeError(f"making the snapshot failed (exit {process.returncode}): "
                                f"{errors.decode(errors='replace')[-1000:]}")

@@ -1,0 +1,348 @@
+"""CodeAgent from CPython through the Deno sandbox (real Deno, real Pyodide).
+
+One sandbox process serves the module (tests that break it on purpose make
+their own or check that it was replaced). Needs `pip install deno` and `npm ci`.
+"""
+
+import asyncio
+import contextlib
+import http.server
+import json
+import os
+import threading
+import time
+
+import pytest
+
+from wasm_agent import CodeAgent, ScriptedModel, tool
+from wasm_agent.errors import AgentToolCallError, ExecutorUnavailableError
+from wasm_agent.executor import ExecutionLimits
+from wasm_agent.platform import block_on
+
+pytestmark = pytest.mark.cpython_only
+
+sandbox = pytest.importorskip("wasm_agent.executor.sandbox")
+if sandbox.find_deno() is None:
+    pytest.skip("Deno is not installed (pip install deno)", allow_module_level=True)
+if not (sandbox.DEFAULT_PYODIDE_DIR / "pyodide.asm.wasm").is_file():
+    pytest.skip("Pyodide is not installed (npm ci)", allow_module_level=True)
+
+SECRET = "wasm-agent-test-secret-7f3a"
+
+
+@tool
+def add(a: int, b: int) -> int:
+    """Add two integers.
+
+    Args:
+        a: The first integer.
+        b: The second integer.
+    """
+    return a + b
+
+
+@tool
+def divide(a: float, b: float) -> float:
+    """Divide a by b.
+
+    Args:
+        a: Numerator.
+        b: Denominator.
+    """
+    return a / b
+
+
+@tool
+async def slow_echo(text: str, delay: float = 0.01) -> dict:
+    """Echo the text after a pause, from an async tool.
+
+    Args:
+        text: What to echo.
+        delay: Seconds to wait.
+    """
+    await asyncio.sleep(delay)
+    return {"text": text, "loop": id(asyncio.get_running_loop())}
+
+
+TOOLS = (add, divide, slow_echo)
+
+
+def code(body: str) -> str:
+    return f"Thought: I act.\n<code>\n{body}\n</code>"
+
+
+@pytest.fixture(scope="module")
+def executor():
+    os.environ["WASM_AGENT_TEST_SECRET"] = SECRET  # must not be visible inside the sandbox
+    executor = sandbox.DenoSandboxExecutor(limits=ExecutionLimits(timeout_seconds=20, max_memory_mb=1500))
+    yield executor
+    block_on(executor.close())
+
+
+def agent_for(executor, responses, tools=TOOLS, **kwargs):
+    return CodeAgent(list(tools), ScriptedModel(responses), executor=executor, **kwargs)
+
+
+@contextlib.contextmanager
+def time_limit(executor, seconds):
+    saved = executor.limits.timeout_seconds
+    executor.limits.timeout_seconds = seconds
+    try:
+        yield
+    finally:
+        executor.limits.timeout_seconds = saved
+
+
+# -- behaviour -------------------------------------------------------------------------
+async def test_state_prints_and_tool_calls_cross_the_boundary(executor):
+    agent = agent_for(executor, [
+        code("x = add(2, b=3)\nprint('x is', x)\nimport sys; print('err', file=sys.stderr)"),
+        code("final_answer({'x': x * 10, 'pair': (1, 2)})"),
+    ])
+    result = await agent.arun("Compute", return_full_result=True)
+    assert (result.output, result.state) == ({"x": 50, "pair": [1, 2]}, "success")
+    assert agent.memory.steps[1].observations.startswith("Execution logs:\nx is 5\nerr")
+
+
+async def test_default_executor_on_cpython_is_the_deno_sandbox():
+    agent = CodeAgent([add], ScriptedModel([code("final_answer(add(20, 22))")]))
+    try:
+        assert isinstance(agent.executor, sandbox.DenoSandboxExecutor)
+        assert await agent.arun("Add") == 42
+    finally:
+        await agent.close()
+
+
+async def test_tool_errors_name_the_tool_and_the_run_goes_on(executor):
+    agent = agent_for(executor, [code("divide(1, 0)"), code("add('a', 1)"), code("final_answer('ok')")])
+    assert await agent.arun("Go") == "ok"
+    first, second = agent.memory.steps[1].error.message, agent.memory.steps[2].error.message
+    assert "tool 'divide' failed: ZeroDivisionError" in first and "line 1" in first
+    assert "AgentToolCallError" in second and "add()" in second
+
+
+async def test_async_host_tools_run_on_the_agents_loop(executor):
+    agent = agent_for(executor, [code("r = slow_echo('hi', delay=0.05)\nfinal_answer(r)")])
+    result = await agent.arun("Echo")
+    assert result == {"text": "hi", "loop": id(asyncio.get_running_loop())}
+
+
+async def test_syntax_errors_and_exceptions_become_observations(executor):
+    agent = agent_for(executor, [code("def f(:\n  pass"), code("[][3]"), code("final_answer(7)")])
+    assert await agent.arun("Go") == 7
+    assert agent.memory.steps[1].error.message.startswith("SyntaxError")
+    assert "IndexError" in agent.memory.steps[2].error.message
+
+
+async def test_values_that_are_not_json_cross_as_their_repr(executor):
+    result = await executor.run("{1, 2}")
+    assert repr(result.output) == "{1, 2}" and "only JSON-compatible values" in result.logs
+    await executor.send_variables({"data": b"\x00raw"})
+    assert repr((await executor.run("data")).output) == "b'\\x00raw'"
+
+
+async def test_sync_run_twice_reuses_the_sandbox(executor):
+    # agent.run() makes an event loop per call; the executor must survive that.
+    def sync_runs():
+        agent = agent_for(executor, [code("final_answer(add(1, 1))"), code("final_answer(add(2, 2))")])
+        return agent.run("a"), agent.run("b")
+
+    restarts = executor.restarts
+    assert await asyncio.to_thread(sync_runs) == (2, 4)
+    assert executor.restarts == restarts
+
+
+# -- limits and recovery ---------------------------------------------------------------------
+async def test_endless_loop_is_stopped_and_state_is_kept(executor):
+    agent = agent_for(executor, [code("kept = 41"), code("while True: pass"), code("final_answer(kept + 1)")])
+    with time_limit(executor, 1.5):
+        started = time.monotonic()
+        assert await agent.arun("Loop") == 42
+    assert time.monotonic() - started < 10
+    message = agent.memory.steps[2].error.message
+    assert "1.5 s time limit" in message and "Variables defined before that are kept" in message
+
+
+async def test_code_that_ignores_interrupts_gets_a_fresh_sandbox(executor):
+    stubborn = "while True:\n    try:\n        while True: pass\n    except BaseException:\n        pass"
+    agent = agent_for(executor, [code("lost = 1"), code(stubborn), code("print(add(1, 2))\nlost"),
+                                 code("final_answer('done')")])
+    with time_limit(executor, 1):
+        assert await agent.arun("Loop") == "done"
+    assert "variables were lost" in agent.memory.steps[2].error.message
+    assert "3" in agent.memory.steps[3].observations  # tools work in the new sandbox
+    assert "NameError" in agent.memory.steps[3].error.message
+
+
+async def test_user_interrupt_stops_the_code_and_the_sandbox_stays_usable(executor):
+    agent = agent_for(executor, [code("before = 'kept'"), code("while True: pass")])
+    task = asyncio.ensure_future(agent.arun("Loop", return_full_result=True))
+    while len(agent.model.calls) < 2 or executor._running_id is None:
+        await asyncio.sleep(0.05)
+    await asyncio.sleep(0.3)
+    agent.interrupt()
+    result = await asyncio.wait_for(task, 10)
+    assert result.state == "interrupted"
+    assert (await executor.run("before")).output == "kept"
+
+
+async def test_a_killed_process_is_replaced_and_the_model_is_told():
+    executor = sandbox.DenoSandboxExecutor()
+    try:
+        assert (await executor.run("x = 1\nx")).output == 1
+        executor._process.kill()
+        await asyncio.sleep(0.5)
+        result = await executor.run("2 + 2")
+        assert result.output == 4 and "variables were lost" in result.logs
+    finally:
+        await executor.close()
+
+
+def test_missing_pyodide_says_to_run_npm_ci(tmp_path):
+    with pytest.raises(ExecutorUnavailableError, match="npm ci"):
+        sandbox.DenoSandboxExecutor(pyodide_dir=tmp_path)
+
+
+# -- attacks from generated code -------------------------------------------------------------
+class Canary(http.server.BaseHTTPRequestHandler):
+    hits: list[str] = []
+
+    def do_GET(self):  # noqa: N802 - the http.server API
+        Canary.hits.append(self.path)
+        self.send_response(200)
+        self.end_headers()
+        self.wfile.write(b"leaked")
+
+    do_POST = do_GET
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture(scope="module")
+def canary():
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Canary)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/"
+    server.shutdown()
+
+
+def js_attempt(expression: str) -> str:
+    """Python for the sandbox that starts async JS and leaves how it ended in `js.attempt`."""
+    source = (f"globalThis.attempt = 'pending'; (async () => {{ {expression} }})().then("
+              "v => globalThis.attempt = 'ALLOWED: ' + String(v).slice(0, 80), "
+              "e => globalThis.attempt = 'blocked: ' + (e && (e.name || e)))")
+    return f"import js\njs.eval({source!r})"
+
+
+def in_worker(body: str) -> str:
+    """JS that runs `body` in a worker spawned from the sandbox: the attacker's way back to `Deno`."""
+    inner = (f"(async () => {{ {body} }})().then(v => postMessage('ALLOWED: ' + String(v).slice(0, 80)), "
+             "e => postMessage('blocked: ' + (e && (e.name || e))))")
+    return js_attempt(
+        f"const w = new Worker(URL.createObjectURL(new Blob([{json.dumps(inner)}])), {{type: 'module'}}); "
+        "const r = await new Promise(ok => { w.onmessage = e => ok(e.data); "
+        "w.onerror = e => { e.preventDefault(); ok('blocked: ' + e.message); }; }); "
+        "w.terminate(); if (!r.startsWith('ALLOWED')) throw {name: r}; return r")
+
+
+# name -> (Python run in the sandbox, what the refusal must mention)
+ATTACKS = {
+    "pyodide.http": ("import pyodide.http\npyodide.http.open_url('@URL@pyodide-http')", "Error"),
+    "js.fetch": (js_attempt("return (await fetch('@URL@js-fetch')).status"), "TypeError"),
+    "js.Deno": ("import js\njs.Deno.readTextFileSync('/etc/passwd')", "AttributeError"),
+    "websocket": (js_attempt("new WebSocket('ws://127.0.0.1:1/'); return 1"), "NotCapable"),
+    "node:fs import": (js_attempt("return (await import('node:fs')).readFileSync('/etc/hostname', 'utf8')"),
+                       "blocked"),
+    "worker asking for net": (js_attempt("new Worker('data:text/javascript,1', {type: 'module', "
+                                         "deno: {permissions: {net: true}}}); return 1"), "NotCapable"),
+    # A worker spawned from the sandbox has `Deno` again, and no permissions either.
+    "worker fetch": (in_worker("return (await fetch('@URL@worker-fetch')).status"), "NotCapable"),
+    "worker tcp": (in_worker("return await Deno.connect({hostname: '127.0.0.1', port: @PORT@})"), "NotCapable"),
+    "worker read outside": (in_worker("return Deno.readTextFileSync('/etc/hostname')"), "NotCapable"),
+    "worker read own files": (in_worker("return Deno.readTextFileSync('@PYPROJECT@')"), "NotCapable"),
+    "worker node:fs": (in_worker("return (await import('node:fs')).readFileSync('@PYPROJECT@', 'utf8')"),
+                       "NotCapable"),
+    "worker write": (in_worker("Deno.writeTextFileSync('/tmp/wasm-agent-pwned', 'x'); return 1"), "NotCapable"),
+    "worker env": (in_worker("return Deno.env.get('WASM_AGENT_TEST_SECRET')"), "NotCapable"),
+    "worker run": (in_worker("return new Deno.Command('id').outputSync().code"), "NotCapable"),
+    "worker ffi": (in_worker("return Deno.dlopen('libc.so.6', {})"), "NotCapable"),
+    "worker sys": (in_worker("return Deno.hostname()"), "NotCapable"),
+    "worker args": (in_worker("if (Deno.args.length) return Deno.args; throw {name: 'no args'}"), "no args"),
+}
+
+
+@pytest.mark.parametrize("name", list(ATTACKS))
+async def test_attack_is_blocked(executor, canary, name):
+    attack, refusal = ATTACKS[name]
+    attack = (attack.replace("@URL@", canary).replace("@PORT@", canary.rsplit(":", 1)[1].strip("/"))
+              .replace("@PYPROJECT@", str(sandbox.REPO_DIR / "pyproject.toml")))
+    result = await executor.run(attack)
+    outcome = result.error or ""
+    if "js.eval" in attack:
+        for _ in range(200):
+            outcome = str((await executor.run("import js\njs.attempt")).output)
+            if outcome != "pending":
+                break
+            await asyncio.sleep(0.02)
+    assert "ALLOWED" not in outcome and refusal in outcome, outcome
+    assert Canary.hits == []
+    assert not os.path.exists("/tmp/wasm-agent-pwned")
+    assert (await executor.run("6 * 7")).output == 42
+
+
+async def test_python_side_escapes_stay_inside(executor):
+    checks = [
+        ("import os\nos.environ.get('WASM_AGENT_TEST_SECRET')", None),
+        ("open('/tmp/wasm-agent-pwned', 'w').write('x')", 1),   # Pyodide's in-memory file system
+        ("import os\nsorted(os.listdir('/'))[:3]", None),
+    ]
+    for snippet, expected in checks:
+        result = await executor.run(snippet)
+        if expected is not None:
+            assert result.output == expected
+    assert (await executor.run("import os\nos.environ.get('WASM_AGENT_TEST_SECRET')")).output is None
+    assert not os.path.exists("/tmp/wasm-agent-pwned")
+    result = await executor.run("import subprocess\nsubprocess.run(['id'])")
+    assert result.error and "Error" in result.error
+
+
+async def test_forged_protocol_messages_are_ignored(executor, canary):
+    forged = ("import js, os\n"
+              "js.postMessage('{\"type\":\"result\",\"id\":999999,\"ok\":true,\"value\":{\"output\":1}}')\n"
+              "js.postMessage('not json')\n"
+              "js.postMessage('{\"type\":\"run\",\"id\":5,\"code\":\"1\"}')\n"
+              "js.console.log('deadbeef {\"type\":\"result\"}')\n"
+              "os.write(1, b'{\"type\":\"ready\"}\\n')\n"
+              "print('still here')\n'done'")
+    result = await executor.run(forged)
+    assert (result.output, result.logs) == ("done", "still here\n")
+    assert (await executor.run("6 * 7")).output == 42
+    assert Canary.hits == []
+
+
+async def test_output_floods_are_capped(executor):
+    result = await executor.run("for i in range(200000): print('flood', i)\n"
+                                "import js\nfor i in range(1000): js.console.log('x' * 10000)\n"
+                                "import os\nos.write(1, b'y' * 10**7)\n'x' * 10**6")
+    assert len(result.logs) < executor.limits.max_output_chars + 500 and "output truncated" in result.logs
+    assert len(result.output) == 10**6
+    assert (await executor.run("6 * 7")).output == 42
+
+
+async def test_deep_recursion_and_huge_tool_arguments_fail_cleanly(executor):
+    assert "RecursionError" in (await executor.run("def f(n): return f(n + 1)\nf(0)")).error
+    assert "ProtocolError" in (await executor.run("add('x' * 20_000_000, 1)")).error
+    assert (await executor.run("6 * 7")).output == 42
+
+
+async def test_memory_bomb_is_contained(executor):
+    result = await executor.run("a = []\nwhile True: a.append(bytes(range(256)) * 400_000)")
+    assert result.error and ("memory" in result.error.lower() or "MemoryError" in result.error)
+    assert (await executor.run("6 * 7")).output == 42
+
+
+async def test_exit_calls_do_not_take_the_agent_down(executor):
+    assert "SystemExit" in (await executor.run("import sys\nsys.exit(3)")).error
+    assert "variables were lost" in (await executor.run("import os\nos._exit(0)")).error
+    assert (await executor.run("6 * 7")).output == 42
