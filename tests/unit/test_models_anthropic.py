@@ -126,3 +126,40 @@ async def test_an_unexpected_event_shape_is_reported_not_crashed_on():
     transport = ScriptedTransport(Streamed([b'event: content_block_delta\ndata: {"type": "content_block_delta"}\n\n']))
     with pytest.raises(AgentGenerationError, match="unexpected Anthropic stream event"):
         [d async for d in model(transport=transport).generate_stream(CONVERSATION[2:3])]
+
+
+THINKING = {"type": "thinking", "thinking": "Paris first.", "signature": "c2ln"}
+
+
+def test_thinking_blocks_go_back_before_the_tool_call_they_led_to():
+    claude = model()
+    call = {"id": "tu_5", "name": "lookup", "arguments": {"city": "Paris"}}
+    data = wire.anthropic_json(wire.Reply(tool_calls=[call]), "claude-test")
+    data["content"].insert(0, THINKING)
+    answer = claude.parse(data)
+    history = [ChatMessage(role="user", content="Weather?"), answer,
+               ChatMessage(role="tool", content="sunny", tool_call_id="tu_5")]
+    body = claude.payload(history, stop_sequences=None, tools=None, stream=False, options={})
+    assert body["messages"][1]["content"][0] == THINKING
+    assert body["messages"][1]["content"][1]["type"] == "tool_use"
+
+
+def test_streamed_thinking_is_rebuilt_and_kept_for_the_next_turn():
+    claude = model()
+    decoder = claude.stream_decoder()
+    events = [
+        ("content_block_start", {"index": 0, "content_block": {"type": "thinking", "thinking": ""}}),
+        ("content_block_delta", {"index": 0, "delta": {"type": "thinking_delta", "thinking": "Paris "}}),
+        ("content_block_delta", {"index": 0, "delta": {"type": "thinking_delta", "thinking": "first."}}),
+        ("content_block_delta", {"index": 0, "delta": {"type": "signature_delta", "signature": "c2ln"}}),
+        ("content_block_start", {"index": 1, "content_block": {"type": "tool_use", "id": "tu_6", "name": "lookup",
+                                                               "input": {}}}),
+        ("content_block_delta", {"index": 1, "delta": {"type": "input_json_delta", "partial_json": "{}"}}),
+        ("message_stop", {}),
+    ]
+    deltas = [delta for name, data in events
+              for delta in decoder.feed(ServerSentEvent(name, json.dumps({"type": name, **data})))]
+    answer = agglomerate_stream_deltas(deltas)
+    assert answer.content is None  # thinking is not part of the answer's text
+    body = claude.payload([answer], stop_sequences=None, tools=None, stream=False, options={})
+    assert body["messages"][0]["content"][0] == THINKING

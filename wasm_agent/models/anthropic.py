@@ -5,13 +5,22 @@ from __future__ import annotations
 from typing import Any, Sequence
 
 from ..messages import ChatMessage, ChatMessageStreamDelta, ChatMessageToolCall, MessageRole, TokenUsage, ToolCallDelta
-from .provider import ProviderModel, arguments_object, is_tool_result, parse_event_json, system_text, tool_functions
+from .provider import (
+    CallMemory,
+    ProviderModel,
+    arguments_object,
+    is_tool_result,
+    parse_event_json,
+    system_text,
+    tool_functions,
+)
 from .retry import ProviderFailure
 from .sse import ServerSentEvent
 
 TOOL_CHOICES = {"auto": {"type": "auto"}, "required": {"type": "any"}, "any": {"type": "any"},
                 "none": {"type": "none"}}
 RETRYABLE_STREAM_ERRORS = {"overloaded_error", "api_error", "rate_limit_error"}
+THINKING_BLOCKS = ("thinking", "redacted_thinking")
 
 
 class AnthropicModel(ProviderModel):
@@ -38,6 +47,8 @@ class AnthropicModel(ProviderModel):
                  anthropic_version: str = "2023-06-01", max_tokens: int = 4096, **options: Any):
         super().__init__(model_id, api_base=api_base, api_key=api_key, max_tokens=max_tokens, **options)
         self.anthropic_version = anthropic_version
+        # With extended thinking, the thinking blocks before a tool call must go back with it.
+        self.thinking = CallMemory()
 
     def url(self, stream: bool) -> str:
         return f"{self.api_base}/v1/messages"
@@ -51,7 +62,7 @@ class AnthropicModel(ProviderModel):
 
     def payload(self, messages: list[ChatMessage], *, stop_sequences: Sequence[str] | None,
                 tools: Sequence[Any] | None, stream: bool, options: dict[str, Any]) -> dict:
-        body: dict[str, Any] = {"model": self.model_id, "messages": wire_messages(messages)}
+        body: dict[str, Any] = {"model": self.model_id, "messages": wire_messages(messages, self.thinking)}
         system = system_text(messages)
         if system:
             body["system"] = system
@@ -73,21 +84,25 @@ class AnthropicModel(ProviderModel):
         text = "".join(block["text"] for block in data["content"] if block["type"] == "text")
         calls = [ChatMessageToolCall(id=block["id"], name=block["name"], arguments=block.get("input") or {})
                  for block in data["content"] if block["type"] == "tool_use"]
+        if calls:
+            self.thinking.keep(calls[0].id, [b for b in data["content"] if b["type"] in THINKING_BLOCKS])
         return ChatMessage(role=MessageRole.ASSISTANT, content=text if text or not calls else None,
                            tool_calls=calls or None, token_usage=usage_of(data.get("usage")))
 
     def stream_decoder(self) -> AnthropicStreamDecoder:
-        return AnthropicStreamDecoder()
+        return AnthropicStreamDecoder(self.thinking)
 
 
 class AnthropicStreamDecoder:
     """message_start, content_block_start/delta/stop per block, message_delta (usage), message_stop."""
 
-    def __init__(self) -> None:
+    def __init__(self, thinking: CallMemory) -> None:
         self.done = False
         self.complete = False
         self.usage = TokenUsage()
         self.call_index: dict[int, int] = {}  # content block index -> tool call number
+        self.thinking = thinking
+        self.thinking_blocks: dict[int, dict] = {}  # content block index -> thinking block, as it grows
 
     def feed(self, event: ServerSentEvent) -> list[ChatMessageStreamDelta]:
         data = parse_event_json(event, "Anthropic")
@@ -96,8 +111,12 @@ class AnthropicStreamDecoder:
             self._add_usage(data["message"].get("usage"))
         elif kind == "content_block_start":
             block = data["content_block"]
+            if block["type"] in THINKING_BLOCKS:
+                self.thinking_blocks[data["index"]] = dict(block)
             if block["type"] == "tool_use":
                 index = self.call_index.setdefault(data["index"], len(self.call_index))
+                if index == 0:
+                    self.thinking.keep(block["id"], list(self.thinking_blocks.values()))
                 return [ChatMessageStreamDelta(tool_calls=[ToolCallDelta(index, block["id"], block["name"])])]
             if block["type"] == "text" and block.get("text"):
                 return [ChatMessageStreamDelta(content=block["text"])]
@@ -105,6 +124,10 @@ class AnthropicStreamDecoder:
             delta = data["delta"]
             if delta["type"] == "text_delta":
                 return [ChatMessageStreamDelta(content=delta["text"])]
+            if delta["type"] in ("thinking_delta", "signature_delta"):
+                field = delta["type"].removesuffix("_delta")
+                block = self.thinking_blocks[data["index"]]
+                block[field] = block.get(field, "") + delta[field]
             if delta["type"] == "input_json_delta" and data["index"] in self.call_index:
                 index = self.call_index[data["index"]]
                 return [ChatMessageStreamDelta(tool_calls=[ToolCallDelta(index, arguments=delta["partial_json"])])]
@@ -133,7 +156,7 @@ class AnthropicStreamDecoder:
             self.usage.output_tokens = latest.output_tokens
 
 
-def wire_messages(messages: Sequence[ChatMessage]) -> list[dict]:
+def wire_messages(messages: Sequence[ChatMessage], thinking: CallMemory) -> list[dict]:
     """Our messages as alternating user/assistant turns of content blocks (system left out)."""
     turns: list[dict] = []
     for message in messages:
@@ -145,7 +168,8 @@ def wire_messages(messages: Sequence[ChatMessage]) -> list[dict]:
         else:
             role = "assistant" if message.role == MessageRole.ASSISTANT else "user"
             blocks = [{"type": "text", "text": message.content}] if message.content else []
-            if role == "assistant":
+            if role == "assistant" and message.tool_calls:
+                blocks = list(thinking.get(message.tool_calls[0].id) or ()) + blocks  # thinking comes first
                 blocks += [{"type": "tool_use", "id": call.id, "name": call.name, "input": arguments_object(call)}
                            for call in message.tool_calls or ()]
         if not blocks:

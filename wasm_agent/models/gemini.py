@@ -8,7 +8,15 @@ import uuid
 from typing import Any, Sequence
 
 from ..messages import ChatMessage, ChatMessageStreamDelta, ChatMessageToolCall, MessageRole, TokenUsage, ToolCallDelta
-from .provider import ProviderModel, arguments_object, is_tool_result, parse_event_json, system_text, tool_functions
+from .provider import (
+    CallMemory,
+    ProviderModel,
+    arguments_object,
+    is_tool_result,
+    parse_event_json,
+    system_text,
+    tool_functions,
+)
 from .retry import ProviderFailure
 from .sse import ServerSentEvent
 
@@ -144,32 +152,25 @@ def read_chunk(data: dict, *, first_call: int,
     return "".join(texts), calls, bool(candidate.get("finishReason"))
 
 
-class ThoughtSignatures:
+class ThoughtSignatures(CallMemory):
     """The `thoughtSignature` of each function call, to send back with it.
 
     Gemini 3 refuses a history whose function calls lack the signatures it
-    gave them. They are remembered by call id for the life of the model
-    object; a call without one (a run restored from storage, a scripted
-    history) gets the placeholder Google documents for that case.
+    gave them. A call whose signature is not known (a run restored from
+    storage, a scripted history) gets the placeholder Google documents for
+    that case.
     """
 
     PLACEHOLDER = "skip_thought_signature_validator"
-    LIMIT = 1000
 
     def __init__(self, model_id: str):
+        super().__init__()
         # Gemini 1.x and 2.x do not check signatures: send them nothing they did not give.
         self.required = not re.match(r"(models/)?gemini-[12][.-]", model_id)
-        self._by_call: dict[str, str] = {}
-
-    def keep(self, call_id: str, signature: str | None) -> None:
-        if signature:
-            self._by_call[call_id] = signature
-            if len(self._by_call) > self.LIMIT:
-                self._by_call.pop(next(iter(self._by_call)))
 
     def for_turn(self, calls: Sequence[ChatMessageToolCall]) -> list[str | None]:
         """The signature to send with each call of one model turn (only the first needs one)."""
-        found = [self._by_call.get(call.id) for call in calls]
+        found = [self.get(call.id) for call in calls]
         if found and found[0] is None and self.required:
             found[0] = self.PLACEHOLDER
         return found

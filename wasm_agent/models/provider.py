@@ -325,6 +325,29 @@ def _preview(body: bytes, limit: int = 200) -> str:
 
 
 # -- translation helpers shared by the providers -------------------------------------------------
+class CallMemory:
+    """What a provider gave along with a tool call and wants back with it, by call id.
+
+    Our messages carry no provider-specific fields, so the model object keeps
+    them (Gemini's thought signatures, Anthropic's thinking blocks) for the
+    calls it produced; the oldest are forgotten past `limit`.
+    """
+
+    def __init__(self, limit: int = 1000):
+        self.limit = limit
+        self._by_call: dict[str, Any] = {}
+
+    def keep(self, call_id: str, value: Any) -> None:
+        if value:
+            self._by_call[call_id] = value
+            if len(self._by_call) > self.limit:
+                self._by_call.pop(next(iter(self._by_call)))
+
+    def get(self, call_id: str) -> Any:
+        return self._by_call.get(call_id)
+
+
+
 def tool_functions(tools: Sequence[Any] | None) -> list[dict]:
     """`{name, description, parameters}` of each tool (a `Tool`, or a schema dict)."""
     functions = []
