@@ -6,7 +6,9 @@
 1024
 """
 
-from .agent import CodeAgent, ManagedAgentTool, MultiStepAgent, ToolCallingAgent
+from .agent import ManagedAgentTool, MultiStepAgent
+from .code_agent import CodeAgent
+from .toolcalling_agent import ToolCallingAgent
 from .errors import (AgentError, AgentExecutionError, AgentGenerationError, AgentInterruptedError,
                      AgentMaxStepsError, AgentParsingError, AgentToolCallError, AgentToolExecutionError,
                      ExecutorUnavailableError, ToolDefinitionError)

@@ -12,16 +12,14 @@ import time
 from typing import Any, AsyncIterator, Callable, ClassVar, Iterable, Mapping
 
 from . import platform
-from .errors import (AgentError, AgentExecutionError, AgentGenerationError, AgentInterruptedError,
-                     AgentMaxStepsError, AgentToolCallError, AgentToolExecutionError,
-                     ToolDefinitionError)
-from .events import ActionOutput, RunResult, StreamEvent, ToolOutput
-from .executor import Executor, create_executor
-from .memory import (ActionStep, AgentMemory, FinalAnswerStep, MemoryStep, PlanningStep, SystemPromptStep,
-                     TaskStep, Timing, ToolCall)
+from .errors import (AgentError, AgentGenerationError, AgentInterruptedError,
+                     AgentMaxStepsError, ToolDefinitionError)
+from .events import RunResult, StreamEvent
+from .memory import (ActionStep, AgentMemory, FinalAnswerStep, MemoryStep, NoteStep, PlanningStep,
+                     SystemPromptStep, TaskStep, Timing)
 from .messages import ChatMessage, ChatMessageStreamDelta, MessageRole, TokenUsage, agglomerate_stream_deltas
 from .models.base import Model, call_generate
-from .parsing import extract_code, parse_json_tool_call
+from .persistence import RunRecord, RunStore
 from .prompts import load_prompts, render
 from .tools import FinalAnswerTool, Tool, tool as make_tool
 
@@ -49,6 +47,7 @@ class MultiStepAgent:
         stream_outputs: bool = False,
         return_full_result: bool = False,
         provide_run_summary: bool = False,
+        run_store: RunStore | None = None,
         verbosity_level: int | None = None,  # accepted for smolagents compatibility; we print nothing
     ):
         self.model = model
@@ -62,6 +61,9 @@ class MultiStepAgent:
         self.stream_outputs = stream_outputs
         self.return_full_result = return_full_result
         self.provide_run_summary = provide_run_summary
+        self.run_store = run_store  # when set, each finished step is saved before the next model call
+        self.run_id: str | None = None
+        self._saved_steps = 0  # how many of memory.steps the store has
         # A model may ask for a variant of the prompts (e.g. "small": compact, with few-shot turns).
         variant = getattr(model, "prompt_variant", None)
         self.prompt_templates = {**load_prompts("common"), **load_prompts(self.prompt_file),
@@ -183,6 +185,9 @@ class MultiStepAgent:
             self.memory.steps.append(TaskStep(task=task))
         elif not any(isinstance(step, TaskStep) for step in self.memory.steps):
             raise ValueError("no task: give one, or continue a memory that holds one (reset=False)")
+        if reset or self.run_id is None:
+            self.run_id, self._saved_steps = None, 0
+        await self._save("running")
         started = Timing()
         await self._prepare_run(reset)
         final: ActionStep | None = None
@@ -203,6 +208,7 @@ class MultiStepAgent:
             except AgentGenerationError as error:
                 step.error = error
                 await self._record(step)
+                await self._save("error")
                 raise
             except AgentError as error:
                 step.error = error
@@ -229,6 +235,7 @@ class MultiStepAgent:
             yield step
         final_step = FinalAnswerStep(output=output)
         self.memory.steps.append(final_step)
+        await self._save(state)
         await self._run_callbacks(final_step)
         self.last_result = RunResult(output=output, state=state, token_usage=self._total_usage(),
                                      timing=Timing(started.start_time, time.time()))
@@ -237,8 +244,54 @@ class MultiStepAgent:
     async def _record(self, step: MemoryStep) -> MemoryStep:
         step.timing.end_time = time.time()
         self.memory.steps.append(step)
+        await self._save("running")
         await self._run_callbacks(step)
         return step
+
+    async def _save(self, status: str) -> None:
+        """Write the steps the store does not have yet, and the run's status."""
+        store = self.run_store
+        if store is None:
+            return
+        if self.run_id is None:
+            record = RunRecord(id=RunRecord.new_id(), title=_title(self.task),
+                               system_prompt=self.memory.system_prompt.system_prompt,
+                               examples=self.memory.system_prompt.examples)
+            await store.create_run(record)
+            self.run_id, self._saved_steps = record.id, 0
+        for step in self.memory.steps[self._saved_steps:]:
+            await store.append_step(self.run_id, step.to_dict())
+        self._saved_steps = len(self.memory.steps)
+        await store.update_run(self.run_id, status=status, steps=len(self.memory.action_steps))
+
+    async def aresume(self, run_id: str, *, max_steps: int | None = None,
+                      return_full_result: bool | None = None) -> Any:
+        """Continue a saved run from its last finished step (after a crash, a reload, a stop).
+
+        Code state (variables, imports) does not survive: the model is told so.
+        A run that already ended returns its answer again.
+        """
+        if self.run_store is None:
+            raise ValueError("resume needs a run store: CodeAgent(..., run_store=FileRunStore(folder))")
+        record = await self.run_store.get_run(run_id)
+        steps = await self.run_store.load_steps(run_id)
+        memory = AgentMemory.from_dict({"system_prompt": record.system_prompt, "examples": record.examples,
+                                        "steps": steps})
+        if memory.steps and isinstance(memory.steps[-1], FinalAnswerStep):
+            self.last_result = RunResult(output=memory.steps[-1].output, state=record.status)
+            return self.last_result if return_full_result else self.last_result.output
+        self.memory, self.run_id, self._saved_steps = memory, run_id, len(memory.steps)
+        self.task = next(step.task for step in reversed(memory.steps) if isinstance(step, TaskStep))
+        self.step_number = max((step.step_number for step in memory.action_steps), default=0) + 1
+        if any(step.code_action for step in memory.action_steps):
+            memory.steps.append(NoteStep(
+                f"This run was resumed after it stopped at step {self.step_number - 1}. Variables, imports "
+                "and functions defined by earlier code are gone: define again what you still need."))
+        return await self.arun(None, reset=False, max_steps=max_steps, return_full_result=return_full_result)
+
+    def resume(self, run_id: str, **kwargs: Any) -> Any:
+        """Synchronous `aresume`."""
+        return platform.block_on(self.aresume(run_id, **kwargs))
 
     async def _run_callbacks(self, step: MemoryStep) -> None:
         for step_type, callbacks in self.step_callbacks:
@@ -332,175 +385,6 @@ class MultiStepAgent:
         raise NotImplementedError
 
 
-class CodeAgent(MultiStepAgent):
-    """An agent whose actions are Python code, run by an executor.
-
-    >>> from wasm_agent import CodeAgent, ScriptedModel
-    >>> model = ScriptedModel(["Thought: easy.\\n<code>final_answer(6 * 7)</code>"])
-    >>> CodeAgent(tools=[], model=model, executor_type="inprocess").run("What is 6 times 7?")
-    42
-    """
-
-    prompt_file = "code_agent"
-    stop_sequences = ["Observation:", "Calling tools:", "</code>"]
-
-    def __init__(self, tools: Iterable[Tool | Callable], model: Model, *, executor_type: str = "sandbox",
-                 executor: Executor | None = None, additional_authorized_imports: Iterable[str] = (),
-                 executor_kwargs: Mapping[str, Any] | None = None, **kwargs: Any):
-        self.additional_authorized_imports = list(additional_authorized_imports)
-        super().__init__(tools, model, **kwargs)
-        self.executor = executor or create_executor(
-            executor_type, additional_authorized_imports=self.additional_authorized_imports,
-            **(executor_kwargs or {}))
-        self._tools_sent = False
-
-    def _prompt_variables(self) -> dict[str, Any]:
-        imports = self.additional_authorized_imports
-        return {**super()._prompt_variables(),
-                "authorized_imports": f", and {', '.join(imports)}" if imports else ""}
-
-    async def _prepare_run(self, reset: bool) -> None:
-        if reset:
-            await self.executor.reset()
-        if not self._tools_sent:
-            await self.executor.send_tools(self.callables)
-            self._tools_sent = True
-        if self.state:
-            await self.executor.send_variables(self.state)
-
-    def interrupt(self) -> None:
-        super().interrupt()
-        self.executor.request_interrupt()  # the loop may be blocked by code running inline
-
-    def _cancel_running_step(self) -> None:
-        super()._cancel_running_step()
-        if self._in_step and self._loop is not None:
-            self._loop.create_task(self.executor.interrupt())
-
-    async def _step_stream(self, step: ActionStep) -> AsyncIterator[StreamEvent]:
-        messages = step.model_input_messages = self.write_memory_to_messages()
-        message = None
-        async for item in self._generate(messages, stop_sequences=self.stop_sequences):
-            if isinstance(item, ChatMessage):
-                message = item
-            else:
-                yield item
-        step.model_output_message, step.token_usage = message, message.token_usage
-        text = message.content or ""
-        if "<code>" in text and "</code>" not in text.split("<code>")[-1]:
-            text += "</code>"  # the stop sequence ate the closing tag
-        step.model_output = text
-        code = step.code_action = extract_code(text)
-        call = ToolCall(name="python_interpreter", arguments=code, id=f"call_{step.step_number}")
-        step.tool_calls = [call]
-        yield call
-        result = await self.executor.run(code)
-        logs = result.logs
-        if result.error is not None:
-            if logs:
-                step.observations = f"Execution logs:\n{logs.rstrip()}"
-            raise AgentExecutionError(result.error)
-        observation = f"Execution logs:\n{logs.rstrip()}" if logs else ""
-        if not result.is_final_answer:
-            observation += f"{chr(10) if observation else ''}Last output from code snippet:\n{_short(result.output)}"
-        step.observations = observation
-        if result.is_final_answer:
-            await self._check_final_answer(result.output)
-        step.action_output, step.is_final_answer = result.output, result.is_final_answer
-        yield ToolOutput(id=call.id, output=result.output, is_final_answer=result.is_final_answer,
-                         observation=observation, tool_call=call)
-        yield ActionOutput(output=result.output, is_final_answer=result.is_final_answer)
-
-    async def close(self) -> None:
-        await self.executor.close()
-
-    async def __aenter__(self) -> "CodeAgent":
-        return self
-
-    async def __aexit__(self, *exc: Any) -> None:
-        await self.close()
-
-
-class ToolCallingAgent(MultiStepAgent):
-    """An agent whose actions are native tool calls (JSON), several per step.
-
-    >>> from wasm_agent import ToolCallingAgent, ScriptedModel, ChatMessage
-    >>> answer = ChatMessage(role="assistant", tool_calls=[
-    ...     {"id": "1", "function": {"name": "final_answer", "arguments": {"answer": "hi"}}}])
-    >>> ToolCallingAgent(tools=[], model=ScriptedModel([answer])).run("Say hi")
-    'hi'
-    """
-
-    prompt_file = "toolcalling_agent"
-    stop_sequences = ["Observation:", "Calling tools:"]
-
-    def _describe_tool(self, tool: Tool) -> str:
-        args = ", ".join(f"{name} ({spec['type']}{', optional' if spec.get('nullable') else ''}): "
-                         f"{spec['description']}" for name, spec in tool.inputs.items())
-        return f"- {tool.name}: {tool.description}\n  Arguments: {args or 'none'}"
-
-    async def _step_stream(self, step: ActionStep) -> AsyncIterator[StreamEvent]:
-        messages = step.model_input_messages = self.write_memory_to_messages()
-        message = None
-        async for item in self._generate(messages, stop_sequences=self.stop_sequences,
-                                         tools=list(self.callables.values())):
-            if isinstance(item, ChatMessage):
-                message = item
-            else:
-                yield item
-        step.model_output_message, step.token_usage = message, message.token_usage
-        step.model_output = message.content
-        if message.tool_calls:
-            calls = [ToolCall(c.name, c.parsed_arguments(), c.id) for c in message.tool_calls]
-        else:
-            name, arguments = parse_json_tool_call(message.content)
-            calls = [ToolCall(name, arguments, f"call_{step.step_number}")]
-        step.tool_calls, step.native_tool_calls = calls, True
-        for call in calls:
-            yield call
-        if len(calls) == 1:  # the common case; gather would cost more than the call
-            outcomes = [await self._call_tool(calls[0])]
-        else:
-            outcomes = await asyncio.gather(*(self._call_tool(call) for call in calls))
-        errors = [error for _, _, error in outcomes if error is not None]
-        for call, (output, is_final, error) in zip(calls, outcomes):
-            call.observation = f"Error: {error.message}" if error else _short(output)
-            yield ToolOutput(id=call.id, output=output, is_final_answer=is_final, observation=call.observation,
-                             tool_call=call)
-        step.observations = "\n".join(call.observation for call in calls)
-        if errors:
-            raise errors[0]
-        final = [output for output, is_final, _ in outcomes if is_final]
-        if final:
-            await self._check_final_answer(final[-1])
-            step.action_output, step.is_final_answer = final[-1], True
-            yield ActionOutput(output=final[-1], is_final_answer=True)
-
-    async def _call_tool(self, call: ToolCall) -> tuple[Any, bool, AgentError | None]:
-        """Run one call; returns (output, is_final_answer, error)."""
-        tool = self.callables.get(call.name)
-        if tool is None:
-            return None, False, AgentToolCallError(
-                f"Unknown tool {call.name!r}; the tools are: {', '.join(self.callables)}.")
-        arguments = call.arguments
-        try:
-            if isinstance(arguments, dict):
-                output = await tool.acall(**arguments)
-            elif len(tool.inputs) == 1 and arguments is not None:
-                output = await tool.acall(arguments)
-            else:
-                output = await tool.acall()
-        except AgentToolCallError as error:
-            return None, False, error
-        except (AgentGenerationError, asyncio.CancelledError):
-            raise
-        except Exception as error:  # noqa: BLE001 - the model is told, and tries again
-            return None, False, AgentToolExecutionError(
-                f"Error executing tool {call.name!r} with arguments {_short(arguments, 200)}: "
-                f"{type(error).__name__}: {error}")
-        return output, call.name == "final_answer", None
-
-
 class ManagedAgentTool(Tool):
     """Lets a manager call an agent like a tool: task in, report out."""
 
@@ -567,6 +451,11 @@ def _name(function: Callable) -> str:
 def _short(value: Any, limit: int = 20_000) -> str:
     text = value if isinstance(value, str) else repr(value)
     return text if len(text) <= limit else text[:limit] + f"... [{len(text) - limit} more characters]"
+
+
+def _title(task: str | None) -> str:
+    line = (task or "").strip().splitlines()[0] if (task or "").strip() else "Untitled run"
+    return line if len(line) <= 80 else line[:79] + "…"
 
 
 def _summarise(values: Mapping[str, Any]) -> str:

@@ -15,7 +15,9 @@ import sys
 import time
 from typing import Any, TextIO
 
-from .agent import CodeAgent, MultiStepAgent, ToolCallingAgent
+from .agent import MultiStepAgent
+from .code_agent import CodeAgent
+from .toolcalling_agent import ToolCallingAgent
 from .errors import AgentError, ExecutorUnavailableError
 from .events import ToolOutput
 from .memory import ActionStep, FinalAnswerStep, PlanningStep, ToolCall

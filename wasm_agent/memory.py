@@ -236,6 +236,23 @@ class PlanningStep(MemoryStep):
 
 
 @dataclass
+class NoteStep(MemoryStep):
+    """Something the model must know that no step says (e.g. state lost on resume)."""
+
+    kind: ClassVar[str] = "note"
+    text: str = ""
+
+    def _message_key(self) -> tuple:
+        return (self.text,)
+
+    def _build_messages(self, summary_mode: bool) -> list[ChatMessage]:
+        return [ChatMessage(MessageRole.USER, self.text)]
+
+    def to_dict(self) -> dict:
+        return {"type": self.kind, "text": self.text}
+
+
+@dataclass
 class FinalAnswerStep(MemoryStep):
     kind: ClassVar[str] = "final_answer"
     output: Any = None
@@ -249,6 +266,7 @@ _STEP_READERS = {
     "action": ActionStep.from_dict,
     "planning": PlanningStep.from_dict,
     "final_answer": lambda d: FinalAnswerStep(output=d.get("output")),
+    "note": lambda d: NoteStep(text=d.get("text", "")),
 }
 
 

@@ -1,0 +1,104 @@
+"""CodeAgent: actions are Python code, run by an executor (the WASM sandbox by default)."""
+
+from __future__ import annotations
+
+from typing import Any, AsyncIterator, Callable, Iterable, Mapping
+
+from .agent import MultiStepAgent, _short
+from .errors import AgentExecutionError
+from .events import ActionOutput, StreamEvent, ToolOutput
+from .executor import Executor, create_executor
+from .memory import ActionStep, ToolCall
+from .messages import ChatMessage
+from .models.base import Model
+from .parsing import extract_code
+from .tools import Tool
+
+
+class CodeAgent(MultiStepAgent):
+    """An agent whose actions are Python code, run by an executor.
+
+    >>> from wasm_agent import CodeAgent, ScriptedModel
+    >>> model = ScriptedModel(["Thought: easy.\\n<code>final_answer(6 * 7)</code>"])
+    >>> CodeAgent(tools=[], model=model, executor_type="inprocess").run("What is 6 times 7?")
+    42
+    """
+
+    prompt_file = "code_agent"
+    stop_sequences = ["Observation:", "Calling tools:", "</code>"]
+
+    def __init__(self, tools: Iterable[Tool | Callable], model: Model, *, executor_type: str = "sandbox",
+                 executor: Executor | None = None, additional_authorized_imports: Iterable[str] = (),
+                 executor_kwargs: Mapping[str, Any] | None = None, **kwargs: Any):
+        self.additional_authorized_imports = list(additional_authorized_imports)
+        super().__init__(tools, model, **kwargs)
+        self.executor = executor or create_executor(
+            executor_type, additional_authorized_imports=self.additional_authorized_imports,
+            **(executor_kwargs or {}))
+        self._tools_sent = False
+
+    def _prompt_variables(self) -> dict[str, Any]:
+        imports = self.additional_authorized_imports
+        return {**super()._prompt_variables(),
+                "authorized_imports": f", and {', '.join(imports)}" if imports else ""}
+
+    async def _prepare_run(self, reset: bool) -> None:
+        if reset:
+            await self.executor.reset()
+        if not self._tools_sent:
+            await self.executor.send_tools(self.callables)
+            self._tools_sent = True
+        if self.state:
+            await self.executor.send_variables(self.state)
+
+    def interrupt(self) -> None:
+        super().interrupt()
+        self.executor.request_interrupt()  # the loop may be blocked by code running inline
+
+    def _cancel_running_step(self) -> None:
+        super()._cancel_running_step()
+        if self._in_step and self._loop is not None:
+            self._loop.create_task(self.executor.interrupt())
+
+    async def _step_stream(self, step: ActionStep) -> AsyncIterator[StreamEvent]:
+        messages = step.model_input_messages = self.write_memory_to_messages()
+        message = None
+        async for item in self._generate(messages, stop_sequences=self.stop_sequences):
+            if isinstance(item, ChatMessage):
+                message = item
+            else:
+                yield item
+        step.model_output_message, step.token_usage = message, message.token_usage
+        text = message.content or ""
+        if "<code>" in text and "</code>" not in text.split("<code>")[-1]:
+            text += "</code>"  # the stop sequence ate the closing tag
+        step.model_output = text
+        code = step.code_action = extract_code(text)
+        call = ToolCall(name="python_interpreter", arguments=code, id=f"call_{step.step_number}")
+        step.tool_calls = [call]
+        yield call
+        result = await self.executor.run(code)
+        logs = result.logs
+        if result.error is not None:
+            if logs:
+                step.observations = f"Execution logs:\n{logs.rstrip()}"
+            raise AgentExecutionError(result.error)
+        observation = f"Execution logs:\n{logs.rstrip()}" if logs else ""
+        if not result.is_final_answer:
+            observation += f"{chr(10) if observation else ''}Last output from code snippet:\n{_short(result.output)}"
+        step.observations = observation
+        if result.is_final_answer:
+            await self._check_final_answer(result.output)
+        step.action_output, step.is_final_answer = result.output, result.is_final_answer
+        yield ToolOutput(id=call.id, output=result.output, is_final_answer=result.is_final_answer,
+                         observation=observation, tool_call=call)
+        yield ActionOutput(output=result.output, is_final_answer=result.is_final_answer)
+
+    async def close(self) -> None:
+        await self.executor.close()
+
+    async def __aenter__(self) -> "CodeAgent":
+        return self
+
+    async def __aexit__(self, *exc: Any) -> None:
+        await self.close()

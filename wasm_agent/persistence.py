@@ -1,0 +1,171 @@
+"""Durable runs: every finished step is written before the next model call.
+
+`RunStore` is the interface; `FileRunStore` keeps runs in a folder on
+CPython (the browser keeps them in IndexedDB behind the same calls). A run
+is a record (id, title, status, …) plus its memory: the system prompt and
+the steps, appended one by one.
+
+>>> import asyncio, tempfile
+>>> from wasm_agent import CodeAgent, ScriptedModel
+>>> store = FileRunStore(tempfile.mkdtemp())
+>>> agent = CodeAgent([], ScriptedModel(["<code>final_answer(1)</code>"]),
+...                   executor_type="inprocess", run_store=store)
+>>> agent.run("One?")
+1
+>>> [run.status for run in asyncio.run(store.list_runs())]
+['success']
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import shutil
+import time
+import uuid
+from abc import ABC, abstractmethod
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Literal
+
+RunStatus = Literal["running", "interrupted", "success", "max_steps_error", "error"]
+
+
+@dataclass
+class RunRecord:
+    id: str
+    title: str
+    status: RunStatus = "running"
+    steps: int = 0  # finished action steps
+    created_at: float = field(default_factory=time.time)
+    updated_at: float = field(default_factory=time.time)
+    system_prompt: str = ""
+    examples: list | None = None
+
+    @staticmethod
+    def new_id() -> str:
+        return uuid.uuid4().hex
+
+
+class RunStore(ABC):
+    """Where runs are kept. Every call is atomic for the run it names."""
+
+    @abstractmethod
+    async def create_run(self, record: RunRecord) -> None: ...
+
+    @abstractmethod
+    async def append_step(self, run_id: str, step: dict) -> None:
+        """Add a finished step (`MemoryStep.to_dict()`) durably, in order."""
+
+    @abstractmethod
+    async def update_run(self, run_id: str, **fields) -> RunRecord: ...
+
+    @abstractmethod
+    async def get_run(self, run_id: str) -> RunRecord: ...
+
+    @abstractmethod
+    async def load_steps(self, run_id: str) -> list[dict]: ...
+
+    @abstractmethod
+    async def list_runs(self) -> list[RunRecord]:
+        """Newest first."""
+
+    @abstractmethod
+    async def delete_run(self, run_id: str) -> None: ...
+
+    async def export_run(self, run_id: str) -> dict:
+        """The run as one JSON-compatible object (for download, or `import_run`)."""
+        return {"format": "wasm-agent-run/1", "run": asdict(await self.get_run(run_id)),
+                "steps": await self.load_steps(run_id)}
+
+    async def import_run(self, data: dict) -> RunRecord:
+        if data.get("format") != "wasm-agent-run/1":
+            raise ValueError("not an exported wasm-agent run (format 'wasm-agent-run/1')")
+        record = RunRecord(**data["run"])
+        await self.create_run(record)
+        for step in data["steps"]:
+            await self.append_step(record.id, step)
+        return await self.get_run(record.id)
+
+
+class FileRunStore(RunStore):
+    """Runs as folders: `run.json` (the record) and `steps.jsonl` (one finished step a line)."""
+
+    def __init__(self, directory: str | os.PathLike):
+        self.directory = Path(directory)
+
+    def _folder(self, run_id: str) -> Path:
+        if not run_id or not all(c.isalnum() or c in "-_" for c in run_id):
+            raise ValueError(f"invalid run id {run_id!r}")
+        return self.directory / run_id
+
+    async def create_run(self, record: RunRecord) -> None:
+        folder = self._folder(record.id)
+        await asyncio.to_thread(folder.mkdir, parents=True, exist_ok=False)
+        await asyncio.to_thread(self._write_record, record)
+
+    async def append_step(self, run_id: str, step: dict) -> None:
+        line = json.dumps(step, ensure_ascii=False) + "\n"
+        await asyncio.to_thread(self._append, self._folder(run_id) / "steps.jsonl", line)
+
+    async def update_run(self, run_id: str, **fields) -> RunRecord:
+        record = await self.get_run(run_id)
+        for name, value in fields.items():
+            if not hasattr(record, name) or name == "id":
+                raise ValueError(f"a run has no field {name!r} to update")
+            setattr(record, name, value)
+        record.updated_at = time.time()
+        await asyncio.to_thread(self._write_record, record)
+        return record
+
+    async def get_run(self, run_id: str) -> RunRecord:
+        path = self._folder(run_id) / "run.json"
+        try:
+            text = await asyncio.to_thread(path.read_text, encoding="utf-8")
+        except FileNotFoundError:
+            raise KeyError(f"no run {run_id!r} in {self.directory}") from None
+        return RunRecord(**json.loads(text))
+
+    async def load_steps(self, run_id: str) -> list[dict]:
+        path = self._folder(run_id) / "steps.jsonl"
+        try:
+            text = await asyncio.to_thread(path.read_text, encoding="utf-8")
+        except FileNotFoundError:
+            return []
+        steps = []
+        for line in text.splitlines():
+            try:
+                steps.append(json.loads(line))
+            except json.JSONDecodeError:
+                break  # a line cut by a crash: the steps before it are whole
+        return steps
+
+    async def list_runs(self) -> list[RunRecord]:
+        if not self.directory.exists():
+            return []
+        records = []
+        for folder in self.directory.iterdir():
+            if (folder / "run.json").exists():
+                records.append(await self.get_run(folder.name))
+        return sorted(records, key=lambda r: r.updated_at, reverse=True)
+
+    async def delete_run(self, run_id: str) -> None:
+        await asyncio.to_thread(shutil.rmtree, self._folder(run_id), ignore_errors=True)
+
+    # -- files ------------------------------------------------------------------------
+    def _write_record(self, record: RunRecord) -> None:
+        path = self._folder(record.id) / "run.json"
+        temporary = path.with_suffix(".json.tmp")
+        with open(temporary, "w", encoding="utf-8") as file:
+            json.dump(asdict(record), file, ensure_ascii=False)
+            file.flush()
+            os.fsync(file.fileno())
+        os.replace(temporary, path)  # readers see the old record or the new one, never half
+
+    @staticmethod
+    def _append(path: Path, line: str) -> None:
+        with open(path, "a", encoding="utf-8") as file:
+            file.write(line)
+            file.flush()
+            os.fsync(file.fileno())

@@ -1,0 +1,94 @@
+"""ToolCallingAgent: actions are native tool calls (JSON), several per step."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any, AsyncIterator
+
+from .agent import MultiStepAgent, _short
+from .errors import AgentError, AgentGenerationError, AgentToolCallError, AgentToolExecutionError
+from .events import ActionOutput, StreamEvent, ToolOutput
+from .memory import ActionStep, ToolCall
+from .messages import ChatMessage
+from .parsing import parse_json_tool_call
+from .tools import Tool
+
+
+class ToolCallingAgent(MultiStepAgent):
+    """An agent whose actions are native tool calls (JSON), several per step.
+
+    >>> from wasm_agent import ToolCallingAgent, ScriptedModel, ChatMessage
+    >>> answer = ChatMessage(role="assistant", tool_calls=[
+    ...     {"id": "1", "function": {"name": "final_answer", "arguments": {"answer": "hi"}}}])
+    >>> ToolCallingAgent(tools=[], model=ScriptedModel([answer])).run("Say hi")
+    'hi'
+    """
+
+    prompt_file = "toolcalling_agent"
+    stop_sequences = ["Observation:", "Calling tools:"]
+
+    def _describe_tool(self, tool: Tool) -> str:
+        args = ", ".join(f"{name} ({spec['type']}{', optional' if spec.get('nullable') else ''}): "
+                         f"{spec['description']}" for name, spec in tool.inputs.items())
+        return f"- {tool.name}: {tool.description}\n  Arguments: {args or 'none'}"
+
+    async def _step_stream(self, step: ActionStep) -> AsyncIterator[StreamEvent]:
+        messages = step.model_input_messages = self.write_memory_to_messages()
+        message = None
+        async for item in self._generate(messages, stop_sequences=self.stop_sequences,
+                                         tools=list(self.callables.values())):
+            if isinstance(item, ChatMessage):
+                message = item
+            else:
+                yield item
+        step.model_output_message, step.token_usage = message, message.token_usage
+        step.model_output = message.content
+        if message.tool_calls:
+            calls = [ToolCall(c.name, c.parsed_arguments(), c.id) for c in message.tool_calls]
+        else:
+            name, arguments = parse_json_tool_call(message.content)
+            calls = [ToolCall(name, arguments, f"call_{step.step_number}")]
+        step.tool_calls, step.native_tool_calls = calls, True
+        for call in calls:
+            yield call
+        if len(calls) == 1:  # the common case; gather would cost more than the call
+            outcomes = [await self._call_tool(calls[0])]
+        else:
+            outcomes = await asyncio.gather(*(self._call_tool(call) for call in calls))
+        errors = [error for _, _, error in outcomes if error is not None]
+        for call, (output, is_final, error) in zip(calls, outcomes):
+            call.observation = f"Error: {error.message}" if error else _short(output)
+            yield ToolOutput(id=call.id, output=output, is_final_answer=is_final, observation=call.observation,
+                             tool_call=call)
+        step.observations = "\n".join(call.observation for call in calls)
+        if errors:
+            raise errors[0]
+        final = [output for output, is_final, _ in outcomes if is_final]
+        if final:
+            await self._check_final_answer(final[-1])
+            step.action_output, step.is_final_answer = final[-1], True
+            yield ActionOutput(output=final[-1], is_final_answer=True)
+
+    async def _call_tool(self, call: ToolCall) -> tuple[Any, bool, AgentError | None]:
+        """Run one call; returns (output, is_final_answer, error)."""
+        tool = self.callables.get(call.name)
+        if tool is None:
+            return None, False, AgentToolCallError(
+                f"Unknown tool {call.name!r}; the tools are: {', '.join(self.callables)}.")
+        arguments = call.arguments
+        try:
+            if isinstance(arguments, dict):
+                output = await tool.acall(**arguments)
+            elif len(tool.inputs) == 1 and arguments is not None:
+                output = await tool.acall(arguments)
+            else:
+                output = await tool.acall()
+        except AgentToolCallError as error:
+            return None, False, error
+        except (AgentGenerationError, asyncio.CancelledError):
+            raise
+        except Exception as error:  # noqa: BLE001 - the model is told, and tries again
+            return None, False, AgentToolExecutionError(
+                f"Error executing tool {call.name!r} with arguments {_short(arguments, 200)}: "
+                f"{type(error).__name__}: {error}")
+        return output, call.name == "final_answer", None
