@@ -227,7 +227,7 @@ def gemini_schema(schema: Any) -> Any:
                 result["nullable"] = True
         elif key == "properties":
             value = {name: gemini_schema(sub) for name, sub in value.items()}
-        elif key in ("items",):
+        elif key == "items":
             value = gemini_schema(value)
         elif key == "anyOf":
             value = [gemini_schema(sub) for sub in value]
