@@ -10,7 +10,9 @@
 
 set -uo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
-PYTHON=${PYTHON:-python3}  # .ci/run points it at .venv/bin/python
+# setup.sh installs into .venv/ (with Node, if the machine had none): use it when it is there.
+if [ -x .venv/bin/python ]; then export PATH="$PWD/.venv/bin:$PATH"; fi
+PYTHON=${PYTHON:-$(command -v python || command -v python3)}
 
 # The unit tests on CPython.
 suite_cpython() {
@@ -22,7 +24,12 @@ suite_pyodide() {
   "$PYTHON" tests/pyodide/run.py
 }
 
-SUITES=(cpython pyodide)
+# The browser sandbox in Debian's Chromium (Playwright), with and without COOP/COEP, and its attack suite.
+suite_browser_sandbox() {
+  "$PYTHON" -m pytest -q -p no:cacheprovider tests/e2e/test_sandbox_browser.py tests/e2e/test_sandbox_attacks.py
+}
+
+SUITES=(cpython pyodide browser_sandbox)
 
 selected=("${@:-${SUITES[@]}}")
 summary=()

@@ -19,13 +19,15 @@ from .memory import (ActionStep, AgentMemory, FinalAnswerStep, MemoryStep, Plann
                      TaskStep, Timing, ToolCall)
 from .messages import (ChatMessage, ChatMessageStreamDelta, ChatMessageToolCall, MessageRole, TokenUsage,
                        ToolCallDelta)
-from .models import Model, ScriptedModel
+from .models import AnthropicModel, GeminiModel, Model, OpenAIModel, ScriptedModel
+from .persistence import FileRunStore, RunRecord, RunStore
 from .tools import FinalAnswerTool, Tool, tool
 
 __version__ = "0.1.0"
 
 __all__ = [
-    "ActionOutput", "ActionStep", "AgentError", "AgentExecutionError", "AgentGenerationError",
+    "ActionOutput", "ActionStep", "AnthropicModel", "FileRunStore", "GeminiModel", "OpenAIModel", "RunRecord",
+    "RunStore", "AgentError", "AgentExecutionError", "AgentGenerationError",
     "AgentInterruptedError", "AgentMaxStepsError", "AgentMemory", "AgentParsingError", "AgentToolCallError",
     "AgentToolExecutionError", "ChatMessage", "ChatMessageStreamDelta", "ChatMessageToolCall", "CodeAgent",
     "CodeOutput", "ExecutionLimits", "Executor", "ExecutorUnavailableError", "FinalAnswerStep",
