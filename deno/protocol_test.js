@@ -1,0 +1,55 @@
+// deno test --no-prompt --allow-read=web,deno deno/protocol_test.js  (run by tests/unit/test_protocol.py)
+import { decode, encode, MESSAGE_TYPES, PendingRequests, ProtocolError, RequestTimeoutError, SandboxDiedError }
+  from "../web/protocol.js";
+
+function assert(condition, message) {
+  if (!condition) throw new Error(message ?? "assertion failed");
+}
+
+async function rejection(promise) {
+  try {
+    await promise;
+  } catch (error) {
+    return error;
+  }
+  throw new Error("expected a rejection");
+}
+
+Deno.test("print the message types for the Python side to compare", () => {
+  console.log(`MESSAGE_TYPES=${JSON.stringify(MESSAGE_TYPES)}`);
+});
+
+Deno.test("decode refuses what is not a known message", () => {
+  for (const bad of ["nope", "[]", "null", '{"type":"format_disk"}', '{"type":"run","id":"1"}']) {
+    let error = null;
+    try { decode(bad); } catch (caught) { error = caught; }
+    assert(error instanceof ProtocolError, `accepted ${bad}`);
+  }
+  assert(decode('{"type":"run","id":3,"code":"1"}').id === 3);
+  assert(encode({ type: "ready" }) === '{"type":"ready"}');
+});
+
+Deno.test("a request without an answer times out", async () => {
+  const pending = new PendingRequests();
+  const error = await rejection(pending.open(() => {}, 20));
+  assert(error instanceof RequestTimeoutError, String(error));
+  assert(pending.size === 0);
+});
+
+Deno.test("answers reach their request; late or forged ones are refused", async () => {
+  const pending = new PendingRequests();
+  let sent = null;
+  const answer = pending.open((id) => { sent = id; }, 1000);
+  assert(!pending.resolve({ type: "result", id: sent + 100 }));
+  assert(pending.resolve({ type: "result", id: sent, ok: true, value: 7 }));
+  assert((await answer).value === 7);
+  assert(!pending.resolve({ type: "result", id: sent }));
+});
+
+Deno.test("every pending request is rejected when the other side dies", async () => {
+  const pending = new PendingRequests();
+  const answers = [pending.open(() => {}, null), pending.open(() => {}, 5000)];
+  pending.rejectAll(new SandboxDiedError("gone"));
+  for (const answer of answers) assert((await rejection(answer)) instanceof SandboxDiedError);
+  assert(pending.size === 0);
+});

@@ -1,0 +1,90 @@
+"""The sandbox wire protocol: values, messages, pending requests, and the JS twin."""
+
+import asyncio
+import math
+import re
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from wasm_agent.executor.protocol import (MESSAGE_TYPES, MAX_MESSAGE_CHARS, PendingRequests, ProtocolError,
+                                          RemoteValue, RequestTimeoutError, SandboxDiedError, decode, encode,
+                                          from_wire, reply, request, to_wire)
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def test_json_values_cross_unchanged():
+    value = {"a": [1, 2.5, "x", None, True], "b": {"c": []}}
+    assert from_wire(to_wire(value)) == value
+    assert to_wire((1, 2)) == [1, 2]
+
+
+@pytest.mark.parametrize("value, type_name", [
+    ({1, 2}, "set"), (b"raw", "bytes"), (math.nan, "float"), (2 ** 60, "int"), ({1: "a"}, "dict"), (object, "type"),
+])
+def test_other_values_cross_as_their_repr_with_a_note(value, type_name):
+    wire = to_wire({"v": value})
+    encode({"type": "log", "text": wire})  # always valid JSON, no NaN
+    remote = from_wire(wire)["v"]
+    assert isinstance(remote, RemoteValue) and remote.type_name == type_name
+    assert repr(remote) == repr(value) and "JSON-compatible" in remote.note
+
+
+def test_a_broken_or_huge_repr_does_not_break_the_protocol():
+    class Broken:
+        def __repr__(self):
+            raise RuntimeError("no")
+
+    assert "repr() failed" in to_wire(Broken())["$repr"]
+    assert len(to_wire(["x" * 300_000, {b"y" * 300_000}])[1]["$repr"]) < 101_000
+
+
+def test_messages_are_checked_both_ways():
+    message = request("run", 1, code="print(1)")
+    assert decode(encode(message)) == message
+    assert "\n" not in encode({"type": "log", "text": "a\nb"})
+    for bad in ["nope", "[]", '{"type": "format_disk"}', '{"type": "run", "id": "1"}']:
+        with pytest.raises(ProtocolError):
+            decode(bad)
+    with pytest.raises(ProtocolError):
+        encode({"type": "log", "text": "x" * MAX_MESSAGE_CHARS})
+    with pytest.raises(ProtocolError):
+        request("result", 1)
+    assert reply(3, error={"type": "E", "message": "m"})["ok"] is False
+
+
+async def test_pending_requests_time_out_resolve_and_die_together():
+    pending = PendingRequests()
+    id, future = pending.open()
+    with pytest.raises(RequestTimeoutError):
+        await pending.wait(id, future, 0.01)
+    assert not pending.resolve({"type": "result", "id": id + 1})
+    assert pending.resolve({"type": "result", "id": id, "ok": True})
+    assert (await pending.wait(id, future, 1))["ok"] is True
+    waiting = [pending.open() for _ in range(3)]
+    pending.reject_all(SandboxDiedError("gone"))
+    for id, future in waiting:
+        with pytest.raises(SandboxDiedError):
+            await pending.wait(id, future, 1)
+    assert len(pending) == 0
+
+
+def test_the_js_twin_lists_the_same_message_types():
+    source = (REPO / "web" / "protocol.js").read_text()
+    listed = re.search(r"MESSAGE_TYPES = Object\.freeze\(\[(.*?)\]\)", source, re.S).group(1)
+    assert tuple(re.findall(r'"(\w+)"', listed)) == MESSAGE_TYPES
+
+
+@pytest.mark.cpython_only
+def test_the_js_protocol_module_behaves():
+    sandbox = pytest.importorskip("wasm_agent.executor.sandbox")
+    deno = sandbox.find_deno()
+    if deno is None:
+        pytest.skip("Deno is not installed")
+    run = subprocess.run([deno, "test", "--no-prompt", "--no-config", "--no-lock", "--allow-read=web,deno",
+                          "deno/protocol_test.js"], cwd=REPO, capture_output=True, text=True, timeout=120,
+                         env={"DENO_NO_UPDATE_CHECK": "1", "NO_COLOR": "1", "PATH": "", "HOME": str(Path.home())})
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert f"MESSAGE_TYPES={list(MESSAGE_TYPES)}".replace("'", '"').replace(", ", ",") in run.stdout
