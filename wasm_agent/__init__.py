@@ -13,7 +13,7 @@ from .errors import (AgentError, AgentExecutionError, AgentGenerationError, Agen
                      AgentMaxStepsError, AgentParsingError, AgentToolCallError, AgentToolExecutionError,
                      ExecutorUnavailableError, ToolDefinitionError)
 from .events import ActionOutput, RunResult, ToolOutput
-from .executor import CodeOutput, ExecutionLimits, Executor
+from .executor import CodeOutput, ExecutionLimits, Executor, SandboxExecutor
 from .executor.inprocess import InProcessExecutor
 from .memory import (ActionStep, AgentMemory, FinalAnswerStep, MemoryStep, PlanningStep, SystemPromptStep,
                      TaskStep, Timing, ToolCall)
@@ -27,7 +27,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "ActionOutput", "ActionStep", "AnthropicModel", "FileRunStore", "GeminiModel", "OpenAIModel", "RunRecord",
-    "RunStore", "AgentError", "AgentExecutionError", "AgentGenerationError",
+    "RunStore", "SandboxExecutor", "AgentError", "AgentExecutionError", "AgentGenerationError",
     "AgentInterruptedError", "AgentMaxStepsError", "AgentMemory", "AgentParsingError", "AgentToolCallError",
     "AgentToolExecutionError", "ChatMessage", "ChatMessageStreamDelta", "ChatMessageToolCall", "CodeAgent",
     "CodeOutput", "ExecutionLimits", "Executor", "ExecutorUnavailableError", "FinalAnswerStep",

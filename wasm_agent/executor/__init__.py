@@ -37,6 +37,17 @@ def create_executor(executor_type: str, **kwargs: Any) -> Executor:
     return factory(**kwargs)
 
 
+def SandboxExecutor(**kwargs: Any) -> Executor:  # noqa: N802 - named like the executors it makes
+    """The WASM sandbox of this platform: the Deno sandbox from CPython and Deno, the
+    opaque-origin worker in a browser. The same as `executor_type="sandbox"`.
+
+    >>> from wasm_agent import CodeAgent, SandboxExecutor, ScriptedModel, ExecutionLimits
+    >>> executor = SandboxExecutor(limits=ExecutionLimits(timeout_seconds=5))  # doctest: +SKIP
+    >>> agent = CodeAgent([], ScriptedModel([]), executor=executor)             # doctest: +SKIP
+    """
+    return create_executor("sandbox", **kwargs)
+
+
 def _platform_sandbox_factory() -> Callable[..., Executor] | None:
     try:
         from .sandbox import default_sandbox_factory
@@ -45,5 +56,5 @@ def _platform_sandbox_factory() -> Callable[..., Executor] | None:
     return default_sandbox_factory()
 
 
-__all__ = ["CodeOutput", "EXECUTOR_TYPES", "ExecutionLimits", "Executor", "create_executor",
+__all__ = ["CodeOutput", "EXECUTOR_TYPES", "ExecutionLimits", "Executor", "SandboxExecutor", "create_executor",
            "register_sandbox_factory"]
