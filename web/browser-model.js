@@ -1,0 +1,193 @@
+// The in-browser model: a GGUF run by wllama (llama.cpp in WebAssembly), offline, no key.
+//
+//   import { createBrowserModel } from "./browser-model.js";
+//   const model = await createBrowserModel({ onProgress: (p) => bar.value = p.loaded / p.total });
+//   for await (const event of model.stream({ messages, stop: ["</code>"] })) { … }
+//
+// Where it runs: wllama keeps llama.cpp in a worker of its own (spawned from
+// here), so this module can live in the page or in the agent worker; the
+// agent worker is where the site puts it, next to Pyodide, and hands
+// `model.handle()` to Python (`wasm_agent.models.browser.BrowserModel`).
+//
+// Files (written by build/browser_model.py under the site folder `base`):
+// wllama/index.js, wllama/wllama.wasm, wllama/compat/*, models/<default>.gguf.
+// A URL model is cached by wllama in OPFS: the next visit, and offline use,
+// read it from there without a request. A local file (file picker) is read as is.
+
+/**
+ * @typedef {{ phase: "download" | "load" | "ready", loaded: number, total: number }} ModelProgress
+ * @typedef {{ role: "system" | "user" | "assistant", content: string }} ChatTurn
+ * @typedef {{ messages: ChatTurn[], stop?: string[], maxTokens?: number, temperature?: number, seed?: number }} GenerateRequest
+ * @typedef {{ inputTokens: number, outputTokens: number, cachedTokens: number }} Usage
+ * @typedef {{ type: "delta", text: string }
+ *         | { type: "done", text: string, finishReason: string, usage: Usage, timings: object | null,
+ *             ttftMs: number | null, totalMs: number }} GenerateEvent
+ * @typedef {{
+ *   base?: string,            // folder holding wllama/ and models/ (default: this module's folder)
+ *   modelUrl?: string,        // a GGUF URL (default: the model the site ships)
+ *   file?: Blob,              // a local GGUF (a File from <input type=file>); wins over modelUrl
+ *   nThreads?: number,        // default: 2 when crossOriginIsolated (threads need SharedArrayBuffer), else 1
+ *   nCtx?: number,            // context length in tokens (default 4096)
+ *   promptVariant?: string | null,  // "small" (compact prompts + few-shot) or null (full); default: "small" for the default model
+ *   onProgress?: (p: ModelProgress) => void,
+ * }} BrowserModelOptions
+ */
+
+export const DEFAULT_MODEL_FILE = "models/SmolLM2-135M-Instruct.Q4_1.gguf";
+const DEFAULT_CTX = 4096;
+
+/** Load a model and return it ready to generate. */
+export async function createBrowserModel(options = {}) {
+  const base = new URL(options.base ?? "./", import.meta.url);
+  const { Wllama } = await import(new URL("wllama/index.js", base).href);
+  const isolated = globalThis.crossOriginIsolated === true;
+  // wllama would take half the reported cores (1 on a 2-core machine) and, without isolation,
+  // silently fall back to one thread: say what we want.
+  const nThreads = options.nThreads ?? (isolated ? Math.min(2, navigator.hardwareConcurrency || 1) : 1);
+  const wllama = new Wllama({ default: new URL("wllama/wllama.wasm", base).href }, {
+    allowOffline: true,
+    logger: { ...console, debug() {}, log() {}, info() {} },
+  });
+  // Browsers without memory64/JSPI need the compat build; ship it instead of wllama's CDN default.
+  wllama.setCompat({ wasm: new URL("wllama/compat/wllama.wasm", base).href,
+                     worker: new URL("wllama/compat/wllama.js", base).href });
+
+  const progress = options.onProgress ?? (() => {});
+  const isDefault = !options.file && !options.modelUrl;
+  const url = options.file ? null : new URL(options.modelUrl ?? DEFAULT_MODEL_FILE, base).href;
+  const loadParams = {
+    n_threads: nThreads,
+    n_gpu_layers: 0,          // CPU: WebGPU is absent or slower for models this small
+    n_ctx: options.nCtx ?? DEFAULT_CTX,
+    n_parallel: 1,            // one slot, so each request finds the previous one's tokens in its KV cache
+    progressCallback: ({ loaded, total }) => progress({ phase: "download", loaded, total: total || loaded }),
+  };
+  const t0 = performance.now();
+  if (options.file) {
+    progress({ phase: "load", loaded: 0, total: options.file.size });
+    await wllama.loadModel([options.file], loadParams);
+  } else {
+    // Cached in OPFS by URL: no request at all when the model is there (so offline works).
+    await wllama.loadModelFromUrl(url, { ...loadParams, useCache: true });
+  }
+  const info = {
+    name: options.file?.name ?? (isDefault ? "SmolLM2-135M-Instruct (Q4_1)" : url.split("/").pop()),
+    url,
+    threads: wllama.getNumThreads(),
+    multithread: wllama.isMultithread(),
+    isolated,
+    nCtx: loadParams.n_ctx,
+    chatTemplate: Boolean(wllama.getChatTemplate()),
+    promptVariant: options.promptVariant !== undefined ? options.promptVariant : (isDefault ? "small" : null),
+    loadMs: Math.round(performance.now() - t0),
+  };
+  progress({ phase: "ready", loaded: 1, total: 1 });
+  return new BrowserModel(wllama, info);
+}
+
+/** Forget the cached weights of `url` (or of every model when no URL is given). */
+export async function clearCachedModels(url) {
+  const { ModelManager } = await import(new URL("wllama/index.js", import.meta.url).href);
+  const manager = new ModelManager();
+  if (url === undefined) return manager.clear();
+  for (const model of await manager.getModels()) if (model.url === url) await model.remove();
+}
+
+export class BrowserModel {
+  constructor(wllama, info) {
+    this.wllama = wllama;
+    this.info = info;
+    this._queue = Promise.resolve();  // one generation at a time: they share the one KV-cache slot
+  }
+
+  /**
+   * Generate an answer to `request.messages` (the model's chat template applies), token by token.
+   * Temperature 0 (the default) is greedy decoding: the same messages give the same text.
+   * @param {GenerateRequest} request
+   * @param {AbortSignal} [signal]
+   * @returns {AsyncGenerator<GenerateEvent>}
+   */
+  async *stream(request, signal) {
+    let release;
+    const previous = this._queue;
+    this._queue = new Promise((resolve) => { release = resolve; });
+    await previous;
+    try {
+      yield* this._generate(request, signal);
+    } finally {
+      release();
+    }
+  }
+
+  async *_generate(request, signal) {
+    const t0 = performance.now();
+    const stop = (request.stop ?? []).filter(Boolean);
+    const chunks = await this.wllama.createChatCompletion({
+      messages: request.messages.map(({ role, content }) => ({ role, content: content ?? "" })),
+      stream: true,
+      stop,                    // works, though wllama's type lacks it
+      max_tokens: request.maxTokens ?? 512,
+      temperature: request.temperature ?? 0,
+      seed: request.seed ?? 0,
+      cache_prompt: true,      // keep the slot's KV cache: the next step pays only for its new tokens
+      ...(signal ? { abortSignal: signal } : {}),
+    });
+    let text = "", finishReason = null, timings = null, usage = null, ttftMs = null;
+    for await (const chunk of chunks) {
+      const choice = chunk.choices?.[0];
+      const piece = choice?.delta?.content;
+      if (piece) {
+        ttftMs ??= performance.now() - t0;
+        text += piece;
+        yield { type: "delta", text: piece };
+      }
+      finishReason = choice?.finish_reason ?? finishReason;
+      timings = chunk.timings ?? timings;
+      usage = chunk.usage ?? usage;  // absent when the stream ends on a stop string; timings still come
+    }
+    const cached = timings?.cache_n ?? usage?.prompt_tokens_details?.cached_tokens ?? 0;
+    yield {
+      type: "done", text, finishReason: finishReason ?? "stop", timings, ttftMs,
+      totalMs: performance.now() - t0,
+      usage: {
+        inputTokens: timings ? timings.prompt_n + timings.cache_n : (usage?.prompt_tokens ?? 0),
+        outputTokens: timings?.predicted_n ?? usage?.completion_tokens ?? 0,
+        cachedTokens: cached,
+      },
+    };
+  }
+
+  /** The whole answer at once: the last event of `stream`. */
+  async complete(request, signal) {
+    let last = null;
+    for await (const event of this.stream(request, signal)) last = event;
+    return last;
+  }
+
+  /**
+   * The small object Python holds (`BrowserModel(handle)` in wasm_agent.models.browser):
+   * plain strings across the boundary, so no proxy outlives a call.
+   *   handle.info()            -> JSON of `info`
+   *   handle.stream(json)      -> { next(): Promise<JSON event | null>, cancel() }
+   */
+  handle() {
+    return {
+      info: () => JSON.stringify(this.info),
+      stream: (requestJson) => {
+        const controller = new AbortController();
+        const events = this.stream(JSON.parse(requestJson), controller.signal);
+        return {
+          next: async () => {
+            const { value, done } = await events.next();
+            return done ? null : JSON.stringify(value);
+          },
+          cancel: () => { controller.abort(); events.return(undefined); },
+        };
+      },
+    };
+  }
+
+  async close() {
+    await this.wllama.exit();
+  }
+}
