@@ -1,0 +1,188 @@
+"""The Python side of the browser agent worker (web/agent.worker.js).
+
+The worker makes one `AgentSession` per `createAgent(...)`: it builds the
+model, the tools (Python tools from source, JS tools that call back to the
+page) and the agent, runs tasks, and turns the stream of events into plain
+JSON for the page. Everything crossing to JS is a JSON string, so no proxy
+outlives a call.
+
+Seams for later work: `MODEL_PROVIDERS` takes new providers (the in-browser
+model registers "browser"); `AgentSession.step_callbacks` is where a run store
+can save each finished step.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any, Awaitable, Callable
+
+from .. import models
+from .. import CodeAgent, MultiStepAgent, ToolCallingAgent
+from ..errors import AgentError, AgentToolExecutionError, ExecutorUnavailableError
+from ..events import ActionOutput, ToolOutput
+from ..executor import register_sandbox_factory
+from ..executor.protocol import from_wire, to_wire
+from ..memory import ActionStep, FinalAnswerStep, PlanningStep, ToolCall
+from ..messages import ChatMessageStreamDelta
+from ..tools import Tool
+from ..tools.base import tool as make_tool
+from .browser_sandbox import BrowserSandboxExecutor
+
+
+def _openai(spec: dict) -> models.Model:
+    return models.OpenAIModel(spec["model"], api_base=spec.get("baseUrl") or None, api_key=spec.get("apiKey") or None,
+                              **spec.get("options", {}))
+
+
+def _anthropic(spec: dict) -> models.Model:
+    return models.AnthropicModel(spec["model"], api_base=spec.get("baseUrl") or None,
+                                 api_key=spec.get("apiKey") or None, **spec.get("options", {}))
+
+
+def _gemini(spec: dict) -> models.Model:
+    return models.GeminiModel(spec["model"], api_base=spec.get("baseUrl") or None, api_key=spec.get("apiKey") or None,
+                              **spec.get("options", {}))
+
+
+def _scripted(spec: dict) -> models.Model:
+    return models.ScriptedModel(list(spec["responses"]))
+
+
+# provider name -> factory(model spec from createAgent) -> Model
+MODEL_PROVIDERS: dict[str, Callable[[dict], models.Model]] = {
+    "openai": _openai, "anthropic": _anthropic, "gemini": _gemini, "scripted": _scripted,
+}
+
+
+def register_model_provider(name: str, factory: Callable[[dict], models.Model]) -> None:
+    """Make `createAgent({model: {provider: name, ...}})` build its model with `factory`."""
+    MODEL_PROVIDERS[name] = factory
+
+
+class JsTool(Tool):
+    """A tool whose function lives in the page (`createAgent({tools: [{..., fn}]})`)."""
+
+    skip_forward_signature_validation = True
+
+    def __init__(self, spec: dict, call_page: Callable[[str, str], Awaitable[str]]):
+        self.name, self.description = spec["name"], spec.get("description", "")
+        self.inputs = spec.get("inputs") or {}
+        self.output_type = spec.get("outputType") or spec.get("output_type") or "any"
+        self._call_page = call_page
+        super().__init__()
+
+    async def forward(self, **kwargs: Any) -> Any:
+        answer = json.loads(await self._call_page(self.name, json.dumps(to_wire(kwargs))))
+        if not answer.get("ok"):
+            raise AgentToolExecutionError(f"tool {self.name!r} failed in the page: {answer.get('error')}")
+        return from_wire(answer.get("value"))
+
+
+def python_tools(source: str) -> list[Tool]:
+    """The tools a Python source defines: `Tool` instances and `@tool` functions at its top level."""
+    namespace: dict[str, Any] = {"__name__": "wasm_agent_page_tools", "tool": make_tool, "Tool": Tool}
+    exec(compile(source, "<page tools>", "exec"), namespace)  # the page author's own code, in the agent worker
+    return [value for name, value in namespace.items() if isinstance(value, Tool) and not name.startswith("_")]
+
+
+class AgentSession:
+    """One agent of a page: `await session.run(task, emit)`; `interrupt()`; `close()`."""
+
+    def __init__(self, options_json: str, call_page_tool: Callable[[str, str], Awaitable[str]],
+                 sandbox_client: Any = None):
+        options = json.loads(options_json)
+        self.sandbox_client = sandbox_client
+        self.executor: BrowserSandboxExecutor | None = None
+        self.emit: Callable[[str], None] | None = None
+        self.step_callbacks: list[Callable] = []
+        model_spec = options.get("model") or {}
+        provider = model_spec.get("provider", "openai")
+        if provider not in MODEL_PROVIDERS:
+            raise ValueError(f"unknown model provider {provider!r}; known: {', '.join(sorted(MODEL_PROVIDERS))}")
+        model = MODEL_PROVIDERS[provider](model_spec)
+        tools: list[Tool] = [JsTool(spec, call_page_tool) for spec in options.get("tools", [])]
+        for source in options.get("pythonTools", []):
+            tools.extend(python_tools(source))
+        common = {"max_steps": int(options.get("maxSteps") or 10), "instructions": options.get("instructions"),
+                  "stream_outputs": options.get("stream", True), "step_callbacks": self.step_callbacks}
+        if options.get("agentType", "code") == "toolcalling":
+            self.agent: MultiStepAgent = ToolCallingAgent(tools, model, **common)
+        else:
+            register_sandbox_factory(self._make_executor if sandbox_client is not None else None)
+            try:
+                self.agent = CodeAgent(tools, model, executor_type="sandbox",
+                                       additional_authorized_imports=options.get("additionalAuthorizedImports", ()),
+                                       **common)
+            finally:
+                register_sandbox_factory(None)
+
+    def _make_executor(self, **kwargs: Any) -> BrowserSandboxExecutor:
+        self.executor = BrowserSandboxExecutor(self.sandbox_client, on_tool_use=self._tool_used, **kwargs)
+        return self.executor
+
+    async def answer_tool(self, name: str, args_json: str, kwargs_json: str) -> str:
+        if self.executor is None:
+            return json.dumps({"ok": False, "error": {"type": "AgentToolCallError", "message": "no executor"}})
+        return await self.executor.answer_tool(name, args_json, kwargs_json)
+
+    async def run(self, task: str, emit: Callable[[str], None], reset: bool = True) -> str:
+        """Run `task`, calling `emit` with each event as JSON; returns the result as JSON."""
+        self.emit = emit
+        started = time.time()
+        try:
+            async for event in self.agent.stream(task, reset=reset):
+                data = event_to_dict(event)
+                if data is not None:
+                    emit(json.dumps(data, default=repr))
+        except AgentError as error:
+            result = {"output": None, "state": "error", "error": error.to_dict()}
+        else:
+            last = self.agent.last_result
+            result = {"output": to_wire(last.output), "state": last.state}
+        finally:
+            self.emit = None
+        usage = self.agent._total_usage()
+        result.update(steps=sum(isinstance(step, ActionStep) for step in self.agent.memory.steps),
+                      tokenUsage={"inputTokens": usage.input_tokens, "outputTokens": usage.output_tokens},
+                      duration=time.time() - started)
+        return json.dumps(result, default=repr)
+
+    def interrupt(self) -> None:
+        self.agent.interrupt()
+
+    async def close(self) -> None:
+        await self.agent.close()
+
+    def _tool_used(self, name: str, arguments: Any, value: Any, ok: bool) -> None:
+        if self.emit is not None:
+            self.emit(json.dumps({"type": "tool_use", "name": name, "arguments": arguments, "ok": ok,
+                                  "result": value}, default=repr))
+
+
+def event_to_dict(event: Any) -> dict | None:
+    """The page's view of one stream event (see wasm_agent.events), or None to skip it."""
+    if isinstance(event, ChatMessageStreamDelta):
+        return {"type": "delta", "text": event.content} if event.content else None
+    if isinstance(event, ToolCall):
+        return {"type": "tool_call", "id": event.id, "name": event.name, "arguments": to_wire(event.arguments)}
+    if isinstance(event, ToolOutput):
+        return {"type": "tool_output", "id": event.id, "observation": event.observation,
+                "isFinalAnswer": event.is_final_answer, "output": to_wire(event.output)}
+    if isinstance(event, ActionOutput):
+        return None  # the step that follows carries the same
+    if isinstance(event, ActionStep):
+        usage = event.token_usage
+        return {"type": "step", "stepNumber": event.step_number, "modelOutput": event.model_output,
+                "code": event.code_action, "observations": event.observations,
+                "error": event.error.to_dict() if event.error else None, "duration": event.timing.duration,
+                "tokenUsage": {"inputTokens": usage.input_tokens, "outputTokens": usage.output_tokens} if usage else None,
+                "isFinalAnswer": event.is_final_answer, "toolCalls": [call.to_dict() for call in event.tool_calls or []]}
+    if isinstance(event, PlanningStep):
+        return {"type": "planning", "plan": event.plan, "duration": event.timing.duration}
+    if isinstance(event, FinalAnswerStep):
+        return {"type": "final_answer", "output": to_wire(event.output)}
+    return None
+
+
+__all__ = ["AgentSession", "ExecutorUnavailableError", "JsTool", "MODEL_PROVIDERS", "register_model_provider"]

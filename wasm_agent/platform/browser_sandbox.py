@@ -1,0 +1,107 @@
+"""The executor of the browser agent worker: generated code runs in the sandbox iframe.
+
+A thin adapter over `SandboxClient` (web/sandbox-client.js), which speaks the
+sandbox protocol over the MessagePort the page hands to the agent worker. The
+client does the hard parts (timeouts, interrupt buffer or restart, warm
+spare); this class maps the executor contract (DESIGN §4) onto it and
+answers the sandbox's tool calls with the agent's tools, here in the worker.
+
+The agent worker registers it with `register_sandbox_factory`, so that
+`executor_type="sandbox"` means this sandbox in a browser.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Callable, Mapping
+
+from js import JSON, Object  # type: ignore[import-not-found]
+from pyodide.ffi import to_js  # type: ignore[import-not-found]
+
+from ..errors import AgentError, AgentToolCallError, AgentToolExecutionError
+from ..executor.base import CodeOutput, ExecutionLimits, Executor
+from ..executor.protocol import RemoteValue, from_wire, to_wire
+
+
+def _js(value: Any) -> Any:
+    return to_js(value, dict_converter=Object.fromEntries)
+
+
+class BrowserSandboxExecutor(Executor):
+    """Runs code through a JS `SandboxClient`; state lives in the sandbox between steps.
+
+    `on_tool_use(name, arguments, result_or_error, ok)` is told about every tool
+    call the code makes (the UI shows them).
+    """
+
+    def __init__(self, client: Any, additional_authorized_imports: tuple[str, ...] | list[str] = (),
+                 limits: ExecutionLimits | None = None, *,
+                 on_tool_use: Callable[[str, dict, Any, bool], None] | None = None, **_: Any):
+        self.client = client
+        self.additional_authorized_imports = list(additional_authorized_imports)
+        self.limits = limits or ExecutionLimits()
+        self.on_tool_use = on_tool_use
+        self.tools: dict[str, Any] = {}
+        self._running = None  # the JS promise of the current run
+
+    async def send_tools(self, tools: Mapping[str, Any]) -> None:
+        self.tools = dict(tools)
+        specs = [{"name": name, "description": tool.description, "inputs": tool.inputs,
+                  "output_type": tool.output_type} for name, tool in self.tools.items()]
+        await self.client.sendTools(_js(specs))
+
+    async def send_variables(self, variables: Mapping[str, Any]) -> None:
+        await self.client.sendVariables(_js(to_wire(dict(variables))))
+
+    async def reset(self) -> None:
+        await self._previous_run()
+        await self.client.reset()
+
+    async def run(self, code: str) -> CodeOutput:
+        await self._previous_run()
+        timeout = self.limits.timeout_seconds
+        promise = self._running = self.client.run(code, _js({"timeoutMs": None if timeout is None else timeout * 1000}))
+        answer = json.loads(JSON.stringify(await promise))  # JS null must become None, not jsnull
+        self._running = None
+        output = from_wire(answer.get("output"))
+        result = CodeOutput(output=output, logs=answer.get("logs") or "",
+                            is_final_answer=bool(answer.get("is_final_answer")), error=answer.get("error"))
+        if isinstance(output, RemoteValue) and not result.is_final_answer:
+            result.logs += f"\n[the last value is {output.note}]"
+        return result
+
+    async def interrupt(self) -> None:
+        await self.client.interrupt()
+
+    def request_interrupt(self) -> None:
+        self.client.interrupt()  # returns a promise; the stop itself needs nothing from us
+
+    async def close(self) -> None:
+        self.tools = {}
+
+    async def answer_tool(self, name: str, args_json: str, kwargs_json: str) -> str:
+        """A tool call from the sandbox: run the tool here; answer `{"ok", "value" | "error"}` as JSON."""
+        tool = self.tools.get(name)
+        args, kwargs = from_wire(json.loads(args_json)), from_wire(json.loads(kwargs_json))
+        try:
+            if tool is None:
+                raise AgentToolCallError(f"unknown tool {name!r}; the tools are: {', '.join(self.tools)}")
+            value = await tool.acall(*args, **kwargs)
+            answer = {"ok": True, "value": to_wire(value)}
+        except AgentError as error:
+            answer = {"ok": False, "error": error.to_dict()}
+        except Exception as error:  # noqa: BLE001 - the model should see what failed
+            answer = {"ok": False, "error": AgentToolExecutionError(f"{type(error).__name__}: {error}").to_dict()}
+        if self.on_tool_use is not None and name != "final_answer":
+            arguments = tool.bind_arguments(tuple(args), kwargs) if answer["ok"] else {"args": args, **kwargs}
+            self.on_tool_use(name, to_wire(arguments), answer.get("value", answer.get("error")), answer["ok"])
+        return json.dumps(answer)
+
+    async def _previous_run(self) -> None:
+        """A cancelled (interrupted) run may still be stopping: the client takes one run at a time."""
+        if self._running is not None:
+            try:
+                await self._running
+            except Exception:  # noqa: BLE001 - its outcome belongs to the cancelled step
+                pass
+            self._running = None

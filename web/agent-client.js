@@ -1,0 +1,185 @@
+// The page side of the JS API (DESIGN §5): one agent worker and one sandbox
+// per page, shared by every agent the page creates.
+//
+//   import { createAgent } from "./wasm-agent.js";
+//   const agent = await createAgent({ model: { provider: "openai", baseUrl, apiKey, model }, tools: [...] });
+//   const { output, state, steps, tokenUsage } = await agent.run("task");
+//   for await (const event of agent.stream("task")) { … }
+//   agent.interrupt(); await agent.close();
+
+import { RpcChannel } from "./rpc.js";
+import { loadSandboxAssets, openSandboxFrame } from "./sandbox-frame.js";
+
+const BASE = new URL(".", import.meta.url);
+let runtime = null; // Promise<{rpc, info}>
+const progressListeners = new Set();
+const toolsByAgent = new Map();
+
+/**
+ * @typedef {object} Progress
+ * @property {string} stage    "site" | "python" | "wheel" | "sandbox" | "ready"
+ * @property {string} message  what is happening, for people
+ * @property {number} [loaded] bytes so far (when known)
+ * @property {number} [total]
+ */
+
+function report(progress) {
+  for (const fn of progressListeners) fn(progress);
+}
+
+/** Start (once per page) the agent worker and the sandbox; resolves with what they report. */
+export function startRuntime({ onProgress } = {}) {
+  if (onProgress) progressListeners.add(onProgress);
+  runtime ??= boot();
+  runtime.catch(() => { runtime = null; });
+  return runtime;
+}
+
+async function boot() {
+  const started = performance.now();
+  const worker = new Worker(new URL("agent.worker.js", BASE), { type: "module", name: "wasm-agent" });
+  const rpc = new RpcChannel(worker, { defaultTimeoutMs: 30_000 });
+  rpc.on("progress", report);
+  rpc.handle("call_tool", ({ agentId, name, kwargs }) => {
+    const tool = toolsByAgent.get(agentId)?.get(name);
+    if (!tool) throw new Error(`the page has no tool ${name}`);
+    return tool.fn(kwargs);
+  });
+  report({ stage: "sandbox", message: "Loading the code sandbox" });
+  let sandboxPort = null;
+  let sandboxError = "";
+  try {
+    const manifest = await fetch(new URL("build.json", BASE)).then((response) => response.json());
+    const assets = await loadSandboxAssets({ base: BASE.href, pyodide: "pyodide/", wheel: manifest.wheel });
+    const frame = await openSandboxFrame({ assets, spare: true, maxMemoryMb: 1024 });
+    sandboxPort = frame.port;
+  } catch (error) {
+    sandboxError = error.message;
+  }
+  const info = await rpc.request("boot", { sandboxPort, sandboxError }, {
+    timeoutMs: 180_000, transfer: sandboxPort ? [sandboxPort] : [],
+  });
+  info.readyMs = performance.now() - started;
+  report({ stage: "ready", message: info.sandbox ? "Agent ready" : "Agent ready, but code execution is unavailable", info });
+  return { rpc, info };
+}
+
+/** Tool specs for the worker: everything but `fn`. */
+function toolSpecs(tools = []) {
+  return tools.map(({ name, description, inputs = {}, outputType = "any" }) => {
+    if (!name || !description) throw new TypeError("a JS tool needs a name and a description");
+    return { name, description, inputs, outputType };
+  });
+}
+
+/**
+ * Create an agent whose loop runs in the agent worker and whose code runs in the sandbox.
+ * @param {object} options
+ * @param {{provider: string, model?: string, baseUrl?: string, apiKey?: string, responses?: string[]}} options.model
+ * @param {"code" | "toolcalling"} [options.agentType]
+ * @param {{name: string, description: string, inputs?: object, outputType?: string, fn: Function}[]} [options.tools]
+ * @param {string[]} [options.pythonTools]  Python sources whose @tool functions become tools (run in the worker)
+ * @param {number} [options.maxSteps]
+ * @param {string} [options.instructions]
+ * @param {(progress: Progress) => void} [options.onProgress]
+ */
+export async function createAgent(options) {
+  const { onProgress, tools = [], ...rest } = options;
+  const { rpc, info } = await startRuntime({ onProgress });
+  const specs = toolSpecs(tools);
+  const { agentId } = await rpc.request("create", { options: { ...rest, tools: specs } });
+  toolsByAgent.set(agentId, new Map(tools.map((tool) => [tool.name, tool])));
+  return new Agent(rpc, agentId, info);
+}
+
+export class Agent {
+  #rpc;
+  #running = null;
+
+  constructor(rpc, agentId, info) {
+    this.#rpc = rpc;
+    this.id = agentId;
+    this.info = info; // what the runtime reported: sandbox bridge, timings, problems
+  }
+
+  /** Run a task to its end: `{output, state, steps, tokenUsage, error?}`. */
+  async run(task, options = {}) {
+    for await (const _ of this.stream(task, options)); // eslint-disable-line no-unused-vars
+    return this.lastResult;
+  }
+
+  /**
+   * The run's events as they happen: {type: "delta" | "tool_call" | "tool_use" | "tool_output" | "step" |
+   * "planning" | "final_answer" | "result", …}; the last one is the result.
+   */
+  async *stream(task, { reset = true } = {}) {
+    if (this.#running) throw new Error("this agent is already running a task; await it or interrupt() it");
+    const queue = [];
+    let wake = null;
+    const push = (item) => {
+      queue.push(item);
+      wake?.();
+    };
+    const off = this.#rpc.on("event", ({ agentId, event }) => agentId === this.id && push({ event: JSON.parse(event) }));
+    const offDied = this.#rpc.on("died", (error) => push({ error }));
+    this.#running = this.#rpc.request("run", { agentId: this.id, task, reset }, { timeoutMs: null }).then(
+      (result) => push({ result }), (error) => push({ error }));
+    try {
+      for (;;) {
+        if (!queue.length) await new Promise((resolve) => { wake = resolve; });
+        wake = null;
+        const item = queue.shift();
+        if (item.error) throw item.error;
+        if (item.result) {
+          this.lastResult = item.result;
+          yield { type: "result", ...item.result };
+          return;
+        }
+        yield item.event;
+      }
+    } finally {
+      off();
+      offDied();
+      this.#running = null;
+    }
+  }
+
+  /** Stop the running task (the code in the sandbox too); the agent stays usable. */
+  interrupt() {
+    return this.#rpc.request("interrupt", { agentId: this.id }).catch(() => false);
+  }
+
+  async close() {
+    toolsByAgent.delete(this.id);
+    await this.#rpc.request("close", { agentId: this.id }).catch(() => false);
+  }
+}
+
+/**
+ * Serve the site from the service worker, so that later visits work offline.
+ * On the first visit it resolves once the worker has cached the site and
+ * controls the page (so that Pyodide is downloaded once, into that cache).
+ */
+export async function enableOffline({ onProgress } = {}) {
+  if (!("serviceWorker" in navigator) || !isSecureContext) return false;
+  if (onProgress) {
+    navigator.serviceWorker.addEventListener("message", (event) => {
+      if (event.data?.kind === "precache") onProgress(event.data);
+    });
+  }
+  let registration;
+  try {
+    registration = await navigator.serviceWorker.register(new URL("sw.js", BASE), { scope: BASE.pathname });
+  } catch (error) {
+    console.warn(`offline use is off: ${error.message}`);
+    return false;
+  }
+  if (navigator.serviceWorker.controller) return true;
+  const installing = registration.installing ?? registration.waiting;
+  await new Promise((resolve) => {
+    navigator.serviceWorker.addEventListener("controllerchange", resolve, { once: true });
+    installing?.addEventListener("statechange", () => installing.state === "redundant" && resolve());
+    if (!installing && registration.active) resolve();
+  });
+  return Boolean(navigator.serviceWorker.controller);
+}

@@ -1,0 +1,119 @@
+// The agent worker: Pyodide with the wasm_agent wheel runs the agent loop
+// here, off the page's thread. It owns the model clients (fetch), the API
+// keys and the Python tools; generated code never runs here but in the
+// sandbox, whose MessagePort the page hands over (an iframe can only be made
+// by a page). Everything goes through web/rpc.js:
+//
+//   page → worker  boot {sandboxPort?}      load Pyodide + the wheel; attach the sandbox
+//                  create {options}         make an agent (JS tools come as specs without fn)
+//                  run {agentId, task}      run it; events come back as "event" notifications
+//                  interrupt {agentId}      close {agentId}
+//   worker → page  progress {stage, …}      notifications while loading
+//                  event {agentId, event}   one stream event of a run (JSON text)
+//                  call_tool {agentId, name, kwargs}  a JS tool, run in the page
+
+import { RpcChannel } from "./rpc.js";
+import { SandboxClient } from "./sandbox-client.js";
+
+const rpc = new RpcChannel(self, { defaultTimeoutMs: null });
+const progress = (stage, detail = {}) => rpc.notify("progress", { stage, ...detail });
+
+let pyodide = null;
+let module = null; // wasm_agent.platform.browser_agent
+let sandbox = null; // SandboxClient, or null when the page could not start the sandbox
+let sandboxProblem = "";
+const sessions = new Map();
+let nextAgentId = 1;
+
+rpc.handle("boot", async ({ sandboxPort = null, sandboxError = "", sandboxTimeoutMs = 30_000 }) => {
+  const started = performance.now();
+  progress("python", { message: "Starting Python (Pyodide)" });
+  const indexURL = new URL("./pyodide/", import.meta.url).href;
+  const { loadPyodide } = await import("./pyodide/pyodide.mjs");
+  pyodide = await loadPyodide({ indexURL, stdout: () => {}, stderr: (text) => console.warn(text) });
+  progress("wheel", { message: "Installing wasm_agent" });
+  await pyodide.loadPackage("wasm-agent", { messageCallback: () => {}, errorCallback: (text) => console.warn(text) });
+  module = pyodide.pyimport("wasm_agent.platform.browser_agent");
+  const pythonMs = performance.now() - started;
+  if (sandboxPort) {
+    progress("sandbox", { message: "Starting the code sandbox" });
+    sandbox = new SandboxClient(sandboxPort, {
+      timeoutMs: sandboxTimeoutMs,
+      onToolCall: answerToolCall,
+      onEvent: (event) => rpc.notify("sandbox", { type: event.type, reason: event.reason ?? null }),
+    });
+    try {
+      await sandbox.ready();
+    } catch (error) {
+      sandboxProblem = error.message;
+      sandbox = null;
+    }
+  } else {
+    sandboxProblem = sandboxError || "the page did not start a sandbox";
+  }
+  return {
+    pyodideVersion: pyodide.version,
+    pythonMs,
+    totalMs: performance.now() - started,
+    sandbox: sandbox ? { ...sandbox.info, type: undefined } : null,
+    sandboxProblem,
+    crossOriginIsolated: self.crossOriginIsolated === true,
+  };
+});
+
+rpc.handle("create", async ({ options }) => {
+  const agentId = nextAgentId++;
+  const callPageTool = async (name, kwargsJson) => {
+    try {
+      const value = await rpc.request("call_tool", { agentId, name, kwargs: JSON.parse(kwargsJson) }, { timeoutMs: null });
+      return JSON.stringify({ ok: true, value: value ?? null });
+    } catch (error) {
+      return JSON.stringify({ ok: false, error: error.message });
+    }
+  };
+  const wantsCode = (options.agentType ?? "code") === "code";
+  if (wantsCode && !sandbox) {
+    throw Object.assign(new Error(`Code execution is unavailable: the sandbox did not start (${sandboxProblem}). `
+      + "Generated code never runs outside the sandbox."), { name: "ExecutorUnavailableError" });
+  }
+  const session = module.AgentSession(JSON.stringify(options), callPageTool, wantsCode ? sandbox : null);
+  sessions.set(agentId, session);
+  return { agentId };
+});
+
+rpc.handle("run", async ({ agentId, task, reset = true }) => {
+  const session = sessionOf(agentId);
+  const emit = (json) => rpc.notify("event", { agentId, event: json });
+  return JSON.parse(await session.run(task, emit, reset));
+});
+
+rpc.handle("interrupt", ({ agentId }) => {
+  sessionOf(agentId).interrupt();
+  return true;
+});
+
+rpc.handle("close", async ({ agentId }) => {
+  const session = sessions.get(agentId);
+  if (!session) return false;
+  sessions.delete(agentId);
+  await session.close();
+  session.destroy();
+  return true;
+});
+
+function sessionOf(agentId) {
+  const session = sessions.get(agentId);
+  if (!session) throw new Error(`no agent ${agentId} (closed?)`);
+  return session;
+}
+
+// A tool call from generated code: the session of the running agent answers it (in Python).
+async function answerToolCall(name, args, kwargs) {
+  const session = [...sessions.values()].find((candidate) => candidate.executor != null && candidate.emit != null);
+  if (!session) throw new Error("no agent is running");
+  const answer = JSON.parse(await session.answer_tool(name, JSON.stringify(args), JSON.stringify(kwargs)));
+  if (answer.ok) return answer.value;
+  throw Object.assign(new Error(answer.error?.message ?? "the tool failed"), { name: answer.error?.type ?? "Error" });
+}
+
+rpc.notify("loaded");

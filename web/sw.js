@@ -1,0 +1,84 @@
+// The service worker: precaches every file of build.json on install, then
+// serves the site from that cache, so that after the first visit the site
+// (Pyodide, the wheel, the sandbox) loads with the network off. A new build
+// has a new version and so a new cache; the old one is deleted on activate.
+// Only this origin's GET requests are served from the cache: provider APIs
+// and anything cross-origin go to the network untouched.
+
+const PREFIX = "wasm-agent-";
+const SCOPE = new URL(self.registration.scope);
+
+self.addEventListener("install", (event) => {
+  event.waitUntil(precache().then(() => self.skipWaiting()));
+});
+
+self.addEventListener("activate", (event) => {
+  event.waitUntil((async () => {
+    const current = await currentCacheName();
+    for (const name of await caches.keys()) {
+      if (name.startsWith(PREFIX) && name !== current) await caches.delete(name);
+    }
+    await self.clients.claim();
+  })());
+});
+
+self.addEventListener("fetch", (event) => {
+  const url = new URL(event.request.url);
+  if (event.request.method !== "GET" || url.origin !== SCOPE.origin || !url.pathname.startsWith(SCOPE.pathname)) return;
+  event.respondWith(respond(event.request, url));
+});
+
+async function respond(request, url) {
+  const path = url.pathname.slice(SCOPE.pathname.length) || "index.html";
+  if (path === "build.json") return networkFirst(request);
+  const cache = await caches.open(await currentCacheName());
+  const hit = await cache.match(new URL(path.endsWith("/") ? `${path}index.html` : path, SCOPE).href);
+  return hit ?? fetch(request);
+}
+
+async function networkFirst(request) {
+  try {
+    return await fetch(request, { cache: "no-store" });
+  } catch (error) {
+    const hit = await caches.match(request, { ignoreSearch: true });
+    if (hit) return hit;
+    throw error;
+  }
+}
+
+async function currentCacheName() {
+  const hit = await caches.match(new URL("build.json", SCOPE).href, { ignoreSearch: true });
+  const manifest = hit ? await hit.json() : null;
+  return `${PREFIX}${manifest?.version ?? "none"}`;
+}
+
+async function precache() {
+  const response = await fetch(new URL("build.json", SCOPE), { cache: "no-store" });
+  const manifest = await response.clone().json();
+  const cache = await caches.open(`${PREFIX}${manifest.version}`);
+  const files = Object.entries(manifest.files);
+  const total = files.reduce((sum, [, size]) => sum + size, 0);
+  let loaded = 0;
+  // Biggest first, a few at a time: progress moves steadily and two cores stay free for the page.
+  files.sort((a, b) => b[1] - a[1]);
+  const queue = [...files];
+  const worker = async () => {
+    for (let item = queue.shift(); item; item = queue.shift()) {
+      const [path, size] = item;
+      const url = new URL(path, SCOPE).href;
+      const answer = await fetch(url, { cache: "no-store" });
+      if (!answer.ok) throw new Error(`precache: ${path}: HTTP ${answer.status}`);
+      await cache.put(url, answer);
+      loaded += size;
+      await tell({ kind: "precache", stage: "site", message: "Downloading the app for offline use", loaded, total });
+    }
+  };
+  await Promise.all([worker(), worker(), worker()]);
+  await cache.put(new URL("build.json", SCOPE).href, response); // last: marks the cache complete
+}
+
+async function tell(message) {
+  for (const client of await self.clients.matchAll({ includeUncontrolled: true, type: "window" })) {
+    client.postMessage(message);
+  }
+}

@@ -1,0 +1,120 @@
+// The JS API and the <wasm-agent> element. One script tag turns a page into an agent page:
+//
+//   <script type="module" src="/dist/wasm-agent.js"></script>
+//   <wasm-agent provider="openai" base-url="http://127.0.0.1:11434/v1" model="qwen2.5-coder"></wasm-agent>
+//
+// Attributes: provider ("openai" | "anthropic" | "gemini"), model, base-url, api-key (prefer the
+// `apiKey` property: an attribute is visible in the page's HTML), agent-type, max-steps,
+// instructions, placeholder. Properties: `tools` (JS tools, as for createAgent), `pythonTools`.
+// Events: "agent-event" (detail: each stream event), "agent-ready", "agent-error".
+
+import { ChatView } from "./chat-view.js";
+import { createAgent, enableOffline, startRuntime } from "./agent-client.js";
+
+export { Agent, createAgent, enableOffline, startRuntime } from "./agent-client.js";
+
+const STYLE_URL = new URL("chat.css", import.meta.url).href;
+
+class WasmAgentElement extends HTMLElement {
+  #agent = null;
+  #view = null;
+  #busy = false;
+
+  constructor() {
+    super();
+    this.tools = [];
+    this.pythonTools = [];
+    this.apiKey = null;
+  }
+
+  connectedCallback() {
+    if (this.shadowRoot) return;
+    const root = this.attachShadow({ mode: "open" });
+    root.innerHTML = `
+      <link rel="stylesheet" href="${STYLE_URL}">
+      <section class="wa-embed" part="container">
+        <div class="wa-status" role="status" aria-live="polite">Loading the agent…</div>
+        <div class="wa-log" role="log" aria-live="polite" data-scroll></div>
+        <form class="wa-form">
+          <label class="visually-hidden" for="task">Task for the agent</label>
+          <textarea id="task" rows="2" required></textarea>
+          <div class="wa-buttons">
+            <button type="submit" class="btn btn-primary">Run</button>
+            <button type="button" class="btn btn-stop" disabled>Stop</button>
+          </div>
+        </form>
+      </section>`;
+    const form = root.querySelector("form");
+    const textarea = root.querySelector("textarea");
+    textarea.placeholder = this.getAttribute("placeholder") ?? "Ask the agent…";
+    textarea.addEventListener("keydown", (event) => {
+      if (event.key === "Enter" && (event.ctrlKey || event.metaKey)) form.requestSubmit();
+    });
+    this.#view = new ChatView(root.querySelector(".wa-log"));
+    form.addEventListener("submit", (event) => {
+      event.preventDefault();
+      const task = textarea.value.trim();
+      if (task && !this.#busy) {
+        textarea.value = "";
+        this.run(task);
+      }
+    });
+    root.querySelector(".btn-stop").addEventListener("click", () => this.#agent?.interrupt());
+    const status = root.querySelector(".wa-status");
+    enableOffline().catch(() => false).then(() => startRuntime({
+      onProgress: (progress) => { status.textContent = progress.message; },
+    })).then(({ info }) => {
+      status.textContent = info.sandbox ? "Agent ready" : `Code execution is unavailable: ${info.sandboxProblem}`;
+      this.dispatchEvent(new CustomEvent("agent-ready", { detail: info }));
+    }, (error) => {
+      status.textContent = `The agent could not start: ${error.message}`;
+      this.dispatchEvent(new CustomEvent("agent-error", { detail: error }));
+    });
+  }
+
+  async #ensureAgent() {
+    this.#agent ??= await createAgent({
+      model: { provider: this.getAttribute("provider") ?? "openai", model: this.getAttribute("model") ?? "",
+        baseUrl: this.getAttribute("base-url") ?? undefined, apiKey: this.apiKey ?? this.getAttribute("api-key") ?? undefined },
+      agentType: this.getAttribute("agent-type") ?? "code",
+      maxSteps: Number(this.getAttribute("max-steps") ?? 10),
+      instructions: this.getAttribute("instructions") ?? undefined,
+      tools: this.tools,
+      pythonTools: this.pythonTools,
+    });
+    return this.#agent;
+  }
+
+  /** Run a task in the element's chat; resolves with the result. */
+  async run(task) {
+    const root = this.shadowRoot;
+    this.#busy = true;
+    root.querySelector(".btn-stop").disabled = false;
+    root.querySelector("button[type=submit]").disabled = true;
+    this.#view.addTask(task);
+    try {
+      const agent = await this.#ensureAgent();
+      let result = null;
+      for await (const event of agent.stream(task)) {
+        this.#view.handle(event);
+        this.dispatchEvent(new CustomEvent("agent-event", { detail: event }));
+        if (event.type === "result") result = event;
+      }
+      return result;
+    } catch (error) {
+      this.#view.showError(error.message);
+      this.dispatchEvent(new CustomEvent("agent-error", { detail: error }));
+      return null;
+    } finally {
+      this.#busy = false;
+      root.querySelector(".btn-stop").disabled = true;
+      root.querySelector("button[type=submit]").disabled = false;
+    }
+  }
+
+  interrupt() {
+    return this.#agent?.interrupt();
+  }
+}
+
+if (!customElements.get("wasm-agent")) customElements.define("wasm-agent", WasmAgentElement);
