@@ -49,7 +49,10 @@ class MultiStepAgent:
         provide_run_summary: bool = False,
         run_store: RunStore | None = None,
         verbosity_level: int | None = None,  # accepted for smolagents compatibility; we print nothing
+        add_base_tools: bool = False,
     ):
+        if add_base_tools:
+            raise ValueError("wasm-agent ships no base tools (web search, …): pass the tools you need")
         self.model = model
         self.max_steps = max_steps
         self.planning_interval = planning_interval

@@ -26,6 +26,10 @@ def create_executor(executor_type: str, **kwargs: Any) -> Executor:
         from .inprocess import InProcessExecutor
 
         return InProcessExecutor(**kwargs)
+    if executor_type == "local":
+        raise ValueError("executor_type='local' is smolagents' in-process interpreter. Here, use 'sandbox' "
+                         "(the default: an isolated WASM sandbox) or 'inprocess' (exec in this process, "
+                         "for trusted code only)")
     if executor_type != "sandbox":
         raise ValueError(f"executor_type must be one of {EXECUTOR_TYPES}, not {executor_type!r}")
     factory = _sandbox_factory or _platform_sandbox_factory()
