@@ -38,6 +38,10 @@ async def script(*replies):
     await fetch(URL + "/_mock/script", to_js({"method": "POST", "body": json.dumps(list(replies))}))
 
 
+async def requests():
+    return json.loads(await (await fetch(URL + "/_mock/requests")).text())
+
+
 def model(cls=OpenAIModel, **kwargs):
     base = {OpenAIModel: URL + "/v1", AnthropicModel: URL, GeminiModel: URL + "/v1beta"}[cls]
     kwargs.setdefault("clock", NoWaitClock())
@@ -62,10 +66,13 @@ async def scenarios() -> dict:
     for cls in (OpenAIModel, AnthropicModel, GeminiModel):
         await script({"text": "Hi there.", "usage": [7, 2]})
         answer = await model(cls).generate(HELLO)
+        preflights = [r for r in await requests() if r["method"] == "OPTIONS"]  # cached after the first
         await script({"text": "one two three", "tool_calls": [{"id": "c1", "name": "add", "arguments": {"a": 1}}]})
         deltas = await collect(model(cls))
         streamed = agglomerate_stream_deltas(deltas)
-        results[cls.__name__] = {"text": answer.content, "tokens": answer.token_usage.total_tokens,
+        results[cls.__name__] = {"preflight": preflights[0]["headers"].get("access-control-request-headers")
+                                 if preflights else None,
+                                 "text": answer.content, "tokens": answer.token_usage.total_tokens,
                                  "deltas": len(deltas), "stream_text": streamed.content,
                                  "call": [streamed.tool_calls[0].name, streamed.tool_calls[0].parsed_arguments()]}
 

@@ -137,7 +137,11 @@ class _Handler(BaseHTTPRequestHandler):
         pass
 
     def do_OPTIONS(self) -> None:  # CORS preflight
-        self._send(204 if self.mock.cors else 405, b"", {})
+        headers = {k.lower(): v for k, v in self.headers.items()}
+        self.mock.record(RecordedRequest("OPTIONS", self.path, headers, None))
+        # Echo the asked-for headers: a "*" would not cover Authorization.
+        asked = {"access-control-allow-headers": headers.get("access-control-request-headers", "*")}
+        self._send(204 if self.mock.cors else 405, b"", asked if self.mock.cors else {})
 
     def do_GET(self) -> None:
         if self.path.startswith("/_mock/requests"):

@@ -80,6 +80,8 @@ def test_the_browser_uses_the_fetch_transport(results):
 @pytest.mark.parametrize("name", ["OpenAIModel", "AnthropicModel", "GeminiModel"])
 def test_each_provider_answers_and_streams_across_origins(results, name):
     outcome = results[name]
+    key_header = {"OpenAIModel": "authorization", "AnthropicModel": "x-api-key", "GeminiModel": "x-goog-api-key"}
+    assert key_header[name] in outcome["preflight"]  # the browser asked, the mock allowed it
     assert (outcome["text"], outcome["tokens"]) == ("Hi there.", 9)
     assert outcome["deltas"] > 2 and outcome["stream_text"] == "one two three"
     assert outcome["call"] == ["add", {"a": 1}]
