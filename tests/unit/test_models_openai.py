@@ -167,3 +167,11 @@ def test_a_call_without_arguments_sends_an_empty_object():
     message = ChatMessage(role="assistant", tool_calls=[ChatMessageToolCall(id="c", name="now", arguments="")])
     body = model().payload([message], stop_sequences=None, tools=None, stream=False, options={})
     assert body["messages"][0]["tool_calls"][0]["function"]["arguments"] == "{}"
+
+
+async def test_timeout_and_extra_headers_per_call_stay_out_of_the_body():
+    transport = ScriptedTransport(json_response(wire.openai_json(wire.Reply("hi"), "gpt-test")))
+    await model(transport=transport, timeout=30).generate(CONVERSATION[:2], timeout=4, extra_headers={"x-run": "7"})
+    (request,) = transport.requests
+    assert request.timeout == 4 and request.headers["x-run"] == "7"
+    assert "timeout" not in json.loads(request.body) and "extra_headers" not in json.loads(request.body)

@@ -56,7 +56,7 @@ class ProviderModel(Model):
     (`base_url`, `timeout`, `max_retries`, `default_headers`) and
     `custom_role_conversions`. Every other keyword (`temperature`,
     `max_tokens`, ...) goes into the request; keywords given to `generate`
-    override them for one call.
+    override them for one call (`timeout` and `extra_headers` too).
     """
 
     provider = "provider"
@@ -182,15 +182,18 @@ class ProviderModel(Model):
 
     # -- machinery ----------------------------------------------------------------------------------
     def _request(self, messages, stop_sequences, tools, kwargs, *, stream: bool) -> HttpRequest:
+        kwargs = dict(kwargs)
+        timeout = kwargs.pop("timeout", None) or self.timeout  # per call; not part of the request body
+        call_headers = kwargs.pop("extra_headers", None) or {}
         options = {**self.options, **kwargs}
         messages = [m if isinstance(m, ChatMessage) else ChatMessage.from_dict(m) for m in messages]  # dicts too
         if self.role_conversions:
             messages = [replace(m, role=self.role_conversions.get(m.role, m.role)) for m in messages]
         payload = self.payload(messages, stop_sequences=stop_sequences, tools=tools, stream=stream, options=options)
-        headers = {**self.auth_headers(), **self.extra_headers}
+        headers = {**self.auth_headers(), **self.extra_headers, **call_headers}
         if stream:
             headers.setdefault("accept", "text/event-stream")
-        return HttpRequest.post_json(self.url(stream), headers, payload, self.timeout)
+        return HttpRequest.post_json(self.url(stream), headers, payload, timeout)
 
     async def _send(self, sending: Awaitable[T]) -> T:
         try:
