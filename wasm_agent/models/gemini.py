@@ -190,7 +190,7 @@ def wire_contents(messages: Sequence[ChatMessage], signatures: ThoughtSignatures
             role = "model" if message.role == MessageRole.ASSISTANT else "user"
             parts = [{"text": message.content}] if message.content else []
             if role == "model" and message.tool_calls:
-                for call, signature in zip(message.tool_calls, signatures.for_turn(message.tool_calls)):
+                for call, signature in zip(message.tool_calls, signatures.for_turn(message.tool_calls), strict=True):
                     part = {"functionCall": {"name": call.name, "args": arguments_object(call)}}
                     if signature:
                         part["thoughtSignature"] = signature

@@ -219,7 +219,8 @@ class ProviderModel(Model):
                     deltas = decoder.feed(event)
                 except (KeyError, IndexError, TypeError, AttributeError, ValueError) as exc:
                     raise ProviderFailure("unreadable", f"unexpected {self.provider} stream event "
-                                          f"({type(exc).__name__}: {exc}): {_preview(event.data.encode())!r}")
+                                          f"({type(exc).__name__}: {exc}): {_preview(event.data.encode())!r}"
+                                          ) from None
                 for delta in deltas:
                     yield delta
                 if decoder.done:
