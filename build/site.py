@@ -32,6 +32,8 @@ PYODIDE = REPO / "node_modules" / "pyodide"
 PYODIDE_CORE = ("pyodide.mjs", "pyodide.asm.mjs", "pyodide.asm.wasm", "python_stdlib.zip")
 CACHE = REPO / ".cache" / "site"
 DEFAULT_OUT = REPO / "dist"
+# web/ files that are not part of the site: the sandbox page's generator (its output is rendered below).
+WEB_EXCLUDE = {"build_sandbox_html.py", "sandbox.html"}
 # What the site is made of: when none of it changed, `serve` reuses dist/.
 INPUTS = ("web", "wasm_agent", "build", "pyproject.toml", "package-lock.json")
 
@@ -58,7 +60,7 @@ def build_site(out: Path = DEFAULT_OUT, *, log=print) -> dict:
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
     for path in sorted(WEB.iterdir()):
-        if path.is_file() and path.suffix != ".py" and path.name != "sandbox.html":
+        if path.is_file() and path.name not in WEB_EXCLUDE and "__pycache__" not in path.parts:
             shutil.copy2(path, tmp / path.name)
     (tmp / "sandbox.html").write_text(_render_sandbox_html())
     (tmp / "pyodide").mkdir()

@@ -1,0 +1,273 @@
+// The site's page: settings, loading progress, example tasks and the chat.
+// The agent itself is the JS API (wasm-agent.js); this file only wires the UI.
+
+import { ChatView } from "./chat-view.js";
+import { createAgent, enableOffline, startRuntime } from "./wasm-agent.js";
+
+const $ = (selector) => document.querySelector(selector);
+const SETTINGS_KEY = "wasm-agent:settings";
+const KEY_KEY = "wasm-agent:api-key";
+const THEME_KEY = "wasm-agent:theme";
+
+const PROVIDERS = {
+  openai: { label: "OpenAI-compatible", baseUrl: "https://api.openai.com/v1", model: "gpt-4o-mini",
+    help: "OpenAI, or any server with an OpenAI-compatible /chat/completions API that allows this page's origin "
+      + "(CORS): Ollama (OLLAMA_ORIGINS), llama.cpp server, vLLM, LM Studio, OpenRouter…" },
+  anthropic: { label: "Anthropic", baseUrl: "https://api.anthropic.com", model: "claude-sonnet-4-5",
+    help: "Anthropic's Messages API, called directly from this tab." },
+  gemini: { label: "Gemini", baseUrl: "https://generativelanguage.googleapis.com/v1beta", model: "gemini-2.5-flash",
+    help: "Google's Gemini API, called directly from this tab." },
+  browser: { label: "In-browser model", help: "A small model that runs in this tab: no key, no network." },
+};
+
+/** JS tools: they run here, in the page; the model's code calls them like Python functions. */
+const JS_TOOLS = [{
+  name: "current_time",
+  description: "The current date and time in the user's browser: ISO timestamp, time zone and weekday.",
+  inputs: {},
+  outputType: "object",
+  fn: () => {
+    const now = new Date();
+    return { iso: now.toISOString(), timeZone: Intl.DateTimeFormat().resolvedOptions().timeZone,
+      weekday: now.toLocaleDateString("en", { weekday: "long" }), local: now.toLocaleString("en") };
+  },
+}];
+
+const EXAMPLES = [
+  { kind: "Code", task: "What is the sum of all prime numbers below 1000? Compute it with a sieve." },
+  { kind: "JS tool", task: "What day of the week is it for me, and how many days are left until the end of the year?" },
+  { kind: "Python tool", task: "Describe these measurements: 12.1, 11.8, 12.6, 13.0, 11.9, 12.4, 30.2. Is one of them an outlier?" },
+  { kind: "Code", task: "Find the longest Collatz sequence that starts below 10,000 and show its length." },
+];
+
+const state = {
+  settings: loadSettings(),
+  apiKey: localStorage.getItem(KEY_KEY) ?? "",
+  agent: null,
+  running: false,
+  runtimeInfo: null,
+  pythonTools: [],
+};
+const view = new ChatView($("#log"));
+
+// -- theme ---------------------------------------------------------------------------
+function applyTheme(theme) {
+  if (theme) document.documentElement.dataset.theme = theme;
+  else delete document.documentElement.dataset.theme;
+}
+applyTheme(localStorage.getItem(THEME_KEY));
+$("#theme-toggle").addEventListener("click", () => {
+  const dark = document.documentElement.dataset.theme
+    ? document.documentElement.dataset.theme === "dark" : matchMedia("(prefers-color-scheme: dark)").matches;
+  const next = dark ? "light" : "dark";
+  localStorage.setItem(THEME_KEY, next);
+  applyTheme(next);
+});
+
+// -- settings ---------------------------------------------------------------------------
+function loadSettings() {
+  try {
+    return { provider: "openai", baseUrl: "", model: "", agentType: "code", maxSteps: 10,
+      ...JSON.parse(localStorage.getItem(SETTINGS_KEY) ?? "{}") };
+  } catch {
+    return { provider: "openai", baseUrl: "", model: "", agentType: "code", maxSteps: 10 };
+  }
+}
+
+function configured() {
+  const { provider, model } = state.settings;
+  return provider === "browser" || Boolean(model);
+}
+
+const dialog = $("#settings");
+const form = $("#settings-form");
+
+function showProviderFields(provider) {
+  for (const field of form.querySelectorAll("[data-for]")) field.hidden = !field.dataset.for.split(" ").includes(provider);
+  const info = PROVIDERS[provider];
+  $("#provider-help").textContent = info.help;
+  $("#base-url").placeholder = info.baseUrl ?? "";
+  $("#model").placeholder = info.model ?? "";
+}
+
+function openSettings() {
+  const { settings } = state;
+  form.provider.value = settings.provider;
+  form.baseUrl.value = settings.baseUrl;
+  form.model.value = settings.model;
+  form.apiKey.value = state.apiKey;
+  form.remember.checked = Boolean(localStorage.getItem(KEY_KEY));
+  $("#remember-warning").hidden = !form.remember.checked;
+  form.agentType.value = settings.agentType;
+  form.maxSteps.value = settings.maxSteps;
+  showProviderFields(settings.provider);
+  dialog.showModal();
+}
+
+$("#open-settings").addEventListener("click", openSettings);
+$("#cancel-settings").addEventListener("click", () => dialog.close());
+form.addEventListener("change", (event) => {
+  if (event.target.name === "provider") showProviderFields(event.target.value);
+  if (event.target.name === "remember") $("#remember-warning").hidden = !event.target.checked;
+});
+$("#forget").addEventListener("click", () => {
+  localStorage.removeItem(KEY_KEY);
+  form.apiKey.value = "";
+  form.remember.checked = false;
+  $("#remember-warning").hidden = true;
+});
+form.addEventListener("submit", () => {
+  state.settings = { provider: form.provider.value, baseUrl: form.baseUrl.value.trim(), model: form.model.value.trim(),
+    agentType: form.agentType.value, maxSteps: Math.max(1, Number(form.maxSteps.value) || 10) };
+  state.apiKey = form.apiKey.value.trim();
+  localStorage.setItem(SETTINGS_KEY, JSON.stringify(state.settings)); // never the key, unless asked below
+  if (form.remember.checked && state.apiKey) localStorage.setItem(KEY_KEY, state.apiKey);
+  else localStorage.removeItem(KEY_KEY);
+  resetAgent();
+  updateHint();
+});
+
+async function resetAgent() {
+  const agent = state.agent;
+  state.agent = null;
+  if (agent) await (await agent).close();
+}
+
+// -- runtime and progress -------------------------------------------------------------------
+const pill = $("#runtime-status");
+function setStatus(text, kind) {
+  pill.textContent = text;
+  pill.className = `pill pill-${kind}`;
+}
+
+function showProgress(progress) {
+  $("#progress").hidden = false;
+  const bar = $("#progress-bar");
+  if (progress.total) {
+    bar.classList.remove("indeterminate");
+    bar.style.width = `${Math.round((100 * progress.loaded) / progress.total)}%`;
+    $("#progress-text").textContent = `${progress.message}: ${(progress.loaded / 1e6).toFixed(1)} / ${(progress.total / 1e6).toFixed(1)} MB`;
+  } else {
+    bar.classList.add("indeterminate");
+    $("#progress-text").textContent = progress.message;
+  }
+  setStatus(progress.message, "loading");
+}
+
+async function boot() {
+  const started = performance.now();
+  await enableOffline({ onProgress: showProgress }).catch(() => false);
+  const [{ info }, tools] = await Promise.all([
+    startRuntime({ onProgress: showProgress }),
+    fetch("demo_tools.py").then((response) => response.text()),
+  ]);
+  state.pythonTools = [tools];
+  state.runtimeInfo = info;
+  $("#progress").hidden = true;
+  const readyMs = performance.now() - started;
+  window.wasmAgentReadyMs = readyMs; // read by the tests and docs/site.md's figures
+  if (info.sandbox) {
+    const mode = info.sandbox.bridge === "atomics" ? "isolated" : "JSPI";
+    setStatus(`Agent ready · ${(readyMs / 1000).toFixed(1)} s · ${mode}`, "ready");
+  } else {
+    setStatus("Code execution unavailable", "error");
+    showNotice(`Code execution is unavailable: the sandbox did not start (${info.sandboxProblem}). `
+      + "Generated code never runs outside the sandbox; the tool-calling agent still works.");
+  }
+  document.body.dataset.ready = "true";
+}
+
+function showNotice(text) {
+  const notice = $("#model-notice");
+  notice.textContent = text;
+  notice.hidden = false;
+}
+
+// -- runs ------------------------------------------------------------------------------------
+function updateHint() {
+  const { provider, model } = state.settings;
+  $("#composer-hint").textContent = configured()
+    ? `${PROVIDERS[provider].label}${model ? ` · ${model}` : ""} · ${state.settings.agentType === "code" ? "code agent" : "tool-calling agent"}`
+    : "Choose a model in Model settings to start.";
+}
+
+function getAgent() {
+  const { provider, baseUrl, model, agentType, maxSteps } = state.settings;
+  state.agent ??= createAgent({
+    model: { provider, model, baseUrl: baseUrl || undefined, apiKey: state.apiKey || undefined },
+    agentType, maxSteps, tools: JS_TOOLS, pythonTools: state.pythonTools,
+  });
+  state.agent.catch(() => { state.agent = null; });
+  return state.agent;
+}
+
+async function runTask(task) {
+  if (state.running) return;
+  if (!configured()) {
+    openSettings();
+    return;
+  }
+  state.running = true;
+  $("#welcome").hidden = true;
+  $("#run").disabled = true;
+  $("#stop").disabled = false;
+  view.addTask(task);
+  try {
+    const agent = await getAgent();
+    for await (const event of agent.stream(task)) view.handle(event);
+  } catch (error) {
+    view.showError(error.message);
+  } finally {
+    state.running = false;
+    $("#run").disabled = false;
+    $("#stop").disabled = true;
+    $("#task").focus();
+  }
+}
+
+$("#task-form").addEventListener("submit", (event) => {
+  event.preventDefault();
+  const task = $("#task").value.trim();
+  if (!task) return;
+  $("#task").value = "";
+  runTask(task);
+});
+$("#task").addEventListener("keydown", (event) => {
+  if (event.key === "Enter" && (event.ctrlKey || event.metaKey)) $("#task-form").requestSubmit();
+});
+$("#stop").addEventListener("click", async () => {
+  $("#stop").disabled = true;
+  await (await state.agent)?.interrupt();
+});
+
+for (const { kind, task } of EXAMPLES) {
+  const item = document.createElement("li");
+  const button = document.createElement("button");
+  button.type = "button";
+  button.className = "example";
+  const label = document.createElement("span");
+  label.className = "example-kind";
+  label.textContent = kind;
+  button.append(label, task);
+  button.addEventListener("click", () => {
+    $("#task").value = task;
+    $("#task").focus();
+  });
+  item.append(button);
+  $("#examples").append(item);
+}
+
+// The in-browser model is offered when the build ships one (build.json says so).
+fetch("build.json").then((response) => response.json()).then((manifest) => {
+  if (manifest.browserModel) return;
+  const input = form.querySelector("input[value=browser]");
+  input.disabled = true;
+  $("#browser-provider").title = "This build ships no in-browser model";
+}).catch(() => {});
+
+updateHint();
+boot().catch((error) => {
+  setStatus("The agent could not start", "error");
+  showNotice(`The agent could not start: ${error.message}`);
+  $("#progress").hidden = true;
+});
