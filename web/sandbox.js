@@ -77,7 +77,7 @@
       state.ready = data;
       failedBoots = 0;
       if (state === active) toHost(data);
-      else if (state === spare) maybeStartSpare();
+      maybeStartSpare();
       return;
     }
     if (type === "crashed") return onWorkerDied(state, crashReason(data));

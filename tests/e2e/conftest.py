@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
-from harness import REPO, Canary, StaticSite, build_wheel, launch_chromium, sandbox_site_mounts  # noqa: E402
+from harness import REPO, Canary, StaticSite, build_wheel, launch_chromium, make_snapshot, sandbox_site_mounts  # noqa: E402
 
 MODES = ["isolated", "plain"]  # with COOP/COEP (Atomics, interrupt buffer) / without (JSPI, restart)
 
@@ -30,8 +30,14 @@ def wheel() -> Path:
 
 
 @pytest.fixture(scope="session")
-def sites(wheel):
-    built = {mode: StaticSite(sandbox_site_mounts(wheel), isolated=mode == "isolated") for mode in MODES}
+def snapshot() -> Path | None:
+    """A memory snapshot of the sandbox made by Deno, or None without Deno (boots are cold then)."""
+    return make_snapshot()
+
+
+@pytest.fixture(scope="session")
+def sites(wheel, snapshot):
+    built = {mode: StaticSite(sandbox_site_mounts(wheel, snapshot), isolated=mode == "isolated") for mode in MODES}
     yield built
     for site in built.values():
         site.close()
@@ -57,13 +63,15 @@ def browser():
 class SandboxPage:
     """A page of the test site with a booted sandbox; `run` executes code in it."""
 
-    def __init__(self, page, site: StaticSite, wheel: Path, **options):
+    def __init__(self, page, site: StaticSite, wheel: Path, snapshot: Path | None = None, **options):
         self.page = page
         self.site = site
         self.console: list[str] = []
         page.on("console", lambda message: self.console.append(f"{message.type}: {message.text}"))
         page.goto(f"{site.url}/test/sandbox.html")
         page.wait_for_function("window.sandboxTest !== undefined")
+        if snapshot is not None:
+            options["snapshot"] = f"/snapshot/{snapshot.name}"
         self.info = page.evaluate("(options) => sandboxTest.start(options)", {"wheel": f"/wheels/{wheel.name}", **options})
 
     def run(self, code: str, timeout_ms: int | None = 5000) -> dict:
@@ -77,15 +85,16 @@ class SandboxPage:
         return [event for event in events if kind is None or event.get("type") == kind]
 
 
-def open_sandbox_page(browser, site, wheel, **options) -> SandboxPage:
+def open_sandbox_page(browser, site, wheel, snapshot=None, **options) -> SandboxPage:
     context = browser.new_context()
-    return SandboxPage(context.new_page(), site, wheel, **options)
+    return SandboxPage(context.new_page(), site, wheel, snapshot, **options)
 
 
 @pytest.fixture(scope="session", params=MODES)
-def sandbox(request, browser, sites, wheel) -> SandboxPage:
-    """One booted sandbox per mode, shared by the tests (they leave it working)."""
-    page = open_sandbox_page(browser, sites[request.param], wheel)
+def sandbox(request, browser, sites, wheel, snapshot) -> SandboxPage:
+    """One booted sandbox per mode (from the snapshot when there is one), shared by the tests;
+    they leave it working."""
+    page = open_sandbox_page(browser, sites[request.param], wheel, snapshot)
     page.mode = request.param
     yield page
     page.page.context.close()

@@ -138,14 +138,39 @@ def build_wheel() -> Path:
     return run.build_wheel(backend, run.CACHE / "dist")
 
 
-def sandbox_site_mounts(wheel: Path) -> dict[str, Path]:
-    """The test site: web/ at the root, Pyodide under /pyodide/, the wheel under /wheels/, test pages under /test/."""
-    return {
+def make_snapshot() -> Path | None:
+    """A Pyodide memory snapshot of a warm sandbox, made by Deno (the Deno sandbox's cache), or None.
+
+    Chromium loads a snapshot that Deno made (ENVIRONMENT.md); the sandbox
+    files in it are those of the working tree, the same as in the wheel.
+    """
+    import asyncio
+    import concurrent.futures
+
+    from wasm_agent.executor.sandbox import find_deno
+    from wasm_agent.executor.sandbox_launch import SnapshotCache
+
+    deno_bin = find_deno()
+    if deno_bin is None:
+        return None
+    cache = SnapshotCache(deno_bin, REPO / "node_modules" / "pyodide")
+    # On its own thread: Playwright's sync API keeps an event loop running on this one.
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, cache.get()).result()
+
+
+def sandbox_site_mounts(wheel: Path, snapshot: Path | None = None) -> dict[str, Path]:
+    """The test site: web/ at the root, Pyodide under /pyodide/, the wheel under /wheels/,
+    test pages under /test/, the snapshot (if any) under /snapshot/."""
+    mounts = {
         "/": REPO / "web",
         "/pyodide/": REPO / "node_modules" / "pyodide",
         "/wheels/": wheel.parent,
         "/test/": REPO / "tests" / "e2e" / "site",
     }
+    if snapshot is not None:
+        mounts["/snapshot/"] = snapshot.parent
+    return mounts
 
 
 def launch_chromium(playwright):

@@ -7,6 +7,8 @@ import re
 import subprocess
 import sys
 
+import pytest
+
 from harness import REPO
 
 
@@ -14,6 +16,33 @@ def test_sandbox_html_is_built_from_sandbox_js():
     check = subprocess.run([sys.executable, str(REPO / "web" / "build_sandbox_html.py"), "--check"],
                            capture_output=True, text=True)
     assert check.returncode == 0, check.stderr
+
+
+def test_cold_boot_without_snapshot_and_no_spare(browser, sites, wheel):
+    from conftest import open_sandbox_page
+
+    page = open_sandbox_page(browser, sites["isolated"], wheel, spare=False)
+    try:
+        assert page.info["ready"]["snapshot"] is False
+        assert page.run("add(1, 2)")["output"] == 3
+    finally:
+        page.page.context.close()
+
+
+def test_boots_from_the_snapshot_and_restarts_from_the_warm_spare(sandbox, snapshot):
+    if snapshot is None:
+        pytest.skip("no Deno here to make a snapshot")
+    assert sandbox.info["ready"]["snapshot"] is True
+    sandbox.evaluate("() => sandboxTest.client.ready()")
+    sandbox.page.wait_for_timeout(100)
+    restart_ms = sandbox.evaluate("""async () => {
+        await new Promise((resolve) => setTimeout(resolve, 3000));  // the spare boots meanwhile
+        const t0 = performance.now();
+        await sandboxTest.client.restart();
+        return performance.now() - t0;
+    }""")
+    assert restart_ms < 500, restart_ms
+    assert sandbox.run("add(1, 1)")["output"] == 2
 
 
 def test_blocking_mode_follows_isolation(sandbox):
