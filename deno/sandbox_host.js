@@ -24,6 +24,7 @@ import { decode, SANDBOX_MESSAGE_TYPES } from "../web/protocol.js";
  *   since the sandbox became ready (a worker's memory is not measurable alone, and a replaced
  *   worker's memory may be returned to the system late, so growth is what is watched)
  * @property {"atomics" | "jspi"} bridge
+ * @property {boolean} spare  keep a second sandbox booted, so a restart is immediate
  */
 const stdinLines = readLines();
 /** @type {Config} */
@@ -53,11 +54,15 @@ function emit(message) {
   writeAll(encoder.encode(`${config.key} ${JSON.stringify(message)}\n`));
 }
 
-/** The current worker and what belongs to it. */
+// Compiled once, shared by every worker of this process (a restart skips the compile).
+const wasmModule = WebAssembly.compile(boot.files["pyodide.asm.wasm"]);
+
+/** The worker that serves requests, and a booted spare that replaces it at once when it dies. */
 let sandbox = null;
+let spare = null;
 let crashesInARow = 0;
 
-function startSandbox() {
+function startWorker() {
   const worker = new Worker(new URL("./sandbox_worker.js", import.meta.url), {
     type: "module",
     deno: { permissions: "none" },
@@ -70,7 +75,7 @@ function startSandbox() {
     data: atomics ? new SharedArrayBuffer(1 << 20, { maxByteLength: MAX_TOOL_ANSWER_BYTES }) : null,
     runs: new Set(),
     logs: 0,
-    ready: false,
+    ready: null,  // the `ready` message, once booted
     baseline: 0,
   };
   worker.onmessage = (event) => onSandboxMessage(state, event.data);
@@ -79,24 +84,43 @@ function startSandbox() {
     replaceSandbox(state, `the sandbox worker failed: ${event.message}`);
   };
   worker.onmessageerror = () => emit({ type: "log", text: "a message from the sandbox could not be read" });
+  const { files, ...rest } = boot;
   worker.postMessage({
-    ...boot,
+    ...rest,
+    files: { ...files, "pyodide.asm.wasm": undefined },
+    wasmModule: true,  // comes in its own message when compiled, while the worker imports Pyodide
     interrupt: state.interrupt.buffer,
     channel: atomics ? { control: state.control.buffer, data: state.data } : undefined,
   });
-  sandbox = state;
+  wasmModule.then((module) => worker.postMessage({ kind: "wasm", module }));
+  return state;
 }
 
-/** Terminate the worker and start a fresh one; tell CPython unless it asked for this. */
+/** Terminate a worker; the spare (or a new worker) takes over. Tell CPython unless it asked. */
 function replaceSandbox(state, reason, requested = false) {
-  if (sandbox !== state) return;
   state.worker.terminate();
-  sandbox = null;
+  if (state === spare) {
+    spare = null;
+    return;
+  }
+  if (sandbox !== state) return;
   if (config.makeSnapshot) fail(reason);
   crashesInARow += state.ready ? 0 : 1;
   if (crashesInARow >= 3) fail(`the sandbox failed to start 3 times; last: ${reason}`);
   if (!requested) emit({ type: "crashed", reason });
-  startSandbox();
+  sandbox = spare ?? startWorker();
+  spare = null;
+  if (sandbox.ready) activate(sandbox);
+}
+
+/** The serving worker is ready: tell CPython, then boot a spare behind it. */
+function activate(state) {
+  state.baseline = Deno.memoryUsage().rss;
+  emit(state.ready);
+  if (config.spare && !spare) {
+    spare = startWorker();
+    spare.rssBefore = Deno.memoryUsage().rss;
+  }
 }
 
 function fail(reason) {
@@ -105,7 +129,7 @@ function fail(reason) {
 }
 
 function onSandboxMessage(state, data) {
-  if (sandbox !== state) return;  // a message from a worker that was replaced
+  if (sandbox !== state && spare !== state) return;  // from a worker that was replaced
   if (config.makeSnapshot && data?.snapshot instanceof Uint8Array) {
     writeAll(data.snapshot);
     Deno.exit(0);
@@ -116,17 +140,23 @@ function onSandboxMessage(state, data) {
   } catch (error) {
     return emit({ type: "log", text: `dropped a message from the sandbox: ${error.message}` });
   }
-  if (message.type === "ready") {
-    state.ready = true;
-    state.baseline = Deno.memoryUsage().rss;
+  if (message.type === "crashed") {
+    return replaceSandbox(state, String(message.reason ?? "the sandbox crashed").slice(0, 2000));
+  }
+  if (message.type === "ready" && !state.ready) {
+    state.ready = { ...message, spare: state !== sandbox || undefined };
     crashesInARow = 0;
-  } else if (message.type === "result") {
+    if (state === sandbox) return activate(state);
+    // The spare's memory is not growth of the serving sandbox.
+    if (sandbox) sandbox.baseline += Deno.memoryUsage().rss - state.rssBefore;
+    return;
+  }
+  if (state !== sandbox) return;  // a spare says nothing else until it serves
+  if (message.type === "result") {
     state.runs.delete(message.id);
     state.logs = 0;
   } else if (message.type === "log" && ++state.logs > MAX_LOGS_PER_RUN) {
     return;
-  } else if (message.type === "crashed") {
-    return replaceSandbox(state, String(message.reason ?? "the sandbox crashed").slice(0, 2000));
   }
   emit(message);  // re-encoded: one line, whatever the sandbox sent
 }
@@ -192,13 +222,13 @@ if (config.memoryMb) {
   setInterval(() => {
     const rss = Deno.memoryUsage().rss;
     // Only during a run: right after a restart the old worker's memory may not be returned yet.
-    if (sandbox?.runs.size && rss - sandbox.baseline > config.memoryMb * 1024 * 1024) {
+    if (sandbox?.runs.size && (!spare || spare.ready) && rss - sandbox.baseline > config.memoryMb * 1024 * 1024) {
       replaceSandbox(sandbox, `the sandbox used more than ${config.memoryMb} MB of memory`);
     }
   }, 100);
 }
 
-startSandbox();
+sandbox = startWorker();
 if (!config.makeSnapshot) {
   for await (const line of stdinLines) onHostMessage(line);
   Deno.exit(0);  // CPython closed our stdin: it is done with us

@@ -19,6 +19,8 @@ import { decode } from "./protocol.js";
  * @property {string} pyodideSource        text of pyodide.mjs
  * @property {string} asmSource            text of pyodide.asm.mjs
  * @property {Record<string, Uint8Array>} files  pyodide.asm.wasm, python_stdlib.zip, pyodide-lock.json
+ * @property {boolean} [wasmModule]        pyodide.asm.wasm comes compiled, in a `{kind: "wasm", module}`
+ *                                         message after this one (the parent compiles while we import)
  * @property {Record<string, string>} pythonFiles  path under the sandbox's site dir -> source
  * @property {Uint8Array} [snapshot]       a memory snapshot made by an earlier boot
  * @property {boolean} [makeSnapshot]      boot, warm up, post the snapshot, do nothing else
@@ -46,6 +48,8 @@ export function serveSandbox(scope, post) {
   let jspiAnswers = null;
   const queue = [];
   let busy = false;
+  let resolveWasm;
+  const wasm = new Promise((resolve) => { resolveWasm = resolve; });
 
   async function pump() {
     if (busy) return;
@@ -54,7 +58,7 @@ export function serveSandbox(scope, post) {
       while (queue.length) {
         const data = queue.shift();
         if (data?.kind === "boot") {
-          const booted = await boot(data, post);
+          const booted = await boot(data, post, wasm);
           session = booted?.session ?? null;
           jspiAnswers = booted?.answers ?? null;
         } else if (session) {
@@ -70,6 +74,7 @@ export function serveSandbox(scope, post) {
 
   scope.onmessage = (event) => {
     const data = event.data;
+    if (data?.kind === "wasm") return resolveWasm(data.module);
     // In JSPI mode a tool answer arrives while Python waits: deliver it at once.
     if (typeof data === "string" && jspiAnswers) {
       let message = null;
@@ -82,14 +87,26 @@ export function serveSandbox(scope, post) {
   };
 }
 
-/** @param {Boot} boot */
-async function boot(boot, post) {
+/**
+ * @param {Boot} boot
+ * @param {Promise<WebAssembly.Module>} wasm the compiled module, when `boot.wasmModule`
+ */
+async function boot(boot, post, wasm) {
   const started = performance.now();
   const files = boot.files;
   globalThis.fetch = fetchShim(files);  // Pyodide's only source of bytes
+  const instantiateStreaming = WebAssembly.instantiateStreaming;
+  if (boot.wasmModule) {
+    // Pyodide instantiates its wasm from the fetch of pyodide.asm.wasm: use the compiled module instead.
+    WebAssembly.instantiateStreaming = async (_response, imports) => {
+      const module = await wasm;
+      return { module, instance: await WebAssembly.instantiate(module, imports) };
+    };
+  }
   const blobUrl = (text) => URL.createObjectURL(new Blob([text], { type: "text/javascript" }));
   const { loadPyodide } = await import(blobUrl(boot.pyodideSource));
   const asm = await import(blobUrl(boot.asmSource));
+  const imported = performance.now();
   const pyodide = await loadPyodide({
     indexURL: ORIGIN,
     stdLibURL: ORIGIN + "python_stdlib.zip",
@@ -102,6 +119,8 @@ async function boot(boot, post) {
     _makeSnapshot: Boolean(boot.makeSnapshot),
     _loadSnapshot: boot.snapshot,
   });
+  const loaded = performance.now();
+  WebAssembly.instantiateStreaming = instantiateStreaming;
   if (!boot.snapshot) {
     for (const [path, text] of Object.entries(boot.pythonFiles)) {
       const full = `${SITE_DIR}/${path}`;
@@ -124,6 +143,8 @@ async function boot(boot, post) {
   };
   post(JSON.stringify({
     type: "ready", startup_ms: Math.round(performance.now() - started), snapshot: Boolean(boot.snapshot),
+    phases_ms: { import: Math.round(imported - started), load: Math.round(loaded - imported),
+                 setup: Math.round(performance.now() - loaded) },
     bridge: boot.channel ? "atomics" : "jspi", interrupts: Boolean(boot.interrupt),
   }));
   return { session, answers: boot.channel ? null : bridge };

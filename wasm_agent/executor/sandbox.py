@@ -64,12 +64,15 @@ class DenoSandboxExecutor(Executor):
     `pyodide_dir` holds Pyodide's files (default: the repo's
     `node_modules/pyodide`, from `npm ci`). `snapshot=True` starts from a
     memory snapshot cached under `cache_dir` (made once, on first use).
+    `spare=True` keeps a second sandbox booted in the process, so that a
+    restart after a timeout or crash is immediate (about 100 MB more memory).
+    `bridge` is how tool calls block: "atomics" (SharedArrayBuffer) or "jspi".
     """
 
     def __init__(self, additional_authorized_imports: tuple[str, ...] | list[str] = (),
                  limits: ExecutionLimits | None = None, *, pyodide_dir: str | os.PathLike | None = None,
                  deno_bin: str | None = None, snapshot: bool = True, cache_dir: str | os.PathLike | None = None,
-                 bridge: str = "atomics", startup_timeout: float = 60.0, **_: Any):
+                 bridge: str = "atomics", spare: bool = True, startup_timeout: float = 60.0, **_: Any):
         self.additional_authorized_imports = list(additional_authorized_imports)
         self.limits = limits or ExecutionLimits()
         self.deno_bin = deno_bin or find_deno()
@@ -84,6 +87,7 @@ class DenoSandboxExecutor(Executor):
         if bridge not in ("atomics", "jspi"):
             raise ValueError("bridge must be 'atomics' or 'jspi'")
         self.bridge = bridge
+        self.spare = spare
         self.startup_timeout = startup_timeout
         self.snapshots = SnapshotCache(self.deno_bin, self.pyodide_dir, cache_dir) if snapshot else None
         self.tools: dict[str, Any] = {}
@@ -230,7 +234,7 @@ class DenoSandboxExecutor(Executor):
         snapshot = await self.snapshots.get() if self.snapshots else None
         self._key = secrets.token_hex(16)
         config = {"key": self._key, "pyodideDir": str(self.pyodide_dir), "snapshot": str(snapshot) if snapshot else None,
-                  "makeSnapshot": False, "memoryMb": self.limits.max_memory_mb, "bridge": self.bridge,
+                  "makeSnapshot": False, "memoryMb": self.limits.max_memory_mb, "bridge": self.bridge, "spare": self.spare,
                   "pythonFiles": SANDBOX_PYTHON_FILES}
         command = deno_command(self.deno_bin, self.pyodide_dir, extra_reads=[snapshot] if snapshot else [])
         self._ready.clear()

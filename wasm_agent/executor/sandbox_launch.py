@@ -91,7 +91,7 @@ class SnapshotCache:
 
     async def make(self, path: Path) -> None:
         config = {"key": "", "pyodideDir": str(self.pyodide_dir), "snapshot": None, "makeSnapshot": True,
-                  "memoryMb": None, "bridge": "atomics", "pythonFiles": SANDBOX_PYTHON_FILES}
+                  "memoryMb": None, "bridge": "atomics", "spare": False, "pythonFiles": SANDBOX_PYTHON_FILES}
         process = await asyncio.create_subprocess_exec(
             *deno_command(self.deno_bin, self.pyodide_dir), stdin=subprocess.PIPE,
             stdout=subprocess.PIPE, stderr=subprocess.PIPE,
