@@ -9,6 +9,7 @@ static host) the site takes its JSPI path.
 from __future__ import annotations
 
 import functools
+import gzip
 import http.server
 import threading
 from pathlib import Path
@@ -19,6 +20,15 @@ TYPES = {".js": "text/javascript", ".mjs": "text/javascript", ".wasm": "applicat
          ".html": "text/html; charset=utf-8", ".css": "text/css", ".json": "application/json",
          ".zip": "application/zip", ".whl": "application/zip", ".svg": "image/svg+xml",
          ".png": "image/png", ".webmanifest": "application/manifest+json"}
+
+
+# Sent gzipped to browsers that accept it, as most static hosts do (pyodide.asm.wasm: 9.6 -> 3.5 MB).
+COMPRESSIBLE = {".js", ".mjs", ".wasm", ".html", ".css", ".json", ".svg", ".py", ".snapshot"}
+
+
+@functools.lru_cache(maxsize=64)
+def _gzipped(path: Path, mtime: float) -> bytes:
+    return gzip.compress(path.read_bytes(), compresslevel=6, mtime=0)
 
 
 class SiteServer:
@@ -32,6 +42,7 @@ class SiteServer:
         self.root = Path(root).resolve()
         self.isolated = isolated
         self.requests: list[str] = []  # paths served, for tests and the byte counts of docs/site.md
+        self.bytes_sent = 0            # body bytes on the wire (after compression)
         handler = functools.partial(_Handler, self)
         self.httpd = http.server.ThreadingHTTPServer((host, port), handler)
         self.httpd.daemon_threads = True
@@ -74,12 +85,20 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         path = self.path.split("?", 1)[0].split("#", 1)[0]
         self.site.requests.append(path)
         target = self._resolve(path)
+        encoding = None
         if target is None:
             data, status, kind = b"not found\n", 404, "text/plain"
+        elif target.suffix in COMPRESSIBLE and "gzip" in self.headers.get("Accept-Encoding", ""):
+            data, status, kind = _gzipped(target, target.stat().st_mtime), 200, TYPES.get(target.suffix, "application/octet-stream")
+            encoding = "gzip"
         else:
             data, status, kind = target.read_bytes(), 200, TYPES.get(target.suffix, "application/octet-stream")
+        self.site.bytes_sent += len(data) if body else 0
         self.send_response(status)
         self.send_header("Content-Type", kind)
+        if encoding:
+            self.send_header("Content-Encoding", encoding)
+            self.send_header("Vary", "Accept-Encoding")
         self.send_header("Content-Length", str(len(data)))
         self.send_header("Cache-Control", "no-cache")  # the service worker does the caching
         if self.site.isolated:

@@ -156,6 +156,8 @@ def add_site_commands(commands: Any) -> None:
     serve = commands.add_parser("serve", help="serve the site on 127.0.0.1 (builds it first when needed)")
     for command in (build, serve):
         command.add_argument("--out", default=None, help="output folder (default: dist/ of the checkout)")
+        command.add_argument("--no-snapshot", action="store_true",
+                             help="leave out the sandbox's memory snapshot (smaller download, slower start)")
     serve.add_argument("--port", type=int, default=8000)
     serve.add_argument("--no-isolation", action="store_true",
                        help="leave out COOP/COEP, like a plain static host (the JSPI path)")
@@ -180,7 +182,7 @@ def site_command(args: argparse.Namespace) -> int:
     out = Path(args.out).resolve() if args.out else site.DEFAULT_OUT
     try:
         if args.command == "build" or args.rebuild or not site.is_current(out):
-            site.build_site(out)
+            site.build_site(out, snapshot=not args.no_snapshot)
     except site.BuildError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2

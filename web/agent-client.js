@@ -50,7 +50,8 @@ async function boot() {
   let sandboxError = "";
   try {
     const manifest = await fetch(new URL("build.json", BASE)).then((response) => response.json());
-    const assets = await loadSandboxAssets({ base: BASE.href, pyodide: "pyodide/", wheel: manifest.wheel });
+    const assets = await loadSandboxAssets({ base: BASE.href, pyodide: "pyodide/", wheel: manifest.wheel,
+      snapshot: manifest.sandboxSnapshot ?? undefined });
     const frame = await openSandboxFrame({ assets, spare: true, maxMemoryMb: 1024 });
     sandboxPort = frame.port;
   } catch (error) {
