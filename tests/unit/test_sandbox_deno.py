@@ -53,6 +53,17 @@ def divide(a: float, b: float) -> float:
 
 
 @tool
+async def wait_long(seconds: float) -> str:
+    """Sleep on the host, asynchronously.
+
+    Args:
+        seconds: How long.
+    """
+    await asyncio.sleep(seconds)
+    return "woke"
+
+
+@tool
 async def slow_echo(text: str, delay: float = 0.01) -> dict:
     """Echo the text after a pause, from an async tool.
 
@@ -64,7 +75,7 @@ async def slow_echo(text: str, delay: float = 0.01) -> dict:
     return {"text": text, "loop": id(asyncio.get_running_loop())}
 
 
-TOOLS = (add, divide, slow_echo)
+TOOLS = (add, divide, slow_echo, wait_long)
 
 
 def code(body: str) -> str:
@@ -161,6 +172,29 @@ async def test_endless_loop_is_stopped_and_state_is_kept(executor):
     assert time.monotonic() - started < 10
     message = agent.memory.steps[2].error.message
     assert "1.5 s time limit" in message and "Variables defined before that are kept" in message
+
+
+async def test_time_limit_stops_code_waiting_for_a_tool(executor):
+    agent = agent_for(executor, [code("kept = 1\nwait_long(60)"), code("final_answer(kept)")])
+    with time_limit(executor, 1):
+        started = time.monotonic()
+        assert await agent.arun("Wait") == 1
+    assert time.monotonic() - started < 10
+    assert "time limit" in agent.memory.steps[1].error.message
+
+
+async def test_jspi_bridge_calls_tools_and_stops_loops():
+    # The bridge the browser uses when it is not cross-origin isolated.
+    executor = sandbox.DenoSandboxExecutor(bridge="jspi", spare=False, limits=ExecutionLimits(timeout_seconds=1))
+    try:
+        await executor.send_tools({"add": add, "wait_long": wait_long})
+        assert (await executor.run("x = add(1, b=2)\nx")).output == 3
+        assert executor.last_ready["bridge"] == "jspi"
+        assert "time limit" in (await executor.run("while True: pass")).error
+        assert "time limit" in (await executor.run("wait_long(60)")).error
+        assert (await executor.run("x")).output == 3
+    finally:
+        await executor.close()
 
 
 async def test_code_that_ignores_interrupts_gets_a_fresh_sandbox(executor):
