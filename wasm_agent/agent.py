@@ -334,6 +334,17 @@ class MultiStepAgent:
         except Exception as error:  # noqa: BLE001 - any provider failure ends the run clearly
             raise AgentGenerationError(f"The model failed: {type(error).__name__}: {error}") from error
 
+    async def _generate_action(self, step: ActionStep, **kwargs: Any) -> AsyncIterator[ChatMessageStreamDelta]:
+        """The model call of an action step: yields deltas; fills the step's output, usage and timing."""
+        messages = step.model_input_messages = self.write_memory_to_messages()
+        step.model_timing = Timing()
+        async for item in self._generate(messages, **kwargs):
+            if isinstance(item, ChatMessage):
+                step.model_output_message, step.token_usage = item, item.token_usage
+            else:
+                yield item
+        step.model_timing.end_time = time.time()
+
     async def _complete(self, messages: list[ChatMessage], **kwargs: Any) -> ChatMessage:
         message = None
         async for item in self._generate(messages, **kwargs):

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any, AsyncIterator, Callable, Iterable, Mapping
 
 from .agent import MultiStepAgent, _short
 from .errors import AgentExecutionError
 from .events import ActionOutput, StreamEvent, ToolOutput
 from .executor import Executor, create_executor
-from .memory import ActionStep, ToolCall
-from .messages import ChatMessage
+from .memory import ActionStep, Timing, ToolCall
 from .models.base import Model
 from .parsing import extract_code
 from .tools import Tool
@@ -61,15 +61,9 @@ class CodeAgent(MultiStepAgent):
             self._loop.create_task(self.executor.interrupt())
 
     async def _step_stream(self, step: ActionStep) -> AsyncIterator[StreamEvent]:
-        messages = step.model_input_messages = self.write_memory_to_messages()
-        message = None
-        async for item in self._generate(messages, stop_sequences=self.stop_sequences):
-            if isinstance(item, ChatMessage):
-                message = item
-            else:
-                yield item
-        step.model_output_message, step.token_usage = message, message.token_usage
-        text = message.content or ""
+        async for delta in self._generate_action(step, stop_sequences=self.stop_sequences):
+            yield delta
+        text = step.model_output_message.content or ""
         if "<code>" in text and "</code>" not in text.split("<code>")[-1]:
             text += "</code>"  # the stop sequence ate the closing tag
         step.model_output = text
@@ -77,7 +71,9 @@ class CodeAgent(MultiStepAgent):
         call = ToolCall(name="python_interpreter", arguments=code, id=f"call_{step.step_number}")
         step.tool_calls = [call]
         yield call
+        call.timing = Timing()
         result = await self.executor.run(code)
+        call.timing.end_time = time.time()
         logs = result.logs
         if result.error is not None:
             if logs:

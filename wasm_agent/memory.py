@@ -45,14 +45,16 @@ class ToolCall:
     arguments: Any
     id: str
     observation: str | None = None  # what the call returned, as the model sees it
+    timing: Timing | None = None  # when it ran (the code's execution, for a code action)
 
     def to_dict(self) -> dict:
         return {"name": self.name, "arguments": _jsonable(self.arguments), "id": self.id,
-                "observation": self.observation}
+                "observation": self.observation, "timing": self.timing.to_dict() if self.timing else None}
 
     @classmethod
     def from_dict(cls, data: dict) -> "ToolCall":
-        return cls(data["name"], data.get("arguments"), data["id"], data.get("observation"))
+        timing = Timing.from_dict(data["timing"]) if data.get("timing") else None
+        return cls(data["name"], data.get("arguments"), data["id"], data.get("observation"), timing)
 
 
 class MemoryStep:
@@ -131,6 +133,7 @@ class ActionStep(MemoryStep):
     step_number: int = 0
     timing: Timing = field(default_factory=Timing)
     model_input_messages: list[ChatMessage] | None = None  # not serialised: derivable, and large
+    model_timing: Timing | None = None  # when the model call ran
     tool_calls: list[ToolCall] | None = None
     native_tool_calls: bool = False  # True for ToolCallingAgent: replayed as tool-call messages
     error: AgentError | None = None
@@ -176,6 +179,7 @@ class ActionStep(MemoryStep):
             "type": self.kind,
             "step_number": self.step_number,
             "timing": self.timing.to_dict(),
+            "model_timing": self.model_timing.to_dict() if self.model_timing else None,
             "tool_calls": [c.to_dict() for c in self.tool_calls] if self.tool_calls else None,
             "native_tool_calls": self.native_tool_calls,
             "error": self.error.to_dict() if self.error else None,
@@ -193,6 +197,7 @@ class ActionStep(MemoryStep):
         return cls(
             step_number=data.get("step_number", 0),
             timing=Timing.from_dict(data.get("timing")),
+            model_timing=Timing.from_dict(data["model_timing"]) if data.get("model_timing") else None,
             tool_calls=[ToolCall.from_dict(c) for c in data["tool_calls"]] if data.get("tool_calls") else None,
             native_tool_calls=data.get("native_tool_calls", False),
             error=AgentError.from_dict(data["error"]) if data.get("error") else None,

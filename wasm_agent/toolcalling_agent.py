@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from typing import Any, AsyncIterator
 
 from .agent import MultiStepAgent, _short
 from .errors import AgentError, AgentGenerationError, AgentToolCallError, AgentToolExecutionError
 from .events import ActionOutput, StreamEvent, ToolOutput
-from .memory import ActionStep, ToolCall
-from .messages import ChatMessage
+from .memory import ActionStep, Timing, ToolCall
 from .parsing import parse_json_tool_call
 from .tools import Tool
 
@@ -33,15 +33,10 @@ class ToolCallingAgent(MultiStepAgent):
         return f"- {tool.name}: {tool.description}\n  Arguments: {args or 'none'}"
 
     async def _step_stream(self, step: ActionStep) -> AsyncIterator[StreamEvent]:
-        messages = step.model_input_messages = self.write_memory_to_messages()
-        message = None
-        async for item in self._generate(messages, stop_sequences=self.stop_sequences,
-                                         tools=list(self.callables.values())):
-            if isinstance(item, ChatMessage):
-                message = item
-            else:
-                yield item
-        step.model_output_message, step.token_usage = message, message.token_usage
+        async for delta in self._generate_action(step, stop_sequences=self.stop_sequences,
+                                                 tools=list(self.callables.values())):
+            yield delta
+        message = step.model_output_message
         step.model_output = message.content
         if message.tool_calls:
             calls = [ToolCall(c.name, c.parsed_arguments(), c.id) for c in message.tool_calls]
@@ -70,7 +65,14 @@ class ToolCallingAgent(MultiStepAgent):
             yield ActionOutput(output=final[-1], is_final_answer=True)
 
     async def _call_tool(self, call: ToolCall) -> tuple[Any, bool, AgentError | None]:
-        """Run one call; returns (output, is_final_answer, error)."""
+        """Run one call (timed on `call.timing`); returns (output, is_final_answer, error)."""
+        call.timing = Timing()
+        try:
+            return await self._run_tool(call)
+        finally:
+            call.timing.end_time = time.time()
+
+    async def _run_tool(self, call: ToolCall) -> tuple[Any, bool, AgentError | None]:
         tool = self.callables.get(call.name)
         if tool is None:
             return None, False, AgentToolCallError(
