@@ -232,6 +232,17 @@ async def test_a_killed_process_is_replaced_and_the_model_is_told():
         await executor.close()
 
 
+async def test_a_broken_snapshot_is_dropped_and_the_sandbox_starts_cold(tmp_path):
+    executor = sandbox.DenoSandboxExecutor(cache_dir=tmp_path, spare=False)
+    executor.snapshots.path.write_bytes(b"not a snapshot" * 100_000)
+    try:
+        result = await executor.run("6 * 7")
+        assert (result.output, result.logs) == (42, "")
+        assert executor.last_ready["snapshot"] is False and not executor.snapshots.path.exists()
+    finally:
+        await executor.close()
+
+
 def test_missing_pyodide_says_to_run_npm_ci(tmp_path):
     with pytest.raises(ExecutorUnavailableError, match="npm ci"):
         sandbox.DenoSandboxExecutor(pyodide_dir=tmp_path)

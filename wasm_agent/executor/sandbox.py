@@ -95,11 +95,14 @@ class DenoSandboxExecutor(Executor):
         self.last_ready: dict = {}           # the latest `ready` message (startup_ms, snapshot, ...)
         self.restarts = 0
         self._process: asyncio.subprocess.Process | None = None
+        self._reader: asyncio.Task | None = None     # reads the process's stdout until it exits
+        self._exit_reason: str | None = None
         self._key = ""
         self._pending = PendingRequests()
         self._ready = asyncio.Event()
         self._fresh = True                   # the sandbox has not had our tools and variables yet
         self._lost_note: str | None = None   # tell the model at its next step
+        self._used = False                   # code ran in this sandbox: losing it loses state
         self._running_id: int | None = None
         self._stop_reason: str | None = None
         self._tool_tasks: set[asyncio.Task] = set()
@@ -164,10 +167,9 @@ class DenoSandboxExecutor(Executor):
             await self._request("send_variables", variables=to_wire(variables))
 
     async def _reset(self) -> None:
+        self.variables = {}
         if self._ready.is_set() and not self._fresh:
             await self._request("reset")
-            if self.variables:
-                await self._request("send_variables", variables=to_wire(self.variables))
 
     async def _run(self, code: str) -> CodeOutput:
         # One run at a time: a cancelled run may still be stopping when the next one comes.
@@ -184,6 +186,7 @@ class DenoSandboxExecutor(Executor):
         note, self._lost_note = self._lost_note, None
         id, future = self._pending.open()
         self._running_id = id
+        self._used = True
         try:
             self._send(protocol.request("run", id, code=code, max_output_chars=self.limits.max_output_chars))
             answer = await self._pending.wait(id, future, self.limits.timeout_seconds)
@@ -196,7 +199,6 @@ class DenoSandboxExecutor(Executor):
         except (SandboxDiedError, ProtocolError) as error:
             answer = {"ok": False, "error": {"message": f"The sandbox stopped while running the code ({error}): "
                                                         f"it was replaced and {LOST_STATE}."}}
-            self._lost_note = None
         finally:
             self._running_id = None
         result = self._code_output(answer)
@@ -217,18 +219,31 @@ class DenoSandboxExecutor(Executor):
     async def _ensure_ready(self) -> None:
         self._start_lock = self._start_lock or asyncio.Lock()
         async with self._start_lock:
-            if self._process is None or self._process.returncode is not None:
-                await self._start_process()
-            try:
-                await asyncio.wait_for(self._ready.wait(), self.startup_timeout)
-            except asyncio.TimeoutError:
-                self._kill("it did not start")
-                raise RequestTimeoutError(f"the sandbox was not ready after {self.startup_timeout:g} s") from None
+            for attempt in (1, 2):  # a second time cold, if the snapshot was at fault
+                if self._process is None or self._process.returncode is not None:
+                    await self._start_process()
+                if await self._wait_ready_or_exit():
+                    break
+                if attempt == 2 or self._exit_reason is None:
+                    raise SandboxDiedError(self._exit_reason or "the sandbox did not start")
             if self._fresh:
                 self._fresh = False
                 await self._request("send_tools", tools=self._tool_specs())
                 if self.variables:
                     await self._request("send_variables", variables=to_wire(self.variables))
+
+    async def _wait_ready_or_exit(self) -> bool:
+        """True when ready; False when the process exited first. Kills it past the startup timeout."""
+        ready = asyncio.ensure_future(self._ready.wait())
+        done, _ = await asyncio.wait({ready, self._reader}, timeout=self.startup_timeout,
+                                     return_when=asyncio.FIRST_COMPLETED)
+        ready.cancel()
+        if self._ready.is_set():
+            return True
+        if not done:
+            self._kill("it did not start")
+            raise RequestTimeoutError(f"the sandbox was not ready after {self.startup_timeout:g} s")
+        return False
 
     async def _start_process(self) -> None:
         snapshot = await self.snapshots.get() if self.snapshots else None
@@ -243,13 +258,15 @@ class DenoSandboxExecutor(Executor):
             *command, stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.PIPE, env=_deno_environment(), limit=4 * protocol.MAX_MESSAGE_CHARS)
         process.stdin.write(json.dumps(config).encode() + b"\n")
-        self._spawn(self._read_stdout(process, snapshot))
+        self._exit_reason = None
+        self._reader = self._spawn(self._read_stdout(process, snapshot))
         self._spawn(self._read_stderr(process))
 
-    def _spawn(self, coroutine: Any) -> None:
+    def _spawn(self, coroutine: Any) -> asyncio.Task:
         task = asyncio.get_running_loop().create_task(coroutine)
         self._background.add(task)
         task.add_done_callback(self._background.discard)
+        return task
 
     # -- messages -----------------------------------------------------------------------
     async def _read_stdout(self, process: asyncio.subprocess.Process, snapshot: Path | None) -> None:
@@ -273,7 +290,7 @@ class DenoSandboxExecutor(Executor):
         if process is self._process:
             self._process = None
             self._ready.clear()
-            reason = f"the Deno process exited with code {code}" + self._stderr_tail()
+            reason = self._exit_reason = f"the Deno process exited with code {code}" + self._stderr_tail()
             if snapshot is not None and not self.last_ready and self.snapshots:
                 self.snapshots.discard(snapshot)  # never started from it: don't try it again
             self._lost(reason)
@@ -385,6 +402,7 @@ class DenoSandboxExecutor(Executor):
     def _restart_sandbox(self) -> None:
         self._ready.clear()
         self._fresh = True
+        self._used = False
         self.restarts += 1
         try:
             self._send({"type": "restart"})
@@ -397,8 +415,10 @@ class DenoSandboxExecutor(Executor):
             self._process.kill()
 
     def _lost(self, reason: str) -> None:
-        if self._running_id is None:
+        self.logs.append(reason)
+        if self._running_id is None and self._used:
             self._lost_note = f"Note: {reason}; {LOST_STATE}"
+        self._used = False
 
     # -- helpers -------------------------------------------------------------------------
     def _tool_specs(self) -> list[dict]:
