@@ -16,6 +16,36 @@ from wasm_agent.platform import IN_PYODIDE, block_on
 
 def pytest_configure(config):
     config.addinivalue_line("markers", "cpython_only: needs threads, subprocesses or sockets; skipped in Pyodide")
+    if not IN_PYODIDE:
+        _allow_loopback_only()
+
+
+def _allow_loopback_only():
+    """Tests talk to loopback servers only: a connection anywhere else fails loudly."""
+    import ipaddress
+    import socket
+
+    connect, connect_ex = socket.socket.connect, socket.socket.connect_ex
+
+    def check(sock, address):
+        if sock.family in (socket.AF_INET, socket.AF_INET6):
+            host = address[0]
+            try:
+                loopback = ipaddress.ip_address(host.split("%")[0]).is_loopback
+            except ValueError:
+                loopback = host == "localhost"
+            if not loopback:
+                raise ConnectionRefusedError(f"tests may only connect to loopback servers, not {address!r}")
+
+    def guarded_connect(sock, address):
+        check(sock, address)
+        return connect(sock, address)
+
+    def guarded_connect_ex(sock, address):
+        check(sock, address)
+        return connect_ex(sock, address)
+
+    socket.socket.connect, socket.socket.connect_ex = guarded_connect, guarded_connect_ex
 
 
 def pytest_collection_modifyitems(config, items):
