@@ -74,10 +74,19 @@ class StreamingResponse(Protocol):
     async def aclose(self) -> None: ...
 
 
-class Transport(Protocol):
-    async def request(self, request: HttpRequest) -> HttpResponse: ...
+class Transport:
+    """Connects to a server; a platform implements `stream`, and `request` reads it whole."""
 
-    async def stream(self, request: HttpRequest) -> StreamingResponse: ...
+    async def stream(self, request: HttpRequest) -> StreamingResponse:
+        raise NotImplementedError
+
+    async def request(self, request: HttpRequest) -> HttpResponse:
+        response = await self.stream(request)
+        try:
+            body = await response.read()
+        finally:
+            await response.aclose()
+        return HttpResponse(response.status, response.headers, body)
 
 
 async def read_whole(response: StreamingResponse) -> bytes:
@@ -99,7 +108,7 @@ def default_transport() -> Transport:
 _HEAD, _CHUNK, _END, _ERROR = "head", "chunk", "end", "error"
 
 
-class StdlibTransport:
+class StdlibTransport(Transport):
     """`http.client` on a thread per request; chunks reach the event loop through a queue.
 
     The socket timeout bounds every wait (connect, headers, each chunk), and
@@ -107,14 +116,6 @@ class StdlibTransport:
     """
 
     chunk_size = 16384
-
-    async def request(self, request: HttpRequest) -> HttpResponse:
-        response = await self.stream(request)
-        try:
-            body = await response.read()
-        finally:
-            await response.aclose()
-        return HttpResponse(response.status, response.headers, body)
 
     async def stream(self, request: HttpRequest) -> _ThreadedResponse:
         response = _ThreadedResponse(request, self.chunk_size)

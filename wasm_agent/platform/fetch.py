@@ -15,7 +15,7 @@ from typing import AsyncIterator
 from js import AbortController, Object, clearTimeout, fetch, setTimeout  # type: ignore[import-not-found]
 from pyodide.ffi import JsException, create_proxy, to_js  # type: ignore[import-not-found]
 
-from ..models.transport import HttpRequest, HttpResponse, TransportError, TransportTimeout, read_whole
+from ..models.transport import HttpRequest, Transport, TransportError, TransportTimeout, read_whole
 
 # fetch rejects with a bare "TypeError: Failed to fetch" for DNS failures, refused
 # connections and CORS refusals alike; the browser tells the page nothing more.
@@ -23,15 +23,7 @@ NETWORK_OR_CORS = ("fetch could not send the request: the server is unreachable,
                    "refused the cross-origin request (CORS); the browser console shows which")
 
 
-class FetchTransport:
-    async def request(self, request: HttpRequest) -> HttpResponse:
-        response = await self.stream(request)
-        try:
-            body = await response.read()
-        finally:
-            await response.aclose()
-        return HttpResponse(response.status, response.headers, body)
-
+class FetchTransport(Transport):
     async def stream(self, request: HttpRequest) -> _FetchResponse:
         response = _FetchResponse(request)
         try:
