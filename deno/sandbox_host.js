@@ -116,7 +116,7 @@ function replaceSandbox(state, reason, requested = false) {
 /** The serving worker is ready: tell CPython, then boot a spare behind it. */
 function activate(state) {
   state.baseline = Deno.memoryUsage().rss;
-  emit(state.ready);
+  emit({ ...state.ready, host_ms: Math.round(performance.now()) });  // since this process started
   if (config.spare && !spare) {
     spare = startWorker();
     spare.rssBefore = Deno.memoryUsage().rss;

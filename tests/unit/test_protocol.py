@@ -1,6 +1,5 @@
 """The sandbox wire protocol: values, messages, pending requests, and the JS twin."""
 
-import asyncio
 import math
 import re
 import subprocess
@@ -8,9 +7,21 @@ from pathlib import Path
 
 import pytest
 
-from wasm_agent.executor.protocol import (MESSAGE_TYPES, MAX_MESSAGE_CHARS, PendingRequests, ProtocolError,
-                                          RemoteValue, RequestTimeoutError, SandboxDiedError, decode, encode,
-                                          from_wire, reply, request, to_wire)
+from wasm_agent.executor.protocol import (
+    MAX_MESSAGE_CHARS,
+    MESSAGE_TYPES,
+    PendingRequests,
+    ProtocolError,
+    RemoteValue,
+    RequestTimeoutError,
+    SandboxDiedError,
+    decode,
+    encode,
+    from_wire,
+    reply,
+    request,
+    to_wire,
+)
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -73,7 +84,7 @@ async def test_pending_requests_time_out_resolve_and_die_together():
 
 def test_the_js_twin_lists_the_same_message_types():
     source = (REPO / "web" / "protocol.js").read_text()
-    listed = re.search(r"MESSAGE_TYPES = Object\.freeze\(\[(.*?)\]\)", source, re.S).group(1)
+    listed = re.search(r"MESSAGE_TYPES = Object\.freeze\(\[(.*?)\]\)", source, re.DOTALL).group(1)
     assert tuple(re.findall(r'"(\w+)"', listed)) == MESSAGE_TYPES
 
 
@@ -85,6 +96,7 @@ def test_the_js_protocol_module_behaves():
         pytest.skip("Deno is not installed")
     run = subprocess.run([deno, "test", "--no-prompt", "--no-config", "--no-lock", "--allow-read=web,deno",
                           "deno/protocol_test.js"], cwd=REPO, capture_output=True, text=True, timeout=120,
-                         env={"DENO_NO_UPDATE_CHECK": "1", "NO_COLOR": "1", "PATH": "", "HOME": str(Path.home())})
+                         env={"DENO_NO_UPDATE_CHECK": "1", "NO_COLOR": "1", "PATH": "", "HOME": str(Path.home())},
+                         check=False)
     assert run.returncode == 0, run.stdout + run.stderr
     assert f"MESSAGE_TYPES={list(MESSAGE_TYPES)}".replace("'", '"').replace(", ", ",") in run.stdout

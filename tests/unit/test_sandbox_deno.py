@@ -11,11 +11,12 @@ import json
 import os
 import threading
 import time
+import typing
 
 import pytest
 
 from wasm_agent import CodeAgent, ScriptedModel, tool
-from wasm_agent.errors import AgentToolCallError, ExecutorUnavailableError
+from wasm_agent.errors import ExecutorUnavailableError
 from wasm_agent.executor import ExecutionLimits
 from wasm_agent.platform import block_on
 
@@ -250,9 +251,9 @@ def test_missing_pyodide_says_to_run_npm_ci(tmp_path):
 
 # -- attacks from generated code -------------------------------------------------------------
 class Canary(http.server.BaseHTTPRequestHandler):
-    hits: list[str] = []
+    hits: typing.ClassVar[list[str]] = []
 
-    def do_GET(self):  # noqa: N802 - the http.server API
+    def do_GET(self):
         Canary.hits.append(self.path)
         self.send_response(200)
         self.end_headers()

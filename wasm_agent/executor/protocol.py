@@ -69,7 +69,7 @@ class RemoteValue:
     def __str__(self) -> str:
         return self.text
 
-    def __eq__(self, other: Any) -> bool:
+    def __eq__(self, other: object) -> bool:
         return isinstance(other, RemoteValue) and (other.text, other.type_name) == (self.text, self.type_name)
 
     def __hash__(self) -> int:
@@ -186,7 +186,7 @@ class PendingRequests:
         wait again, or `drop` it)."""
         try:
             return await asyncio.wait_for(asyncio.shield(future), timeout)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             raise RequestTimeoutError(f"no answer to request {id} within {timeout:g} s") from None
 
     def drop(self, id: int) -> None:

@@ -23,15 +23,34 @@ import json
 import os
 import secrets
 import threading
+from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import Any
 
-from ..errors import AgentError, AgentToolCallError, AgentToolExecutionError, ExecutorUnavailableError
+from ..errors import (
+    AgentError,
+    AgentToolCallError,
+    AgentToolExecutionError,
+    ExecutorUnavailableError,
+)
 from . import protocol
 from .base import CodeOutput, ExecutionLimits, Executor
-from .protocol import PendingRequests, ProtocolError, RequestTimeoutError, SandboxDiedError, from_wire, to_wire
+from .protocol import (
+    PendingRequests,
+    ProtocolError,
+    RequestTimeoutError,
+    SandboxDiedError,
+    from_wire,
+    to_wire,
+)
 from .runner import INTERRUPTED_PREFIX
-from .sandbox_launch import PYODIDE_FILES, REPO_DIR, SANDBOX_PYTHON_FILES, SnapshotCache, deno_command
+from .sandbox_launch import (
+    PYODIDE_FILES,
+    REPO_DIR,
+    SANDBOX_PYTHON_FILES,
+    SnapshotCache,
+    deno_command,
+)
 
 DEFAULT_PYODIDE_DIR = REPO_DIR / "node_modules" / "pyodide"
 

@@ -13,11 +13,25 @@ and `executor.protocol` only: it must not import the rest of the package.
 from __future__ import annotations
 
 import itertools
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from ..errors import AgentError
-from .protocol import MAX_MESSAGE_CHARS, ProtocolError, decode, encode, from_wire, reply, to_wire
-from .runner import CodeRunner, ExecutionInterrupted, FinalAnswerSignal, make_tool_function
+from .protocol import (
+    MAX_MESSAGE_CHARS,
+    ProtocolError,
+    decode,
+    encode,
+    from_wire,
+    reply,
+    to_wire,
+)
+from .runner import (
+    CodeRunner,
+    ExecutionInterrupted,
+    FinalAnswerSignal,
+    make_tool_function,
+)
 
 # Modules imported before a memory snapshot is taken, so a restored sandbox starts warm.
 WARM_IMPORTS = ("ast", "json", "math", "re", "random", "datetime", "collections", "itertools",
