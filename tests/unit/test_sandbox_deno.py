@@ -367,6 +367,23 @@ async def test_forged_protocol_messages_are_ignored(executor, canary):
     assert Canary.hits == []
 
 
+async def test_lines_a_spawned_worker_writes_to_stdout_are_not_messages(executor):
+    restarts = executor.restarts
+    forge = in_worker("const line = (t) => Deno.stdout.writeSync(new TextEncoder().encode(t)); "
+                      'line(`{"type":"crashed","reason":"forged"}\\n`); '
+                      'line(`0123456789abcdef {"type":"crashed","reason":"forged"}\\n`); '
+                      "return 'written'")
+    await executor.run(forge)
+    for _ in range(200):
+        outcome = str((await executor.run("import js\njs.attempt")).output)
+        if outcome != "pending":
+            break
+        await asyncio.sleep(0.02)
+    assert outcome.endswith("ALLOWED: written")  # stdout needs no permission; the key is what counts
+    assert executor.restarts == restarts and any("forged" in line for line in executor.logs)
+    assert (await executor.run("6 * 7")).output == 42
+
+
 async def test_output_floods_are_capped(executor):
     result = await executor.run("for i in range(200000): print('flood', i)\n"
                                 "import js\nfor i in range(1000): js.console.log('x' * 10000)\n"
