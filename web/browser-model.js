@@ -17,7 +17,8 @@
 /**
  * @typedef {{ phase: "download" | "load" | "ready", loaded: number, total: number }} ModelProgress
  * @typedef {{ role: "system" | "user" | "assistant", content: string }} ChatTurn
- * @typedef {{ messages: ChatTurn[], stop?: string[], maxTokens?: number, temperature?: number, seed?: number }} GenerateRequest
+ * @typedef {{ messages: ChatTurn[], stop?: string[], maxTokens?: number, temperature?: number, seed?: number,
+ *             options?: object }} GenerateRequest   // options: more llama-server sampling fields (e.g. ignore_eos)
  * @typedef {{ inputTokens: number, outputTokens: number, cachedTokens: number }} Usage
  * @typedef {{ type: "delta", text: string }
  *         | { type: "done", text: string, finishReason: string, usage: Usage, timings: object | null,
@@ -85,6 +86,19 @@ export async function createBrowserModel(options = {}) {
   return new BrowserModel(wllama, info);
 }
 
+/**
+ * Load a model and publish its handle where `wasm_agent.models.browser.BrowserModel()` finds it
+ * (`globalThis.wasmAgentBrowserModel`): what the agent worker calls before running Python.
+ */
+export async function publishBrowserModel(options = {}) {
+  const previous = globalThis.wasmAgentBrowserModelInstance;
+  if (previous) await previous.close();  // one model per worker: a new choice replaces the old
+  const model = await createBrowserModel(options);
+  globalThis.wasmAgentBrowserModelInstance = model;
+  globalThis.wasmAgentBrowserModel = model.handle();
+  return model;
+}
+
 /** Forget the cached weights of `url` (or of every model when no URL is given). */
 export async function clearCachedModels(url) {
   const { ModelManager } = await import(new URL("wllama/index.js", import.meta.url).href);
@@ -123,6 +137,7 @@ export class BrowserModel {
     const t0 = performance.now();
     const stop = (request.stop ?? []).filter(Boolean);
     const chunks = await this.wllama.createChatCompletion({
+      ...request.options,
       messages: request.messages.map(({ role, content }) => ({ role, content: content ?? "" })),
       stream: true,
       stop,                    // works, though wllama's type lacks it
@@ -168,7 +183,8 @@ export class BrowserModel {
    * The small object Python holds (`BrowserModel(handle)` in wasm_agent.models.browser):
    * plain strings across the boundary, so no proxy outlives a call.
    *   handle.info()            -> JSON of `info`
-   *   handle.stream(json)      -> { next(): Promise<JSON event | null>, cancel() }
+   *   handle.stream(json)      -> { next(): Promise<JSON event | undefined>, cancel() }
+   * (undefined, not null, at the end: Pyodide turns undefined into None, null into jsnull)
    */
   handle() {
     return {
@@ -179,7 +195,7 @@ export class BrowserModel {
         return {
           next: async () => {
             const { value, done } = await events.next();
-            return done ? null : JSON.stringify(value);
+            return done ? undefined : JSON.stringify(value);
           },
           cancel: () => { controller.abort(); events.return(undefined); },
         };

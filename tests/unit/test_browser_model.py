@@ -62,7 +62,7 @@ async def test_code_agent_runs_on_it_with_the_small_prompt_and_few_shot_turns():
     assert await agent.arun("What is 6 * 7?") == 42
     first, second = handle.requests
     assert first["messages"][0]["role"] == "system" and len(first["messages"][0]["content"]) < 1200
-    assert [m["role"] for m in first["messages"][1:4]] == ["user", "assistant", "user"]  # few-shot turns
+    assert [m["role"] for m in first["messages"][1:5]] == ["user", "assistant", "user", "assistant"]  # few-shot turns
     assert "</code>" in first["stop"]
     # The second step's messages extend the first's: the JS side's KV cache covers the shared prefix.
     assert second["messages"][:len(first["messages"])] == first["messages"]

@@ -5,7 +5,7 @@ small handle to it, made by `BrowserModel.handle()` in JS and handed over by
 the agent worker. Strings cross the boundary (JSON), so no proxy outlives a call:
 
     handle.info()            -> JSON: {name, threads, promptVariant, ...}
-    handle.stream(json)      -> {next(): Promise<JSON event | null>, cancel()}
+    handle.stream(json)      -> {next(): Promise<JSON event | undefined>, cancel()}
 
 A request is `{messages, stop, maxTokens, temperature, seed}`; events are
 `{"type": "delta", "text"}` and a last `{"type": "done", "usage", "timings", ...}`.
@@ -40,7 +40,7 @@ class BrowserModel(Model):
     def __init__(self, handle: Any = None, *, model_id: str | None = None, temperature: float = 0.0,
                  max_tokens: int = 512, seed: int = 0, prompt_variant: Any = ..., **kwargs: Any):
         self.handle = handle if handle is not None else _published_handle()
-        self.info = json.loads(str(self.handle.info()))
+        self.info = json.loads(self.handle.info())
         super().__init__(model_id or self.info.get("name") or "browser", **kwargs)
         self.prompt_variant = self.info.get("promptVariant") if prompt_variant is ... else prompt_variant
         self.temperature, self.max_tokens, self.seed = temperature, max_tokens, seed
@@ -63,10 +63,10 @@ class BrowserModel(Model):
         try:
             while True:
                 event = await stream.next()
-                if event is None:
+                if not isinstance(event, str):  # None (JS undefined) ends the stream
                     finished = True
                     return
-                event = json.loads(str(event))
+                event = json.loads(event)
                 if event["type"] == "delta":
                     yield ChatMessageStreamDelta(content=event["text"])
                 elif event["type"] == "done":
