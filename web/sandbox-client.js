@@ -255,9 +255,12 @@ export class SandboxClient {
       answer = { type: "tool_result", id, ok: true, value: value === undefined ? null : value };
       encode(answer); // not JSON-compatible or too big: fail here, as the tool's error
     } catch (error) {
-      const type = error?.name?.startsWith("Agent") ? error.name : "AgentToolExecutionError";
-      answer = { type: "tool_result", id, ok: false,
-        error: { type, message: `tool ${JSON.stringify(name)} failed: ${error?.message ?? error}` } };
+      // An agent error was worded by the host already; anything else gets the tool's name.
+      const agentError = typeof error?.name === "string" && error.name.startsWith("Agent");
+      answer = { type: "tool_result", id, ok: false, error: {
+        type: agentError ? error.name : "AgentToolExecutionError",
+        message: agentError ? String(error.message) : `tool ${JSON.stringify(name)} failed: ${error?.message ?? error}`,
+      } };
     }
     this.#send(answer);
   }

@@ -16,6 +16,14 @@
   const MAX_MESSAGE_CHARS = 16 * 1024 * 1024;
   const MAX_TOOL_ANSWER_BYTES = 64 << 20;
   const MAX_LOGS_PER_RUN = 50; // a flood of `log` messages stops here, not in the host
+  const WARM_UP_ID = -1; // ids of the relay's own requests are negative; their answers stay here
+  const WARM_UP_CODE = [
+    "import json, math, re",
+    "def warm(n):\n    return sum(i * i for i in range(n))",
+    "try:\n    1 / 0\nexcept ZeroDivisionError as error:\n    print(repr(error), json.dumps({'a': [1, 2.5]}))",
+    "print(warm(1000), math.sqrt(2), re.sub('a', 'b', 'aa'))",
+    "[warm(10), {'x': 1}, 'text', None]",
+  ].join("\n");
   const encoder = new TextEncoder();
   let port = null;
   let boot = null; // what every worker starts from (Pyodide bytes, Python files, code)
@@ -36,7 +44,8 @@
     URL.revokeObjectURL(url);
     const state = {
       worker,
-      ready: null, // its `ready` text, once booted
+      booted: null, // its `ready` text, once Pyodide is loaded
+      ready: null, // the same, once warmed up: from then on it may serve the host
       busy: false, // a `run` is under way
       logs: 0, // `log` messages forwarded since the last run started
       interrupt: atomics ? new Int32Array(new SharedArrayBuffer(4)) : null,
@@ -66,25 +75,38 @@
       if (state === active) hostMessage({ type: "log", text: `dropped a ${data.length}-character message from the sandbox` });
       return;
     }
-    let type;
+    let type, id;
     try {
-      type = JSON.parse(data)?.type;
+      ({ type, id } = JSON.parse(data) ?? {});
     } catch {
       return; // not JSON: not the protocol
     }
     if (type === "ready") {
-      if (state.ready !== null) return; // only the boot says it
-      state.ready = data;
+      if (state.ready !== null || state.booted) return; // only the boot says it
+      state.booted = data;
+      return warmUp(state);
+    }
+    if (type === "result" && id === WARM_UP_ID) {
+      if (state.ready !== null || !state.booted) return;
+      state.ready = state.booted;
       failedBoots = 0;
-      if (state === active) toHost(data);
+      if (state === active) toHost(state.ready);
+      else if (state === spare) hostMessage({ type: "log", text: "sandbox: the warm spare is ready" });
       maybeStartSpare();
       return;
     }
     if (type === "crashed") return onWorkerDied(state, crashReason(data));
-    if (state !== active) return;
+    if (state !== active || (typeof id === "number" && id < 0)) return;
     if (type === "result") state.busy = false;
     else if (type === "log" && ++state.logs > MAX_LOGS_PER_RUN) return;
     toHost(data);
+  }
+
+  // A fresh worker's first steps are slow (V8 compiles Pyodide's wasm functions lazily, on first
+  // call): run typical code once before it is announced, so the host's first step does not pay that.
+  function warmUp(state) {
+    state.worker.postMessage(JSON.stringify({ type: "run", id: WARM_UP_ID - 1, code: WARM_UP_CODE }));
+    state.worker.postMessage(JSON.stringify({ type: "reset", id: WARM_UP_ID }));
   }
 
   function crashReason(text) {
