@@ -75,15 +75,18 @@ async function fetchAssets({ base = new URL(".", import.meta.url).href, pyodide,
  * @param {HTMLElement} [options.container]  where the (hidden) iframe goes; default document.body
  * @param {boolean} [options.spare]          keep a warm spare worker for instant restarts
  * @param {number} [options.maxMemoryMb]     the wasm memory limit of the sandbox worker
+ * @param {string} [options.frameUrl]        sandbox.html from another site, so that Chromium gives the
+ *   sandbox its own process (a sandbox that exhausts its JS heap then takes down only itself)
  * @returns {Promise<{port: MessagePort, iframe: HTMLIFrameElement, atomics: boolean, destroy: () => void}>}
  */
-export async function openSandboxFrame({ assets, container = document.body, spare = true, maxMemoryMb = 1024 }) {
+export async function openSandboxFrame({ assets, container = document.body, spare = true, maxMemoryMb = 1024,
+  frameUrl = assets.frameUrl }) {
   const iframe = document.createElement("iframe");
   iframe.sandbox = "allow-scripts"; // opaque origin: no storage, no cookies, no parent DOM
   if (self.crossOriginIsolated) iframe.allow = "cross-origin-isolated";
   iframe.title = "wasm-agent code sandbox";
   iframe.hidden = true;
-  iframe.src = assets.frameUrl;
+  iframe.src = frameUrl;
   const loaded = new Promise((resolve, reject) => {
     iframe.addEventListener("load", resolve, { once: true });
     iframe.addEventListener("error", () => reject(new Error("the sandbox frame did not load")), { once: true });

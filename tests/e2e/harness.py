@@ -47,10 +47,11 @@ class StaticSite:
     >>> site.url + "/sandbox.html"                              # doctest: +SKIP
     """
 
-    def __init__(self, mounts: dict[str, Path], *, isolated: bool):
+    def __init__(self, mounts: dict[str, Path], *, isolated: bool, headers: dict[str, dict[str, str]] | None = None):
         self.mounts = sorted(((prefix, Path(folder)) for prefix, folder in mounts.items()),
                              key=lambda item: -len(item[0]))
         self.isolated = isolated
+        self.headers = headers or {}  # URL path -> extra response headers
         self.requests: list[str] = []
         self.server, self.url = _serve(functools.partial(_SiteHandler, self))
 
@@ -89,6 +90,8 @@ class _SiteHandler(http.server.BaseHTTPRequestHandler):
         if self.site.isolated:
             for name, value in ISOLATION_HEADERS.items():
                 self.send_header(name, value)
+        for name, value in self.site.headers.get(urlsplit(self.path).path, {}).items():
+            self.send_header(name, value)
         self.end_headers()
         self.wfile.write(body)
 

@@ -29,6 +29,26 @@ def test_cold_boot_without_snapshot_and_no_spare(browser, sites, wheel):
         page.page.context.close()
 
 
+def test_document_isolation_policy_gives_the_sandbox_atomics_on_a_plain_page(browser, wheel, snapshot):
+    """A page without COOP/COEP, but sandbox.html served with Document-Isolation-Policy:
+    the sandbox alone is cross-origin isolated (Atomics, interrupt buffer)."""
+    from conftest import open_sandbox_page
+    from harness import StaticSite, sandbox_site_mounts
+
+    dip = {"/sandbox.html": {"Document-Isolation-Policy": "isolate-and-require-corp"}}
+    site = StaticSite(sandbox_site_mounts(wheel, snapshot), isolated=False, headers=dip)
+    page = open_sandbox_page(browser, site, wheel, snapshot, spare=False)
+    try:
+        assert page.info["isolated"] is False
+        assert page.info["ready"]["bridge"] == "atomics" and page.info["ready"]["interrupts"] is True
+        result = page.evaluate("() => sandboxTest.runAndInterrupt('kept = 1\\nwhile True:\\n    pass', 300)")
+        assert "kept" in result["error"], result
+        assert page.run("kept + add(1, 1)")["output"] == 3
+    finally:
+        page.page.context.close()
+        site.close()
+
+
 def test_boots_from_the_snapshot_and_restarts_from_the_warm_spare(sandbox, snapshot):
     if snapshot is None:
         pytest.skip("no Deno here to make a snapshot")

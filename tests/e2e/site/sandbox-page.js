@@ -37,7 +37,8 @@ window.sandboxTest = {
     const t0 = performance.now();
     const assets = await loadSandboxAssets({ base: "../", pyodide: "pyodide/", wheel: options.wheel, snapshot: options.snapshot });
     const t1 = performance.now();
-    this.frame = await openSandboxFrame({ assets, spare: options.spare ?? true, maxMemoryMb: options.maxMemoryMb ?? 512 });
+    this.frame = await openSandboxFrame({ assets, spare: options.spare ?? true, maxMemoryMb: options.maxMemoryMb ?? 512,
+      frameUrl: options.frameUrl });
     this.client = new SandboxClient(this.frame.port, { onToolCall, timeoutMs: options.timeoutMs ?? 5000,
       onEvent: (event) => events.push(event), maxOutputChars: options.maxOutputChars ?? 20000 });
     const ready = await this.client.ready();
