@@ -1,0 +1,248 @@
+"""Durable runs in the browser (issue 9), end to end in Debian's Chromium: the built site
+(agent worker, sandbox, IndexedDB) against the loopback OpenAI-compatible mock.
+
+What a user relies on: every finished step is in IndexedDB before the next model call;
+a reload in the middle of a run loses nothing, and resuming repeats nothing (the mock
+counts model requests, a JS tool counts its calls in localStorage); runs export and
+import as JSON (the same format as CPython's FileRunStore); the run's trace is valid
+OTLP/JSON; the history panel lists, renames, exports, imports, deletes and resumes.
+
+    python -m pytest tests/e2e/test_runs_browser.py
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import concurrent.futures
+import json
+import sys
+import tempfile
+import time
+
+import pytest
+
+from harness import REPO, StaticSite
+from runs_site import integrate
+
+sys.path.insert(0, str(REPO))
+from build.site import build_site  # noqa: E402
+from tests.providers.mock import MockProviderServer  # noqa: E402
+
+KEY = "sk-runs-test"
+READY_MS = 240_000
+RUN_MS = 90_000
+
+
+def code(thought: str, body: str) -> str:
+    return f"Thought: {thought}\n<code>\n{body}\n</code>"
+
+
+FIRST = code("Count once and look at the count.", 'first = tally(label="first")\nprint("tally after step 1:", first)')
+LAST = code("Count again and answer with the count.", 'final_answer(tally(label="second"))')
+
+
+@pytest.fixture(scope="module")
+def runs_server(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("runs-site")
+    build_site(folder / "dist", log=lambda *_: None)
+    site = integrate(folder / "dist", folder / "site")
+    server = StaticSite({"/": site, "/test/": REPO / "tests" / "e2e" / "site"}, isolated=True)
+    yield server
+    server.close()
+
+
+@pytest.fixture(scope="module")
+def mock():
+    with MockProviderServer(api_key=KEY) as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def page(browser, runs_server):
+    """One tab of the test page for the whole module (the runtime boots once; the reload test reboots it)."""
+    context = browser.new_context(viewport={"width": 1200, "height": 860})
+    tab = context.new_page()
+    tab.errors = []
+    tab.on("pageerror", lambda error: tab.errors.append(f"pageerror: {error}"))
+    tab.goto(f"{runs_server.url}/test/runs.html")
+    tab.wait_for_selector("body[data-ready]")
+    yield tab
+    context.close()
+
+
+def model_spec(mock) -> dict:
+    return {"provider": "openai", "baseUrl": mock.openai_base, "model": "mock-coder", "apiKey": KEY}
+
+
+def create_agent(page, mock, **extra) -> dict:
+    return page.evaluate("([model, extra]) => runsTest.create(model, extra)", [model_spec(mock), extra])
+
+
+def posts(mock) -> list:
+    return [request for request in mock.requests if request.method == "POST"]
+
+
+def wait_for(condition, timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.1)
+
+
+STORE_ROUND_TRIP = """
+import json
+from wasm_agent.persistence import RunRecord
+from wasm_agent.platform.browser_store import IndexedDBRunStore
+
+store = IndexedDBRunStore(js_store)
+checks = {}
+older = RunRecord(id="older", title="Older", system_prompt="You are terse.", examples=[{"role": "user"}])
+await store.create_run(older)
+record = RunRecord(id="round-trip", title="Round trip", system_prompt="You are careful.")
+await store.create_run(record)
+steps = [{"type": "task", "task": "Say hé ∑ \\"quoted\\" 🙂"},
+         {"type": "action", "step_number": 1, "observations": "line\\nnext", "token_usage": {"input_tokens": 3}}]
+for step in steps:
+    await store.append_step("round-trip", step)
+checks["steps"] = await store.load_steps("round-trip") == steps
+updated = await store.update_run("round-trip", status="success", steps=1)
+checks["updated"] = [updated.status, updated.steps, updated.updated_at >= record.updated_at]
+checks["listed"] = [run.id for run in await store.list_runs()]
+got = await store.get_run("older")
+checks["record"] = [got.system_prompt, got.examples, got.status]
+exported = await store.export_run("round-trip")
+await store.delete_run("round-trip")
+try:
+    await store.get_run("round-trip")
+    checks["deleted"] = False
+except KeyError:
+    checks["deleted"] = True
+checks["deleted_steps"] = await store.load_steps("round-trip")
+imported = await store.import_run(exported)
+checks["imported"] = [imported.id, imported.title, imported.status, await store.load_steps("round-trip") == steps]
+try:
+    await store.import_run(exported)
+    checks["import_twice"] = "accepted"
+except Exception as error:
+    checks["import_twice"] = str(error)
+try:
+    await store.append_step("no-such-run", {"type": "task"})
+    checks["append_unknown"] = "accepted"
+except Exception as error:
+    checks["append_unknown"] = str(error)
+try:
+    await store.update_run("older", colour="red")
+except ValueError as error:
+    checks["bad_field"] = str(error)
+checks["exported"] = exported
+json.dumps(checks)
+"""
+
+
+def test_store_round_trip_from_pyodide_in_a_worker(page):
+    checks = page.evaluate("(source) => runsTest.storeRoundTrip(source)", STORE_ROUND_TRIP)
+    assert checks["steps"] is True
+    assert checks["updated"] == ["success", 1, True]
+    assert checks["listed"][:2] == ["round-trip", "older"]  # newest (last updated) first
+    assert checks["record"] == ["You are terse.", [{"role": "user"}], "running"]
+    assert checks["deleted"] is True and checks["deleted_steps"] == []
+    assert checks["imported"] == ["round-trip", "Round trip", "success", True]
+    assert "already here" in checks["import_twice"]
+    assert "no run no-such-run" in checks["append_unknown"]
+    assert "colour" in checks["bad_field"]
+    # The page lists what the worker wrote: one database per origin, shared by page and workers.
+    listed = page.evaluate("runsTest.runs.listRuns()")
+    by_id = {run["id"]: run for run in listed}
+    assert by_id["round-trip"]["title"] == "Round trip" and by_id["round-trip"]["steps"] == 1
+    # "older" says running, but nothing holds it: a closed worker's run is listed as interrupted.
+    assert by_id["older"]["status"] == "interrupted"
+    # The browser's export is CPython's format: FileRunStore imports it as it is.
+    from wasm_agent.persistence import FileRunStore
+
+    async def into_files(folder):
+        store = FileRunStore(folder)
+        run = await store.import_run(checks["exported"])
+        return run, await store.export_run(run.id)
+
+    # On its own thread: Playwright's sync API keeps an event loop running on this one.
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        run, again = pool.submit(asyncio.run, into_files(tempfile.mkdtemp())).result()
+    assert run.title == "Round trip" and again == checks["exported"]
+    page.evaluate("Promise.all(['round-trip', 'older'].map((id) => runsTest.runs.deleteRun(id)))")
+
+
+def test_reload_mid_run_then_resume_loses_and_repeats_nothing(page, mock):
+    mock.reset()
+    page.evaluate("localStorage.removeItem('tally')")
+    info = create_agent(page, mock)
+    assert info["sandbox"], info
+    # Step 1 answers at once; the model call of step 2 hangs until the page is gone; the resume gets the last.
+    mock.script(FIRST, {"text": LAST, "delay": 30}, LAST)
+    page.evaluate("runsTest.start('Count twice, then tell me the count.')")
+    wait_for(lambda: len(posts(mock)) == 2, RUN_MS / 1000, "the second model call")
+    # Step 1 was saved before the second model call was made.
+    [run] = [r for r in page.evaluate("runsTest.agent.listRuns()") if r["title"].startswith("Count twice")]
+    assert (run["status"], run["steps"]) == ("running", 1)
+    saved = page.evaluate("(id) => runsTest.agent.exportRun(id)", run["id"])["steps"]
+    assert [s["type"] for s in saved] == ["task", "action"]
+    assert "tally after step 1: 1" in saved[1]["observations"]
+
+    page.reload()
+    page.wait_for_selector("body[data-ready]")
+    listed = {r["id"]: r for r in page.evaluate("runsTest.runs.listRuns()")}
+    assert (listed[run["id"]]["status"], listed[run["id"]]["steps"]) == ("interrupted", 1)
+    create_agent(page, mock)
+    result = page.evaluate("(id) => runsTest.agent.resume(id)", run["id"])
+    assert (result["output"], result["state"], result["runId"]) == (2, "success", run["id"])
+
+    # Nothing repeated: the tool ran once per step, and the model was asked once more (for step 2).
+    assert page.evaluate("localStorage.getItem('tally')") == "2"
+    requests = posts(mock)
+    assert len(requests) == 3
+    resumed = json.dumps(requests[2].json["messages"])
+    assert "tally after step 1: 1" in resumed and "resumed" in resumed
+    assert requests[2].json["messages"][:len(requests[1].json["messages"])] == requests[1].json["messages"]
+    # Nothing lost: both steps, once each, and the run says so.
+    steps = page.evaluate("(id) => runsTest.agent.exportRun(id)", run["id"])["steps"]
+    assert [s["type"] for s in steps] == ["task", "action", "note", "action", "final_answer"]
+    assert [s["step_number"] for s in steps if s["type"] == "action"] == [1, 2]
+    [after] = [r for r in page.evaluate("runsTest.agent.listRuns()") if r["id"] == run["id"]]
+    assert (after["status"], after["steps"]) == ("success", 2)
+    assert page.errors == []
+
+
+def test_export_import_round_trip_through_the_js_api(page):
+    [run] = [r for r in page.evaluate("runsTest.agent.listRuns()") if r["title"].startswith("Count twice")]
+    exported = page.evaluate("(id) => runsTest.agent.exportRun(id)", run["id"])
+    assert exported["format"] == "wasm-agent-run/1" and exported["run"]["id"] == run["id"]
+    page.evaluate("(id) => runsTest.agent.deleteRun(id)", run["id"])
+    assert run["id"] not in [r["id"] for r in page.evaluate("runsTest.agent.listRuns()")]
+    imported = page.evaluate("(data) => runsTest.agent.importRun(JSON.stringify(data))", exported)
+    assert (imported["id"], imported["status"], imported["steps"]) == (run["id"], "success", 2)
+    assert page.evaluate("(id) => runsTest.agent.exportRun(id)", run["id"]) == exported
+    renamed = page.evaluate("(id) => runsTest.agent.renameRun(id, 'Counting, renamed')", run["id"])
+    assert renamed["title"] == "Counting, renamed" and renamed["updatedAt"] >= run["updatedAt"]
+
+
+def test_trace_of_a_browser_run_is_valid_otlp_json(page):
+    from google.protobuf import json_format
+    from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+
+    [run] = [r for r in page.evaluate("runsTest.agent.listRuns()") if r["title"] == "Counting, renamed"]
+    trace = page.evaluate("(id) => runsTest.agent.exportTrace(id, {prices: {inputPerMillion: 3, outputPerMillion: 15}})",
+                          run["id"])
+    spans = trace["resourceSpans"][0]["scopeSpans"][0]["spans"]
+    names = [span["name"] for span in spans]
+    assert names[0] == "invoke_agent Counting, renamed"
+    assert names.count("chat mock-coder") == 2 and names.count("execute_tool python_interpreter") == 2
+    root = {a["key"]: a["value"] for a in spans[0]["attributes"]}
+    assert root["wasm_agent.run.status"] == {"stringValue": "success"} and root["wasm_agent.cost.usd"]["doubleValue"] > 0
+    # OTLP/JSON ids are hex; protobuf's JSON mapping wants base64 for bytes.
+    for span in spans:
+        for key in ("traceId", "spanId", "parentSpanId"):
+            if key in span:
+                span[key] = base64.b64encode(bytes.fromhex(span[key])).decode()
+    request = json_format.ParseDict(trace, ExportTraceServiceRequest())
+    assert len(request.resource_spans[0].scope_spans[0].spans) == len(spans)
