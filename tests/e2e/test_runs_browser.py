@@ -246,3 +246,78 @@ def test_trace_of_a_browser_run_is_valid_otlp_json(page):
                 span[key] = base64.b64encode(bytes.fromhex(span[key])).decode()
     request = json_format.ParseDict(trace, ExportTraceServiceRequest())
     assert len(request.resource_spans[0].scope_spans[0].spans) == len(spans)
+
+
+def test_history_panel_lists_opens_renames_exports_imports_deletes_and_resumes(page, mock, tmp_path):
+    [run] = [r for r in page.evaluate("runsTest.agent.listRuns()") if r["title"] == "Counting, renamed"]
+    page.evaluate("runsTest.mountHistory()")
+    page.click("#open-history")
+    item = page.locator(f".runs-item[data-run-id='{run['id']}']")
+    item.wait_for()
+    assert item.locator(".runs-open").text_content() == "Counting, renamed"
+    assert "finished" in item.locator(".runs-meta").text_content() and "2 steps" in item.locator(".runs-meta").text_content()
+    assert item.locator(".runs-actions button", has_text="Resume").count() == 0  # a finished run is not resumable
+
+    # Open: the timeline from Python, with tokens, totals and (once prices are set) a cost.
+    item.locator(".runs-open").click()
+    page.wait_for_selector(".timeline-table")
+    kinds = page.eval_on_selector_all(".timeline-row", "rows => rows.map((row) => row.className.split(' ')[1])")
+    assert kinds == ["timeline-step", "timeline-model", "timeline-tool"] * 2
+    assert "2 model calls · 2 tool calls" in page.text_content(".timeline-totals")
+    page.fill("#price-input", "3")
+    page.fill("#price-output", "15")
+    page.click(".timeline-prices button[type=submit]")
+    page.wait_for_selector(".timeline-cost")
+    assert page.text_content(".timeline-cost").startswith(" · ≈ $0.0")
+    screenshot(page, "runs-history")
+    with page.expect_download() as download:
+        page.click(".timeline-export")
+    trace = json.loads(download.value.path().read_text())
+    assert trace["resourceSpans"][0]["scopeSpans"][0]["spans"][0]["name"] == "invoke_agent Counting, renamed"
+
+    # Rename, export, delete (two clicks), import the file back.
+    item.locator(".runs-actions button", has_text="Rename").click()
+    page.fill(".runs-rename input", "Counted twice")
+    page.click(".runs-rename button[type=submit]")
+    page.wait_for_selector(f".runs-item[data-run-id='{run['id']}'] .runs-open:text-is('Counted twice')")
+    with page.expect_download() as download:
+        item.locator(".runs-actions button", has_text="Export").click()
+    exported_path = tmp_path / download.value.suggested_filename
+    download.value.save_as(exported_path)
+    exported = json.loads(exported_path.read_text())
+    assert exported["format"] == "wasm-agent-run/1" and exported["run"]["title"] == "Counted twice"
+    item.locator(".runs-delete").click()
+    assert item.count() == 1  # the first click only asks
+    item.locator(".runs-delete").click()
+    item.wait_for(state="detached")
+    page.set_input_files("#runs-import", str(exported_path))
+    item.wait_for()
+    assert "Imported “Counted twice”" in page.text_content(".runs-status")
+
+    # A run that stopped after step 1 (here: imported from a file) resumes from the panel.
+    stopped = {**exported, "run": {**exported["run"], "id": "stopped-after-one", "title": "Stopped after one",
+                                   "status": "interrupted", "steps": 1}, "steps": exported["steps"][:2]}
+    stopped_path = tmp_path / "stopped.json"
+    stopped_path.write_text(json.dumps(stopped))
+    page.set_input_files("#runs-import", str(stopped_path))
+    resumable = page.locator(".runs-item[data-run-id='stopped-after-one']")
+    resumable.wait_for()
+    assert "interrupted" in resumable.locator(".runs-meta").text_content()
+    mock.reset()
+    mock.script(LAST)
+    resumable.locator(".runs-actions button", has_text="Resume").click()
+    page.wait_for_function("runsTest.events.some((event) => event.type === 'resumed')", timeout=RUN_MS)
+    [event] = page.evaluate("runsTest.events")
+    assert (event["result"]["state"], event["result"]["runId"]) == ("success", "stopped-after-one")
+    assert event["result"]["output"] == int(page.evaluate("localStorage.getItem('tally')"))
+    assert len(posts(mock)) == 1
+    page.click("#open-history")
+    page.wait_for_selector(".runs-item[data-run-id='stopped-after-one'] .runs-chip:text-is('finished')")
+    assert page.errors == []
+
+
+def screenshot(page, name: str) -> None:
+    """A PNG under tests/e2e/artifacts/ (git-ignored) for people to look at."""
+    folder = REPO / "tests" / "e2e" / "artifacts"
+    folder.mkdir(exist_ok=True)
+    page.screenshot(path=str(folder / f"{name}.png"))

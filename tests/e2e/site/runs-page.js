@@ -44,7 +44,8 @@ window.runsTest = {
   mountHistory(options = {}) {
     this.history = mountRunHistory({
       button: document.querySelector("#open-history"),
-      runtime: () => startRuntime().then(({ rpc }) => rpc),
+      rpc: () => startRuntime().then(({ rpc }) => rpc),
+      modelId: () => "mock-coder",
       onResume: async (runId) => {
         const result = await this.agent.resume(runId);
         this.events.push({ type: "resumed", runId, result });

@@ -1,0 +1,241 @@
+// The run history panel: a dialog listing this origin's saved runs (title,
+// status, steps, last update), newest first, with open (its timeline), resume,
+// rename, export as a JSON download, import from a file, and delete.
+// It reads IndexedDB directly (web/runs-api.js), so it works before Python has
+// loaded; the timeline and resuming wait for the agent worker.
+//
+//   import { mountRunHistory } from "./history.js";
+//   const history = mountRunHistory({
+//     button: document.querySelector("#open-history"),       // opens the panel
+//     rpc: () => startRuntime().then(({ rpc }) => rpc),        // for timelines and traces
+//     modelId: () => settings.model,                           // names model calls in the trace
+//     onResume: (runId) => …,                                  // optional: shows "Resume"
+//   });
+
+import { deleteRun, exportRun, importRun, listRuns, renameRun } from "./runs-api.js";
+import { TimelineView, downloadJson } from "./timeline.js";
+
+const STYLE_URL = new URL("runs.css", import.meta.url).href;
+const RESUMABLE = new Set(["running", "interrupted", "error", "max_steps_error"]);
+const STATUS_LABELS = { running: "running", interrupted: "interrupted", success: "finished", max_steps_error: "out of steps",
+  error: "failed" };
+const STATUS_KINDS = { success: "ok", error: "error", max_steps_error: "warn", interrupted: "warn", running: "live" };
+
+function el(tag, attributes = {}, ...children) {
+  const node = document.createElement(tag);
+  for (const [name, value] of Object.entries(attributes)) {
+    if (name === "class") node.className = value;
+    else if (value !== undefined && value !== null && value !== false) node.setAttribute(name, value === true ? "" : value);
+  }
+  node.append(...children.filter((child) => child !== null && child !== undefined));
+  return node;
+}
+
+/** "3 min ago", or a date for older runs. */
+export function whenText(ms, now = Date.now()) {
+  const seconds = Math.round((ms - now) / 1000);
+  const format = new Intl.RelativeTimeFormat("en", { numeric: "auto" });
+  if (Math.abs(seconds) < 60) return format.format(seconds, "second");
+  if (Math.abs(seconds) < 3600) return format.format(Math.round(seconds / 60), "minute");
+  if (Math.abs(seconds) < 86_400) return format.format(Math.round(seconds / 3600), "hour");
+  return new Date(ms).toLocaleString("en", { dateStyle: "medium", timeStyle: "short" });
+}
+
+function slug(text) {
+  return text.toLowerCase().replace(/[^a-z0-9]+/g, "-").replace(/^-|-$/g, "").slice(0, 40) || "run";
+}
+
+/**
+ * Mount the panel (a modal dialog appended to the body).
+ * @param {{button?: HTMLElement, rpc: () => Promise<object>, modelId?: () => string | undefined,
+ *          onResume?: (runId: string) => unknown}} options
+ */
+export function mountRunHistory(options) {
+  return new RunHistory(options);
+}
+
+export class RunHistory {
+  #options;
+  #dialog;
+  #list;
+  #status;
+  #detail;
+  #timeline;
+  #runs = [];
+
+  constructor(options) {
+    this.#options = options;
+    if (!document.querySelector(`link[href="${STYLE_URL}"]`)) {
+      document.head.append(el("link", { rel: "stylesheet", href: STYLE_URL }));
+    }
+    const importInput = el("input", { type: "file", id: "runs-import", accept: ".json,application/json", class: "visually-hidden" });
+    this.#status = el("p", { class: "runs-status", role: "status", "aria-live": "polite" });
+    this.#list = el("ul", { class: "runs-list", "aria-labelledby": "runs-title" });
+    const timelineRoot = el("div");
+    this.#detail = el("section", { class: "runs-detail", "aria-labelledby": "runs-detail-title", hidden: true },
+      el("h3", { id: "runs-detail-title" }), timelineRoot);
+    this.#timeline = new TimelineView(timelineRoot, { rpc: options.rpc, modelId: options.modelId });
+    const close = el("button", { type: "button", class: "btn runs-close" }, "Close");
+    this.#dialog = el("dialog", { class: "runs-dialog", "aria-labelledby": "runs-title" },
+      el("header", { class: "runs-head" },
+        el("h2", { id: "runs-title" }, "Runs"),
+        el("span", { class: "runs-hint" }, "Saved in this browser, step by step"),
+        el("span", { class: "spacer" }),
+        importInput,
+        el("label", { for: "runs-import", class: "btn runs-import", tabindex: "0", role: "button" }, "Import…"),
+        close),
+      this.#status, this.#list, this.#detail);
+    document.body.append(this.#dialog);
+    close.addEventListener("click", () => this.close());
+    this.#dialog.querySelector(".runs-import").addEventListener("keydown", (event) => {
+      if (event.key === "Enter" || event.key === " ") {
+        event.preventDefault();
+        importInput.click();
+      }
+    });
+    importInput.addEventListener("change", () => this.#import(importInput));
+    options.button?.addEventListener("click", () => this.open());
+    options.button?.setAttribute("aria-haspopup", "dialog");
+  }
+
+  get element() {
+    return this.#dialog;
+  }
+
+  async open() {
+    if (!this.#dialog.open) this.#dialog.showModal();
+    await this.refresh();
+  }
+
+  close() {
+    this.#dialog.close();
+  }
+
+  /** Read the runs again and redraw the list. */
+  async refresh() {
+    try {
+      this.#runs = await listRuns();
+    } catch (error) {
+      this.#say(`The saved runs could not be read: ${error.message}`, true);
+      return;
+    }
+    this.#list.replaceChildren(...this.#runs.map((run) => this.#item(run)));
+    if (!this.#runs.length) this.#list.append(el("li", { class: "runs-empty" }, "No saved run yet: runs appear here as they go."));
+    this.#dialog.dataset.count = String(this.#runs.length);
+  }
+
+  #item(run) {
+    const status = el("span", { class: `chip runs-chip runs-chip-${STATUS_KINDS[run.status] ?? "muted"}` },
+      STATUS_LABELS[run.status] ?? run.status);
+    const when = el("time", { datetime: new Date(run.updatedAt).toISOString(), title: new Date(run.updatedAt).toLocaleString("en") },
+      whenText(run.updatedAt));
+    const openButton = el("button", { type: "button", class: "runs-open", "aria-describedby": `run-meta-${run.id}` }, run.title);
+    const meta = el("span", { class: "runs-meta", id: `run-meta-${run.id}` }, status,
+      ` ${run.steps} step${run.steps === 1 ? "" : "s"} · updated `, when);
+    const actions = el("span", { class: "runs-actions" });
+    const action = (label, handler, extra = {}) => {
+      const button = el("button", { type: "button", class: "btn btn-small", ...extra }, label);
+      button.addEventListener("click", () => handler(button));
+      actions.append(button);
+      return button;
+    };
+    if (this.#options.onResume && RESUMABLE.has(run.status)) {
+      action("Resume", () => this.#resume(run), { class: "btn btn-small btn-primary", "aria-label": `Resume ${run.title}` });
+    }
+    action("Rename", () => this.#startRename(item, run), { "aria-label": `Rename ${run.title}` });
+    action("Export", () => this.#export(run), { "aria-label": `Export ${run.title} as JSON` });
+    action("Delete", (button) => this.#delete(run, button), { class: "btn btn-small runs-delete", "aria-label": `Delete ${run.title}` });
+    openButton.addEventListener("click", () => this.#show(run));
+    const item = el("li", { class: "runs-item", "data-run-id": run.id, "data-status": run.status },
+      el("span", { class: "runs-main" }, openButton, meta), actions);
+    return item;
+  }
+
+  async #show(run) {
+    this.#detail.hidden = false;
+    this.#detail.querySelector("h3").textContent = run.title;
+    for (const item of this.#list.children) item.toggleAttribute("aria-current", item.dataset.runId === run.id);
+    await this.#timeline.show(run.id, run.title);
+  }
+
+  async #resume(run) {
+    this.close();
+    try {
+      await this.#options.onResume(run.id);
+    } finally {
+      if (this.#dialog.open) await this.refresh();
+    }
+  }
+
+  #startRename(item, run) {
+    const input = el("input", { type: "text", value: run.title, "aria-label": "New title", required: true, maxlength: "200" });
+    const form = el("form", { class: "runs-rename" }, input,
+      el("button", { type: "submit", class: "btn btn-small btn-primary" }, "Save"),
+      el("button", { type: "button", class: "btn btn-small" }, "Cancel"));
+    form.querySelector("button[type=button]").addEventListener("click", () => this.refresh());
+    form.addEventListener("submit", async (event) => {
+      event.preventDefault();
+      try {
+        await renameRun(run.id, input.value);
+        this.#say(`Renamed to “${input.value.trim()}”.`);
+      } catch (error) {
+        this.#say(`Could not rename: ${error.message}`, true);
+      }
+      await this.refresh();
+    });
+    item.querySelector(".runs-main").replaceChildren(form);
+    input.focus();
+    input.select();
+  }
+
+  async #export(run) {
+    try {
+      downloadJson(`wasm-agent-run-${slug(run.title)}-${run.id.slice(0, 8)}.json`, await exportRun(run.id));
+      this.#say(`Exported “${run.title}”.`);
+    } catch (error) {
+      this.#say(`Could not export: ${error.message}`, true);
+    }
+  }
+
+  // Two clicks delete, so that one slip does not lose a run.
+  async #delete(run, button) {
+    if (button.dataset.confirm !== "yes") {
+      button.dataset.confirm = "yes";
+      button.textContent = "Confirm delete";
+      this.#say(`Press “Confirm delete” to delete “${run.title}” for good.`);
+      setTimeout(() => {
+        if (button.isConnected) {
+          delete button.dataset.confirm;
+          button.textContent = "Delete";
+        }
+      }, 6000);
+      return;
+    }
+    try {
+      await deleteRun(run.id);
+      this.#say(`Deleted “${run.title}”.`);
+      if (this.#detail.querySelector("h3").textContent === run.title) this.#detail.hidden = true;
+    } catch (error) {
+      this.#say(`Could not delete: ${error.message}`, true);
+    }
+    await this.refresh();
+  }
+
+  async #import(input) {
+    const [file] = input.files;
+    input.value = "";
+    if (!file) return;
+    try {
+      const run = await importRun(await file.text());
+      this.#say(`Imported “${run.title}”.`);
+    } catch (error) {
+      this.#say(`Could not import ${file.name}: ${error.message}`, true);
+    }
+    await this.refresh();
+  }
+
+  #say(text, isError = false) {
+    this.#status.textContent = text;
+    this.#status.classList.toggle("runs-status-error", isError);
+  }
+}
