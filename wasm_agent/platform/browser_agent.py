@@ -49,9 +49,16 @@ def _scripted(spec: dict) -> models.Model:
     return models.ScriptedModel(list(spec["responses"]))
 
 
+def _browser(spec: dict) -> models.Model:
+    # The model runs in this worker through web/browser-model.js: publishBrowserModel() must have run.
+    from ..models.browser import BrowserModel
+
+    return BrowserModel(**spec.get("options", {}))
+
+
 # provider name -> factory(model spec from createAgent) -> Model
 MODEL_PROVIDERS: dict[str, Callable[[dict], models.Model]] = {
-    "openai": _openai, "anthropic": _anthropic, "gemini": _gemini, "scripted": _scripted,
+    "openai": _openai, "anthropic": _anthropic, "gemini": _gemini, "scripted": _scripted, "browser": _browser,
 }
 
 
