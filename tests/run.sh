@@ -36,7 +36,12 @@ suite_browser_model() {
     "$PYTHON" -m pytest -q -p no:cacheprovider tests/e2e/test_browser_model.py
 }
 
-SUITES=(cpython pyodide browser_sandbox browser_model)
+# Durable runs in the browser: IndexedDB store from Pyodide, reload mid-run then resume, history panel, OTLP.
+suite_browser_runs() {
+  "$PYTHON" -m pytest -q -p no:cacheprovider tests/e2e/test_runs_browser.py
+}
+
+SUITES=(cpython pyodide browser_sandbox browser_model browser_runs)
 
 selected=("${@:-${SUITES[@]}}")
 summary=()

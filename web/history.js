@@ -16,7 +16,8 @@ import { deleteRun, exportRun, importRun, listRuns, renameRun } from "./runs-api
 import { TimelineView, downloadJson } from "./timeline.js";
 
 const STYLE_URL = new URL("runs.css", import.meta.url).href;
-const RESUMABLE = new Set(["running", "interrupted", "error", "max_steps_error"]);
+// With Web Locks, "running" means running right now somewhere (web/run-store.js): not resumable.
+const RESUMABLE = new Set(["interrupted", "error", "max_steps_error", ...(globalThis.navigator?.locks ? [] : ["running"])]);
 const STATUS_LABELS = { running: "running", interrupted: "interrupted", success: "finished", max_steps_error: "out of steps",
   error: "failed" };
 const STATUS_KINDS = { success: "ok", error: "error", max_steps_error: "warn", interrupted: "warn", running: "live" };

@@ -14,7 +14,8 @@
 // A run whose status is "running" but which no live agent holds (its tab was
 // closed or reloaded) is listed as "interrupted": the writer holds a Web Lock
 // named `wasm-agent-run:<id>` while the run is running, and the browser
-// releases it when the worker dies.
+// releases it when the worker dies. The same lock stops two tabs from
+// running (resuming) one run at once.
 
 export const EXPORT_FORMAT = "wasm-agent-run/1";
 export const DEFAULT_DB_NAME = "wasm-agent-runs";
@@ -24,6 +25,10 @@ const LOCK_PREFIX = "wasm-agent-run:";
 
 export class RunNotFoundError extends Error {
   name = "RunNotFoundError";
+}
+
+export class RunBusyError extends Error {
+  name = "RunBusyError";
 }
 
 /**
@@ -68,8 +73,8 @@ export class RunStore {
   /** @param {RunRecord} record  a new run (fails if its id exists) */
   async createRun(record) {
     const clean = checkRecord(record);
-    await this.#transaction(["runs"], (tx) => tx.objectStore("runs").add(clean));
     await this.#holdWhileRunning(clean.id, clean.status);
+    await this.#transaction(["runs"], (tx) => tx.objectStore("runs").add(clean));
   }
 
   /** Append a finished step (a `MemoryStep.to_dict()`); one transaction, committed before this resolves. */
@@ -91,6 +96,7 @@ export class RunStore {
       if (!RUN_FIELDS.includes(name) || name === "id") throw new TypeError(`a run has no field ${JSON.stringify(name)} to update`);
     }
     if ("status" in fields && !STATUSES.includes(fields.status)) throw new TypeError(`unknown run status ${fields.status}`);
+    if (fields.status === "running") await this.#holdWhileRunning(runId, "running");
     let record;
     await this.#transaction(["runs"], (tx) => {
       const runs = tx.objectStore("runs");
@@ -101,7 +107,7 @@ export class RunStore {
         runs.put(record);
       };
     }, (error) => error ?? new RunNotFoundError(`no run ${runId} to update`));
-    await this.#holdWhileRunning(runId, record.status);
+    if (record.status !== "running") this.#release(runId);
     return record;
   }
 
@@ -203,19 +209,19 @@ export class RunStore {
   }
 
   // -- liveness (Web Locks) --------------------------------------------------------------
+  // Hold the run's lock from now until it stops running; refuse a run that another tab or worker is running.
   async #holdWhileRunning(runId, status) {
-    if (status !== "running") return this.#release(runId);
-    if (this.#locks.has(runId) || !globalThis.navigator?.locks) return;
-    // ifAvailable: another tab that runs it already holds the lock; never wait for it.
-    await new Promise((acquired) => {
+    if (status !== "running" || this.#locks.has(runId) || !globalThis.navigator?.locks) return;
+    const held = await new Promise((settle) => {
       navigator.locks.request(LOCK_PREFIX + runId, { ifAvailable: true }, (lock) => {
-        if (!lock) return acquired();
+        if (!lock) return settle(false);
         return new Promise((release) => {
           this.#locks.set(runId, release);
-          acquired();
+          settle(true);
         });
       });
     });
+    if (!held) throw new RunBusyError(`run ${runId} is running in another tab or worker: stop it there first`);
   }
 
   #release(runId) {

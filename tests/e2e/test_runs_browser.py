@@ -188,6 +188,10 @@ def test_reload_mid_run_then_resume_loses_and_repeats_nothing(page, mock):
     saved = page.evaluate("(id) => runsTest.agent.exportRun(id)", run["id"])["steps"]
     assert [s["type"] for s in saved] == ["task", "action"]
     assert "tally after step 1: 1" in saved[1]["observations"]
+    # While the worker runs it, nobody else may run it (the page here, another tab elsewhere).
+    busy = page.evaluate("""(id) => runsTest.runs.runStore().then((store) => store.updateRun(id, {status: "running"}))
+        .then(() => "accepted", (error) => `${error.name}: ${error.message}`)""", run["id"])
+    assert busy.startswith("RunBusyError: ") and "another tab" in busy
 
     page.reload()
     page.wait_for_selector("body[data-ready]")
@@ -226,9 +230,20 @@ def test_export_import_round_trip_through_the_js_api(page):
     assert renamed["title"] == "Counting, renamed" and renamed["updatedAt"] >= run["updatedAt"]
 
 
-def test_trace_of_a_browser_run_is_valid_otlp_json(page):
+def test_persist_false_saves_nothing(page):
+    before = len(page.evaluate("runsTest.runs.listRuns()"))
+    page.evaluate("""() => runsTest.create({provider: "scripted", responses: ["<code>final_answer(7)</code>"]},
+                                           {persist: false})""")
+    result = page.evaluate("runsTest.agent.run('Seven, unsaved.')")
+    assert (result["output"], result["runId"]) == (7, None)
+    assert len(page.evaluate("runsTest.runs.listRuns()")) == before
+
+
+def test_trace_of_a_browser_run_is_valid_otlp_json(page, mock):
     from google.protobuf import json_format
     from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+
+    create_agent(page, mock)  # the trace names model calls after the agent's model
 
     [run] = [r for r in page.evaluate("runsTest.agent.listRuns()") if r["title"] == "Counting, renamed"]
     trace = page.evaluate("(id) => runsTest.agent.exportTrace(id, {prices: {inputPerMillion: 3, outputPerMillion: 15}})",

@@ -18,14 +18,16 @@ from __future__ import annotations
 import json
 import time
 from dataclasses import asdict
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 from ..errors import AgentError
 from ..executor.protocol import to_wire
 from ..memory import ActionStep, FinalAnswerStep, PlanningStep
 from ..persistence import RunRecord, RunStore
 from ..tracing import Prices, timeline, to_otlp, totals
-from .browser_agent import AgentSession, event_to_dict
+
+if TYPE_CHECKING:  # browser_agent imports js: only the agent worker can load it
+    from .browser_agent import AgentSession
 
 
 class IndexedDBRunStore(RunStore):
@@ -93,6 +95,8 @@ async def run_session(session: AgentSession, task: str | None, emit: Callable[[s
 
 async def _resume(session: AgentSession, run_id: str, emit: Callable[[str], None]) -> dict:
     """Continue a saved run; its steps reach the page as "step" events (no token deltas)."""
+    from .browser_agent import event_to_dict
+
     agent = session.agent
     if agent.run_store is None:
         raise ValueError("this agent does not save runs (createAgent({persist: false})): it cannot resume one")
