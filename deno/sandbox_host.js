@@ -172,7 +172,10 @@ function onHostMessage(text) {
   if (!state) return;
   switch (message.type) {
     case "interrupt":
-      if (state.runs.size) Atomics.store(state.interrupt, 0, 2);
+      if (state.runs.size) {
+        Atomics.store(state.interrupt, 0, 2);
+        Atomics.notify(state.interrupt, 0);  // wakes a sleeping time.sleep
+      }
       if (!state.control) state.worker.postMessage(text);
       return;
     case "restart":

@@ -136,11 +136,11 @@ async function boot(boot, post, wasm) {
   if (boot.interrupt) pyodide.setInterruptBuffer(new Int32Array(boot.interrupt));
   const bridge = boot.channel ? atomicsBridge(boot.channel, boot.interrupt, post) : jspiBridge(post);
   const module = pyodide.pyimport("wasm_agent.executor.sandbox_main");
-  const pySession = module.SandboxSession(bridge.callHost);
+  const pySession = module.SandboxSession(bridge.callHost, boot.interrupt ? interruptibleSleep(boot.interrupt) : null);
   const handle = pySession.handle;
-  const session = {
-    handle: boot.channel ? (text) => handle(text) : (text) => handle.callPromising(text),
-  };
+  // Entered through JSPI where it exists, so code may block on promises (asyncio.run, run_sync).
+  const jspi = typeof WebAssembly.Suspending === "function";
+  const session = { handle: jspi ? (text) => handle.callPromising(text) : (text) => handle(text) };
   post(JSON.stringify({
     type: "ready", startup_ms: Math.round(performance.now() - started), snapshot: Boolean(boot.snapshot),
     phases_ms: { import: Math.round(imported - started), load: Math.round(loaded - imported),
@@ -159,6 +159,18 @@ function fetchShim(files) {
       return new Response(files[name], { headers: { "content-type": type } });
     }
     throw new TypeError(`the sandbox has no network (fetch of ${url.slice(0, 200)} refused)`);
+  };
+}
+
+// time.sleep for Python that wakes when the interrupt buffer is set (Pyodide's own sleep misses it).
+// Returns true when interrupted, and consumes the interrupt (Python raises it).
+function interruptibleSleep(interruptBuffer) {
+  const interrupt = new Int32Array(interruptBuffer);
+  return (ms) => {
+    if (Atomics.load(interrupt, 0) !== 2) Atomics.wait(interrupt, 0, Atomics.load(interrupt, 0), ms);
+    if (Atomics.load(interrupt, 0) !== 2) return false;
+    Atomics.store(interrupt, 0, 0);
+    return true;
   };
 }
 

@@ -175,6 +175,15 @@ async def test_endless_loop_is_stopped_and_state_is_kept(executor):
     assert "1.5 s time limit" in message and "Variables defined before that are kept" in message
 
 
+async def test_a_long_sleep_is_interrupted_and_state_is_kept(executor):
+    await executor.run("slept = 'kept'")
+    with time_limit(executor, 1):
+        started = time.monotonic()
+        error = (await executor.run("import time\ntime.sleep(60)")).error
+    assert "time limit" in error and "kept" in error and time.monotonic() - started < 5
+    assert (await executor.run("slept")).output == "kept"
+
+
 async def test_time_limit_stops_code_waiting_for_a_tool(executor):
     agent = agent_for(executor, [code("kept = 1\nwait_long(60)"), code("final_answer(kept)")])
     with time_limit(executor, 1):

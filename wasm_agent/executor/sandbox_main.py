@@ -13,6 +13,7 @@ and `executor.protocol` only: it must not import the rest of the package.
 from __future__ import annotations
 
 import itertools
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -42,10 +43,14 @@ class SandboxSession:
     """One sandbox's state: the runner and its tool stubs.
 
     `call_host(text)` sends a `tool_call` message and returns the `tool_result`
-    text, or an awaitable of it (JSPI).
+    text, or an awaitable of it (JSPI). `sleep(ms)`, when given, waits and
+    returns True if the interrupt buffer was set meanwhile: it replaces
+    `time.sleep`, whose own implementation does not notice interrupts.
     """
 
-    def __init__(self, call_host: Callable[[str], Any]):
+    def __init__(self, call_host: Callable[[str], Any], sleep: Callable[[float], bool] | None = None):
+        if sleep is not None:
+            _replace_sleep(sleep)
         self.call_host = call_host
         self.runner = CodeRunner(capture_std_streams=True)
         self._tool_ids = itertools.count(1)
@@ -102,6 +107,17 @@ class SandboxSession:
         if name == "final_answer":
             raise FinalAnswerSignal(value)
         return value
+
+
+def _replace_sleep(sleep_ms: Callable[[float], bool]) -> None:
+    def sleep(seconds: float) -> None:
+        if seconds < 0:
+            raise ValueError("sleep length must be non-negative")
+        if sleep_ms(float(seconds) * 1000):
+            raise ExecutionInterrupted()
+
+    sleep.__doc__ = time.sleep.__doc__
+    time.sleep = sleep
 
 
 def _encode_capped(message: dict) -> str:
