@@ -41,7 +41,13 @@ suite_browser_runs() {
   "$PYTHON" -m pytest -q -p no:cacheprovider tests/e2e/test_runs_browser.py
 }
 
-SUITES=(cpython pyodide browser_sandbox browser_model browser_runs)
+# The static site: `build` into a temp folder, then the UI, JS API, <wasm-agent> and offline reload in
+# Chromium against the loopback mock provider, with and without COOP/COEP.
+suite_site() {
+  "$PYTHON" -m pytest -q -p no:cacheprovider tests/e2e/test_site.py
+}
+
+SUITES=(cpython pyodide browser_sandbox browser_model browser_runs site)
 
 selected=("${@:-${SUITES[@]}}")
 summary=()

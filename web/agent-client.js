@@ -40,6 +40,9 @@ async function boot() {
   const worker = new Worker(new URL("agent.worker.js", BASE), { type: "module", name: "wasm-agent" });
   const rpc = new RpcChannel(worker, { defaultTimeoutMs: 30_000 });
   rpc.on("progress", report);
+  rpc.on("sandbox", (event) => {
+    if (event.type === "crashed" || event.type === "restarted") console.warn(`sandbox ${event.type}: ${event.reason}`);
+  });
   rpc.handle("call_tool", ({ agentId, name, kwargs }) => {
     const tool = toolsByAgent.get(agentId)?.get(name);
     if (!tool) throw new Error(`the page has no tool ${name}`);
@@ -52,7 +55,12 @@ async function boot() {
     const manifest = await fetch(new URL("build.json", BASE)).then((response) => response.json());
     const assets = await loadSandboxAssets({ base: BASE.href, pyodide: "pyodide/", wheel: manifest.wheel,
       snapshot: manifest.sandboxSnapshot ?? undefined });
-    const frame = await openSandboxFrame({ assets, spare: true, maxMemoryMb: 1024 });
+    // The iframe gets sandbox.html as a blob: URL made from the text the page fetched: a sandboxed
+    // (opaque-origin) frame's own navigation bypasses the service worker, so offline it would not load.
+    const html = await fetch(assets.frameUrl).then((response) => response.text());
+    const frameUrl = URL.createObjectURL(new Blob([html], { type: "text/html" }));
+    const frame = await openSandboxFrame({ assets: { ...assets, frameUrl }, spare: true, maxMemoryMb: 1024 });
+    URL.revokeObjectURL(frameUrl);
     sandboxPort = frame.port;
   } catch (error) {
     sandboxError = error.message;

@@ -25,7 +25,7 @@ let sandboxProblem = "";
 const sessions = new Map();
 let nextAgentId = 1;
 
-rpc.handle("boot", async ({ sandboxPort = null, sandboxError = "", sandboxTimeoutMs = 30_000 }) => {
+rpc.handle("boot", async ({ sandboxPort = null, sandboxError = "", sandboxTimeoutMs = 30_000, sandboxBootMs = 120_000 }) => {
   const started = performance.now();
   progress("python", { message: "Starting Python (Pyodide)" });
   const indexURL = new URL("./pyodide/", import.meta.url).href;
@@ -43,7 +43,11 @@ rpc.handle("boot", async ({ sandboxPort = null, sandboxError = "", sandboxTimeou
       onEvent: (event) => rpc.notify("sandbox", { type: event.type, reason: event.reason ?? null }),
     });
     try {
-      await sandbox.ready();
+      let timer;
+      const timeout = new Promise((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`it did not start within ${sandboxBootMs / 1000} s`)), sandboxBootMs);
+      });
+      await Promise.race([sandbox.ready(), timeout]).finally(() => clearTimeout(timer));
     } catch (error) {
       sandboxProblem = error.message;
       sandbox = null;

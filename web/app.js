@@ -218,6 +218,7 @@ async function runTask(task) {
   } catch (error) {
     view.showError(error.message);
   } finally {
+    view.endTurn();
     state.running = false;
     $("#run").disabled = false;
     $("#stop").disabled = true;

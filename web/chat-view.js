@@ -27,6 +27,7 @@ export class ChatView {
     bubble.append(el("div", "msg-label", "You"), el("div", "msg-text", task));
     this.container.append(bubble);
     this.turn = el("div", "msg msg-agent");
+    this.turn.setAttribute("aria-busy", "true");
     this.turn.append(el("div", "msg-label", "Agent"));
     this.steps = el("div", "steps");
     this.turn.append(this.steps);
@@ -70,6 +71,11 @@ export class ChatView {
         break;
     }
     this.#scroll();
+  }
+
+  /** The current turn is over (its run ended, however it ended). */
+  endTurn() {
+    this.turn?.setAttribute("aria-busy", "false");
   }
 
   /** A problem outside any step (the agent could not start, the worker died…). */
@@ -163,7 +169,10 @@ function toolLine(name, args, result, ok, state = "done") {
   const item = el("li", `tool-use ${ok ? "" : "tool-failed"}`);
   const call = `${name}(${formatArgs(args)})`;
   item.append(el("code", "tool-call", call));
-  if (state !== "pending") item.append(el("span", "tool-arrow", ok ? " → " : " ✗ "), el("code", "tool-result", formatValue(result)));
+  if (state !== "pending") {
+    const text = typeof result === "string" ? result : formatValue(result, { compact: true });
+    item.append(el("span", "tool-arrow", ok ? " → " : " ✗ "), el("code", "tool-result", clip(text, 400)));
+  }
   return item;
 }
 
@@ -174,11 +183,14 @@ function formatArgs(args) {
   return args == null ? "" : JSON.stringify(args);
 }
 
-export function formatValue(value) {
+const clip = (text, max) => (text.length > max ? `${text.slice(0, max)}…` : text);
+
+/** A value from Python as people read it: strings as is, repr markers as their repr, the rest as JSON. */
+export function formatValue(value, { compact = false } = {}) {
   if (value && typeof value === "object" && "$repr" in value) return value.$repr;
   if (typeof value === "string") return value;
   if (value && typeof value === "object" && "message" in value && "type" in value) return `${value.type}: ${value.message}`;
-  return JSON.stringify(value, null, 1) ?? "None";
+  return JSON.stringify(value, null, compact ? 0 : 2) ?? "None";
 }
 
 /** The model's text without its code block. */

@@ -106,6 +106,7 @@ class WasmAgentElement extends HTMLElement {
       this.dispatchEvent(new CustomEvent("agent-error", { detail: error }));
       return null;
     } finally {
+      this.#view.endTurn();
       this.#busy = false;
       root.querySelector(".btn-stop").disabled = true;
       root.querySelector("button[type=submit]").disabled = false;

@@ -12,11 +12,12 @@ The agent worker registers it with `register_sandbox_factory`, so that
 
 from __future__ import annotations
 
+import asyncio
 import json
 from typing import Any, Callable, Mapping
 
 from js import JSON, Object  # type: ignore[import-not-found]
-from pyodide.ffi import to_js  # type: ignore[import-not-found]
+from pyodide.ffi import create_once_callable, to_js  # type: ignore[import-not-found]
 
 from ..errors import AgentError, AgentToolCallError, AgentToolExecutionError
 from ..executor.base import CodeOutput, ExecutionLimits, Executor
@@ -42,7 +43,7 @@ class BrowserSandboxExecutor(Executor):
         self.limits = limits or ExecutionLimits()
         self.on_tool_use = on_tool_use
         self.tools: dict[str, Any] = {}
-        self._running = None  # the JS promise of the current run
+        self._idle: asyncio.Event | None = None  # set while no run is under way in the client
 
     async def send_tools(self, tools: Mapping[str, Any]) -> None:
         self.tools = dict(tools)
@@ -60,9 +61,12 @@ class BrowserSandboxExecutor(Executor):
     async def run(self, code: str) -> CodeOutput:
         await self._previous_run()
         timeout = self.limits.timeout_seconds
-        promise = self._running = self.client.run(code, _js({"timeoutMs": None if timeout is None else timeout * 1000}))
+        idle = self._idle
+        idle.clear()
+        promise = self.client.run(code, _js({"timeoutMs": None if timeout is None else timeout * 1000}))
+        # Set from JS when the run settles, even if the step awaiting it was cancelled (interrupted).
+        promise.finally_(create_once_callable(idle.set))
         answer = json.loads(JSON.stringify(await promise))  # JS null must become None, not jsnull
-        self._running = None
         output = from_wire(answer.get("output"))
         result = CodeOutput(output=output, logs=answer.get("logs") or "",
                             is_final_answer=bool(answer.get("is_final_answer")), error=answer.get("error"))
@@ -99,9 +103,7 @@ class BrowserSandboxExecutor(Executor):
 
     async def _previous_run(self) -> None:
         """A cancelled (interrupted) run may still be stopping: the client takes one run at a time."""
-        if self._running is not None:
-            try:
-                await self._running
-            except Exception:  # noqa: BLE001 - its outcome belongs to the cancelled step
-                pass
-            self._running = None
+        if self._idle is None:
+            self._idle = asyncio.Event()
+            self._idle.set()
+        await self._idle.wait()

@@ -1,0 +1,178 @@
+"""The static site end to end: the built dist/ in Debian's Chromium, with and without
+COOP/COEP, against the loopback OpenAI-compatible mock (scripted answers, CORS).
+
+What a user sees: a task goes through code, a Python tool, a JS tool and a final
+answer; Stop ends an endless loop and the next task runs; a provider error is a
+clear message; the site reloads offline; the embedding page works; no console errors.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from site_pages import MockProviderServer, SitePage, SiteServer, build_site, screenshot
+
+MODES = ["isolated", "plain"]
+KEY = "sk-test-key"
+
+CODE_STEP = """Thought: I will ask the browser for the time and describe the numbers with the tool.
+<code>
+now = current_time()
+print("weekday:", now["weekday"])
+stats = describe_numbers(numbers=[2, 4, 4, 4, 5, 5, 7, 9])
+print("mean:", stats["mean"], "stdev:", round(stats["stdev"], 3))
+</code>"""
+FINAL_STEP = """Thought: I have both; I can answer.
+<code>
+final_answer(f"The mean is {stats['mean']} and today is {now['weekday']}.")
+</code>"""
+ENDLESS_STEP = """Thought: Let me count forever.
+<code>
+n = 0
+while True:
+    n += 1
+</code>"""
+
+
+@pytest.fixture(scope="session")
+def site_dist(tmp_path_factory):
+    out = tmp_path_factory.mktemp("site") / "dist"
+    build_site(out, log=lambda *_: None)
+    return out
+
+
+@pytest.fixture(scope="session")
+def site_servers(site_dist):
+    servers = {mode: SiteServer(site_dist, port=0, isolated=mode == "isolated").start() for mode in MODES}
+    yield servers
+    for server in servers.values():
+        server.close()
+
+
+@pytest.fixture(scope="session")
+def mock():
+    with MockProviderServer(api_key=KEY) as server:
+        yield server
+
+
+@pytest.fixture(scope="module", params=MODES)
+def site(request, browser, site_servers, mock):
+    """The main page, ready, with the mock configured as an OpenAI-compatible provider."""
+    page = SitePage(browser, site_servers[request.param].url).open()
+    page.mode = request.param
+    screenshot(page.page, f"{page.mode}-ready")
+    page.configure(base_url=mock.openai_base, model="mock-coder", api_key=KEY)
+    yield page
+    page.close()
+
+
+@pytest.fixture(autouse=True)
+def fresh_mock(mock):
+    mock.reset()
+    yield
+
+
+def test_page_is_ready_with_the_sandbox_in_the_right_mode(site):
+    status = site.page.text_content("#runtime-status")
+    assert status.startswith("Agent ready")
+    assert ("isolated" if site.mode == "isolated" else "JSPI") in status
+    assert site.page.evaluate("crossOriginIsolated") is (site.mode == "isolated")
+
+
+def test_task_runs_code_python_tool_js_tool_and_final_answer(site, mock):
+    mock.script(CODE_STEP, FINAL_STEP)
+    site.run("Describe 2, 4, 4, 4, 5, 5, 7, 9 and tell me the weekday.")
+    turn = site.last_turn()
+    tools = turn.locator(".tool-use").all_text_contents()
+    assert any(text.startswith("current_time()") for text in tools), tools
+    assert any(text.startswith("describe_numbers(numbers=[2,4,4,4,5,5,7,9])") and '"mean":5,' in text for text in tools), tools
+    assert "mean: 5 stdev: 2.138" in turn.locator(".observation-text").first.text_content()
+    assert turn.locator("pre.code .tok-call", has_text="describe_numbers").count() == 1  # highlighted
+    answer = turn.locator(".final-text").text_content()
+    assert answer.startswith("The mean is 5 and today is ") and answer.rstrip(".").split()[-1].endswith("day")
+    assert turn.locator(".step-meta .chip", has_text=" in · ").count() == 2  # tokens per step
+    assert "2 steps" in turn.locator(".run-summary").text_content()
+    # The key went to the provider only, and the model saw the first step's observation.
+    posts = [r for r in mock.requests if r.method == "POST"]
+    assert [r.headers.get("authorization") for r in posts] == [f"Bearer {KEY}"] * 2
+    second = json.dumps(posts[1].json["messages"])
+    assert "mean: 5 stdev: 2.138" in second
+    screenshot(site.page, f"{site.mode}-final-answer")
+    assert site.errors == []
+
+
+def test_stop_interrupts_an_endless_loop_and_the_next_task_runs(site, mock):
+    mock.script(ENDLESS_STEP)
+    site.start("Count forever.")
+    site.page.wait_for_selector(".step-live pre.code", timeout=30_000)
+    site.page.wait_for_timeout(700)  # the loop is running in the sandbox now
+    screenshot(site.page, f"{site.mode}-running")
+    site.page.click("#stop")
+    site.wait_idle()
+    turn = site.last_turn()
+    assert turn.locator(".notice-warn", has_text="Stopped by you").count() == 1
+    mock.script('Thought: Still here.\n<code>final_answer("still alive")</code>')
+    site.run("Are you still there?")
+    assert site.last_turn().locator(".final-text").text_content() == "still alive"
+    screenshot(site.page, f"{site.mode}-after-stop")
+    assert site.errors == []
+
+
+def test_provider_error_is_a_clear_message(site, mock):
+    mock.script({"status": 401, "error": "Invalid API key."})
+    site.run("This will fail.")
+    notice = site.last_turn().locator(".notice-error")
+    assert notice.count() == 1
+    text = notice.text_content()
+    assert "The run failed" in text and "401" in text and "Invalid API key." in text
+    screenshot(site.page, f"{site.mode}-provider-error")
+    assert site.errors == []
+
+
+def test_reloads_and_runs_offline_after_the_first_visit(browser, site_servers):
+    server = site_servers["isolated"]
+    page = SitePage(browser, server.url).open()
+    try:
+        assert page.page.evaluate("navigator.serviceWorker.controller !== null")
+        page.context.set_offline(True)
+        before = len(server.requests)
+        page.page.reload()
+        page.wait_ready()
+        # Everything came from the service worker's cache. (The browser's own update check of sw.js
+        # bypasses Playwright's offline emulation; offline for real, it fails and changes nothing.)
+        assert [path for path in server.requests[before:] if path != "/sw.js"] == []
+        result = page.page.evaluate("""async () => {
+            const { createAgent } = await import("./wasm-agent.js");
+            const agent = await createAgent({ model: { provider: "scripted", responses: [
+                "Thought: offline.\\n<code>final_answer(sum(range(10)))</code>"] } });
+            return agent.run("Add 0..9 offline.");
+        }""")
+        assert result["output"] == 45 and result["state"] == "success"
+        screenshot(page.page, "offline-reload")
+        assert page.errors == []
+    finally:
+        page.close()
+
+
+def test_embedding_page_runs_a_task(browser, site_servers, mock):
+    mock.script('Thought: Convert.\n<code>final_answer(round((350 - 32) * 5 / 9))</code>')
+    page = SitePage(browser, site_servers["isolated"].url)
+    try:
+        page.page.goto(page.url + "/example.html")
+        page.page.evaluate("""([baseUrl, key]) => {
+            const element = document.querySelector("wasm-agent");
+            element.setAttribute("base-url", baseUrl);
+            element.apiKey = key;
+        }""", [mock.openai_base, KEY])
+        page.page.wait_for_selector("wasm-agent .wa-status:text('Agent ready')", timeout=240_000)
+        page.page.fill("wasm-agent textarea", "350 °F in °C?")
+        page.page.click("wasm-agent button[type=submit]")
+        page.page.wait_for_selector("wasm-agent .final-text", timeout=60_000)
+        assert page.page.text_content("wasm-agent .final-text") == "177"
+        assert [r.json["model"] for r in mock.requests if r.method == "POST"] == ["qwen2.5-coder:7b"]
+        screenshot(page.page, "embedded")
+        assert page.errors == []
+    finally:
+        page.close()
