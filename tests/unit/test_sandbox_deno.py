@@ -230,6 +230,16 @@ async def test_user_interrupt_stops_the_code_and_the_sandbox_stays_usable(execut
     assert (await executor.run("before")).output == "kept"
 
 
+async def test_interrupt_from_another_thread_stops_a_sync_run(executor):
+    agent = agent_for(executor, [code("while True: pass")])
+    run = asyncio.ensure_future(asyncio.to_thread(agent.run, "Loop", return_full_result=True))
+    while executor._running_id is None:
+        await asyncio.sleep(0.05)
+    agent.interrupt()
+    assert (await asyncio.wait_for(run, 10)).state == "interrupted"
+    assert (await executor.run("6 * 7")).output == 42
+
+
 async def test_a_killed_process_is_replaced_and_the_model_is_told():
     executor = sandbox.DenoSandboxExecutor()
     try:
