@@ -32,6 +32,7 @@ export class SandboxClient {
   #markReady = null; // set while a `ready` is awaited
   #failReady = null;
   #running = null; // {id, settle, stopping}
+  #toolCallsInFlight = 0;
   #closed = false;
 
   /**
@@ -131,8 +132,10 @@ export class SandboxClient {
     run.stopping = reason;
     this.#send({ type: "interrupt" });
     // Isolated: the interrupt buffer raises KeyboardInterrupt within milliseconds. Otherwise only a
-    // run waiting on a tool can stop this way: past the grace, the worker is replaced.
-    const graceMs = this.info?.interrupts && this.info?.bridge === "atomics" ? this.options.graceMs : 200;
+    // run waiting on a tool can stop this way (the pending call fails): past the grace, or at once
+    // when no tool call is under way, the worker is replaced.
+    const buffer = this.info?.interrupts && this.info?.bridge === "atomics";
+    const graceMs = buffer ? this.options.graceMs : this.#toolCallsInFlight > 0 ? 200 : 0;
     let timer;
     await Promise.race([run.finished, new Promise((resolve) => { timer = setTimeout(resolve, graceMs); })]);
     clearTimeout(timer);
@@ -241,6 +244,15 @@ export class SandboxClient {
   }
 
   async #answerTool(message) {
+    this.#toolCallsInFlight += 1;
+    try {
+      await this.#runTool(message);
+    } finally {
+      this.#toolCallsInFlight -= 1;
+    }
+  }
+
+  async #runTool(message) {
     const { id, name } = message;
     const args = Array.isArray(message.args) ? message.args : [];
     const kwargs = message.kwargs && typeof message.kwargs === "object" && !Array.isArray(message.kwargs) ? message.kwargs : {};

@@ -16,6 +16,7 @@
   const MAX_MESSAGE_CHARS = 16 * 1024 * 1024;
   const MAX_TOOL_ANSWER_BYTES = 64 << 20;
   const MAX_LOGS_PER_RUN = 50; // a flood of `log` messages stops here, not in the host
+  const SPARE_DELAY_MS = 1000;
   const WARM_UP_ID = -1; // ids of the relay's own requests are negative; their answers stay here
   const WARM_UP_CODE = [
     "import json, math, re",
@@ -30,6 +31,7 @@
   let options = {}; // {spare: boolean, maxMemoryBytes}
   let active = null; // the worker that serves the host
   let spare = null; // a worker booting or booted, waiting to replace `active`
+  let spareTimer;
   let failedBoots = 0; // in a row: past 3, stop trying (the bytes or the browser are the problem)
   const atomics = self.crossOriginIsolated === true && typeof SharedArrayBuffer === "function";
 
@@ -105,8 +107,15 @@
   // A fresh worker's first steps are slow (V8 compiles Pyodide's wasm functions lazily, on first
   // call): run typical code once before it is announced, so the host's first step does not pay that.
   function warmUp(state) {
-    state.worker.postMessage(JSON.stringify({ type: "run", id: WARM_UP_ID - 1, code: WARM_UP_CODE }));
-    state.worker.postMessage(JSON.stringify({ type: "reset", id: WARM_UP_ID }));
+    const tool = { name: "warm_up", description: "d", inputs: { a: { type: "integer", description: "a" } }, output_type: "integer" };
+    for (const [index, message] of [
+      { type: "send_tools", tools: [tool] },
+      { type: "run", code: WARM_UP_CODE },
+      { type: "send_tools", tools: [] },
+      { type: "reset" },
+    ].entries()) {
+      state.worker.postMessage(JSON.stringify({ ...message, id: WARM_UP_ID - 3 + index }));
+    }
   }
 
   function crashReason(text) {
@@ -141,8 +150,13 @@
   }
 
   function maybeStartSpare() {
-    // One boot at a time: on two cores, a second boot would slow the one the host waits for.
-    if (options.spare && !spare && active?.ready) spare = startWorker();
+    // One boot at a time: on two cores, a second boot would slow the one the host waits for. And
+    // not at once: handing the boot bytes to a worker copies ~45 MB on this thread, which would
+    // delay the first answers of the worker that has just taken over.
+    clearTimeout(spareTimer);
+    spareTimer = setTimeout(() => {
+      if (options.spare && !spare && active?.ready) spare = startWorker();
+    }, SPARE_DELAY_MS);
   }
 
   function answerTool(state, text) {

@@ -53,17 +53,15 @@ def test_boots_from_the_snapshot_and_restarts_from_the_warm_spare(sandbox, snaps
     if snapshot is None:
         pytest.skip("no Deno here to make a snapshot")
     assert sandbox.info["ready"]["snapshot"] is True
-    spare_ready = "() => sandboxTest.events.filter((e) => e.text === 'sandbox: the warm spare is ready').length"
-    spares = sandbox.evaluate(spare_ready)
-    sandbox.page.wait_for_function(f"({spare_ready})() > 0", timeout=60_000)
+    sandbox.page.wait_for_function("sandboxTest.spareReady", timeout=60_000)
     restart_ms = sandbox.evaluate("""async () => {
         const t0 = performance.now();
         await sandboxTest.client.restart();
         return performance.now() - t0;
     }""")
-    assert restart_ms < 500, restart_ms
+    assert restart_ms < 1500, restart_ms  # 75-100 ms on a quiet box; a cold boot takes seconds
     assert sandbox.run("add(1, 1)")["output"] == 2
-    sandbox.page.wait_for_function(f"({spare_ready})() > {spares}", timeout=60_000)  # the next spare boots
+    sandbox.page.wait_for_function("sandboxTest.spareReady", timeout=60_000)  # the next spare boots
 
 
 def test_blocking_mode_follows_isolation(sandbox):

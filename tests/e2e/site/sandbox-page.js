@@ -33,6 +33,7 @@ window.sandboxTest = {
   toolCalls,
   client: null,
   frame: null,
+  spareReady: false,
   async start(options = {}) {
     const t0 = performance.now();
     const assets = await loadSandboxAssets({ base: "../", pyodide: "pyodide/", wheel: options.wheel, snapshot: options.snapshot });
@@ -40,7 +41,13 @@ window.sandboxTest = {
     this.frame = await openSandboxFrame({ assets, spare: options.spare ?? true, maxMemoryMb: options.maxMemoryMb ?? 512,
       frameUrl: options.frameUrl });
     this.client = new SandboxClient(this.frame.port, { onToolCall, timeoutMs: options.timeoutMs ?? 5000,
-      onEvent: (event) => events.push(event), maxOutputChars: options.maxOutputChars ?? 20000 });
+      onEvent: (event) => {
+        events.push({ ...event, t: performance.now() });
+        // Whether a warm spare is ready now: a restart or crash uses it up.
+        if (event.text === "sandbox: the warm spare is ready") this.spareReady = true;
+        else if (event.type === "restarted" || event.type === "crashed") this.spareReady = false;
+      },
+      maxOutputChars: options.maxOutputChars ?? 20000 });
     const ready = await this.client.ready();
     await this.client.sendTools(Object.entries(TOOLS).map(([name, { description, inputs, output_type }]) =>
       ({ name, description, inputs, output_type })));
