@@ -38,12 +38,23 @@ export class ChatView {
   /** Show one event of `agent.stream()`. */
   handle(event) {
     switch (event.type) {
-      case "delta":
-        this.#liveStep().thought.textContent += event.text;
+      case "delta": {
+        // The model's text as it streams: the thought above, the code (so far) highlighted below.
+        const step = this.#liveStep();
+        step.raw += event.text;
+        step.thought.textContent = thoughtOf(step.raw);
+        const code = partialCode(step.raw);
+        if (code !== null) this.#setCode(step, code);
         break;
+      }
       case "tool_call":
-        if (event.name === "python_interpreter") this.#setCode(this.#liveStep(), String(event.arguments ?? ""));
-        else this.#liveStep().tools.append(toolLine(event.name, event.arguments, null, true, "pending"));
+        if (event.name === "python_interpreter") {
+          const step = this.#liveStep();
+          this.#setCode(step, String(event.arguments ?? ""));
+          step.head.querySelector(".step-status")?.replaceChildren("running the code…");
+        } else {
+          this.#liveStep().tools.append(toolLine(event.name, event.arguments, null, true, "pending"));
+        }
         break;
       case "tool_use":
         this.#liveStep().tools.append(toolLine(event.name, event.arguments, event.result, event.ok));
@@ -58,12 +69,9 @@ export class ChatView {
         this.steps.append(card);
         break;
       }
-      case "final_answer": {
-        const answer = el("div", "final-answer");
-        answer.append(el("div", "final-label", "Final answer"), el("div", "final-text", formatValue(event.output)));
-        this.turn.append(answer);
+      case "final_answer":
+        this.finalOutput = event.output; // shown with the result: an interrupted run has none
         break;
-      }
       case "result":
         this.#result(event);
         break;
@@ -99,7 +107,7 @@ export class ChatView {
       card.append(head, thought, code, tools);
       card.classList.add("step-action");
       this.steps.append(card);
-      this.live = { card, head, thought, code, tools };
+      this.live = { card, head, thought, code, tools, raw: "" };
     }
     return this.live;
   }
@@ -135,6 +143,13 @@ export class ChatView {
       this.live.head.querySelector(".step-status")?.replaceChildren("stopped");
       this.live = null;
     }
+    if (event.state === "success" || (event.state === "max_steps_error" && this.finalOutput != null)) {
+      const answer = el("div", "final-answer");
+      answer.append(el("div", "final-label", event.state === "success" ? "Final answer" : "Best answer after the last step"),
+        el("div", "final-text", formatValue(this.finalOutput)));
+      this.turn.append(answer);
+    }
+    this.finalOutput = undefined;
     const labels = { interrupted: "Stopped by you", max_steps_error: "Reached the step limit", error: "The run failed" };
     if (event.state in labels) {
       const notice = el("div", `notice ${event.state === "error" ? "notice-error" : "notice-warn"}`);
@@ -160,7 +175,8 @@ function stepMeta(event) {
   if (event.duration != null) meta.append(el("span", "chip", `${event.duration.toFixed(2)} s`));
   const usage = event.tokenUsage;
   if (usage) meta.append(el("span", "chip", `${usage.inputTokens} in · ${usage.outputTokens} out`));
-  if (event.error) meta.append(el("span", "chip chip-error", "error"));
+  if (event.error?.type === "AgentInterruptedError") meta.append(el("span", "chip chip-warn", "stopped"));
+  else if (event.error) meta.append(el("span", "chip chip-error", "error"));
   else if (event.isFinalAnswer) meta.append(el("span", "chip chip-ok", "final"));
   return meta;
 }
@@ -191,6 +207,12 @@ export function formatValue(value, { compact = false } = {}) {
   if (typeof value === "string") return value;
   if (value && typeof value === "object" && "message" in value && "type" in value) return `${value.type}: ${value.message}`;
   return JSON.stringify(value, null, compact ? 0 : 2) ?? "None";
+}
+
+/** The code of a model's text that is still streaming (its block may be unclosed), or null. */
+function partialCode(text) {
+  const match = /<code>\n?([\s\S]*?)(?:<\/code>|$)/.exec(text) ?? /```(?:py|python)?\n([\s\S]*?)(?:```|$)/.exec(text);
+  return match ? match[1].replace(/\n$/, "") : null;
 }
 
 /** The model's text without its code block. */
