@@ -1,6 +1,7 @@
 // The run history panel: a dialog listing this origin's saved runs (title,
 // status, steps, last update), newest first, with open (its timeline), resume,
-// rename, export as a JSON download, import from a file, and delete.
+// rename, export as a JSON download, import from a file, and delete. Opening a
+// run shows its timeline and, folded, its steps as the chat showed them.
 // It reads IndexedDB directly (web/runs-api.js), so it works before Python has
 // loaded; the timeline and resuming wait for the agent worker.
 //
@@ -12,7 +13,8 @@
 //     onResume: (runId) => …,                                  // optional: shows "Resume"
 //   });
 
-import { deleteRun, exportRun, importRun, listRuns, renameRun } from "./runs-api.js";
+import { ChatView } from "./chat-view.js";
+import { deleteRun, exportRun, importRun, listRuns, renameRun, runEvents } from "./runs-api.js";
 import { TimelineView, downloadJson } from "./timeline.js";
 
 const STYLE_URL = new URL("runs.css", import.meta.url).href;
@@ -62,6 +64,8 @@ export class RunHistory {
   #status;
   #detail;
   #timeline;
+  #steps;
+  #shown = null; // the run opened in the detail pane
   #runs = [];
 
   constructor(options) {
@@ -73,8 +77,10 @@ export class RunHistory {
     this.#status = el("p", { class: "runs-status", role: "status", "aria-live": "polite" });
     this.#list = el("ul", { class: "runs-list", "aria-labelledby": "runs-title" });
     const timelineRoot = el("div");
+    this.#steps = el("details", { class: "runs-steps" }, el("summary", {}, "Steps"), el("div", { class: "log" }));
+    this.#steps.addEventListener("toggle", () => this.#steps.open && this.#showSteps());
     this.#detail = el("section", { class: "runs-detail", "aria-labelledby": "runs-detail-title", hidden: true },
-      el("h3", { id: "runs-detail-title" }), timelineRoot);
+      el("h3", { id: "runs-detail-title" }), timelineRoot, this.#steps);
     this.#timeline = new TimelineView(timelineRoot, { rpc: options.rpc, modelId: options.modelId });
     const close = el("button", { type: "button", class: "btn runs-close" }, "Close");
     this.#dialog = el("dialog", { class: "runs-dialog", "aria-labelledby": "runs-title" },
@@ -153,16 +159,40 @@ export class RunHistory {
   }
 
   async #show(run) {
+    this.#shown = run;
     this.#detail.hidden = false;
     this.#detail.querySelector("h3").textContent = run.title;
     for (const item of this.#list.children) item.toggleAttribute("aria-current", item.dataset.runId === run.id);
+    this.#steps.open = false;
+    this.#steps.querySelector(".log").replaceChildren();
+    this.#steps.querySelector("summary").textContent = `Steps (${run.steps})`;
     await this.#timeline.show(run.id, run.title);
+  }
+
+  async #showSteps() {
+    const run = this.#shown;
+    const log = this.#steps.querySelector(".log");
+    if (!run || log.childElementCount) return;
+    log.append(el("p", { class: "timeline-loading", role: "status" }, "Loading the steps…"));
+    try {
+      const events = await runEvents(await this.#options.rpc(), run.id);
+      if (this.#shown !== run) return;
+      log.replaceChildren();
+      const view = new ChatView(log);
+      for (const event of events) {
+        if (event.type === "task") view.addTask(event.task);
+        else if (view.turn) view.handle(event);
+      }
+      view.endTurn?.(); // newer ChatView marks the turn as no longer busy
+    } catch (error) {
+      log.replaceChildren(el("p", { class: "notice notice-error", role: "alert" }, `The steps could not be read: ${error.message}`));
+    }
   }
 
   async #resume(run) {
     this.close();
     try {
-      await this.#options.onResume(run.id);
+      await this.#options.onResume(run.id, run);
     } finally {
       if (this.#dialog.open) await this.refresh();
     }
@@ -215,7 +245,7 @@ export class RunHistory {
     try {
       await deleteRun(run.id);
       this.#say(`Deleted “${run.title}”.`);
-      if (this.#detail.querySelector("h3").textContent === run.title) this.#detail.hidden = true;
+      if (this.#shown?.id === run.id) this.#detail.hidden = true;
     } catch (error) {
       this.#say(`Could not delete: ${error.message}`, true);
     }

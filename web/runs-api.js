@@ -9,6 +9,7 @@
 //
 // Worker messages added (page → worker):
 //   run {agentId, task, reset, resume?}   resume: a run id to continue instead of a new task
+//   runs.events {runId}                                  → [{type: "task" | "step" | "planning" | "final_answer", …}]
 //   runs.timeline {runId, agentId?, modelId?, prices?}   → {rows, totals}
 //   runs.trace {runId, agentId?, modelId?, prices?}      → OTLP/JSON
 // prices: {inputPerMillion, outputPerMillion} in US dollars; default: the agent's createAgent({prices}).
@@ -68,6 +69,11 @@ export function runTimeline(rpc, runId, options = {}) {
   return rpc.request("runs.timeline", { runId, ...options }, { timeoutMs: 60_000 });
 }
 
+/** A saved run as the events a live run streams (task first), to show it in a ChatView. */
+export function runEvents(rpc, runId) {
+  return rpc.request("runs.events", { runId }, { timeoutMs: 60_000 });
+}
+
 /** A saved run as OTLP/JSON: `{resourceSpans: [{scopeSpans: [{spans}]}]}`. */
 export function exportTrace(rpc, runId, options = {}) {
   return rpc.request("runs.trace", { runId, ...options }, { timeoutMs: 60_000 });
@@ -123,6 +129,10 @@ export function installRunHandlers(rpc, { pyodide, sessionOf }) {
   rpc.handle("runs.timeline", async (params) => {
     const { store, python: py } = await ready();
     return JSON.parse(await py.run_timeline(store, params.runId, traceOptions(params)));
+  });
+  rpc.handle("runs.events", async ({ runId }) => {
+    const { store, python: py } = await ready();
+    return JSON.parse(await py.run_events(store, runId));
   });
   rpc.handle("runs.trace", async (params) => {
     const { store, python: py } = await ready();

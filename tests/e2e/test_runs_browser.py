@@ -284,6 +284,13 @@ def test_history_panel_lists_opens_renames_exports_imports_deletes_and_resumes(p
     page.click(".timeline-prices button[type=submit]")
     page.wait_for_selector(".timeline-cost")
     assert page.text_content(".timeline-cost").startswith(" · ≈ $0.0")
+    # The saved steps, folded, as the chat showed them (events made by Python from the saved memory).
+    page.click(".runs-steps > summary:text-is('Steps (2)')")
+    page.wait_for_selector(".runs-steps .final-text")
+    assert page.text_content(".runs-steps .msg-user .msg-text") == "Count twice, then tell me the count."
+    assert page.locator(".runs-steps .step-action").count() == 2
+    assert "tally after step 1: 1" in page.text_content(".runs-steps .observation-text")
+    assert page.text_content(".runs-steps .final-text") == "2"
     screenshot(page, "runs-history")
     with page.expect_download() as download:
         page.click(".timeline-export")

@@ -10,7 +10,7 @@ values stay exact and no JS proxy outlives a call.
 
 The functions below are what web/runs-api.js's `installRunHandlers` routes
 to: attach a store to an `AgentSession`, run or resume a task (the result
-names its `runId`), and a saved run's timeline or OTLP/JSON trace.
+names its `runId`), and a saved run's events (to show it), timeline or OTLP/JSON trace.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any, Callable
 
 from ..errors import AgentError
 from ..executor.protocol import to_wire
-from ..memory import ActionStep, FinalAnswerStep, PlanningStep
+from ..memory import ActionStep, AgentMemory, FinalAnswerStep, PlanningStep, TaskStep
 from ..persistence import RunRecord, RunStore
 from ..tracing import Prices, timeline, to_otlp, totals
 
@@ -127,6 +127,23 @@ async def _resume(session: AgentSession, run_id: str, emit: Callable[[str], None
     return result
 
 
+async def run_events(js_store: Any, run_id: str) -> str:
+    """A saved run as the events a live run streams (task, step, planning, final_answer), as JSON,
+    so the page shows it with the same chat view."""
+    from .browser_agent import event_to_dict
+
+    store = IndexedDBRunStore(js_store)
+    record = await store.get_run(run_id)
+    memory = AgentMemory.from_dict({"system_prompt": record.system_prompt, "examples": record.examples,
+                                    "steps": await store.load_steps(run_id)})
+    events = []
+    for step in memory.steps:
+        data = {"type": "task", "task": step.task} if isinstance(step, TaskStep) else event_to_dict(step)
+        if data is not None:
+            events.append(data)
+    return json.dumps(events, default=repr)
+
+
 async def run_timeline(js_store: Any, run_id: str, options_json: str = "{}") -> str:
     """A saved run's timeline rows and totals, as JSON, for web/timeline.js.
 
@@ -155,4 +172,4 @@ def _prices(options: dict) -> Prices | None:
     return Prices(float(prices["inputPerMillion"]), float(prices["outputPerMillion"]))
 
 
-__all__ = ["IndexedDBRunStore", "attach_run_store", "export_trace", "run_session", "run_timeline"]
+__all__ = ["IndexedDBRunStore", "attach_run_store", "export_trace", "run_events", "run_session", "run_timeline"]
