@@ -48,9 +48,19 @@ async function boot() {
     if (!tool) throw new Error(`the page has no tool ${name}`);
     return tool.fn(kwargs);
   });
-  report({ stage: "sandbox", message: "Loading the code sandbox" });
-  let sandboxPort = null;
-  let sandboxError = "";
+  const python = rpc.request("boot", {}, { timeoutMs: 180_000 });
+  python.catch(() => {});
+  report({ stage: "sandbox", message: "Loading Python and the code sandbox" });
+  const { port, error } = await openSandbox();
+  const sandbox = await rpc.request("attach_sandbox", { port, error }, { timeoutMs: 180_000, transfer: port ? [port] : [] });
+  const info = { ...(await python), ...sandbox };
+  info.readyMs = performance.now() - started;
+  report({ stage: "ready", message: info.sandbox ? "Agent ready" : "Agent ready, but code execution is unavailable", info });
+  return { rpc, info };
+}
+
+/** The sandbox's frame and the port that drives it, or the reason there is none. */
+async function openSandbox() {
   try {
     const manifest = await fetch(new URL("build.json", BASE)).then((response) => response.json());
     const assets = await loadSandboxAssets({ base: BASE.href, pyodide: "pyodide/", wheel: manifest.wheel,
@@ -61,16 +71,10 @@ async function boot() {
     const frameUrl = URL.createObjectURL(new Blob([html], { type: "text/html" }));
     const frame = await openSandboxFrame({ assets: { ...assets, frameUrl }, spare: true, maxMemoryMb: 1024 });
     URL.revokeObjectURL(frameUrl);
-    sandboxPort = frame.port;
+    return { port: frame.port, error: "" };
   } catch (error) {
-    sandboxError = error.message;
+    return { port: null, error: error.message };
   }
-  const info = await rpc.request("boot", { sandboxPort, sandboxError }, {
-    timeoutMs: 180_000, transfer: sandboxPort ? [sandboxPort] : [],
-  });
-  info.readyMs = performance.now() - started;
-  report({ stage: "ready", message: info.sandbox ? "Agent ready" : "Agent ready, but code execution is unavailable", info });
-  return { rpc, info };
 }
 
 /** Tool specs for the worker: everything but `fn`. */

@@ -4,7 +4,8 @@
 // sandbox, whose MessagePort the page hands over (an iframe can only be made
 // by a page). Everything goes through web/rpc.js:
 //
-//   page → worker  boot {sandboxPort?}      load Pyodide + the wheel; attach the sandbox
+//   page → worker  boot                     load Pyodide + the wheel
+//                  attach_sandbox {port}    drive the sandbox the page opened (or {error})
 //                  create {options}         make an agent (JS tools come as specs without fn)
 //                  run {agentId, task}      run it; events come back as "event" notifications
 //                  interrupt {agentId}      close {agentId}
@@ -25,44 +26,47 @@ let sandboxProblem = "";
 const sessions = new Map();
 let nextAgentId = 1;
 
-rpc.handle("boot", async ({ sandboxPort = null, sandboxError = "", sandboxTimeoutMs = 30_000, sandboxBootMs = 120_000 }) => {
+// Python loads while the page fetches the sandbox's files and opens its frame: the two overlap.
+rpc.handle("boot", async () => {
   const started = performance.now();
   progress("python", { message: "Starting Python (Pyodide)" });
   const indexURL = new URL("./pyodide/", import.meta.url).href;
   const { loadPyodide } = await import("./pyodide/pyodide.mjs");
   pyodide = await loadPyodide({ indexURL, stdout: () => {}, stderr: (text) => console.warn(text) });
+  const loaded = performance.now();
   progress("wheel", { message: "Installing wasm_agent" });
   await pyodide.loadPackage("wasm-agent", { messageCallback: () => {}, errorCallback: (text) => console.warn(text) });
+  const installed = performance.now();
   module = pyodide.pyimport("wasm_agent.platform.browser_agent");
-  const pythonMs = performance.now() - started;
-  if (sandboxPort) {
-    progress("sandbox", { message: "Starting the code sandbox" });
-    sandbox = new SandboxClient(sandboxPort, {
-      timeoutMs: sandboxTimeoutMs,
-      onToolCall: answerToolCall,
-      onEvent: (event) => rpc.notify("sandbox", { type: event.type, reason: event.reason ?? null }),
-    });
-    try {
-      let timer;
-      const timeout = new Promise((_, reject) => {
-        timer = setTimeout(() => reject(new Error(`it did not start within ${sandboxBootMs / 1000} s`)), sandboxBootMs);
-      });
-      await Promise.race([sandbox.ready(), timeout]).finally(() => clearTimeout(timer));
-    } catch (error) {
-      sandboxProblem = error.message;
-      sandbox = null;
-    }
-  } else {
-    sandboxProblem = sandboxError || "the page did not start a sandbox";
+  const ms = (a, b) => Math.round(b - a);
+  return { pyodideVersion: pyodide.version, pythonMs: performance.now() - started,
+    pythonPhasesMs: { pyodide: ms(started, loaded), wheel: ms(loaded, installed), import: ms(installed, performance.now()) },
+    crossOriginIsolated: self.crossOriginIsolated === true };
+});
+
+rpc.handle("attach_sandbox", async ({ port = null, error = "", timeoutMs = 30_000, bootMs = 120_000 }) => {
+  const started = performance.now();
+  if (!port) {
+    sandboxProblem = error || "the page did not start a sandbox";
+    return { sandbox: null, sandboxProblem };
   }
-  return {
-    pyodideVersion: pyodide.version,
-    pythonMs,
-    totalMs: performance.now() - started,
-    sandbox: sandbox ? { ...sandbox.info, type: undefined } : null,
-    sandboxProblem,
-    crossOriginIsolated: self.crossOriginIsolated === true,
-  };
+  sandbox = new SandboxClient(port, {
+    timeoutMs,
+    onToolCall: answerToolCall,
+    onEvent: (event) => rpc.notify("sandbox", { type: event.type, reason: event.reason ?? null }),
+  });
+  try {
+    let timer;
+    const timeout = new Promise((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`it did not start within ${bootMs / 1000} s`)), bootMs);
+    });
+    await Promise.race([sandbox.ready(), timeout]).finally(() => clearTimeout(timer));
+  } catch (failure) {
+    sandboxProblem = failure.message;
+    sandbox = null;
+  }
+  return { sandbox: sandbox ? { ...sandbox.info, type: undefined } : null, sandboxProblem,
+    sandboxMs: performance.now() - started };
 });
 
 rpc.handle("create", async ({ options }) => {
