@@ -121,6 +121,7 @@ async function boot(boot, post, wasm) {
   });
   const loaded = performance.now();
   WebAssembly.instantiateStreaming = instantiateStreaming;
+  globalThis.fetch = fetchShim({});  // booted: let go of the bytes; every fetch is refused from now on
   if (!boot.snapshot) {
     for (const [path, text] of Object.entries(boot.pythonFiles)) {
       const full = `${SITE_DIR}/${path}`;
