@@ -88,16 +88,27 @@ export async function createBrowserModel(options = {}) {
 
 /**
  * Load a model and publish its handle where `wasm_agent.models.browser.BrowserModel()` finds it
- * (`globalThis.wasmAgentBrowserModel`): what the agent worker calls before running Python.
+ * (`globalThis.wasmAgentBrowserModel`): what the agent worker calls before building an agent on
+ * `provider: "browser"`. The same source again reuses the loaded model (and its KV cache); another
+ * one replaces it.
  */
 export async function publishBrowserModel(options = {}) {
-  const previous = globalThis.wasmAgentBrowserModelInstance;
-  if (previous) await previous.close();  // one model per worker: a new choice replaces the old
-  const model = await createBrowserModel(options);
-  globalThis.wasmAgentBrowserModelInstance = model;
-  globalThis.wasmAgentBrowserModel = model.handle();
-  return model;
+  const source = options.file ? `file:${options.file.name}:${options.file.size}:${options.file.lastModified}`
+    : new URL(options.modelUrl ?? DEFAULT_MODEL_FILE, new URL(options.base ?? "./", import.meta.url)).href;
+  const current = published;
+  if (current && current.source === source) return current.loading;  // loaded, or loading: share it
+  const loading = (async () => {
+    if (current) await (await current.loading.catch(() => null))?.close();
+    const model = await createBrowserModel(options);
+    globalThis.wasmAgentBrowserModel = model.handle();
+    return model;
+  })();
+  published = { source, loading };
+  loading.catch(() => { if (published?.loading === loading) published = null; });  // a failed load can be retried
+  return loading;
 }
+
+let published = null;  // { source, loading: Promise<BrowserModel> } of publishBrowserModel
 
 /** Forget the cached weights of `url` (or of every model when no URL is given). */
 export async function clearCachedModels(url) {

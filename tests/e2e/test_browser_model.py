@@ -25,11 +25,11 @@ ASK = {"messages": [{"role": "user", "content": "Write Python code that prints t
        "stop": ["</code>", "```\n"], "maxTokens": 24}
 
 AGENT_RUN = """
-import json, js
+import json
 from wasm_agent import CodeAgent
 from wasm_agent.models.browser import BrowserModel
 args = json.loads(args_json)
-model = BrowserModel(js.browserModelHandle, max_tokens=args["max_tokens"])
+model = BrowserModel(max_tokens=args["max_tokens"])  # the handle publishBrowserModel() put on globalThis
 agent = CodeAgent([], model, executor_type="inprocess", max_steps=args["max_steps"])
 result = await agent.arun(args["task"], return_full_result=True)
 json.dumps({

@@ -1,7 +1,7 @@
 // The in-browser model's test page: Playwright calls window.modelTest.* with page.evaluate.
 // The agent runs in this page's Pyodide with the in-process executor (the browser
 // SandboxExecutor is not wired into Python yet); the model is the real one.
-import { createBrowserModel } from "../browser-model.js";
+import { publishBrowserModel } from "../browser-model.js";
 
 const progress = [];
 let model = null;
@@ -11,8 +11,8 @@ window.modelTest = {
   progress,
   async load(options = {}) {
     const t0 = performance.now();
-    model = await createBrowserModel({ ...options, onProgress: (p) => progress.push(p) });
-    window.browserModelHandle = model.handle();
+    // As the agent worker does: Python's BrowserModel() finds globalThis.wasmAgentBrowserModel.
+    model = await publishBrowserModel({ ...options, onProgress: (p) => progress.push(p) });
     return { ...model.info, readyMs: performance.now() - t0, isolated: self.crossOriginIsolated };
   },
   async generate(request) {
