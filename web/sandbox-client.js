@@ -118,7 +118,10 @@ export class SandboxClient {
     await this.#whenReady();
   }
 
+  /** End the sandbox's workers (the iframe itself belongs to whoever opened it). */
   close() {
+    if (this.#closed) return;
+    this.#port.postMessage({ kind: "stop" });
     this.#closed = true;
     this.#pending.rejectAll(new SandboxDiedError("the sandbox was closed"));
     this.#port.onmessage = null;

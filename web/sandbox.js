@@ -5,7 +5,7 @@
 //
 // The parent connects once with {kind: "connect"} and a MessagePort. Over that
 // port it sends {kind: "start", boot, options}, then protocol messages as JSON
-// text. The relay keeps the boot bytes, runs the sandbox worker (and a warm
+// text, and {kind: "stop"} when it is done. The relay keeps the boot bytes, runs the sandbox worker (and a warm
 // spare), answers tool calls through shared memory when this document is
 // cross-origin isolated, and turns `interrupt` and `restart` into the
 // interrupt buffer or a fresh worker. Everything the worker says goes to the
@@ -180,6 +180,13 @@
       boot = data.boot;
       options = data.options ?? {};
       active = startWorker();
+      return;
+    }
+    if (data?.kind === "stop") { // the host is done: free the workers' memory now
+      clearTimeout(spareTimer);
+      options.spare = false;
+      for (const state of [active, spare]) state?.worker.terminate();
+      active = spare = null;
       return;
     }
     if (typeof data !== "string" || !active) return;

@@ -200,3 +200,18 @@ def test_memory_bomb_fails_with_memory_error(sandbox):
     result = sandbox.run("hog = []\nwhile True:\n    hog.append(bytearray(2**20))", timeout_ms=20_000)
     assert "MemoryError" in result["error"] or "lost" in result["error"], result
     assert sandbox.run("del hog\nadd(5, 5)")["output"] == 10 or sandbox.run("add(5, 5)")["output"] == 10
+
+
+def test_close_ends_the_sandbox(browser, sites, wheel, snapshot):
+    from conftest import open_sandbox_page
+
+    page = open_sandbox_page(browser, sites["plain"], wheel, snapshot, spare=False)
+    try:
+        assert page.run("add(1, 1)")["output"] == 2
+        error = page.evaluate("""async () => {
+            sandboxTest.client.close();
+            try { await sandboxTest.client.run('1'); return null; } catch (error) { return error.message; }
+        }""")
+        assert error == "the sandbox was closed"
+    finally:
+        page.page.context.close()
