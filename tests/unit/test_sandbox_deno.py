@@ -86,7 +86,8 @@ def code(body: str) -> str:
 @pytest.fixture(scope="module")
 def executor():
     os.environ["WASM_AGENT_TEST_SECRET"] = SECRET  # must not be visible inside the sandbox
-    executor = sandbox.DenoSandboxExecutor(limits=ExecutionLimits(timeout_seconds=20, max_memory_mb=1500))
+    executor = sandbox.DenoSandboxExecutor(limits=ExecutionLimits(timeout_seconds=20, max_memory_mb=1500),
+                                           spare=True)  # restarts in these tests are then immediate
     yield executor
     block_on(executor.close())
 
@@ -195,7 +196,7 @@ async def test_time_limit_stops_code_waiting_for_a_tool(executor):
 
 async def test_jspi_bridge_calls_tools_and_stops_loops():
     # The bridge the browser uses when it is not cross-origin isolated.
-    executor = sandbox.DenoSandboxExecutor(bridge="jspi", spare=False, limits=ExecutionLimits(timeout_seconds=1))
+    executor = sandbox.DenoSandboxExecutor(bridge="jspi", limits=ExecutionLimits(timeout_seconds=1))
     try:
         await executor.send_tools({"add": add, "wait_long": wait_long})
         assert (await executor.run("x = add(1, b=2)\nx")).output == 3
@@ -253,7 +254,7 @@ async def test_a_killed_process_is_replaced_and_the_model_is_told():
 
 
 async def test_a_broken_snapshot_is_dropped_and_the_sandbox_starts_cold(tmp_path):
-    executor = sandbox.DenoSandboxExecutor(cache_dir=tmp_path, spare=False)
+    executor = sandbox.DenoSandboxExecutor(cache_dir=tmp_path)
     executor.snapshots.path.write_bytes(b"not a snapshot" * 100_000)
     try:
         result = await executor.run("6 * 7")
