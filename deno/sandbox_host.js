@@ -42,7 +42,6 @@ const boot = {
     .map((name) => [name, Deno.readFileSync(pyodideFile(name))])),
   pythonFiles: Object.fromEntries(Object.entries(config.pythonFiles)
     .map(([path, file]) => [path, file ? Deno.readTextFileSync(file) : ""])),
-  snapshot: config.snapshot ? Deno.readFileSync(config.snapshot) : undefined,
   makeSnapshot: config.makeSnapshot,
 };
 
@@ -56,6 +55,7 @@ function emit(message) {
 
 // Compiled once, shared by every worker of this process (a restart skips the compile).
 const wasmModule = WebAssembly.compile(boot.files["pyodide.asm.wasm"]);
+delete boot.files["pyodide.asm.wasm"];  // the module is what workers get
 
 /** The worker that serves requests, and a booted spare that replaces it at once when it dies. */
 let sandbox = null;
@@ -84,10 +84,10 @@ function startWorker() {
     replaceSandbox(state, `the sandbox worker failed: ${event.message}`);
   };
   worker.onmessageerror = () => emit({ type: "log", text: "a message from the sandbox could not be read" });
-  const { files, ...rest } = boot;
   worker.postMessage({
-    ...rest,
-    files: { ...files, "pyodide.asm.wasm": undefined },
+    ...boot,
+    // Read for each boot rather than kept: 30 MB that a restart needs rarely.
+    snapshot: config.snapshot ? Deno.readFileSync(config.snapshot) : undefined,
     wasmModule: true,  // comes in its own message when compiled, while the worker imports Pyodide
     interrupt: state.interrupt.buffer,
     channel: atomics ? { control: state.control.buffer, data: state.data } : undefined,
