@@ -19,10 +19,13 @@ for (const scope of [self, DedicatedWorkerGlobalScope.prototype]) {
   Object.defineProperty(scope, "close", { value: () => {}, writable: false, configurable: false });
 }
 
+// Messages that arrive while the core loads (the compiled wasm module, early requests) wait here.
+const early = [];
+
 self.onmessage = async (event) => {
   const boot = event.data;
   if (boot?.kind !== "boot") return;
-  self.onmessage = null;
+  self.onmessage = (later) => early.push(later);
   const post = self.postMessage.bind(self);
   try {
     limitMemory(boot.maxMemoryBytes);
@@ -33,7 +36,7 @@ self.onmessage = async (event) => {
     const { serveSandbox } = await import(blobUrl(core));
     delete boot.modules;
     serveSandbox(self, post);
-    self.onmessage({ data: boot });
+    for (const message of [{ data: boot }, ...early.splice(0)]) self.onmessage(message);
   } catch (error) {
     post(JSON.stringify({ type: "crashed", reason: `the sandbox worker could not start: ${error?.stack ?? error}` }));
   }

@@ -29,6 +29,8 @@
   let port = null;
   let boot = null; // what every worker starts from (Pyodide bytes, Python files, code)
   let options = {}; // {spare: boolean, maxMemoryBytes}
+  let wasmModule = null; // Promise<WebAssembly.Module>: Pyodide's wasm, compiled once for every worker
+  let filesWithoutWasm = null;
   let active = null; // the worker that serves the host
   let spare = null; // a worker booting or booted, waiting to replace `active`
   let spareTimer;
@@ -64,10 +66,13 @@
     worker.postMessage({
       ...rest,
       kind: "boot",
+      files: filesWithoutWasm,
+      wasmModule: true, // compiled once, here; sent below (workers then share its tiered-up code)
       maxMemoryBytes: options.maxMemoryBytes ?? 0,
       interrupt: state.interrupt?.buffer,
       channel: atomics ? { control: state.control.buffer, data: state.data } : undefined,
     });
+    wasmModule.then((module) => worker.postMessage({ kind: "wasm", module }));
     return state;
   }
 
@@ -179,6 +184,9 @@
     if (data?.kind === "start") {
       boot = data.boot;
       options = data.options ?? {};
+      const { "pyodide.asm.wasm": wasm, ...others } = boot.files;
+      wasmModule = WebAssembly.compile(wasm);
+      filesWithoutWasm = others;
       active = startWorker();
       return;
     }
