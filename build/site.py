@@ -9,6 +9,8 @@
       sandbox.snapshot                      a Pyodide memory snapshot of a warm sandbox, made by Deno
                                             (when the `deno` package is installed): the sandbox starts
                                             from it in about a second instead of booting cold
+      agent.snapshot                        the same for the agent worker's Pyodide (started, stdlib imported),
+                                            made by build/agent_snapshot.mjs in Deno
       wllama/, models/                      the in-browser model: wllama and the default GGUF
                                             (build/browser_model.py; see docs/browser-model.md)
       build.json                            the manifest: version, wheel URL, every file and its size
@@ -28,6 +30,7 @@ import importlib.util
 import json
 import os
 import shutil
+import subprocess
 import time
 from pathlib import Path
 
@@ -61,8 +64,8 @@ def is_current(out: Path = DEFAULT_OUT) -> bool:
 def build_site(out: Path = DEFAULT_OUT, *, snapshot: bool = True, log=print) -> dict:
     """Build the site into `out` (replaced as a whole at the end); returns the manifest.
 
-    `snapshot=False` leaves out the sandbox's memory snapshot (31 MB, about 6 MB
-    gzipped): a smaller first download, a slower sandbox start.
+    `snapshot=False` leaves out the memory snapshots of the sandbox and the agent worker (31 MB, about 6 MB
+    gzipped, each): a smaller first download, slower starts.
     """
     started = time.perf_counter()
     pyodide_version = _check_pyodide()
@@ -83,6 +86,9 @@ def build_site(out: Path = DEFAULT_OUT, *, snapshot: bool = True, log=print) -> 
     snapshot_file = _sandbox_snapshot(log) if snapshot else None
     if snapshot_file is not None:
         _link_or_copy(snapshot_file, tmp / "sandbox.snapshot")
+    agent_snapshot = _agent_snapshot(log) if snapshot else None
+    if agent_snapshot is not None:
+        _link_or_copy(agent_snapshot, tmp / "agent.snapshot")
     browser_model = _browser_model(tmp, log)
     files = sorted(p for p in tmp.rglob("*") if p.is_file())
     digest = hashlib.sha256()
@@ -94,6 +100,7 @@ def build_site(out: Path = DEFAULT_OUT, *, snapshot: bool = True, log=print) -> 
         "pyodide": pyodide_version,
         "wheel": f"pyodide/{wheel.name}",
         "sandboxSnapshot": "sandbox.snapshot" if snapshot_file is not None else None,
+        "agentSnapshot": "agent.snapshot" if agent_snapshot is not None else None,
         "browserModel": browser_model,
         "files": {path.relative_to(tmp).as_posix(): path.stat().st_size for path in files
                   if not _fetched_on_demand(path.relative_to(tmp))},
@@ -137,6 +144,36 @@ def _sandbox_snapshot(log) -> Path | None:
         except Exception as error:  # noqa: BLE001 - the site works without it, only slower to start
             log(f"no sandbox snapshot ({error}); the sandbox will boot cold")
             return None
+
+
+def _agent_snapshot(log) -> Path | None:
+    """The agent worker's snapshot, made by Deno once per Pyodide (cached in .cache/site)."""
+    from wasm_agent.executor.sandbox import find_deno
+
+    deno = find_deno()
+    if deno is None:
+        log("no Deno (pip install deno): the agent worker will boot without a memory snapshot")
+        return None
+    script = REPO / "build" / "agent_snapshot.mjs"
+    digest = hashlib.sha256()
+    for path in (script, *(PYODIDE / name for name in PYODIDE_CORE), Path(deno)):
+        digest.update(_file_hash(path).encode() if path.stat().st_size < 50_000_000 else str(path.stat()).encode())
+    target = CACHE / "snapshots" / f"agent-{digest.hexdigest()[:20]}.bin"
+    if target.is_file():
+        return target
+    log("making the agent worker's memory snapshot with Deno")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    partial = target.with_suffix(f".{os.getpid()}.tmp")
+    command = [deno, "run", "--quiet", "--no-prompt", "--no-config", "--no-lock",
+               f"--allow-read={PYODIDE},{script.parent}", f"--allow-write={partial}",
+               str(script), str(PYODIDE), str(partial)]
+    result = subprocess.run(command, capture_output=True, text=True, env={**os.environ, "DENO_NO_UPDATE_CHECK": "1"})
+    if result.returncode or not partial.is_file():
+        log(f"no agent snapshot (Deno failed: {result.stderr.strip()[-500:]}); the agent worker will boot cold")
+        partial.unlink(missing_ok=True)
+        return None
+    os.replace(partial, target)
+    return target
 
 
 def _render_sandbox_html() -> str:

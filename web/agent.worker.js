@@ -30,19 +30,54 @@ let nextAgentId = 1;
 rpc.handle("boot", async () => {
   const started = performance.now();
   progress("python", { message: "Starting Python (Pyodide)" });
-  const indexURL = new URL("./pyodide/", import.meta.url).href;
-  const { loadPyodide } = await import("./pyodide/pyodide.mjs");
-  pyodide = await loadPyodide({ indexURL, stdout: () => {}, stderr: (text) => console.warn(text) });
+  const snapshot = await startPython();
   const loaded = performance.now();
   progress("wheel", { message: "Installing wasm_agent" });
-  await pyodide.loadPackage("wasm-agent", { messageCallback: () => {}, errorCallback: (text) => console.warn(text) });
+  if (snapshot) await installFromLock("wasm-agent");
+  else await pyodide.loadPackage("wasm-agent", { messageCallback: () => {}, errorCallback: (text) => console.warn(text) });
   const installed = performance.now();
   module = pyodide.pyimport("wasm_agent.platform.browser_agent");
   const ms = (a, b) => Math.round(b - a);
   return { pyodideVersion: pyodide.version, pythonMs: performance.now() - started,
     pythonPhasesMs: { pyodide: ms(started, loaded), wheel: ms(loaded, installed), import: ms(installed, performance.now()) },
+    pythonSnapshot: snapshot,
     crossOriginIsolated: self.crossOriginIsolated === true };
 });
+
+/** Load Pyodide, from the build's memory snapshot when there is one (true) or cold (false). */
+async function startPython() {
+  const { loadPyodide } = await import("./pyodide/pyodide.mjs");
+  const options = { indexURL: new URL("./pyodide/", import.meta.url).href, stdout: () => {},
+    stderr: (text) => console.warn(text) };
+  const manifest = await fetch(new URL("build.json", import.meta.url)).then((response) => response.json()).catch(() => ({}));
+  if (manifest.agentSnapshot) {
+    try {
+      const response = await fetch(new URL(manifest.agentSnapshot, import.meta.url));
+      if (!response.ok) throw new Error(`HTTP ${response.status}`);
+      pyodide = await loadPyodide({ ...options, _loadSnapshot: new Uint8Array(await response.arrayBuffer()) });
+      return true;
+    } catch (error) {
+      console.warn(`the agent's memory snapshot could not be used (${error.message}); starting Python cold`);
+    }
+  }
+  pyodide = await loadPyodide(options);
+  return false;
+}
+
+/**
+ * Install a wheel of our lock file by hand, checking its sha256: Pyodide's loadPackage does not
+ * finish in an interpreter restored from a memory snapshot (Pyodide 314).
+ */
+async function installFromLock(name) {
+  const base = new URL("./pyodide/", import.meta.url);
+  const lock = await fetch(new URL("pyodide-lock.json", base)).then((response) => response.json());
+  const entry = lock.packages[name];
+  const bytes = await fetch(new URL(entry.file_name, base)).then((response) => response.arrayBuffer());
+  const digest = [...new Uint8Array(await crypto.subtle.digest("SHA-256", bytes))]
+    .map((byte) => byte.toString(16).padStart(2, "0")).join("");
+  if (digest !== entry.sha256) throw new Error(`${entry.file_name} does not match the lock file's sha256`);
+  pyodide.unpackArchive(bytes, "wheel");
+}
 
 rpc.handle("attach_sandbox", async ({ port = null, error = "", timeoutMs = 30_000, bootMs = 120_000 }) => {
   const started = performance.now();
