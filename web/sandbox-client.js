@@ -33,6 +33,8 @@ export class SandboxClient {
   #failReady = null;
   #running = null; // {id, settle, stopping}
   #toolCallsInFlight = 0;
+  #toolPort = null; // the current worker's tool calls come here
+  #answerOnToolPort = false;
   #closed = false;
 
   /**
@@ -52,7 +54,7 @@ export class SandboxClient {
     this.info = null; // the last `ready` message: startup_ms, snapshot, bridge, interrupts
     this.#port = port;
     this.#expectReady();
-    port.onmessage = (event) => this.#receive(event.data);
+    port.onmessage = (event) => (event.data?.kind === "tool-port" ? this.#useToolPort(event) : this.#receive(event.data));
   }
 
   /** Resolves with the `ready` message once the sandbox can take requests. */
@@ -126,6 +128,7 @@ export class SandboxClient {
     this.#pending.rejectAll(new SandboxDiedError("the sandbox was closed"));
     this.#port.onmessage = null;
     this.#port.close();
+    this.#closeToolPort();
   }
 
   // -- internals ------------------------------------------------------------------
@@ -201,6 +204,11 @@ export class SandboxClient {
     if (!this.#closed) this.#port.postMessage(encode(message));
   }
 
+  #closeToolPort() {
+    this.#toolPort?.close();
+    this.#toolPort = null;
+  }
+
   async #receive(data) {
     let message;
     try {
@@ -229,6 +237,21 @@ export class SandboxClient {
     }
   }
 
+  #useToolPort(event) {
+    this.#toolPort?.close(); // the previous worker's, if any: it is gone
+    const [toolPort] = event.ports;
+    if (!toolPort) return;
+    this.#toolPort = toolPort;
+    this.#answerOnToolPort = event.data.answerHere === true;
+    toolPort.onmessage = (portEvent) => {
+      try {
+        this.#answerTool(decode(portEvent.data, ["tool_call"]), toolPort);
+      } catch (error) {
+        this.options.onEvent({ type: "dropped", reason: error.message });
+      }
+    };
+  }
+
   async #onReady(message) {
     // A fresh sandbox has no tools: give it the current ones before anyone else may use it.
     if (this.#tools.length) {
@@ -246,10 +269,12 @@ export class SandboxClient {
     markReady?.(message);
   }
 
-  async #answerTool(message) {
+  async #answerTool(message, fromPort = null) {
     this.#toolCallsInFlight += 1;
     try {
-      await this.#runTool(message);
+      const answer = await this.#runTool(message);
+      if (fromPort && fromPort === this.#toolPort && this.#answerOnToolPort) fromPort.postMessage(encode(answer));
+      else this.#send(answer);
     } finally {
       this.#toolCallsInFlight -= 1;
     }
@@ -277,7 +302,7 @@ export class SandboxClient {
         message: agentError ? String(error.message) : `tool ${JSON.stringify(name)} failed: ${error?.message ?? error}`,
       } };
     }
-    this.#send(answer);
+    return answer;
   }
 }
 

@@ -26,7 +26,14 @@ self.onmessage = async (event) => {
   const boot = event.data;
   if (boot?.kind !== "boot") return;
   self.onmessage = (later) => early.push(later);
-  const post = self.postMessage.bind(self);
+  const toPeer = self.postMessage.bind(self);
+  // Tool calls go straight to the host on their own port (the relay gave it); the rest to the relay.
+  const toolPort = boot.toolPort;
+  delete boot.toolPort;
+  const post = (message, transfer) => (typeof message === "string" && message.startsWith('{"type":"tool_call"')
+    ? toolPort.postMessage(message) : toPeer(message, transfer));
+  // JSPI: the host answers on the same port; the core takes the answer like any message.
+  toolPort.onmessage = (event) => typeof event.data === "string" && self.onmessage?.({ data: event.data });
   try {
     limitMemory(boot.maxMemoryBytes);
     const blobUrl = (text) => URL.createObjectURL(new Blob([text], { type: "text/javascript" }));

@@ -62,6 +62,10 @@
       onWorkerDied(state, `the sandbox worker failed: ${event.message ?? "unknown error"}`);
     };
     worker.onmessageerror = () => onWorkerDied(state, "the sandbox worker sent a message that could not be read");
+    // Tool calls skip the relay: the worker posts them on this port, which the host gets when the
+    // worker starts serving it (one hop instead of two, on the path every tool call takes).
+    const tools = new MessageChannel();
+    state.toolPort = tools.port1;
     const { workerSource, ...rest } = boot;
     worker.postMessage({
       ...rest,
@@ -71,7 +75,8 @@
       maxMemoryBytes: options.maxMemoryBytes ?? 0,
       interrupt: state.interrupt?.buffer,
       channel: atomics ? { control: state.control.buffer, data: state.data } : undefined,
-    });
+      toolPort: tools.port2,
+    }, [tools.port2]);
     wasmModule.then((module) => worker.postMessage({ kind: "wasm", module }));
     return state;
   }
@@ -97,7 +102,7 @@
       if (state.ready !== null || !state.booted) return;
       state.ready = state.booted;
       failedBoots = 0;
-      if (state === active) toHost(state.ready);
+      if (state === active) announce(state);
       else if (state === spare) hostMessage({ type: "log", text: "sandbox: the warm spare is ready" });
       maybeStartSpare();
       return;
@@ -107,6 +112,13 @@
     if (type === "result") state.busy = false;
     else if (type === "log" && ++state.logs > MAX_LOGS_PER_RUN) return;
     toHost(data);
+  }
+
+  /** The worker serves the host from now on: its tool port, then its `ready`. */
+  function announce(state) {
+    // Atomics: answers go through the relay (the worker waits on shared memory); JSPI: on the port.
+    port.postMessage({ kind: "tool-port", answerHere: !atomics }, [state.toolPort]);
+    toHost(state.ready);
   }
 
   // A fresh worker's first steps are slow (V8 compiles Pyodide's wasm functions lazily, on first
@@ -150,7 +162,7 @@
     if (active) active.worker.terminate();
     active = spare ?? startWorker();
     spare = null;
-    if (active.ready) toHost(active.ready);
+    if (active.ready) announce(active);
     maybeStartSpare();
   }
 
