@@ -36,7 +36,13 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(HERE)
 sys.path[:0] = [REPO, os.path.join(REPO, "tests", "e2e")]
 
-from harness import StaticSite, build_wheel, launch_chromium, make_snapshot, sandbox_site_mounts  # noqa: E402
+from harness import (
+    StaticSite,
+    build_wheel,
+    launch_chromium,
+    make_snapshot,
+    sandbox_site_mounts,
+)
 
 CPU_CODE = "total = 0\nfor i in range(200000): total += i*i\ntotal"
 CPU_TOTAL = sum(i * i for i in range(200000))

@@ -80,7 +80,7 @@ export class SandboxClient {
   /**
    * Run code; resolves with its CodeOutput, never rejects because of the code.
    * @param {string} code
-   * @param {{timeoutMs?: number | null}} [limits]
+   * @param {{timeoutMs?: number | null}} [limits]  null or Infinity: no time limit (undefined: the default)
    * @returns {Promise<CodeOutput>}
    */
   async run(code, { timeoutMs = this.options.timeoutMs } = {}) {
@@ -88,7 +88,7 @@ export class SandboxClient {
     if (this.#running) throw new Error("the sandbox is already running code; await the previous run");
     return new Promise((resolve) => {
       const run = { id: 0, stopping: null, settle: null, finished: null };
-      const timer = timeoutMs == null ? undefined
+      const timer = timeoutMs == null || !Number.isFinite(timeoutMs) ? undefined
         : setTimeout(() => this.#stop(`the code ran longer than the ${timeoutMs / 1000} s time limit`), timeoutMs);
       let markFinished;
       run.finished = new Promise((done) => { markFinished = done; });

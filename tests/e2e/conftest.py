@@ -12,7 +12,15 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
-from harness import REPO, Canary, StaticSite, build_wheel, launch_chromium, make_snapshot, sandbox_site_mounts  # noqa: E402
+from harness import (
+    REPO,
+    Canary,
+    StaticSite,
+    build_wheel,
+    launch_chromium,
+    make_snapshot,
+    sandbox_site_mounts,
+)
 
 MODES = ["isolated", "plain"]  # with COOP/COEP (Atomics, interrupt buffer) / without (JSPI, restart)
 

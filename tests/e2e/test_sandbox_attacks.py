@@ -32,7 +32,7 @@ def blob_url(source, kind="text/javascript"):
 """
 
 BLOCKED = re.compile(r"Error|error|refused|denied|blocked|violat|not defined|has no attribute|undefined|Security|"
-                     r"NotAllowed|null|Failed|failed|not a function|TypeError|network", re.I)
+                     r"NotAllowed|null|Failed|failed|not a function|TypeError|network", re.IGNORECASE)
 
 # (name, code, what the step must show). `expect`: "error" (the step raised), "async" (box settles as
 # a rejection or never), a string (the step's output must match it), or None (only the canary judges).
