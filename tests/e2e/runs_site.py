@@ -1,7 +1,7 @@
 """The site for tests/e2e/test_runs_browser.py: the built dist/ with saved runs wired in.
 
 `INTEGRATION` is the exact edit docs/runs.md asks of the site's files
-(agent.worker.js, agent-client.js). `integrate` applies it to a copy of dist/
+(agent.worker.js, agent-client.js, app.js, index.html). `integrate` applies it to a copy of dist/
 when the site does not have it yet, so the tests check those very lines; once
 the site has them, the copy is left as it is.
 """
@@ -39,8 +39,30 @@ INTEGRATION: dict[str, list[tuple[str, str]]] = {
          "async *stream(task, { reset = true, resume = null } = {}) {"),
         ("{ agentId: this.id, task, reset }", "{ agentId: this.id, task, reset, resume }"),
     ],
+    "app.js": [
+        ('import { createAgent, enableOffline, startRuntime } from "./wasm-agent.js";\n',
+         'import { createAgent, enableOffline, startRuntime } from "./wasm-agent.js";\n'
+         'import { mountRunHistory } from "./history.js";\n'),
+        ('const view = new ChatView($("#log"));\n',
+         'const view = new ChatView($("#log"));\n'
+         'mountRunHistory({\n'
+         '  button: $("#open-history"),\n'
+         '  rpc: () => startRuntime().then(({ rpc }) => rpc),\n'
+         '  modelId: () => state.settings.model || undefined,\n'
+         '  onResume: (runId, run) => runTask(`Resume “${run.title}”`, { resume: runId }),\n'
+         '});\n'),
+        ("async function runTask(task) {", "async function runTask(task, { resume = null } = {}) {"),
+        ("for await (const event of agent.stream(task)) view.handle(event);",
+         "for await (const event of agent.stream(resume ? null : task, { resume })) view.handle(event);"),
+    ],
+    "index.html": [
+        ('<button id="open-settings" class="btn" type="button" aria-haspopup="dialog">Model settings</button>',
+         '<button id="open-history" class="btn" type="button">Runs</button>\n'
+         '      <button id="open-settings" class="btn" type="button" aria-haspopup="dialog">Model settings</button>'),
+    ],
 }
-MARKERS = {"agent.worker.js": "installRunHandlers", "agent-client.js": "addRunMethods"}
+MARKERS = {"agent.worker.js": "installRunHandlers", "agent-client.js": "addRunMethods", "app.js": "mountRunHistory",
+           "index.html": 'id="open-history"'}
 
 
 def integrate(dist: Path, out: Path) -> Path:

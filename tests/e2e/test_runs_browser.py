@@ -343,3 +343,39 @@ def screenshot(page, name: str) -> None:
     folder = REPO / "tests" / "e2e" / "artifacts"
     folder.mkdir(exist_ok=True)
     page.screenshot(path=str(folder / f"{name}.png"))
+
+
+def test_site_page_resumes_a_saved_run_from_its_runs_panel(page, mock):
+    """The site itself (index.html + app.js with the documented lines): Runs → Resume → the chat shows the end."""
+    source = page.evaluate("runsTest.agent.exportRun('stopped-after-one')")
+    stopped = {**source, "run": {**source["run"], "id": "site-stopped", "title": "Site: stopped after one",
+                                 "status": "interrupted", "steps": 1}, "steps": source["steps"][:2]}
+    site = page.context.new_page()  # same origin and context: the same IndexedDB
+    site.errors = []
+    site.on("pageerror", lambda error: site.errors.append(f"pageerror: {error}"))
+    try:
+        site.goto(page.url.split("/test/")[0] + "/index.html")
+        site.wait_for_selector("body[data-ready]", timeout=READY_MS)
+        site.evaluate("(data) => import('./runs-api.js').then((runs) => runs.importRun(data))", stopped)
+        site.click("#open-settings")
+        site.check("input[name=provider][value=openai]")
+        site.fill("#base-url", mock.openai_base)
+        site.fill("#model", "mock-coder")
+        site.fill("#api-key", KEY)
+        site.click("#settings button[type=submit]")
+        site.wait_for_selector("#settings", state="hidden")
+        site.click("#open-history")
+        item = site.locator(".runs-item[data-run-id='site-stopped']")
+        item.wait_for()
+        screenshot(site, "runs-site-panel")
+        mock.reset()
+        mock.script(code("Answer now.", 'final_answer("resumed in the site")'))
+        item.locator(".runs-actions button", has_text="Resume").click()
+        site.wait_for_selector(".msg-agent .final-text", timeout=RUN_MS)
+        assert site.locator(".msg-user .msg-text").last.text_content() == "Resume “Site: stopped after one”"
+        assert site.locator(".msg-agent .final-text").last.text_content() == "resumed in the site"
+        assert len(posts(mock)) == 1
+        screenshot(site, "runs-site-resumed")
+        assert site.errors == []
+    finally:
+        site.close()

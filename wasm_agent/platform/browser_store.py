@@ -128,19 +128,26 @@ async def _resume(session: AgentSession, run_id: str, emit: Callable[[str], None
 
 
 async def run_events(js_store: Any, run_id: str) -> str:
-    """A saved run as the events a live run streams (task, step, planning, final_answer), as JSON,
-    so the page shows it with the same chat view."""
+    """A saved run as the events a live run streams (task, step, planning, final_answer, result),
+    as JSON, so the page shows it with the same chat view."""
     from .browser_agent import event_to_dict
 
     store = IndexedDBRunStore(js_store)
     record = await store.get_run(run_id)
+    steps = await store.load_steps(run_id)
     memory = AgentMemory.from_dict({"system_prompt": record.system_prompt, "examples": record.examples,
-                                    "steps": await store.load_steps(run_id)})
+                                    "steps": steps})
     events = []
     for step in memory.steps:
         data = {"type": "task", "task": step.task} if isinstance(step, TaskStep) else event_to_dict(step)
         if data is not None:
             events.append(data)
+    if memory.steps and isinstance(memory.steps[-1], FinalAnswerStep):  # the run ended: its result too
+        usage, rows = totals(steps), timeline(steps)
+        events.append({"type": "result", "state": record.status, "output": to_wire(memory.steps[-1].output),
+                       "steps": record.steps, "duration": max((r.end for r in rows), default=0.0)
+                       - min((r.start for r in rows), default=0.0),
+                       "tokenUsage": {"inputTokens": usage["input_tokens"], "outputTokens": usage["output_tokens"]}})
     return json.dumps(events, default=repr)
 
 
