@@ -15,14 +15,14 @@ from pathlib import Path
 INTEGRATION: dict[str, list[tuple[str, str]]] = {
     "agent.worker.js": [
         ('import { SandboxClient } from "./sandbox-client.js";\n',
-         'import { SandboxClient } from "./sandbox-client.js";\n'
-         'import { installRunHandlers } from "./runs-api.js";\n'),
+         ('import { SandboxClient } from "./sandbox-client.js";\n'
+         'import { installRunHandlers } from "./runs-api.js";\n')),
         ("let nextAgentId = 1;\n",
-         "let nextAgentId = 1;\n"
-         "const runs = installRunHandlers(rpc, { pyodide: () => pyodide, sessionOf });\n"),
+         ("let nextAgentId = 1;\n"
+         "const runs = installRunHandlers(rpc, { pyodide: () => pyodide, sessionOf });\n")),
         ("  sessions.set(agentId, session);\n",
-         "  sessions.set(agentId, session);\n"
-         "  await runs.attach(session, options);\n"),
+         ("  sessions.set(agentId, session);\n"
+         "  await runs.attach(session, options);\n")),
         ('rpc.handle("run", async ({ agentId, task, reset = true }) => {',
          'rpc.handle("run", async ({ agentId, task, reset = true, resume = null }) => {'),
         ("  return JSON.parse(await session.run(task, emit, reset));",
@@ -30,35 +30,35 @@ INTEGRATION: dict[str, list[tuple[str, str]]] = {
     ],
     "agent-client.js": [
         ('import { loadSandboxAssets, openSandboxFrame } from "./sandbox-frame.js";\n',
-         'import { loadSandboxAssets, openSandboxFrame } from "./sandbox-frame.js";\n'
-         'import { addRunMethods } from "./runs-api.js";\n'),
+         ('import { loadSandboxAssets, openSandboxFrame } from "./sandbox-frame.js";\n'
+         'import { addRunMethods } from "./runs-api.js";\n')),
         ("  #running = null;\n",
-         "  #running = null;\n"
-         "  static { addRunMethods(this, (agent) => agent.#rpc); }\n"),
+         ("  #running = null;\n"
+         "  static { addRunMethods(this, (agent) => agent.#rpc); }\n")),
         ("async *stream(task, { reset = true } = {}) {",
          "async *stream(task, { reset = true, resume = null } = {}) {"),
         ("{ agentId: this.id, task, reset }", "{ agentId: this.id, task, reset, resume }"),
     ],
     "app.js": [
         ('import { createAgent, enableOffline, startRuntime } from "./wasm-agent.js";\n',
-         'import { createAgent, enableOffline, startRuntime } from "./wasm-agent.js";\n'
-         'import { mountRunHistory } from "./history.js";\n'),
+         ('import { createAgent, enableOffline, startRuntime } from "./wasm-agent.js";\n'
+         'import { mountRunHistory } from "./history.js";\n')),
         ('const view = new ChatView($("#log"));\n',
-         'const view = new ChatView($("#log"));\n'
+         ('const view = new ChatView($("#log"));\n'
          'mountRunHistory({\n'
          '  button: $("#open-history"),\n'
          '  rpc: () => startRuntime().then(({ rpc }) => rpc),\n'
          '  modelId: () => state.settings.model || undefined,\n'
          '  onResume: (runId, run) => runTask(`Resume “${run.title}”`, { resume: runId }),\n'
-         '});\n'),
+         '});\n')),
         ("async function runTask(task) {", "async function runTask(task, { resume = null } = {}) {"),
         ("for await (const event of agent.stream(task)) view.handle(event);",
          "for await (const event of agent.stream(resume ? null : task, { resume })) view.handle(event);"),
     ],
     "index.html": [
         ('<button id="open-settings" class="btn" type="button" aria-haspopup="dialog">Model settings</button>',
-         '<button id="open-history" class="btn" type="button">Runs</button>\n'
-         '      <button id="open-settings" class="btn" type="button" aria-haspopup="dialog">Model settings</button>'),
+         ('<button id="open-history" class="btn" type="button">Runs</button>\n'
+         '      <button id="open-settings" class="btn" type="button" aria-haspopup="dialog">Model settings</button>')),
     ],
 }
 MARKERS = {"agent.worker.js": "installRunHandlers", "agent-client.js": "addRunMethods", "app.js": "mountRunHistory",

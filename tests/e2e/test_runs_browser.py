@@ -21,13 +21,12 @@ import tempfile
 import time
 
 import pytest
-
 from harness import REPO, StaticSite
 from runs_site import integrate
 
 sys.path.insert(0, str(REPO))
-from build.site import build_site  # noqa: E402
-from tests.providers.mock import MockProviderServer  # noqa: E402
+from build.site import build_site
+from tests.providers.mock import MockProviderServer
 
 KEY = "sk-runs-test"
 READY_MS = 240_000
@@ -241,7 +240,9 @@ def test_persist_false_saves_nothing(page):
 
 def test_trace_of_a_browser_run_is_valid_otlp_json(page, mock):
     from google.protobuf import json_format
-    from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+    from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
+        ExportTraceServiceRequest,
+    )
 
     create_agent(page, mock)  # the trace names model calls after the agent's model
 
