@@ -9,6 +9,7 @@
 
 import { RpcChannel } from "./rpc.js";
 import { loadSandboxAssets, openSandboxFrame } from "./sandbox-frame.js";
+import { addRunMethods } from "./runs-api.js";
 
 const BASE = new URL(".", import.meta.url);
 let runtime = null; // Promise<{rpc, info}>
@@ -108,6 +109,7 @@ export async function createAgent(options) {
 export class Agent {
   #rpc;
   #running = null;
+  static { addRunMethods(this, (agent) => agent.#rpc); }
 
   constructor(rpc, agentId, info) {
     this.#rpc = rpc;
@@ -125,7 +127,7 @@ export class Agent {
    * The run's events as they happen: {type: "delta" | "tool_call" | "tool_use" | "tool_output" | "step" |
    * "planning" | "final_answer" | "result", …}; the last one is the result.
    */
-  async *stream(task, { reset = true } = {}) {
+  async *stream(task, { reset = true, resume = null } = {}) {
     if (this.#running) throw new Error("this agent is already running a task; await it or interrupt() it");
     const queue = [];
     let wake = null;
@@ -135,7 +137,7 @@ export class Agent {
     };
     const off = this.#rpc.on("event", ({ agentId, event }) => agentId === this.id && push({ event: JSON.parse(event) }));
     const offDied = this.#rpc.on("died", (error) => push({ error }));
-    this.#running = this.#rpc.request("run", { agentId: this.id, task, reset }, { timeoutMs: null }).then(
+    this.#running = this.#rpc.request("run", { agentId: this.id, task, reset, resume }, { timeoutMs: null }).then(
       (result) => push({ result }), (error) => push({ error }));
     try {
       for (;;) {

@@ -15,6 +15,7 @@
 
 import { RpcChannel } from "./rpc.js";
 import { SandboxClient } from "./sandbox-client.js";
+import { installRunHandlers } from "./runs-api.js";
 
 const rpc = new RpcChannel(self, { defaultTimeoutMs: null });
 const progress = (stage, detail = {}) => rpc.notify("progress", { stage, ...detail });
@@ -25,6 +26,7 @@ let sandbox = null; // SandboxClient, or null when the page could not start the 
 let sandboxProblem = "";
 const sessions = new Map();
 let nextAgentId = 1;
+const runs = installRunHandlers(rpc, { pyodide: () => pyodide, sessionOf });
 
 // Python loads while the page fetches the sandbox's files and opens its frame: the two overlap.
 rpc.handle("boot", async () => {
@@ -121,13 +123,14 @@ rpc.handle("create", async ({ options }) => {
   }
   const session = module.AgentSession(JSON.stringify(options), callPageTool, wantsCode ? sandbox : null);
   sessions.set(agentId, session);
+  await runs.attach(session, options);
   return { agentId };
 });
 
-rpc.handle("run", async ({ agentId, task, reset = true }) => {
+rpc.handle("run", async ({ agentId, task, reset = true, resume = null }) => {
   const session = sessionOf(agentId);
   const emit = (json) => rpc.notify("event", { agentId, event: json });
-  return JSON.parse(await session.run(task, emit, reset));
+  return runs.run(session, { task, reset, resume }, emit);
 });
 
 rpc.handle("interrupt", ({ agentId }) => {

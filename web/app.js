@@ -3,6 +3,7 @@
 
 import { ChatView } from "./chat-view.js";
 import { createAgent, enableOffline, startRuntime } from "./wasm-agent.js";
+import { mountRunHistory } from "./history.js";
 
 const $ = (selector) => document.querySelector(selector);
 const SETTINGS_KEY = "wasm-agent:settings";
@@ -49,6 +50,12 @@ const state = {
   pythonTools: [],
 };
 const view = new ChatView($("#log"));
+mountRunHistory({
+  button: $("#open-history"),
+  rpc: () => startRuntime().then(({ rpc }) => rpc),
+  modelId: () => state.settings.model || undefined,
+  onResume: (runId, run) => runTask(`Resume “${run.title}”`, { resume: runId }),
+});
 
 // -- theme ---------------------------------------------------------------------------
 function applyTheme(theme) {
@@ -200,7 +207,7 @@ function getAgent() {
   return state.agent;
 }
 
-async function runTask(task) {
+async function runTask(task, { resume = null } = {}) {
   if (state.running) return;
   if (!configured()) {
     openSettings();
@@ -213,7 +220,7 @@ async function runTask(task) {
   view.addTask(task);
   try {
     const agent = await getAgent();
-    for await (const event of agent.stream(task)) view.handle(event);
+    for await (const event of agent.stream(resume ? null : task, { resume })) view.handle(event);
   } catch (error) {
     view.showError(error.message);
   } finally {
