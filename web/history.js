@@ -18,8 +18,9 @@ import { deleteRun, exportRun, importRun, listRuns, renameRun, runEvents } from 
 import { TimelineView, downloadJson } from "./timeline.js";
 
 const STYLE_URL = new URL("runs.css", import.meta.url).href;
-// With Web Locks, "running" means running right now somewhere (web/run-store.js): not resumable.
-const RESUMABLE = new Set(["interrupted", "error", "max_steps_error", ...(globalThis.navigator?.locks ? [] : ["running"])]);
+const RESUMABLE = new Set(["running", "interrupted", "error", "max_steps_error"]);
+// Running in some tab right now: neither resumable nor deletable from here.
+const isLive = (run) => run.status === "running" && Boolean(globalThis.navigator?.locks);
 const STATUS_LABELS = { running: "running", interrupted: "interrupted", success: "finished", max_steps_error: "out of steps",
   error: "failed" };
 const STATUS_KINDS = { success: "ok", error: "error", max_steps_error: "warn", interrupted: "warn", running: "live" };
@@ -146,12 +147,14 @@ export class RunHistory {
       actions.append(button);
       return button;
     };
-    if (this.#options.onResume && RESUMABLE.has(run.status)) {
+    if (this.#options.onResume && RESUMABLE.has(run.status) && !isLive(run)) {
       action("Resume", () => this.#resume(run), { class: "btn btn-small btn-primary", "aria-label": `Resume ${run.title}` });
     }
     action("Rename", () => this.#startRename(item, run), { "aria-label": `Rename ${run.title}` });
     action("Export", () => this.#export(run), { "aria-label": `Export ${run.title} as JSON` });
-    action("Delete", (button) => this.#delete(run, button), { class: "btn btn-small runs-delete", "aria-label": `Delete ${run.title}` });
+    if (!isLive(run)) {
+      action("Delete", (button) => this.#delete(run, button), { class: "btn btn-small runs-delete", "aria-label": `Delete ${run.title}` });
+    }
     openButton.addEventListener("click", () => this.#show(run));
     const item = el("li", { class: "runs-item", "data-run-id": run.id, "data-status": run.status },
       el("span", { class: "runs-main" }, openButton, meta), actions);
@@ -190,11 +193,12 @@ export class RunHistory {
   }
 
   async #resume(run) {
-    this.close();
+    this.close(); // the chat shows the resumed run
     try {
       await this.#options.onResume(run.id, run);
-    } finally {
-      if (this.#dialog.open) await this.refresh();
+    } catch (error) {
+      this.#say(`Could not resume “${run.title}”: ${error.message}`, true);
+      await this.open();
     }
   }
 

@@ -191,6 +191,12 @@ def test_reload_mid_run_then_resume_loses_and_repeats_nothing(page, mock):
     busy = page.evaluate("""(id) => runsTest.runs.runStore().then((store) => store.updateRun(id, {status: "running"}))
         .then(() => "accepted", (error) => `${error.name}: ${error.message}`)""", run["id"])
     assert busy.startswith("RunBusyError: ") and "another tab" in busy
+    page.evaluate("runsTest.mountHistory()")
+    page.click("#open-history")
+    live = page.locator(f".runs-item[data-run-id='{run['id']}']")
+    live.wait_for()
+    assert live.locator(".runs-chip").text_content() == "running"
+    assert live.locator(".runs-actions button").all_text_contents() == ["Rename", "Export"]  # no Resume, no Delete
 
     page.reload()
     page.wait_for_selector("body[data-ready]")
