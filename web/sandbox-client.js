@@ -13,6 +13,20 @@
 import { PendingRequests, SANDBOX_MESSAGE_TYPES, SandboxDiedError, decode, encode } from "./protocol.js";
 
 const INTERRUPTED = "KeyboardInterrupt";
+// Unpacks pure-Python wheels (sent as data, base64) into site-packages; fixed code, data in a variable.
+const WHEELS_VARIABLE = "_wasm_agent_wheels";
+const INSTALL_CODE = `
+def _wasm_agent_install(wheels):
+    import base64, importlib, io, sysconfig, zipfile
+    target = sysconfig.get_paths()["purelib"]
+    for data in wheels.values():
+        zipfile.ZipFile(io.BytesIO(base64.b64decode(data))).extractall(target)
+    importlib.invalidate_caches()
+try:
+    _wasm_agent_install(${WHEELS_VARIABLE})
+finally:
+    del ${WHEELS_VARIABLE}, _wasm_agent_install
+`;
 const LOST = "The sandbox was restarted, so the variables, imports and functions of earlier steps are lost; "
   + "define them again before use.";
 
@@ -33,6 +47,7 @@ export class SandboxClient {
   #failReady = null;
   #running = null; // {id, settle, stopping}
   #toolCallsInFlight = 0;
+  #wheels = {}; // installed packages: file name -> base64, installed again into every new worker
   #toolPort = null; // the current worker's tool calls come here
   #answerOnToolPort = false;
   #closed = false;
@@ -75,6 +90,34 @@ export class SandboxClient {
 
   async reset() {
     await this.#request("reset", {});
+  }
+
+  /**
+   * Install pure-Python wheels (py3-none-any) into the sandbox, from URLs the host can fetch (the
+   * site's own wheel folder: the sandbox itself fetches nothing). They stay installed across restarts.
+   * @param {string[]} wheelUrls
+   */
+  async install(wheelUrls) {
+    const wheels = {};
+    for (const url of wheelUrls) {
+      const name = new URL(url, location.href).pathname.split("/").pop();
+      if (!/-py3-none-any\.whl$/.test(name)) throw new Error(`${name}: only pure-Python wheels (py3-none-any) can be installed`);
+      const response = await fetch(url);
+      if (!response.ok) throw new Error(`the package ${name} is not in the site's wheel folder (${url}: HTTP ${response.status})`);
+      wheels[name] = toBase64(new Uint8Array(await response.arrayBuffer()));
+    }
+    await this.#whenReady();
+    await this.#installInto(wheels);
+    Object.assign(this.#wheels, wheels);
+  }
+
+  async #installInto(wheels) {
+    if (!Object.keys(wheels).length) return;
+    const send = (type, fields) => this.#pending.open((id) => this.#send({ type, id, ...fields }), this.options.requestTimeoutMs);
+    await send("send_variables", { variables: { [WHEELS_VARIABLE]: wheels } });
+    const answer = await send("run", { code: INSTALL_CODE, max_output_chars: this.options.maxOutputChars });
+    const error = answer.ok ? answer.value?.error : answer.error?.message;
+    if (error) throw new Error(`installing ${Object.keys(wheels).join(", ")} in the sandbox failed: ${error}`);
   }
 
   /**
@@ -262,6 +305,11 @@ export class SandboxClient {
         this.options.onEvent({ type: "log", text: `could not send the tools to the new sandbox: ${error.message}` });
       }
     }
+    try {
+      await this.#installInto(this.#wheels); // a new worker: the installed packages again
+    } catch (error) {
+      this.options.onEvent({ type: "log", text: error.message });
+    }
     this.info = message;
     this.options.onEvent({ type: "ready", ...message });
     const markReady = this.#markReady;
@@ -304,6 +352,12 @@ export class SandboxClient {
     }
     return answer;
   }
+}
+
+function toBase64(bytes) {
+  let text = "";
+  for (let i = 0; i < bytes.length; i += 0x8000) text += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
+  return btoa(text);
 }
 
 function failed(error) {

@@ -162,14 +162,30 @@ def make_snapshot() -> Path | None:
         return pool.submit(asyncio.run, cache.get()).result()
 
 
+def build_test_package_wheel() -> Path:
+    """A tiny pure-Python wheel (`tinypkg`, VALUE = 42) for the sandbox's package installs."""
+    import zipfile
+
+    folder = REPO / ".cache" / "e2e-wheels"
+    folder.mkdir(parents=True, exist_ok=True)
+    wheel = folder / "tinypkg-1.0-py3-none-any.whl"
+    with zipfile.ZipFile(wheel, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("tinypkg/__init__.py", "VALUE = 42\n\ndef double(x):\n    return 2 * x\n")
+        archive.writestr("tinypkg-1.0.dist-info/METADATA", "Metadata-Version: 2.1\nName: tinypkg\nVersion: 1.0\n")
+        archive.writestr("tinypkg-1.0.dist-info/WHEEL", "Wheel-Version: 1.0\nRoot-Is-Purelib: true\nTag: py3-none-any\n")
+        archive.writestr("tinypkg-1.0.dist-info/RECORD", "")
+    return wheel
+
+
 def sandbox_site_mounts(wheel: Path, snapshot: Path | None = None) -> dict[str, Path]:
     """The test site: web/ at the root, Pyodide under /pyodide/, the wheel under /wheels/,
-    test pages under /test/, the snapshot (if any) under /snapshot/."""
+    test pages under /test/, a test package under /test-wheels/, the snapshot (if any) under /snapshot/."""
     mounts = {
         "/": REPO / "web",
         "/pyodide/": REPO / "node_modules" / "pyodide",
         "/wheels/": wheel.parent,
         "/test/": REPO / "tests" / "e2e" / "site",
+        "/test-wheels/": build_test_package_wheel().parent,
     }
     if snapshot is not None:
         mounts["/snapshot/"] = snapshot.parent

@@ -214,3 +214,16 @@ def test_close_ends_the_sandbox(browser, sites, wheel, snapshot):
         assert error == "the sandbox was closed"
     finally:
         page.page.context.close()
+
+
+def test_packages_from_the_sites_wheel_folder(sandbox):
+    assert "ModuleNotFoundError" in sandbox.run("import tinypkg")["error"]
+    sandbox.evaluate("() => sandboxTest.client.install(['/test-wheels/tinypkg-1.0-py3-none-any.whl'])")
+    assert sandbox.run("import tinypkg\ntinypkg.double(tinypkg.VALUE)")["output"] == 84
+    assert "_wasm_agent_wheels" not in sandbox.run("dir()")["output"]
+    sandbox.evaluate("() => sandboxTest.client.restart()")  # a new worker gets it again
+    assert sandbox.run("import tinypkg\ntinypkg.VALUE")["output"] == 42
+    error = sandbox.evaluate("""() => sandboxTest.client.install(['/test-wheels/missing-1.0-py3-none-any.whl'])
+        .then(() => null, (error) => error.message)""")
+    assert "missing-1.0-py3-none-any.whl is not in the site's wheel folder" in error
+    assert sandbox.run("add(1, 1)")["output"] == 2
