@@ -98,7 +98,10 @@ export class TimelineView {
         el("th", { scope: "col" }, "What"), el("th", { scope: "col" }, "Start"), el("th", { scope: "col" }, "Duration"),
         el("th", { scope: "col" }, "Tokens"), el("th", { scope: "col", class: "timeline-bar-col" }, el("span", { class: "visually-hidden" }, "Bar")))));
     const body = el("tbody");
-    for (const row of rows) {
+    // A step's error is usually its code execution's: print it once, under the call that failed.
+    const shownBelow = new Set(rows.filter((row) => row.error && row.parent !== null && rows[row.parent].error === row.error)
+      .map((row) => row.parent));
+    rows.forEach((row, index) => {
       const offset = row.start > 0 ? row.start - start : 0;
       const tokens = row.kind === "model" ? `${row.input_tokens} in · ${row.output_tokens} out` : "";
       const bar = el("div", { class: `timeline-bar timeline-bar-${row.kind}${row.error ? " timeline-bar-error" : ""}`,
@@ -111,11 +114,11 @@ export class TimelineView {
       body.append(el("tr", { class: `timeline-row timeline-${row.kind}${row.error ? " timeline-failed" : ""}` },
         what, el("td", {}, `+${seconds(offset)}`), el("td", {}, seconds(row.duration)), el("td", {}, tokens),
         el("td", { class: "timeline-bar-col" }, bar)));
-      if (row.error) {
+      if (row.error && !shownBelow.has(index)) {
         body.append(el("tr", { class: "timeline-error-row" },
           el("td", { colspan: "5" }, el("pre", { class: "error-text" }, row.error))));
       }
-    }
+    });
     table.append(body);
     const models = rows.filter((row) => row.kind === "model").length;
     const tools = rows.filter((row) => row.kind === "tool").length;
