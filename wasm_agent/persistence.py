@@ -134,7 +134,8 @@ class FileRunStore(RunStore):
         except FileNotFoundError:
             return []
         steps = []
-        for line in text.splitlines():
+        # Split on "\n" only: splitlines() also breaks at U+2028 and friends, which JSON leaves in strings.
+        for line in filter(None, text.split("\n")):
             try:
                 steps.append(json.loads(line))
             except json.JSONDecodeError:

@@ -107,3 +107,13 @@ async def test_run_ids_cannot_escape_the_store(tmp_path):
     store = FileRunStore(tmp_path)
     with pytest.raises(ValueError, match="invalid run id"):
         await store.get_run("../etc")
+
+
+async def test_steps_with_unicode_line_separators_survive_a_reload(tmp_path):
+    store = FileRunStore(tmp_path)
+    text = "para\u2028graph\u2029end\x85next\u000bvt"
+    agent = CodeAgent([], ScriptedModel([code(f"x = {text!r}"), code("final_answer(x)")]), executor_type="inprocess",
+                      run_store=store)
+    assert await agent.arun("Keep odd separators") == text
+    steps = await store.load_steps(agent.run_id)
+    assert len(steps) == 4 and steps[-1]["output"] == text
