@@ -64,7 +64,7 @@ def main(repeats: int = 3) -> None:
                 print(f"snapshot={snapshot} isolated={isolated}: {[r['ready_ms'] for r in first]} / "
                       f"{[r['ready_ms'] for r in repeat]}", file=sys.stderr, flush=True)
         browser.close()
-    print("| build | headers | site size | first load: bytes | first load: ready | repeat load: bytes | repeat load: ready |")
+    print("| build | headers | precached | first load: bytes | first load: ready | repeat load: bytes | repeat load: ready |")
     print("|---|---|---|---|---|---|---|")
     for snapshot, isolated, size, first, repeat in rows:
         med = lambda runs, key: statistics.median(r[key] for r in runs)  # noqa: E731
