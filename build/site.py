@@ -61,11 +61,14 @@ def is_current(out: Path = DEFAULT_OUT) -> bool:
         return False
 
 
-def build_site(out: Path = DEFAULT_OUT, *, snapshot: bool = True, log=print) -> dict:
+def build_site(out: Path = DEFAULT_OUT, *, snapshot: bool = True, extra_wheels: tuple[Path, ...] = (),
+               log=print) -> dict:
     """Build the site into `out` (replaced as a whole at the end); returns the manifest.
 
     `snapshot=False` leaves out the memory snapshots of the sandbox and the agent worker (31 MB, about 6 MB
-    gzipped, each): a smaller first download, slower starts.
+    gzipped, each): a smaller first download, slower starts. `extra_wheels` are pure-Python
+    wheels that generated code may import (`additional_authorized_imports`); they go into the
+    lock and the sandbox installs them from there.
     """
     started = time.perf_counter()
     pyodide_version = _check_pyodide()
@@ -81,8 +84,13 @@ def build_site(out: Path = DEFAULT_OUT, *, snapshot: bool = True, log=print) -> 
     (tmp / "pyodide").mkdir()
     for name in PYODIDE_CORE:
         _link_or_copy(PYODIDE / name, tmp / "pyodide" / name)
-    shutil.copy2(wheel, tmp / "pyodide" / wheel.name)
-    write_lock(PYODIDE / "pyodide-lock.json", [wheel], tmp / "pyodide" / "pyodide-lock.json")
+    extra = [Path(path) for path in extra_wheels]
+    for path in extra:
+        if not path.name.endswith("-py3-none-any.whl"):
+            raise BuildError(f"{path.name}: only pure-Python wheels (py3-none-any) run in the sandbox")
+    for path in (wheel, *extra):
+        shutil.copy2(path, tmp / "pyodide" / path.name)
+    write_lock(PYODIDE / "pyodide-lock.json", [wheel, *extra], tmp / "pyodide" / "pyodide-lock.json")
     snapshot_file = _sandbox_snapshot(log) if snapshot else None
     if snapshot_file is not None:
         _link_or_copy(snapshot_file, tmp / "sandbox.snapshot")

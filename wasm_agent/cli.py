@@ -158,6 +158,8 @@ def add_site_commands(commands: Any) -> None:
         command.add_argument("--out", default=None, help="output folder (default: dist/ of the checkout)")
         command.add_argument("--no-snapshot", action="store_true",
                              help="leave out the sandbox's memory snapshot (smaller download, slower start)")
+        command.add_argument("--wheel", action="append", default=[], metavar="WHEEL",
+                             help="a pure-Python wheel that generated code may import (repeatable)")
     serve.add_argument("--port", type=int, default=8000)
     serve.add_argument("--no-isolation", action="store_true",
                        help="leave out COOP/COEP, like a plain static host (the JSPI path)")
@@ -181,8 +183,8 @@ def site_command(args: argparse.Namespace) -> int:
         sys.path.remove(str(repo))
     out = Path(args.out).resolve() if args.out else site.DEFAULT_OUT
     try:
-        if args.command == "build" or args.rebuild or not site.is_current(out):
-            site.build_site(out, snapshot=not args.no_snapshot)
+        if args.command == "build" or args.rebuild or args.wheel or not site.is_current(out):
+            site.build_site(out, snapshot=not args.no_snapshot, extra_wheels=tuple(args.wheel))
     except site.BuildError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2

@@ -67,6 +67,34 @@ async function startPython() {
 }
 
 /**
+ * Make `additionalAuthorizedImports` importable in the sandbox: the wheels of our lock that provide
+ * them (the build's --wheel), fetched here and installed there. A module no wheel provides is an
+ * error now, not a surprise in the model's first step. Standard-library modules need nothing.
+ */
+async function installImports(names) {
+  if (!names.length) return;
+  const base = new URL("./pyodide/", import.meta.url);
+  const lock = await fetch(new URL("pyodide-lock.json", base)).then((response) => response.json());
+  const stdlibProxy = pyodide.runPython("import sys; sys.stdlib_module_names");
+  const stdlib = stdlibProxy.toJs();
+  stdlibProxy.destroy();
+  const wanted = new Set();
+  const missing = [];
+  for (const name of names) {
+    const top = name.split(".")[0];
+    if (top === "*" || stdlib.has(top)) continue;
+    const entry = Object.values(lock.packages).find((candidate) => candidate.imports.includes(top));
+    if (entry) wanted.add(new URL(entry.file_name, base).href);
+    else missing.push(name);
+  }
+  if (missing.length) {
+    throw new Error(`${missing.join(", ")}: no wheel in this site provides ${missing.length > 1 ? "them" : "it"}; `
+      + "build the site with `python -m wasm_agent build --wheel <pure-Python wheel>`");
+  }
+  if (wanted.size) await sandbox.install([...wanted]);
+}
+
+/**
  * Install a wheel of our lock file by hand, checking its sha256: Pyodide's loadPackage does not
  * finish in an interpreter restored from a memory snapshot (Pyodide 314).
  */
@@ -121,6 +149,7 @@ rpc.handle("create", async ({ options }) => {
     throw Object.assign(new Error(`Code execution is unavailable: the sandbox did not start (${sandboxProblem}). `
       + "Generated code never runs outside the sandbox."), { name: "ExecutorUnavailableError" });
   }
+  if (wantsCode) await installImports(options.additionalAuthorizedImports ?? []);
   const session = module.AgentSession(JSON.stringify(options), callPageTool, wantsCode ? sandbox : null);
   sessions.set(agentId, session);
   await runs.attach(session, options);

@@ -9,6 +9,7 @@ clear message; the site reloads offline; the embedding page works; no console er
 from __future__ import annotations
 
 import json
+import zipfile
 
 import pytest
 
@@ -176,3 +177,33 @@ def test_embedding_page_runs_a_task(browser, site_servers, mock):
         assert page.errors == []
     finally:
         page.close()
+
+
+def test_additional_imports_come_from_the_sites_own_wheels(browser, tmp_path):
+    wheel = tmp_path / "tinypkg-1.0-py3-none-any.whl"
+    with zipfile.ZipFile(wheel, "w") as archive:
+        archive.writestr("tinypkg/__init__.py", "ANSWER = 42\n")
+        archive.writestr("tinypkg-1.0.dist-info/METADATA", "Metadata-Version: 2.1\nName: tinypkg\nVersion: 1.0\n")
+        archive.writestr("tinypkg-1.0.dist-info/WHEEL", "Wheel-Version: 1.0\nRoot-Is-Purelib: true\nTag: py3-none-any\n")
+        archive.writestr("tinypkg-1.0.dist-info/RECORD", "")
+    out = tmp_path / "dist"
+    build_site(out, snapshot=False, extra_wheels=(wheel,), log=lambda *_: None)
+    server = SiteServer(out, port=0, isolated=True).start()
+    page = SitePage(browser, server.url).open()
+    try:
+        outcome = page.page.evaluate("""async () => {
+            const { createAgent } = await import("./wasm-agent.js");
+            const agent = await createAgent({ additionalAuthorizedImports: ["tinypkg", "json"],
+                model: { provider: "scripted", responses: ["<code>import tinypkg\\nfinal_answer(tinypkg.ANSWER)</code>"] } });
+            const result = await agent.run("What does tinypkg say?");
+            let missing = null;
+            await createAgent({ additionalAuthorizedImports: ["pandas"], model: { provider: "scripted", responses: [] } })
+                .catch((error) => { missing = error.message; });
+            return { output: result.output, missing };
+        }""")
+        assert outcome["output"] == 42
+        assert outcome["missing"].startswith("pandas: no wheel in this site provides it")
+        assert page.errors == []
+    finally:
+        page.close()
+        server.close()
