@@ -182,9 +182,13 @@ export async function enableOffline({ onProgress } = {}) {
       if (event.data?.kind === "precache") onProgress(event.data);
     });
   }
+  // The build's version in the worker's URL: a new build is a new service worker, which caches it.
+  const manifest = await fetch(new URL("build.json", BASE), { cache: "no-store" }).then((r) => r.json()).catch(() => null);
+  const script = new URL("sw.js", BASE);
+  if (manifest?.version) script.searchParams.set("v", manifest.version);
   let registration;
   try {
-    registration = await navigator.serviceWorker.register(new URL("sw.js", BASE), { scope: BASE.pathname });
+    registration = await navigator.serviceWorker.register(script, { scope: BASE.pathname });
   } catch (error) {
     console.warn(`offline use is off: ${error.message}`);
     return false;

@@ -7,6 +7,7 @@
 
 const PREFIX = "wasm-agent-";
 const SCOPE = new URL(self.registration.scope);
+let cacheName = null; // Promise<string>: the complete cache this worker serves from (looked up once)
 
 self.addEventListener("install", (event) => {
   event.waitUntil(precache().then(() => self.skipWaiting()));
@@ -14,6 +15,7 @@ self.addEventListener("install", (event) => {
 
 self.addEventListener("activate", (event) => {
   event.waitUntil((async () => {
+    cacheName = null;
     const current = await currentCacheName();
     for (const name of await caches.keys()) {
       if (name.startsWith(PREFIX) && name !== current) await caches.delete(name);
@@ -46,10 +48,16 @@ async function networkFirst(request) {
   }
 }
 
-async function currentCacheName() {
-  const hit = await caches.match(new URL("build.json", SCOPE).href, { ignoreSearch: true });
-  const manifest = hit ? await hit.json() : null;
-  return `${PREFIX}${manifest?.version ?? "none"}`;
+/** The newest complete cache (build.json is put last, so a cache being filled does not count). */
+function currentCacheName() {
+  cacheName ??= (async () => {
+    const names = (await caches.keys()).filter((name) => name.startsWith(PREFIX)); // in creation order
+    for (const name of names.reverse()) {
+      if (await (await caches.open(name)).match(new URL("build.json", SCOPE).href)) return name;
+    }
+    return `${PREFIX}none`;
+  })();
+  return cacheName;
 }
 
 async function precache() {

@@ -157,6 +157,35 @@ def test_reloads_and_runs_offline_after_the_first_visit(browser, site_servers):
         page.close()
 
 
+def test_a_new_build_replaces_the_cached_one(browser, site_dist, tmp_path):
+    import shutil
+
+    served = tmp_path / "served"
+    shutil.copytree(site_dist, served)
+    server = SiteServer(served, port=0, isolated=True).start()
+    page = SitePage(browser, server.url).open()
+    try:
+        # A "new build": another index.html and another version in build.json.
+        index = served / "index.html"
+        index.write_text(index.read_text().replace("<title>", "<title>v2 "))
+        manifest = json.loads((served / "build.json").read_text())
+        manifest["version"] += "-v2"
+        manifest["files"]["index.html"] = index.stat().st_size
+        (served / "build.json").write_text(json.dumps(manifest))
+        page.page.reload()  # still the old build; its service worker is replaced meanwhile
+        page.wait_ready()
+        page.page.wait_for_function("navigator.serviceWorker.controller?.scriptURL.endsWith('-v2')", timeout=60_000)
+        page.page.reload()
+        page.wait_ready()
+        assert page.page.title().startswith("v2 ")
+        caches = page.page.evaluate("caches.keys()")
+        assert caches == [f"wasm-agent-{manifest['version']}"]  # the old cache is gone
+        assert page.errors == []
+    finally:
+        page.close()
+        server.close()
+
+
 def test_embedding_page_runs_a_task(browser, site_servers, mock):
     mock.script('Thought: Convert.\n<code>final_answer(round((350 - 32) * 5 / 9))</code>')
     page = SitePage(browser, site_servers["isolated"].url)
