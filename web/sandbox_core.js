@@ -98,7 +98,8 @@ async function boot(boot, post, wasm) {
   const instantiateStreaming = WebAssembly.instantiateStreaming;
   if (boot.wasmModule) {
     // Pyodide instantiates its wasm from the fetch of pyodide.asm.wasm: use the compiled module instead.
-    WebAssembly.instantiateStreaming = async (_response, imports) => {
+    WebAssembly.instantiateStreaming = async (response, imports) => {
+      Promise.resolve(response).catch(() => {});  // the shim refuses that fetch: nobody needs its answer
       const module = await wasm;
       return { module, instance: await WebAssembly.instantiate(module, imports) };
     };
