@@ -122,6 +122,7 @@ async def test_default_executor_on_cpython_is_the_deno_sandbox():
     try:
         assert isinstance(agent.executor, sandbox.DenoSandboxExecutor)
         assert await agent.arun("Add") == 42
+        assert list(agent.executor.logs) == []  # a clean boot says nothing
     finally:
         await agent.close()
 
