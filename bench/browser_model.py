@@ -39,11 +39,17 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "tests" / "e2e"))
 
-from browser_model_site import ModelSite, build_model_files, build_wheel, launch_chromium, site_mounts  # noqa: E402
+from browser_model_site import (
+    ModelSite,
+    build_model_files,
+    build_wheel,
+    launch_chromium,
+    site_mounts,
+)
 
-from wasm_agent import CodeAgent, ScriptedModel  # noqa: E402
-from wasm_agent.memory import TaskStep  # noqa: E402
-from wasm_agent.models.browser import _turn  # noqa: E402
+from wasm_agent import CodeAgent, ScriptedModel
+from wasm_agent.memory import TaskStep
+from wasm_agent.models.browser import _turn
 
 MODES = [("2 threads", True, None), ("1 thread", True, 1), ("plain", False, None)]
 TASK = "What is the sum of the squares of the numbers from 1 to 10?"

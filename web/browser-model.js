@@ -64,12 +64,17 @@ export async function createBrowserModel(options = {}) {
     progressCallback: ({ loaded, total }) => progress({ phase: "download", loaded, total: total || loaded }),
   };
   const t0 = performance.now();
-  if (options.file) {
-    progress({ phase: "load", loaded: 0, total: options.file.size });
-    await wllama.loadModel([options.file], loadParams);
-  } else {
-    // Cached in OPFS by URL: no request at all when the model is there (so offline works).
-    await wllama.loadModelFromUrl(url, { ...loadParams, useCache: true });
+  try {
+    if (options.file) {
+      progress({ phase: "load", loaded: 0, total: options.file.size });
+      await wllama.loadModel([options.file], loadParams);
+    } else {
+      // Cached in OPFS by URL: no request at all when the model is there (so offline works).
+      await wllama.loadModelFromUrl(url, { ...loadParams, useCache: true });
+    }
+  } catch (error) {
+    await wllama.exit().catch(() => {});  // its worker, and the memory it holds
+    throw new Error(`The in-browser model did not load (${options.file?.name ?? url}): ${error.message ?? error}`);
   }
   const info = {
     name: options.file?.name ?? (isDefault ? "SmolLM2-135M-Instruct (Q4_1)" : url.split("/").pop()),

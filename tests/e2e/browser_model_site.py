@@ -22,7 +22,13 @@ REPO = HERE.parents[1]
 SITE_CACHE = REPO / ".cache" / "browser-model" / "site"
 
 sys.path.insert(0, str(HERE))
-from harness import CHROMIUM_ARGS, ISOLATION_HEADERS, TYPES, build_wheel, launch_chromium  # noqa: E402,F401
+from harness import (  # noqa: F401
+    CHROMIUM_ARGS,
+    ISOLATION_HEADERS,
+    TYPES,
+    build_wheel,
+    launch_chromium,
+)
 
 
 def build_model_files(out: Path = SITE_CACHE) -> Path:

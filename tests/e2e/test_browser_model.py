@@ -18,7 +18,13 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
-from browser_model_site import REPO, ModelSite, SITE_CACHE, build_model_files, site_mounts  # noqa: E402
+from browser_model_site import (
+    REPO,
+    SITE_CACHE,
+    ModelSite,
+    build_model_files,
+    site_mounts,
+)
 
 GGUF = REPO / ".cache" / "browser-model" / "SmolLM2-135M-Instruct.Q4_1.gguf"
 ASK = {"messages": [{"role": "user", "content": "Write Python code that prints the sum of 2 and 3."}],
@@ -135,6 +141,13 @@ def test_offline_reload_loads_the_cached_weights_without_a_request(model_page, s
     assert info["name"].startswith("SmolLM2-135M")
     assert site.model_requests()[requests_before:] == []  # from OPFS: not even a HEAD
     assert after == before
+
+
+def test_forgetting_a_cached_model_removes_it_from_opfs(model_page):
+    url = model_page.info["url"]
+    assert model_page.evaluate("modelTest.cachedModels()") == [url]
+    model_page.evaluate("(url) => modelTest.clearCachedModels(url)", url)
+    assert model_page.evaluate("modelTest.cachedModels()") == []
 
 
 def test_plain_page_runs_single_threaded(browser, model_files, wheel):

@@ -19,7 +19,8 @@ previous step's, only the new tokens are processed.
 from __future__ import annotations
 
 import json
-from typing import Any, AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Sequence
+from typing import Any
 
 from ..messages import ChatMessage, ChatMessageStreamDelta, MessageRole, TokenUsage
 from .base import Model

@@ -1,7 +1,7 @@
 // The in-browser model's test page: Playwright calls window.modelTest.* with page.evaluate.
 // The agent runs in this page's Pyodide with the in-process executor (the browser
 // SandboxExecutor is not wired into Python yet); the model is the real one.
-import { publishBrowserModel } from "../browser-model.js";
+import { clearCachedModels, publishBrowserModel } from "../browser-model.js";
 
 const progress = [];
 let model = null;
@@ -24,6 +24,11 @@ window.modelTest = {
     }
     return { ...done, deltas: deltas.length, joined: deltas.join("") };
   },
+  async cachedModels() {
+    const { ModelManager } = await import("../wllama/index.js");
+    return (await new ModelManager().getModels()).map((cached) => cached.url);
+  },
+  clearCachedModels: (url) => clearCachedModels(url),
   async startPython(wheel) {
     const t0 = performance.now();
     const { loadPyodide } = await import("../pyodide/pyodide.mjs");
