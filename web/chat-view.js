@@ -53,9 +53,19 @@ export class ChatView {
           this.#setCode(step, String(event.arguments ?? ""));
           step.head.querySelector(".step-status")?.replaceChildren("running the code…");
         } else {
-          this.#liveStep().tools.append(toolLine(event.name, event.arguments, null, true, "pending"));
+          const line = toolLine(event.name, event.arguments, null, true, "pending");
+          line.dataset.callId = event.id;
+          this.#liveStep().tools.append(line);
         }
         break;
+      case "tool_output": {
+        // A native tool call (tool-calling agent) has its result now.
+        const line = [...(this.live?.tools.children ?? [])].find((item) => item.dataset.callId === event.id);
+        if (line && !event.isFinalAnswer) {
+          line.append(el("span", "tool-arrow", " → "), el("code", "tool-result", clip(formatValue(event.output, { compact: true }), 400)));
+        }
+        break;
+      }
       case "tool_use":
         this.#liveStep().tools.append(toolLine(event.name, event.arguments, event.result, event.ok));
         break;

@@ -132,6 +132,26 @@ def test_provider_error_is_a_clear_message(site, mock):
     assert site.errors == []
 
 
+def test_tool_calling_agent_calls_a_js_tool_and_answers(site, mock):
+    site.page.click("#open-settings")
+    site.page.select_option("#agent-type", "toolcalling")
+    site.page.click("#settings button[type=submit]")
+    try:
+        mock.script({"tool_calls": [{"id": "c1", "name": "current_time", "arguments": {}}]},
+                    {"tool_calls": [{"id": "c2", "name": "final_answer", "arguments": {"answer": "It is a weekday."}}]})
+        site.run("What time is it?")
+        turn = site.last_turn()
+        assert turn.locator(".tool-use", has_text="current_time() → {").count() == 1
+        assert "weekday" in turn.locator(".observation-text").first.text_content()
+        screenshot(site.page, f"{site.mode}-tool-calling")
+        assert turn.locator(".final-text").text_content() == "It is a weekday."
+        assert site.errors == []
+    finally:
+        site.page.click("#open-settings")
+        site.page.select_option("#agent-type", "code")
+        site.page.click("#settings button[type=submit]")
+
+
 def test_reloads_and_runs_offline_after_the_first_visit(browser, site_servers):
     server = site_servers["isolated"]
     page = SitePage(browser, server.url).open()
