@@ -20,8 +20,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from build.serve import SiteServer  # noqa: E402
-from build.site import CACHE, build_site  # noqa: E402
+from build.serve import SiteServer
+from build.site import CACHE, build_site
 
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
         "--disable-component-update", "--no-first-run"]
@@ -67,7 +67,7 @@ def main(repeats: int = 3) -> None:
     print("| build | headers | precached | first load: bytes | first load: ready | repeat load: bytes | repeat load: ready |")
     print("|---|---|---|---|---|---|---|")
     for snapshot, isolated, size, first, repeat in rows:
-        med = lambda runs, key: statistics.median(r[key] for r in runs)  # noqa: E731
+        med = lambda runs, key: statistics.median(r[key] for r in runs)
         print(f"| {'with sandbox snapshot' if snapshot else 'no snapshot (`--no-snapshot`)'} "
               f"| {'COOP/COEP' if isolated else 'none (JSPI)'} | {size / 1e6:.1f} MB "
               f"| {med(first, 'bytes') / 1e6:.1f} MB | {med(first, 'ready_ms') / 1000:.1f} s "

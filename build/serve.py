@@ -49,7 +49,7 @@ class SiteServer:
         self.url = f"http://{host}:{self.httpd.server_address[1]}"
         self._thread: threading.Thread | None = None
 
-    def start(self) -> "SiteServer":
+    def start(self) -> SiteServer:
         self._thread = threading.Thread(target=self.httpd.serve_forever, name="wasm-agent-site", daemon=True)
         self._thread.start()
         return self

@@ -175,7 +175,8 @@ def _agent_snapshot(log) -> Path | None:
     command = [deno, "run", "--quiet", "--no-prompt", "--no-config", "--no-lock",
                f"--allow-read={PYODIDE},{script.parent}", f"--allow-write={partial}",
                str(script), str(PYODIDE), str(partial)]
-    result = subprocess.run(command, capture_output=True, text=True, env={**os.environ, "DENO_NO_UPDATE_CHECK": "1"})
+    result = subprocess.run(command, capture_output=True, text=True, check=False,
+                            env={**os.environ, "DENO_NO_UPDATE_CHECK": "1"})
     if result.returncode or not partial.is_file():
         log(f"no agent snapshot (Deno failed: {result.stderr.strip()[-500:]}); the agent worker will boot cold")
         partial.unlink(missing_ok=True)

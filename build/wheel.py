@@ -56,7 +56,7 @@ def build_wheel(cache: Path) -> Path:
             else:
                 shutil.copy2(path, src / path.name)
         hook = "import sys, setuptools.build_meta as backend; backend.build_wheel(sys.argv[1])"
-        result = subprocess.run([sys.executable, "-c", hook, str(wheel_dir)], cwd=src, text=True,
+        result = subprocess.run([sys.executable, "-c", hook, str(wheel_dir)], cwd=src, text=True, check=False,
                                 stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                                 env={**os.environ, "PYTHONPATH": str(backend)})
         if result.returncode:
@@ -74,7 +74,7 @@ def _backend(folder: Path) -> Path:
     with tempfile.TemporaryDirectory(dir=folder) as tmp:
         command = [sys.executable, "-m", "pip", "download", "--quiet", "--no-deps", "--only-binary=:all:",
                    "--dest", tmp, BACKEND]
-        if subprocess.run(command).returncode:
+        if subprocess.run(command, check=False).returncode:
             raise BuildError(f"could not download the build backend {BACKEND} from PyPI (needed once; "
                              f"it is cached in {folder})")
         wheel = next(Path(tmp).glob("*.whl"))

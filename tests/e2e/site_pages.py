@@ -14,9 +14,9 @@ from pathlib import Path
 from harness import REPO
 
 sys.path.insert(0, str(REPO))
-from build.serve import SiteServer  # noqa: E402
-from build.site import build_site  # noqa: E402
-from tests.providers.mock import MockProviderServer  # noqa: E402
+from build.serve import SiteServer
+from build.site import build_site
+from tests.providers.mock import MockProviderServer
 
 ARTIFACTS = REPO / "tests" / "e2e" / "artifacts"
 READY_MS = 240_000  # Pyodide twice + the sandbox on a busy 2-core machine
@@ -54,7 +54,7 @@ class SitePage:
         if not any(known in text for known in KNOWN_ERRORS):
             self.errors.append(text)
 
-    def open(self, path: str = "/") -> "SitePage":
+    def open(self, path: str = "/") -> SitePage:
         self.page.goto(self.url + path)
         self.wait_ready()
         return self

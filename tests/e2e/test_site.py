@@ -12,7 +12,6 @@ import json
 import zipfile
 
 import pytest
-
 from site_pages import MockProviderServer, SitePage, SiteServer, build_site, screenshot
 
 MODES = ["isolated", "plain"]

@@ -15,10 +15,10 @@ from __future__ import annotations
 
 import json
 import time
-from typing import Any, Awaitable, Callable
+from collections.abc import Awaitable, Callable
+from typing import Any
 
-from .. import models
-from .. import CodeAgent, MultiStepAgent, ToolCallingAgent
+from .. import CodeAgent, MultiStepAgent, ToolCallingAgent, models
 from ..errors import AgentError, AgentToolExecutionError, ExecutorUnavailableError
 from ..events import ActionOutput, ToolOutput
 from ..executor import register_sandbox_factory
@@ -89,7 +89,7 @@ class JsTool(Tool):
 def python_tools(source: str) -> list[Tool]:
     """The tools a Python source defines: `Tool` instances and `@tool` functions at its top level."""
     namespace: dict[str, Any] = {"__name__": "wasm_agent_page_tools", "tool": make_tool, "Tool": Tool}
-    exec(compile(source, "<page tools>", "exec"), namespace)  # the page author's own code, in the agent worker
+    exec(compile(source, "<page tools>", "exec"), namespace)  # noqa: S102 - the page author's own code, in the agent worker
     return [value for name, value in namespace.items() if isinstance(value, Tool) and not name.startswith("_")]
 
 
@@ -192,4 +192,4 @@ def event_to_dict(event: Any) -> dict | None:
     return None
 
 
-__all__ = ["AgentSession", "ExecutorUnavailableError", "JsTool", "MODEL_PROVIDERS", "register_model_provider"]
+__all__ = ["MODEL_PROVIDERS", "AgentSession", "ExecutorUnavailableError", "JsTool", "register_model_provider"]
