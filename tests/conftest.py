@@ -5,11 +5,11 @@ either interpreter: CPython uses `asyncio.run`, Pyodide blocks through JSPI
 (the harness enters pytest with `runPythonAsync`).
 """
 
+import asyncio
 import inspect
+import os
 
 import pytest
-
-import asyncio
 
 from wasm_agent.platform import IN_PYODIDE, block_on
 
@@ -54,6 +54,25 @@ def pytest_collection_modifyitems(config, items):
         for item in items:
             if "cpython_only" in item.keywords:
                 item.add_marker(skip)
+
+
+_skipped: list[str] = []
+
+
+def pytest_runtest_logreport(report):
+    if report.skipped:
+        _skipped.append(f"{report.nodeid}: {report.longrepr[-1] if isinstance(report.longrepr, tuple) else ''}")
+
+
+def pytest_collectreport(report):  # a whole module skipped (pytest.skip(..., allow_module_level=True))
+    pytest_runtest_logreport(report)
+
+
+def pytest_sessionfinish(session, exitstatus):
+    """In CI every prerequisite is installed, so a skip on CPython means a broken setup: fail."""
+    if os.environ.get("CI") and not IN_PYODIDE and _skipped and exitstatus == 0:
+        session.exitstatus = 1
+        print("\nCI: these tests were skipped, but CI installs everything they need:\n  " + "\n  ".join(_skipped))
 
 
 @pytest.hookimpl(tryfirst=True)
