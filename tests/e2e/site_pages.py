@@ -21,10 +21,6 @@ from tests.providers.mock import MockProviderServer
 ARTIFACTS = REPO / "tests" / "e2e" / "artifacts"
 READY_MS = 240_000  # Pyodide twice + the sandbox on a busy 2-core machine
 RUN_MS = 60_000
-# Errors that are known and not the site's: web/sandbox_core.js replaces instantiateStreaming with a
-# compiled module and never awaits the fetch of pyodide.asm.wasm that its fetch shim refuses, so the
-# sandbox worker reports an unhandled rejection at each boot from a snapshot. Everything else fails a test.
-KNOWN_ERRORS = ("the sandbox has no network (fetch of https://pyodide.invalid/pyodide.asm.wasm refused)",)
 
 __all__ = ["ARTIFACTS", "MockProviderServer", "SitePage", "SiteServer", "build_site", "screenshot"]
 
@@ -51,8 +47,7 @@ class SitePage:
         self.url = url
 
     def _error(self, text: str) -> None:
-        if not any(known in text for known in KNOWN_ERRORS):
-            self.errors.append(text)
+        self.errors.append(text)
 
     def open(self, path: str = "/") -> SitePage:
         self.page.goto(self.url + path)
