@@ -150,17 +150,20 @@ def test_forgetting_a_cached_model_removes_it_from_opfs(model_page):
     assert model_page.evaluate("modelTest.cachedModels()") == []
 
 
-def test_plain_page_runs_single_threaded(browser, model_files, wheel):
+def test_plain_page_runs_single_threaded_on_a_picked_file(browser, model_files, wheel):
     plain = ModelSite(site_mounts(model_files, wheel), isolated=False)
     context = browser.new_context()
     try:
         page = context.new_page()
         page.goto(f"{plain.url}/test/browser-model.html")
         page.wait_for_function("window.modelTest !== undefined")
-        info = page.evaluate("modelTest.load()")
+        info = page.evaluate("modelTest.loadFile('/models/SmolLM2-135M-Instruct.Q4_1.gguf')")
         assert not info["isolated"] and info["threads"] == 1
+        assert info["name"] == "picked.gguf" and info["url"] is None
+        assert info["promptVariant"] is None  # a user's model gets the full prompts unless told otherwise
         answer = page.evaluate("(request) => modelTest.generate(request)", {**ASK, "maxTokens": 6})
         assert answer["usage"]["outputTokens"] > 0
+        assert page.evaluate("modelTest.cachedModels()") == []  # a picked file is read, not copied to OPFS
     finally:
         context.close()
         plain.close()

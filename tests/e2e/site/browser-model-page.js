@@ -15,6 +15,13 @@ window.modelTest = {
     model = await publishBrowserModel({ ...options, onProgress: (p) => progress.push(p) });
     return { ...model.info, readyMs: performance.now() - t0, isolated: self.crossOriginIsolated };
   },
+  // A GGUF the user picks (<input type=file>): here the site's own, fetched into a File.
+  async loadFile(url, options = {}) {
+    const blob = await (await fetch(url)).blob();
+    model = await publishBrowserModel({ ...options, file: new File([blob], "picked.gguf"),
+                                        onProgress: (p) => progress.push(p) });
+    return { ...model.info, isolated: self.crossOriginIsolated };
+  },
   async generate(request) {
     const deltas = [];
     let done = null;
