@@ -5,7 +5,7 @@
 
 The page is tests/e2e/site/browser-model.html on a loopback site laid out like
 dist/. The agent runs in the page's Pyodide with the in-process executor: the
-browser SandboxExecutor is not reachable from Python yet, and this suite is
+page opens no sandbox iframe (the site's agent worker does), and this suite is
 about the model. This box reads prompts at about 30 tokens/s and decodes at
 about 20 (2 threads), slower when shared: prompts are short, steps few.
 """

@@ -1,6 +1,6 @@
 // The in-browser model's test page: Playwright calls window.modelTest.* with page.evaluate.
-// The agent runs in this page's Pyodide with the in-process executor (the browser
-// SandboxExecutor is not wired into Python yet); the model is the real one.
+// The agent runs in this page's Pyodide with the in-process executor (this page opens
+// no sandbox iframe; the site's agent worker does); the model is the real one.
 import { clearCachedModels, publishBrowserModel } from "../browser-model.js";
 
 const progress = [];
