@@ -109,6 +109,6 @@ def _published_handle() -> Any:
                            "web/browser-model.js: BrowserModel(handle)") from None
     handle = getattr(js.globalThis, "wasmAgentBrowserModel", None)
     if handle is None:
-        raise RuntimeError("No in-browser model is loaded: in the agent worker, load one with "
-                           "createBrowserModel() and set globalThis.wasmAgentBrowserModel = model.handle()")
+        raise RuntimeError("No in-browser model is loaded: in the agent worker, call publishBrowserModel() "
+                           "of web/browser-model.js before building the agent (see docs/browser-model.md)")
     return handle
