@@ -68,7 +68,7 @@ def main(repeats: int = 3) -> None:
     print("|---|---|---|---|---|---|---|")
     for snapshot, isolated, size, first, repeat in rows:
         med = lambda runs, key: statistics.median(r[key] for r in runs)
-        print(f"| {'with sandbox snapshot' if snapshot else 'no snapshot (`--no-snapshot`)'} "
+        print(f"| {'with snapshots (default)' if snapshot else '`--no-snapshot` (cold boots)'} "
               f"| {'COOP/COEP' if isolated else 'none (JSPI)'} | {size / 1e6:.1f} MB "
               f"| {med(first, 'bytes') / 1e6:.1f} MB | {med(first, 'ready_ms') / 1000:.1f} s "
               f"| {med(repeat, 'bytes') / 1e3:.1f} kB | {med(repeat, 'ready_ms') / 1000:.1f} s |")

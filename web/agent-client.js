@@ -68,7 +68,9 @@ async function openSandbox() {
       snapshot: manifest.sandboxSnapshot ?? undefined });
     // The iframe gets sandbox.html as a blob: URL made from the text the page fetched: a sandboxed
     // (opaque-origin) frame's own navigation bypasses the service worker, so offline it would not load.
-    const html = await fetch(assets.frameUrl).then((response) => response.text());
+    const page = await fetch(assets.frameUrl);
+    if (!page.ok) throw new Error(`${assets.frameUrl} could not be loaded: HTTP ${page.status}`);
+    const html = await page.text();
     const frameUrl = URL.createObjectURL(new Blob([html], { type: "text/html" }));
     const frame = await openSandboxFrame({ assets: { ...assets, frameUrl }, spare: true, maxMemoryMb: 1024 });
     URL.revokeObjectURL(frameUrl);

@@ -205,6 +205,29 @@ def test_a_new_build_replaces_the_cached_one(browser, site_dist, tmp_path):
         server.close()
 
 
+def test_without_a_sandbox_the_page_says_code_cannot_run(browser, site_dist, tmp_path, mock):
+    import shutil
+
+    broken = tmp_path / "no-sandbox"
+    shutil.copytree(site_dist, broken)
+    (broken / "sandbox.html").unlink()  # the sandbox cannot start
+    server = SiteServer(broken, port=0, isolated=True).start()
+    page = SitePage(browser, server.url).open()
+    try:
+        assert page.page.text_content("#runtime-status") == "Code execution unavailable"
+        assert "Generated code never runs outside the sandbox" in page.page.text_content("#model-notice")
+        page.configure(base_url=mock.openai_base, model="mock-coder", api_key=KEY)
+        page.run("Compute something.")
+        assert "Code execution is unavailable" in page.last_turn().locator(".notice-error").text_content()
+        assert [r for r in mock.requests if r.method == "POST"] == []  # no model call, no code run anywhere
+        screenshot(page.page, "no-sandbox")
+        page.errors = [error for error in page.errors if "404" not in error]  # the missing sandbox.html itself
+        assert page.errors == []
+    finally:
+        page.close()
+        server.close()
+
+
 def test_embedding_page_runs_a_task(browser, site_servers, mock):
     mock.script('Thought: Convert.\n<code>final_answer(round((350 - 32) * 5 / 9))</code>')
     page = SitePage(browser, site_servers["isolated"].url)
