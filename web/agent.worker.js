@@ -95,6 +95,21 @@ async function installImports(names) {
 }
 
 /**
+ * The in-browser model (docs/browser-model.md) runs here, next to Pyodide: loaded (or reused) and
+ * published for `wasm_agent.models.browser.BrowserModel` before the agent is made.
+ * `model.modelUrl` or `model.file` (a File from a picker) choose another GGUF than the site's.
+ */
+async function loadBrowserModel({ modelUrl, file }) {
+  const { publishBrowserModel } = await import("./browser-model.js");
+  const phases = { download: "Downloading the in-browser model", load: "Loading the in-browser model" };
+  await publishBrowserModel({
+    modelUrl, file,
+    onProgress: ({ phase, loaded, total }) => phase in phases && progress("model", { message: phases[phase], loaded, total }),
+  });
+  progress("ready", { message: "In-browser model ready" });
+}
+
+/**
  * Install a wheel of our lock file by hand, checking its sha256: Pyodide's loadPackage does not
  * finish in an interpreter restored from a memory snapshot (Pyodide 314).
  */
@@ -150,6 +165,7 @@ rpc.handle("create", async ({ options }) => {
       + "Generated code never runs outside the sandbox."), { name: "ExecutorUnavailableError" });
   }
   if (wantsCode) await installImports(options.additionalAuthorizedImports ?? []);
+  if (options.model?.provider === "browser") await loadBrowserModel(options.model);
   const session = module.AgentSession(JSON.stringify(options), callPageTool, wantsCode ? sandbox : null);
   sessions.set(agentId, session);
   await runs.attach(session, options);

@@ -148,6 +148,11 @@ function setStatus(text, kind) {
 }
 
 function showProgress(progress) {
+  if (progress.stage === "ready") { // the runtime, or later the in-browser model, is ready
+    $("#progress").hidden = true;
+    if (state.readyText) setStatus(state.readyText, "ready");
+    return;
+  }
   $("#progress").hidden = false;
   const bar = $("#progress-bar");
   if (progress.total) {
@@ -174,7 +179,8 @@ async function boot() {
   window.wasmAgentReadyMs = readyMs; // read by the tests and build/measure_site.py
   if (info.sandbox) {
     const mode = info.sandbox.bridge === "atomics" ? "isolated" : "JSPI";
-    setStatus(`Agent ready · ${(readyMs / 1000).toFixed(1)} s · ${mode}`, "ready");
+    state.readyText = `Agent ready · ${(readyMs / 1000).toFixed(1)} s · ${mode}`;
+    setStatus(state.readyText, "ready");
   } else {
     setStatus("Code execution unavailable", "error");
     showNotice(`Code execution is unavailable: the sandbox did not start (${info.sandboxProblem}). `
