@@ -228,6 +228,28 @@ def test_without_a_sandbox_the_page_says_code_cannot_run(browser, site_dist, tmp
         server.close()
 
 
+def test_in_browser_model_runs_a_step_with_no_key(browser, site_servers, site_dist):
+    if not json.loads((site_dist / "build.json").read_text()).get("browserModel"):
+        pytest.skip("this build ships no in-browser model (build/browser_model.py could not fetch it)")
+    page = SitePage(browser, site_servers["isolated"].url).open()
+    try:
+        page.page.click("#open-settings")
+        page.page.check("input[name=provider][value=browser]")
+        page.page.fill("#max-steps", "2")
+        page.page.click("#settings button[type=submit]")
+        page.start("What is 12 + 30?")
+        page.page.wait_for_selector("#progress-text:has-text('in-browser model')", timeout=30_000)
+        page.page.locator(".msg-agent").nth(page.turns).and_(
+            page.page.locator("[aria-busy=false]")).wait_for(timeout=180_000)
+        turn = page.last_turn()
+        assert turn.locator(".step-action pre.code").count() >= 1  # it wrote code, and the sandbox ran it
+        assert turn.locator(".final-answer").count() + turn.locator(".notice-warn").count() == 1
+        screenshot(page.page, "in-browser-model")
+        assert page.errors == []
+    finally:
+        page.close()
+
+
 def test_embedding_page_runs_a_task(browser, site_servers, mock):
     mock.script('Thought: Convert.\n<code>final_answer(round((350 - 32) * 5 / 9))</code>')
     page = SitePage(browser, site_servers["isolated"].url)
