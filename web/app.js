@@ -270,9 +270,16 @@ for (const { kind, task } of EXAMPLES) {
   $("#examples").append(item);
 }
 
-// The in-browser model is offered when the build ships one (build.json says so).
+// The in-browser model is offered when the build ships one (build.json says so), and a new
+// visitor (no saved settings) starts on it: a working agent with no account, key or network.
 fetch("build.json").then((response) => response.json()).then((manifest) => {
-  if (manifest.browserModel) return;
+  if (manifest.browserModel) {
+    if (!localStorage.getItem(SETTINGS_KEY)) {
+      state.settings.provider = "browser";
+      updateHint();
+    }
+    return;
+  }
   const input = form.querySelector("input[value=browser]");
   input.disabled = true;
   $("#browser-provider").title = "This build ships no in-browser model";

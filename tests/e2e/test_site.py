@@ -233,8 +233,10 @@ def test_in_browser_model_runs_a_step_with_no_key(browser, site_servers, site_di
         pytest.skip("this build ships no in-browser model (build/browser_model.py could not fetch it)")
     page = SitePage(browser, site_servers["isolated"].url).open()
     try:
+        # A new visitor starts on the bundled model: the composer says so, and settings show it chosen.
+        page.page.wait_for_selector("#composer-hint:has-text('In-browser model')", timeout=30_000)
         page.page.click("#open-settings")
-        page.page.check("input[name=provider][value=browser]")
+        assert page.page.is_checked("input[name=provider][value=browser]")
         page.page.fill("#max-steps", "2")
         page.page.click("#settings button[type=submit]")
         page.start("What is 12 + 30?")
