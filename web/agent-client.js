@@ -91,7 +91,8 @@ function toolSpecs(tools = []) {
 /**
  * Create an agent whose loop runs in the agent worker and whose code runs in the sandbox.
  * @param {object} options
- * @param {{provider: string, model?: string, baseUrl?: string, apiKey?: string, responses?: string[]}} options.model
+ * @param {{provider: string, model?: string, baseUrl?: string, apiKey?: string, responses?: string[],
+ *          modelUrl?: string, file?: File}} options.model  (`modelUrl`/`file`: another GGUF for provider "browser")
  * @param {"code" | "toolcalling"} [options.agentType]
  * @param {{name: string, description: string, inputs?: object, outputType?: string, fn: Function}[]} [options.tools]
  * @param {string[]} [options.pythonTools]  Python sources whose @tool functions become tools (run in the worker)

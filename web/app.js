@@ -48,6 +48,7 @@ const state = {
   running: false,
   runtimeInfo: null,
   pythonTools: [],
+  modelFile: null, // a GGUF picked in Model settings, for this page only
 };
 const view = new ChatView($("#log"));
 mountRunHistory({
@@ -102,6 +103,7 @@ function openSettings() {
   form.provider.value = settings.provider;
   form.baseUrl.value = settings.baseUrl;
   form.model.value = settings.model;
+  form.modelUrl.value = settings.modelUrl ?? "";
   form.apiKey.value = state.apiKey;
   form.remember.checked = Boolean(localStorage.getItem(KEY_KEY));
   $("#remember-warning").hidden = !form.remember.checked;
@@ -125,8 +127,11 @@ $("#forget").addEventListener("click", () => {
 });
 form.addEventListener("submit", () => {
   state.settings = { provider: form.provider.value, baseUrl: form.baseUrl.value.trim(), model: form.model.value.trim(),
+    modelUrl: form.modelUrl.value.trim(),
     agentType: form.agentType.value, maxSteps: Math.max(1, Number(form.maxSteps.value) || 10) };
   state.apiKey = form.apiKey.value.trim();
+  // A picked file lives for this page only (a File cannot be saved); the browser keeps its weights cached.
+  state.modelFile = form.modelFile.files[0] ?? state.modelFile ?? null;
   localStorage.setItem(SETTINGS_KEY, JSON.stringify(state.settings)); // never the key, unless asked below
   if (form.remember.checked && state.apiKey) localStorage.setItem(KEY_KEY, state.apiKey);
   else localStorage.removeItem(KEY_KEY);
@@ -204,9 +209,10 @@ function updateHint() {
 }
 
 function getAgent() {
-  const { provider, baseUrl, model, agentType, maxSteps } = state.settings;
+  const { provider, baseUrl, model, modelUrl, agentType, maxSteps } = state.settings;
+  const local = provider === "browser" ? { modelUrl: modelUrl || undefined, file: state.modelFile ?? undefined } : {};
   state.agent ??= createAgent({
-    model: { provider, model, baseUrl: baseUrl || undefined, apiKey: state.apiKey || undefined },
+    model: { provider, model, baseUrl: baseUrl || undefined, apiKey: state.apiKey || undefined, ...local },
     agentType, maxSteps, tools: JS_TOOLS, pythonTools: state.pythonTools,
   });
   state.agent.catch(() => { state.agent = null; });

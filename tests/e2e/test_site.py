@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import zipfile
+from pathlib import Path
 
 import pytest
 from site_pages import MockProviderServer, SitePage, SiteServer, build_site, screenshot
@@ -247,6 +248,31 @@ def test_in_browser_model_runs_a_step_with_no_key(browser, site_servers, site_di
         assert turn.locator(".step-action pre.code").count() >= 1  # it wrote code, and the sandbox ran it
         assert turn.locator(".final-answer").count() + turn.locator(".notice-warn").count() == 1
         screenshot(page.page, "in-browser-model")
+        assert page.errors == []
+    finally:
+        page.close()
+
+
+def test_a_gguf_picked_from_the_device_is_the_model_the_agent_loads(browser, site_servers, site_dist):
+    weights = sorted((Path(__file__).resolve().parents[2] / ".cache" / "browser-model").glob("*.gguf"))
+    assert weights, "setup.sh fetches the default model's weights (python build/browser_model.py --fetch-only)"
+    server = site_servers["isolated"]
+    page = SitePage(browser, server.url).open()
+    try:
+        page.page.click("#open-settings")
+        page.page.check("input[name=provider][value=browser]")
+        page.page.set_input_files("#model-file", str(weights[0]))  # the file picker: a model the user has
+        page.page.click("#settings button[type=submit]")
+        served_before = len(server.requests)
+        page.start("What is 12 + 30?")
+        # The model loads (from the file), then the agent's first step starts on it.
+        page.page.wait_for_selector("#progress-text:has-text('in-browser model')", timeout=60_000)
+        page.page.locator(".msg-agent").nth(page.turns).locator(".step").first.wait_for(timeout=150_000)
+        page.page.click("#stop")
+        page.page.locator(".msg-agent").nth(page.turns).and_(
+            page.page.locator("[aria-busy=false]")).wait_for(timeout=60_000)
+        screenshot(page.page, "in-browser-model-from-file")
+        assert not [path for path in server.requests[served_before:] if path.endswith(".gguf")]  # read from the file
         assert page.errors == []
     finally:
         page.close()
