@@ -1,4 +1,4 @@
-// Runs a Python file inside the Pyodide of node_modules, under Node, with the repo's
+// Runs a Python file inside the Pyodide of node_modules, under Node or Deno, with the repo's
 // sources importable: the provider models then talk through the real `fetch` transport.
 //
 //   node tests/providers/run_in_pyodide.mjs SCRIPT.py [ARG...]

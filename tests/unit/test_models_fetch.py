@@ -1,13 +1,15 @@
-"""The provider models through the real `fetch` transport: Pyodide under Node against the loopback mock.
+"""The provider models through the real `fetch` transport: Pyodide under Node and Deno, against the loopback mock.
 
-CPython starts the mock server and a Node process running Pyodide with the
-repo's sources (tests/providers/run_in_pyodide.mjs), which runs
+CPython starts the mock server and a Node or Deno process running Pyodide
+with the repo's sources (tests/providers/run_in_pyodide.mjs), which runs
 tests/providers/fetch_scenarios.py and reports what happened as JSON.
-Node's fetch is not a browser's (no CORS), but AbortController,
-ReadableStream and the Pyodide side are the same code path.
+Their fetch is not a browser's (no CORS), but AbortController,
+ReadableStream and the Pyodide side are the same code path. Deno runs with
+read access to the repo and network access to loopback only.
 """
 
 import json
+import os
 import shutil
 import subprocess
 from pathlib import Path
@@ -20,16 +22,28 @@ REPO = Path(__file__).resolve().parents[2]
 HERE = REPO / "tests" / "providers"
 
 
-@pytest.fixture(scope="module")
-def results():
-    node = shutil.which("node")
-    if node is None or not (REPO / "node_modules" / "pyodide").is_dir():
-        pytest.skip("needs node and the pyodide npm package (npm ci)")
+def _runtime_command(runtime: str) -> list[str] | None:
+    if runtime == "node":
+        node = shutil.which("node")
+        return [node] if node else None
+    try:
+        import deno
+    except ImportError:
+        return None
+    return [deno.find_deno_bin(), "run", "--no-prompt", f"--allow-read={REPO}", "--allow-net=127.0.0.1"]
+
+
+@pytest.fixture(scope="module", params=["node", "deno"])
+def results(request):
+    command = _runtime_command(request.param)
+    if command is None or not (REPO / "node_modules" / "pyodide").is_dir():
+        pytest.skip(f"needs {request.param} and the pyodide npm package (npm ci)")
     from providers.mock import MockProviderServer
 
     with MockProviderServer() as server:
-        run = subprocess.run([node, str(HERE / "run_in_pyodide.mjs"), str(HERE / "fetch_scenarios.py"), server.url],
-                             cwd=REPO, capture_output=True, text=True, timeout=120)
+        run = subprocess.run([*command, str(HERE / "run_in_pyodide.mjs"), str(HERE / "fetch_scenarios.py"), server.url],
+                             cwd=REPO, capture_output=True, text=True, timeout=120,
+                             env={**os.environ, "DENO_NO_UPDATE_CHECK": "1"})
     assert run.returncode == 0, run.stderr
     return json.loads(run.stdout.strip().splitlines()[-1])
 
