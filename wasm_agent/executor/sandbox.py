@@ -54,7 +54,8 @@ from .sandbox_launch import (
 
 DEFAULT_PYODIDE_DIR = REPO_DIR / "node_modules" / "pyodide"
 
-STOP_GRACE_SECONDS = 2.0      # stopped code gets this long to unwind before the sandbox is replaced
+STOP_GRACE_SECONDS = 5.0      # stopped code gets this long to unwind before the sandbox is replaced (a loaded
+                              # machine took over 2 s to pass an interrupt and its answer through)
 REQUEST_TIMEOUT_SECONDS = 30.0
 LOST_STATE = "all variables were lost; define them again before use"
 
