@@ -271,7 +271,9 @@ class MultiStepAgent:
                       return_full_result: bool | None = None) -> Any:
         """Continue a saved run from its last finished step (after a crash, a reload, a stop).
 
-        Code state (variables, imports) does not survive: the model is told so.
+        A CodeAgent rebuilds its code state by running the earlier steps' code
+        again, with tools answered from their recorded outputs (no tool is
+        called twice); what cannot be rebuilt, the model is told plainly.
         A run that already ended returns its answer again.
         """
         if self.run_store is None:
@@ -286,11 +288,15 @@ class MultiStepAgent:
         self.memory, self.run_id, self._saved_steps = memory, run_id, len(memory.steps)
         self.task = next(step.task for step in reversed(memory.steps) if isinstance(step, TaskStep))
         self.step_number = max((step.step_number for step in memory.action_steps), default=0) + 1
-        if any(step.code_action for step in memory.action_steps):
-            memory.steps.append(NoteStep(
-                f"This run was resumed after it stopped at step {self.step_number - 1}. Variables, imports "
-                "and functions defined by earlier code are gone: define again what you still need."))
+        note = await self._restore_state(memory.action_steps)
+        if note:
+            memory.steps.append(NoteStep(f"This run was resumed after it stopped at step {self.step_number - 1}. "
+                                         + note))
         return await self.arun(None, reset=False, max_steps=max_steps, return_full_result=return_full_result)
+
+    async def _restore_state(self, steps: list[ActionStep]) -> str | None:
+        """Rebuild what earlier steps left behind; returns what the model must be told, if anything."""
+        return None
 
     def resume(self, run_id: str, **kwargs: Any) -> Any:
         """Synchronous `aresume`."""

@@ -12,6 +12,7 @@ from .executor import Executor, create_executor
 from .memory import ActionStep, Timing, ToolCall
 from .models.base import Model
 from .parsing import extract_code
+from .replay import RecordingTool, ReplayTool, can_replay
 from .tools import Tool
 
 
@@ -36,6 +37,7 @@ class CodeAgent(MultiStepAgent):
             executor_type, additional_authorized_imports=self.additional_authorized_imports,
             **(executor_kwargs or {}))
         self._tools_sent = False
+        self._tool_log: list[dict] = []  # calls made by the running code, when runs are saved
 
     def _prompt_variables(self) -> dict[str, Any]:
         imports = self.additional_authorized_imports
@@ -46,10 +48,41 @@ class CodeAgent(MultiStepAgent):
         if reset:
             await self.executor.reset()
         if not self._tools_sent:
-            await self.executor.send_tools(self.callables)
+            await self.executor.send_tools(self._executor_tools())
             self._tools_sent = True
         if self.state:
             await self.executor.send_variables(self.state)
+
+    def _executor_tools(self) -> dict[str, Tool]:
+        """The tools as code sees them: recorded when the run is saved, so that a resume can replay them."""
+        if self.run_store is None:
+            return self.callables
+        return {name: tool if name == "final_answer" else RecordingTool(tool, self._tool_log)
+                for name, tool in self.callables.items()}
+
+    async def _restore_state(self, steps: list[ActionStep]) -> str | None:
+        replayable = [s for s in steps if s.code_action and s.error is None and not s.is_final_answer]
+        if not replayable:
+            return None
+        await self.executor.reset()
+        lost_from = None
+        for step in replayable:
+            records = list(step.code_tool_calls or ())
+            if not can_replay(records):
+                lost_from = step.step_number
+                break
+            await self.executor.send_tools({name: ReplayTool(tool, records) for name, tool in self.callables.items()})
+            result = await self.executor.run(step.code_action)
+            if result.error is not None or records:
+                lost_from = step.step_number
+                break
+        await self.executor.send_tools(self._executor_tools())
+        self._tools_sent = True
+        if lost_from is None:
+            return ("The code of the earlier steps was run again to restore its variables and imports "
+                    "(tools were not called again: their recorded answers were used).")
+        return (f"Variables, imports and functions defined by the code of step {lost_from} and later are gone "
+                "(that code could not be run again the same way): define again what you still need.")
 
     def interrupt(self) -> None:
         super().interrupt()
@@ -72,8 +105,11 @@ class CodeAgent(MultiStepAgent):
         step.tool_calls = [call]
         yield call
         call.timing = Timing()
+        self._tool_log.clear()
         result = await self.executor.run(code)
         call.timing.end_time = time.time()
+        if self.run_store is not None:
+            step.code_tool_calls = [record for record in self._tool_log]
         logs = result.logs
         if result.error is not None:
             if logs:

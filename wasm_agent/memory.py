@@ -140,6 +140,7 @@ class ActionStep(MemoryStep):
     model_output_message: ChatMessage | None = None
     model_output: str | None = None
     code_action: str | None = None
+    code_tool_calls: list[dict] | None = None  # tools the code called, with outputs (saved runs; for replay)
     observations: str | None = None
     observations_images: list | None = None
     action_output: Any = None
@@ -186,6 +187,7 @@ class ActionStep(MemoryStep):
             "model_output_message": self.model_output_message.to_dict() if self.model_output_message else None,
             "model_output": self.model_output,
             "code_action": self.code_action,
+            "code_tool_calls": self.code_tool_calls,
             "observations": self.observations,
             "action_output": _jsonable(self.action_output),
             "token_usage": self.token_usage.to_dict() if self.token_usage else None,
@@ -205,6 +207,7 @@ class ActionStep(MemoryStep):
             if data.get("model_output_message") else None,
             model_output=data.get("model_output"),
             code_action=data.get("code_action"),
+            code_tool_calls=data.get("code_tool_calls"),
             observations=data.get("observations"),
             action_output=data.get("action_output"),
             token_usage=TokenUsage.from_dict(data.get("token_usage")),

@@ -216,6 +216,7 @@ def test_reload_mid_run_then_resume_loses_and_repeats_nothing(page, mock):
     # Nothing lost: both steps, once each, and the run says so.
     steps = page.evaluate("(id) => runsTest.agent.exportRun(id)", run["id"])["steps"]
     assert [s["type"] for s in steps] == ["task", "action", "note", "action", "final_answer"]
+    assert "run again to restore" in steps[2]["text"]  # step 1's code was replayed in the new sandbox
     assert [s["step_number"] for s in steps if s["type"] == "action"] == [1, 2]
     [after] = [r for r in page.evaluate("runsTest.agent.listRuns()") if r["id"] == run["id"]]
     assert (after["status"], after["steps"]) == ("success", 2)

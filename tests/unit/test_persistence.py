@@ -1,4 +1,5 @@
 import json
+from typing import Any
 
 import pytest
 
@@ -52,13 +53,13 @@ async def test_a_crashed_run_resumes_from_its_last_finished_step_without_repeati
     run = await store.get_run(first.run_id)
     assert (run.status, run.steps) == ("error", 3)
 
-    model = ScriptedModel([code("final_answer(record(10) + record(20))")])
+    model = ScriptedModel([code("final_answer(a + b)")])  # the variables of steps 1 and 2
     second = CodeAgent([record], model, executor_type="inprocess", run_store=store)
     assert await second.aresume(first.run_id) == 30
-    assert uses == [10, 20, 10, 20]  # the earlier steps' tool calls were not run again by the resume
+    assert uses == [10, 20]  # replaying steps 1 and 2 answered record() from the saved outputs
     sent = [m.content for m in model.calls[0]["messages"]]
     assert sent[1] == "New task:\nRecord two values then add them"
-    assert "resumed" in sent[-1] and "Variables" in sent[-1]
+    assert "resumed" in sent[-1] and "run again to restore" in sent[-1]
     assert any(isinstance(step, NoteStep) for step in second.memory.steps)
     assert [s.step_number for s in second.memory.action_steps] == [1, 2, 3, 4]
     run = await store.get_run(first.run_id)
@@ -117,3 +118,35 @@ async def test_steps_with_unicode_line_separators_survive_a_reload(tmp_path):
     assert await agent.arun("Keep odd separators") == text
     steps = await store.load_steps(agent.run_id)
     assert len(steps) == 4 and steps[-1]["output"] == text
+
+
+@tool
+def make_set(n: int) -> Any:
+    """A set of the first numbers (not JSON: it cannot be replayed exactly).
+
+    Args:
+        n: How many.
+    """
+    return set(range(n))
+
+
+async def test_steps_that_cannot_be_replayed_are_reported_lost(tmp_path):
+    store = FileRunStore(tmp_path)
+
+    def provider_down(messages):
+        raise ConnectionError("offline")
+
+    first = CodeAgent([record, make_set], ScriptedModel([code("a = record(1)"), code("s = make_set(3)"), code("c = 3"),
+                                                         provider_down]),
+                      executor_type="inprocess", run_store=store)
+    with pytest.raises(Exception, match="offline"):
+        await first.arun("Build things")
+    saved = [s for s in await store.load_steps(first.run_id) if s["type"] == "action"]
+    assert saved[1]["code_tool_calls"][0]["json"] is False
+    model = ScriptedModel([code("final_answer(a)")])
+    second = CodeAgent([record, make_set], model, executor_type="inprocess", run_store=store)
+    assert await second.aresume(first.run_id) == 1  # step 1 was rebuilt
+    note = model.calls[0]["messages"][-1].content
+    assert "step 2 and later are gone" in note
+    agent_state = second.executor.runner.namespace
+    assert "s" not in agent_state and "c" not in agent_state

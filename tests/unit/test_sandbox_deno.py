@@ -286,6 +286,34 @@ class Canary(http.server.BaseHTTPRequestHandler):
         pass
 
 
+async def test_resume_rebuilds_sandbox_variables_without_calling_tools_again(executor, tmp_path):
+    from wasm_agent import FileRunStore
+
+    calls = []
+
+    @tool
+    def fetch_rate(currency: str) -> float:
+        """An exchange rate.
+
+        Args:
+            currency: Its code.
+        """
+        calls.append(currency)
+        return {"EUR": 1.25}[currency]
+
+    def provider_down(messages):
+        raise ConnectionError("offline")
+
+    store = FileRunStore(tmp_path)
+    first = agent_for(executor, [code("rate = fetch_rate('EUR')\nimport math"), provider_down],
+                      tools=[fetch_rate], run_store=store)
+    with pytest.raises(Exception, match="offline"):
+        await first.arun("Convert 8 EUR")
+    second = agent_for(executor, [code("final_answer(math.floor(8 * rate))")], tools=[fetch_rate], run_store=store)
+    assert await second.aresume(first.run_id) == 10
+    assert calls == ["EUR"]  # the replay answered fetch_rate from the saved run
+
+
 @pytest.fixture(scope="module")
 def canary():
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Canary)
