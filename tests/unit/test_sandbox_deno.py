@@ -443,6 +443,7 @@ async def test_output_floods_are_capped(executor):
 
 
 async def test_deep_recursion_and_huge_tool_arguments_fail_cleanly(executor):
+    await executor.send_tools({"add": add})  # the shared executor may hold another test's tools
     assert "RecursionError" in (await executor.run("def f(n): return f(n + 1)\nf(0)")).error
     assert "ProtocolError" in (await executor.run("add('x' * 20_000_000, 1)")).error
     assert (await executor.run("6 * 7")).output == 42
