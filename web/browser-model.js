@@ -35,6 +35,14 @@
  */
 
 export const DEFAULT_MODEL_FILE = "models/SmolLM2-135M-Instruct.Q4_1.gguf";
+
+// Stopping a generation aborts it; wllama's abort listener then fires its own cancel request
+// with `void cancel()`, so that request's AbortError is left unhandled inside the library. That
+// abort is the one we asked for: mark it handled, and only it.
+globalThis.addEventListener?.("unhandledrejection", (event) => {
+  const reason = event.reason;
+  if (reason?.name === "AbortError" && reason?.message === "Operation aborted") event.preventDefault();
+});
 const DEFAULT_CTX = 4096;
 
 /** Load a model and return it ready to generate. */
@@ -208,12 +216,23 @@ export class BrowserModel {
       stream: (requestJson) => {
         const controller = new AbortController();
         const events = this.stream(JSON.parse(requestJson), controller.signal);
+        let cancelled = false;
         return {
           next: async () => {
-            const { value, done } = await events.next();
-            return done ? undefined : JSON.stringify(value);
+            try {
+              const { value, done } = await events.next();
+              return done ? undefined : JSON.stringify(value);
+            } catch (error) {
+              if (cancelled) return undefined;  // the abort we asked for: the stream just ends
+              throw error;
+            }
           },
-          cancel: () => { controller.abort(); events.return(undefined); },
+          // A cancelled caller no longer awaits next(): the abort must not surface as an unhandled rejection.
+          cancel: () => {
+            cancelled = true;
+            controller.abort();
+            events.return(undefined).catch(() => {});
+          },
         };
       },
     };
