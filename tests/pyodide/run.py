@@ -13,7 +13,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import re
@@ -28,6 +27,8 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parents[1]
+sys.path.insert(0, str(REPO))
+from build.wheel import source_digest  # noqa: E402 - the site build's digest of the same sources
 CACHE = REPO / ".cache" / "pyodide"
 PYODIDE_PYTHON = "3.14"  # the Python of the pinned pyodide npm package (package.json)
 
@@ -153,16 +154,6 @@ def prune(dist: Path, *, keep: Path) -> None:
     for old in dist.iterdir():
         if old != keep and old.is_dir() and not old.name.startswith("tmp") and time.time() - old.stat().st_mtime > 600:
             shutil.rmtree(old, ignore_errors=True)
-
-
-def source_digest(sources: list[Path]) -> str:
-    digest = hashlib.sha256()
-    for root in sources:
-        files = sorted(root.rglob("*")) if root.is_dir() else [root]
-        for path in files:
-            if path.is_file() and "__pycache__" not in path.parts and path.suffix != ".pyc":
-                digest.update(str(path.relative_to(REPO)).encode() + b"\0" + path.read_bytes() + b"\0")
-    return digest.hexdigest()[:16]
 
 
 if __name__ == "__main__":
