@@ -15,7 +15,7 @@
 
 import { ChatView } from "./chat-view.js";
 import { deleteRun, exportRun, importRun, listRuns, renameRun, runEvents } from "./runs-api.js";
-import { TimelineView, downloadJson } from "./timeline.js";
+import { TimelineView, downloadJson, el } from "./timeline.js";
 
 const STYLE_URL = new URL("runs.css", import.meta.url).href;
 const RESUMABLE = new Set(["running", "interrupted", "error", "max_steps_error"]);
@@ -24,16 +24,6 @@ const isLive = (run) => run.status === "running" && Boolean(globalThis.navigator
 const STATUS_LABELS = { running: "running", interrupted: "interrupted", success: "finished", max_steps_error: "out of steps",
   error: "failed" };
 const STATUS_KINDS = { success: "ok", error: "error", max_steps_error: "warn", interrupted: "warn", running: "live" };
-
-function el(tag, attributes = {}, ...children) {
-  const node = document.createElement(tag);
-  for (const [name, value] of Object.entries(attributes)) {
-    if (name === "class") node.className = value;
-    else if (value !== undefined && value !== null && value !== false) node.setAttribute(name, value === true ? "" : value);
-  }
-  node.append(...children.filter((child) => child !== null && child !== undefined));
-  return node;
-}
 
 /** "3 min ago", or a date for older runs. */
 export function whenText(ms, now = Date.now()) {

@@ -31,7 +31,8 @@ export function savedPrices() {
   }
 }
 
-function el(tag, attributes = {}, ...children) {
+/** A DOM element with attributes (`class`, booleans, strings) and children (null ones skipped). */
+export function el(tag, attributes = {}, ...children) {
   const node = document.createElement(tag);
   for (const [name, value] of Object.entries(attributes)) {
     if (name === "class") node.className = value;
