@@ -35,7 +35,8 @@ import time
 from pathlib import Path
 
 from .browser_model import BuildStepError, build_browser_model
-from .lockfile import write_lock
+from .lockfile import WheelError, write_lock
+from .packages import collect_wheels
 from .wheel import REPO, BuildError, build_wheel, source_digest
 
 WEB = REPO / "web"
@@ -61,19 +62,22 @@ def is_current(out: Path = DEFAULT_OUT) -> bool:
         return False
 
 
-def build_site(out: Path = DEFAULT_OUT, *, snapshot: bool = True, extra_wheels: tuple[Path, ...] = (),
-               log=print) -> dict:
+def build_site(out: Path = DEFAULT_OUT, *, snapshot: bool = True, extra_wheels: tuple[Path | str, ...] = (),
+               offline: bool = False, log=print) -> dict:
     """Build the site into `out` (replaced as a whole at the end); returns the manifest.
 
     `snapshot=False` leaves out the memory snapshots of the sandbox and the agent worker (31 MB, about 6 MB
-    gzipped, each): a smaller first download, slower starts. `extra_wheels` are pure-Python
-    wheels that generated code may import (`additional_authorized_imports`); they go into the
-    lock and the sandbox installs them from there.
+    gzipped, each): a smaller first download, slower starts. `extra_wheels` are packages that generated
+    code may import (`additional_authorized_imports`): pure-Python wheel files or requirements, which
+    pip downloads with their dependencies (build/packages.py; `offline=True`: from its cache only).
+    They go into the lock and the agent installs them into the sandbox from there.
     """
     started = time.perf_counter()
     pyodide_version = _check_pyodide()
     log(f"building the wasm_agent wheel (cache: {CACHE.relative_to(REPO)})")
     wheel = build_wheel(CACHE)
+    python = json.loads((PYODIDE / "pyodide-lock.json").read_text())["info"]["python"]
+    extra = collect_wheels([str(spec) for spec in extra_wheels], python, offline=offline, log=log)
     tmp = out.with_name(out.name + ".partial")
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
@@ -84,13 +88,12 @@ def build_site(out: Path = DEFAULT_OUT, *, snapshot: bool = True, extra_wheels: 
     (tmp / "pyodide").mkdir()
     for name in PYODIDE_CORE:
         _link_or_copy(PYODIDE / name, tmp / "pyodide" / name)
-    extra = [Path(path) for path in extra_wheels]
-    for path in extra:
-        if not path.name.endswith("-py3-none-any.whl"):
-            raise BuildError(f"{path.name}: only pure-Python wheels (py3-none-any) run in the sandbox")
     for path in (wheel, *extra):
         shutil.copy2(path, tmp / "pyodide" / path.name)
-    write_lock(PYODIDE / "pyodide-lock.json", [wheel, *extra], tmp / "pyodide" / "pyodide-lock.json")
+    try:
+        write_lock(PYODIDE / "pyodide-lock.json", [wheel, *extra], tmp / "pyodide" / "pyodide-lock.json")
+    except WheelError as error:
+        raise BuildError(str(error)) from None
     snapshot_file = _sandbox_snapshot(log) if snapshot else None
     if snapshot_file is not None:
         _link_or_copy(snapshot_file, tmp / "sandbox.snapshot")

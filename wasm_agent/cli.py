@@ -159,7 +159,8 @@ def add_site_commands(commands: Any) -> None:
         command.add_argument("--no-snapshot", action="store_true",
                              help="leave out the sandbox's memory snapshot (smaller download, slower start)")
         command.add_argument("--wheel", action="append", default=[], metavar="WHEEL",
-                             help="a pure-Python wheel that generated code may import (repeatable)")
+                             help="a package generated code may import: a pure-Python wheel file or a requirement "
+                                  "(downloaded with its dependencies, then cached); repeatable")
     serve.add_argument("--port", type=int, default=8000)
     serve.add_argument("--no-isolation", action="store_true",
                        help="leave out COOP/COEP, like a plain static host (the JSPI path)")

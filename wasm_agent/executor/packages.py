@@ -1,0 +1,96 @@
+"""Which wheels make `additional_authorized_imports` importable in the sandbox.
+
+The sandbox fetches nothing, so its packages come from a lock file next to
+the wheels (pyodide-lock.json, as `python -m wasm_agent build --wheel …`
+writes it): each entry names a wheel, the modules it provides (`imports`) and
+the packages it needs (`depends`, evaluated for Pyodide at build time). Like
+micropip, installing a module installs its package's whole dependency
+closure, each package once, dependencies first. The browser agent worker and
+the Deno sandbox executor both resolve through here.
+
+    >>> lock = {"packages": {
+    ...     "python-dateutil": {"name": "python-dateutil", "imports": ["dateutil"], "depends": ["six"]},
+    ...     "six": {"name": "six", "imports": ["six"], "depends": []}}}
+    >>> [entry["name"] for entry in wheels_for_imports(lock, ["dateutil", "json"])]
+    ['six', 'python-dateutil']
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import sys
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+
+from ..errors import ExecutorUnavailableError
+
+BUILD_HINT = "`python -m wasm_agent build --wheel <requirement or pure-Python wheel>`"
+
+
+class MissingPackageError(ExecutorUnavailableError):
+    """An authorized import that no wheel of the lock provides, or a lock entry whose dependency is absent."""
+
+
+def canonical_name(name: str) -> str:
+    """A package name as the lock spells it (PEP 503: `Python_Dateutil` -> `python-dateutil`)."""
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def wheels_for_imports(lock: Mapping, names: Iterable[str], *, stdlib: Iterable[str] | None = None,
+                       source: str = "this site") -> list[dict]:
+    """The lock entries to install so that `names` import: the dependency closure, dependencies first.
+
+    Standard-library modules and "*" need nothing. Raises `MissingPackageError` for a module
+    no wheel provides, or for an entry whose dependency the lock lacks (naming both).
+    """
+    packages: Mapping[str, dict] = lock.get("packages", {})
+    stdlib = set(sys.stdlib_module_names if stdlib is None else stdlib)
+    providers = {module: entry for entry in packages.values() for module in entry.get("imports", ())}
+    roots, missing = [], []
+    for name in names:
+        top = name.split(".")[0]
+        if top == "*" or top in stdlib:
+            continue
+        if top in providers:
+            roots.append(providers[top])
+        else:
+            missing.append(name)
+    if missing:
+        them = "them" if len(missing) > 1 else "it"
+        raise MissingPackageError(f"{', '.join(missing)}: no wheel in {source} provides {them}; "
+                                  f"build the site with {BUILD_HINT}")
+    ordered: list[dict] = []
+    placed: set[str] = set()
+    visiting: set[str] = set()
+
+    def visit(entry: dict) -> None:
+        name = canonical_name(entry["name"])
+        if name in placed or name in visiting:  # installed already, or a cycle: unpacking order is free there
+            return
+        visiting.add(name)
+        for dependency in entry.get("depends", ()):
+            needed = packages.get(canonical_name(dependency))
+            if needed is None:
+                raise MissingPackageError(f"{entry['name']} depends on {dependency}, which is not in the lock of "
+                                          f"{source}; add it with `python -m wasm_agent build --wheel {dependency}`")
+            visit(needed)
+        visiting.discard(name)
+        placed.add(name)
+        ordered.append(entry)
+
+    for root in roots:
+        visit(root)
+    return ordered
+
+
+def read_locked_wheel(folder: Path, entry: Mapping) -> bytes:
+    """The bytes of a lock entry's wheel in `folder`, checked against the lock's sha256."""
+    path = Path(folder) / entry["file_name"]
+    try:
+        data = path.read_bytes()
+    except OSError as error:
+        raise MissingPackageError(f"{entry['name']}: its wheel {path} is missing ({error.strerror})") from None
+    if hashlib.sha256(data).hexdigest() != entry.get("sha256"):
+        raise MissingPackageError(f"{path} does not match the lock file's sha256 (rebuild the lock)")
+    return data
