@@ -17,8 +17,8 @@ from pathlib import Path
 PACKAGE_DIR = Path(__file__).resolve().parent.parent
 REPO_DIR = PACKAGE_DIR.parent
 HOST_SCRIPT = REPO_DIR / "deno" / "sandbox_host.js"
-JS_FILES = (HOST_SCRIPT, REPO_DIR / "deno" / "sandbox_worker.js", REPO_DIR / "web" / "sandbox_core.js",
-            REPO_DIR / "web" / "protocol.js")
+JS_FILES = (HOST_SCRIPT, REPO_DIR / "deno" / "sandbox_workers.js", REPO_DIR / "deno" / "sandbox_worker.js",
+            REPO_DIR / "web" / "sandbox_core.js", REPO_DIR / "web" / "protocol.js")
 PYODIDE_FILES = ("pyodide.mjs", "pyodide.asm.mjs", "pyodide.asm.wasm", "python_stdlib.zip", "pyodide-lock.json")
 
 # What the sandbox's Pyodide gets of this package (path there -> file here; "" = empty module).

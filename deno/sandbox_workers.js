@@ -1,0 +1,245 @@
+// The permissionless sandbox workers of one Deno process, and the logic that keeps one serving.
+// Two hosts use it: deno/sandbox_host.js (for CPython, JSON lines on stdin/stdout) and
+// deno/agent.js (the agent in Deno, through `openSandboxPort`, a MessagePort that a
+// SandboxClient of web/sandbox-client.js drives as it drives the browser's sandbox frame).
+//
+// `SandboxWorkers` owns the serving worker (deno/sandbox_worker.js, `deno: {permissions: "none"}`)
+// and, with `spare`, a booted second one; it restarts on crash, on `restart`, past the memory
+// limit; it interrupts through a SharedArrayBuffer and answers tool calls through
+// SharedArrayBuffer + Atomics. Protocol messages go in as JSON text (`handle`) and come out
+// as checked objects (`emit`); nothing the sandbox sends is trusted.
+
+import { decode, SANDBOX_MESSAGE_TYPES } from "../web/protocol.js";
+
+const MAX_TOOL_ANSWER_BYTES = 64 << 20;
+const MAX_LOGS_PER_RUN = 50;
+const encoder = new TextEncoder();
+
+/**
+ * What every worker boots from (web/sandbox_core.js reads it).
+ * @typedef {object} SandboxBoot
+ * @property {string} pyodideSource   text of pyodide.mjs
+ * @property {string} asmSource       text of pyodide.asm.mjs
+ * @property {Record<string, Uint8Array | ArrayBuffer>} files  pyodide.asm.wasm, python_stdlib.zip, pyodide-lock.json
+ * @property {Record<string, string>} pythonFiles  sandbox path -> source
+ * @property {Uint8Array | (() => Uint8Array | undefined) | undefined} [snapshot]  a memory snapshot to start
+ *   from, or a function that reads it for each boot (30 MB that a restart needs rarely)
+ */
+
+/**
+ * @typedef {object} SandboxOptions
+ * @property {(message: object) => void} emit   a message for the host (result, tool_call, ready, crashed, log)
+ * @property {(reason: string) => void} onFatal the sandbox cannot start (3 failed boots in a row)
+ * @property {"atomics" | "jspi"} [bridge]      how tool calls block in the worker
+ * @property {boolean} [spare]                  keep a second sandbox booted, so a restart is immediate
+ * @property {number | null} [memoryMb]  restart the sandbox when the process grows by more than this
+ *   since the sandbox became ready (a worker's memory is not measurable alone, and a replaced
+ *   worker's memory may be returned to the system late, so growth is what is watched)
+ * @property {(bytes: Uint8Array) => void} [onSnapshot]  boot once, make a memory snapshot, hand it here
+ */
+
+export class SandboxWorkers {
+  #boot;
+  #options;
+  #wasmModule; // Pyodide's wasm, compiled once for every worker of this process (a restart skips the compile)
+  #sandbox = null; // the worker that serves requests
+  #spare = null; // a booted worker that replaces it at once when it dies
+  #crashesInARow = 0;
+  #memoryTimer;
+
+  /** @param {SandboxBoot} boot @param {SandboxOptions} options */
+  constructor(boot, options) {
+    const { "pyodide.asm.wasm": wasm, ...files } = boot.files;
+    this.#boot = { ...boot, files };
+    this.#options = { bridge: "atomics", spare: false, memoryMb: null, ...options };
+    this.#wasmModule = WebAssembly.compile(wasm);
+    if (this.#options.memoryMb) this.#memoryTimer = setInterval(() => this.#watchMemory(), 100);
+    this.#sandbox = this.#startWorker();
+  }
+
+  /** A protocol message from the host, as JSON text. */
+  handle(text) {
+    let message;
+    try {
+      message = decode(text);
+    } catch (error) {
+      return this.#options.emit({ type: "log", text: `sandbox host: ignored a message: ${error.message}` });
+    }
+    const state = this.#sandbox;
+    if (!state) return;
+    switch (message.type) {
+      case "interrupt":
+        if (state.runs.size) {
+          Atomics.store(state.interrupt, 0, 2);
+          Atomics.notify(state.interrupt, 0); // wakes a sleeping time.sleep
+        }
+        if (!state.control) state.worker.postMessage(text);
+        return;
+      case "restart":
+        return this.#replace(state, "restart requested", true);
+      case "tool_result":
+        return state.control ? answerTool(state, text) : state.worker.postMessage(text);
+      case "run":
+        Atomics.store(state.interrupt, 0, 0);
+        state.runs.add(message.id);
+        return state.worker.postMessage(text);
+      default:
+        return state.worker.postMessage(text);
+    }
+  }
+
+  /** End every worker. */
+  close() {
+    clearInterval(this.#memoryTimer);
+    for (const state of [this.#sandbox, this.#spare]) state?.worker.terminate();
+    this.#sandbox = this.#spare = null;
+  }
+
+  #startWorker() {
+    const worker = new Worker(new URL("./sandbox_worker.js", import.meta.url), {
+      type: "module",
+      deno: { permissions: "none" },
+    });
+    const atomics = this.#options.bridge === "atomics";
+    const state = {
+      worker,
+      interrupt: new Int32Array(new SharedArrayBuffer(4)),
+      control: atomics ? new Int32Array(new SharedArrayBuffer(8)) : null,
+      data: atomics ? new SharedArrayBuffer(1 << 20, { maxByteLength: MAX_TOOL_ANSWER_BYTES }) : null,
+      runs: new Set(),
+      logs: 0,
+      ready: null, // the `ready` message, once booted
+      baseline: 0,
+    };
+    worker.onmessage = (event) => this.#onSandboxMessage(state, event.data);
+    worker.onerror = (event) => {
+      event.preventDefault();
+      this.#replace(state, `the sandbox worker failed: ${event.message}`);
+    };
+    worker.onmessageerror = () => this.#options.emit({ type: "log", text: "a message from the sandbox could not be read" });
+    const { snapshot, ...boot } = this.#boot;
+    worker.postMessage({
+      ...boot,
+      kind: "boot",
+      snapshot: typeof snapshot === "function" ? snapshot() : snapshot,
+      makeSnapshot: Boolean(this.#options.onSnapshot),
+      wasmModule: true, // comes in its own message when compiled, while the worker imports Pyodide
+      interrupt: state.interrupt.buffer,
+      channel: atomics ? { control: state.control.buffer, data: state.data } : undefined,
+    });
+    this.#wasmModule.then((module) => worker.postMessage({ kind: "wasm", module }));
+    return state;
+  }
+
+  /** Terminate a worker; the spare (or a new worker) takes over. Tell the host unless it asked. */
+  #replace(state, reason, requested = false) {
+    state.worker.terminate();
+    if (state === this.#spare) {
+      this.#spare = null;
+      return;
+    }
+    if (this.#sandbox !== state) return;
+    this.#crashesInARow += state.ready ? 0 : 1;
+    if (this.#options.onSnapshot) return this.#fatal(reason);
+    if (this.#crashesInARow >= 3) return this.#fatal(`the sandbox failed to start 3 times; last: ${reason}`);
+    if (!requested) this.#options.emit({ type: "crashed", reason });
+    this.#sandbox = this.#spare ?? this.#startWorker();
+    this.#spare = null;
+    if (this.#sandbox.ready) this.#activate(this.#sandbox);
+  }
+
+  #fatal(reason) {
+    this.close();
+    this.#options.onFatal(reason);
+  }
+
+  /** The serving worker is ready: tell the host, then boot a spare behind it. */
+  #activate(state) {
+    state.baseline = Deno.memoryUsage().rss;
+    this.#options.emit({ ...state.ready, host_ms: Math.round(performance.now()) }); // since this process started
+    if (this.#options.spare && !this.#spare) {
+      this.#spare = this.#startWorker();
+      this.#spare.rssBefore = Deno.memoryUsage().rss;
+    }
+  }
+
+  #onSandboxMessage(state, data) {
+    if (this.#sandbox !== state && this.#spare !== state) return; // from a worker that was replaced
+    if (this.#options.onSnapshot && data?.snapshot instanceof Uint8Array) return this.#options.onSnapshot(data.snapshot);
+    let message;
+    try {
+      message = decode(data, SANDBOX_MESSAGE_TYPES);
+    } catch (error) {
+      return this.#options.emit({ type: "log", text: `dropped a message from the sandbox: ${error.message}` });
+    }
+    if (message.type === "crashed") {
+      return this.#replace(state, String(message.reason ?? "the sandbox crashed").slice(0, 2000));
+    }
+    if (message.type === "ready" && !state.ready) {
+      state.ready = { ...message, spare: state !== this.#sandbox || undefined };
+      this.#crashesInARow = 0;
+      if (state === this.#sandbox) return this.#activate(state);
+      // The spare's memory is not growth of the serving sandbox.
+      if (this.#sandbox) this.#sandbox.baseline += Deno.memoryUsage().rss - state.rssBefore;
+      return;
+    }
+    if (state !== this.#sandbox) return; // a spare says nothing else until it serves
+    if (message.type === "result") {
+      state.runs.delete(message.id);
+      state.logs = 0;
+    } else if (message.type === "log" && ++state.logs > MAX_LOGS_PER_RUN) {
+      return;
+    }
+    this.#options.emit(message); // re-encoded by the host: one line, whatever the sandbox sent
+  }
+
+  #watchMemory() {
+    const sandbox = this.#sandbox;
+    const rss = Deno.memoryUsage().rss;
+    // Only during a run: right after a restart the old worker's memory may not be returned yet.
+    if (sandbox?.runs.size && (!this.#spare || this.#spare.ready)
+      && rss - sandbox.baseline > this.#options.memoryMb * 1024 * 1024) {
+      this.#replace(sandbox, `the sandbox used more than ${this.#options.memoryMb} MB of memory`);
+    }
+  }
+}
+
+/**
+ * The sandbox behind a MessagePort, speaking the protocol as JSON text the way the browser's
+ * sandbox frame does (web/sandbox.js): `new SandboxClient(openSandboxPort(boot, options))`.
+ * `{kind: "stop"}` on the port (SandboxClient.close) ends the workers.
+ * @param {SandboxBoot} boot
+ * @param {Omit<SandboxOptions, "emit" | "onFatal" | "onSnapshot">} [options]
+ * @returns {MessagePort}
+ */
+export function openSandboxPort(boot, options = {}) {
+  const { port1, port2 } = new MessageChannel();
+  const send = (message) => port2.postMessage(JSON.stringify(message));
+  const workers = new SandboxWorkers(boot, {
+    ...options,
+    emit: send,
+    onFatal: (reason) => send({ type: "crashed", reason, fatal: true }),
+  });
+  port2.onmessage = (event) => {
+    if (event.data?.kind !== "stop") return workers.handle(event.data);
+    workers.close();
+    port2.close();
+  };
+  return port1;
+}
+
+function answerTool(state, text) {
+  let bytes = encoder.encode(text);
+  if (bytes.length > MAX_TOOL_ANSWER_BYTES) {
+    const id = JSON.parse(text).id;
+    bytes = encoder.encode(JSON.stringify({
+      type: "tool_result", id, ok: false,
+      error: { type: "AgentToolExecutionError", message: `the tool's result is over ${MAX_TOOL_ANSWER_BYTES} bytes` },
+    }));
+  }
+  if (state.data.byteLength < bytes.length) state.data.grow(bytes.length);
+  new Uint8Array(state.data).set(bytes);
+  Atomics.store(state.control, 1, bytes.length);
+  Atomics.store(state.control, 0, 1);
+  Atomics.notify(state.control, 0);
+}
