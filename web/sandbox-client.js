@@ -11,6 +11,7 @@
 //   const { output, logs, is_final_answer, error } = await sandbox.run("x = add(1, 2)\nx");
 
 import { PendingRequests, SANDBOX_MESSAGE_TYPES, SandboxDiedError, decode, encode } from "./protocol.js";
+import { fetchWheel, isPurePythonWheel } from "./sandbox-wheel.js";
 
 const INTERRUPTED = "KeyboardInterrupt";
 // Unpacks pure-Python wheels (sent as data, base64) into site-packages; fixed code, data in a variable.
@@ -93,22 +94,22 @@ export class SandboxClient {
   }
 
   /**
-   * Install pure-Python wheels (py3-none-any) into the sandbox, from URLs the host can fetch (the
-   * site's own wheel folder: the sandbox itself fetches nothing). They stay installed across restarts.
-   * @param {string[]} wheelUrls
+   * Install pure-Python wheels (py3-none-any) into the sandbox, in the order given, from URLs the host
+   * can fetch (the site's own wheel folder: the sandbox itself fetches nothing); a wheel with a `sha256`
+   * must match it. A wheel installed before is skipped; they stay installed across restarts.
+   * @param {{url: string, sha256?: string}[]} wheels
    */
-  async install(wheelUrls) {
-    const wheels = {};
-    for (const url of wheelUrls) {
+  async install(wheels) {
+    const fetched = {};
+    for (const { url, sha256 } of wheels) {
       const name = new URL(url, location.href).pathname.split("/").pop();
-      if (!/-py3-none-any\.whl$/.test(name)) throw new Error(`${name}: only pure-Python wheels (py3-none-any) can be installed`);
-      const response = await fetch(url);
-      if (!response.ok) throw new Error(`the package ${name} is not in the site's wheel folder (${url}: HTTP ${response.status})`);
-      wheels[name] = toBase64(new Uint8Array(await response.arrayBuffer()));
+      if (!isPurePythonWheel(name)) throw new Error(`${name}: only pure-Python wheels (py3-none-any) can be installed`);
+      if (name in this.#wheels || name in fetched) continue;
+      fetched[name] = toBase64(new Uint8Array(await fetchWheel(url, sha256)));
     }
     await this.#whenReady();
-    await this.#installInto(wheels);
-    Object.assign(this.#wheels, wheels);
+    await this.#installInto(fetched);
+    Object.assign(this.#wheels, fetched);
   }
 
   async #installInto(wheels) {

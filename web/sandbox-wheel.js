@@ -1,6 +1,33 @@
-// Reads a few text files out of a wheel (a zip) in the browser, so that the
-// sandbox gets the runner modules from the same wasm_agent wheel the agent
-// worker installs: one source of truth, no extra copies in the site.
+// Wheels in the browser: fetched from the site's own folder and checked
+// against the lock's sha256 (for the agent worker and the sandbox alike), and
+// read (a few text files out of the zip) so that the sandbox gets the runner
+// modules from the same wasm_agent wheel the agent worker installs.
+
+/**
+ * The bytes of a wheel; with `sha256`, checked against it (Pyodide's own check would only say
+ * "Failed to fetch").
+ * @param {string} url
+ * @param {string} [sha256] hex digest from the lock file
+ * @returns {Promise<ArrayBuffer>}
+ */
+export async function fetchWheel(url, sha256) {
+  const name = new URL(url, location.href).pathname.split("/").pop();
+  const response = await fetch(url);
+  if (!response.ok) throw new Error(`the package ${name} is not in the site's wheel folder (${url}: HTTP ${response.status})`);
+  const bytes = await response.arrayBuffer();
+  if (sha256 !== undefined) {
+    const digest = [...new Uint8Array(await crypto.subtle.digest("SHA-256", bytes))]
+      .map((byte) => byte.toString(16).padStart(2, "0")).join("");
+    if (digest !== sha256) throw new Error(`${name} does not match the lock file's sha256 (rebuild the site)`);
+  }
+  return bytes;
+}
+
+/** True for a wheel any Python 3 can unpack and import: tagged py3 (or py2.py3), none, any. */
+export function isPurePythonWheel(fileName) {
+  const match = /-([^-]+)-none-any\.whl$/.exec(fileName);
+  return match !== null && match[1].split(".").some((tag) => /^py3\d*$/.test(tag));
+}
 
 /**
  * @param {ArrayBuffer} buffer the wheel

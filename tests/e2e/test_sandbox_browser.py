@@ -3,7 +3,9 @@ and without (JSPI, restart): what generated code sees and what the host gets."""
 
 from __future__ import annotations
 
+import hashlib
 import re
+import shutil
 import subprocess
 import sys
 
@@ -218,12 +220,21 @@ def test_close_ends_the_sandbox(browser, sites, wheel, snapshot):
 
 def test_packages_from_the_sites_wheel_folder(sandbox):
     assert "ModuleNotFoundError" in sandbox.run("import tinypkg")["error"]
-    sandbox.evaluate("() => sandboxTest.client.install(['/test-wheels/tinypkg-1.0-py3-none-any.whl'])")
+    url = "/test-wheels/tinypkg-1.0-py3-none-any.whl"
+    wheel = REPO / ".cache" / "e2e-wheels" / "tinypkg-1.0-py3-none-any.whl"  # what the test site serves
+    sha256 = hashlib.sha256(wheel.read_bytes()).hexdigest()
+    sandbox.evaluate("(wheels) => sandboxTest.client.install(wheels)", [{"url": url, "sha256": sha256}])
     assert sandbox.run("import tinypkg\ntinypkg.double(tinypkg.VALUE)")["output"] == 84
     assert "_wasm_agent_wheels" not in sandbox.run("dir()")["output"]
     sandbox.evaluate("() => sandboxTest.client.restart()")  # a new worker gets it again
     assert sandbox.run("import tinypkg\ntinypkg.VALUE")["output"] == 42
-    error = sandbox.evaluate("""() => sandboxTest.client.install(['/test-wheels/missing-1.0-py3-none-any.whl'])
-        .then(() => null, (error) => error.message)""")
+    install = "(wheels) => sandboxTest.client.install(wheels).then(() => null, (error) => error.message)"
+    error = sandbox.evaluate(install, [{"url": "/test-wheels/missing-1.0-py3-none-any.whl"}])
     assert "missing-1.0-py3-none-any.whl is not in the site's wheel folder" in error
+    assert sandbox.evaluate(install, [{"url": url, "sha256": sha256}]) is None  # installed already: skipped
+    shutil.copy(wheel, wheel.with_name("tampered-1.0-py3-none-any.whl"))
+    error = sandbox.evaluate(install, [{"url": "/test-wheels/tampered-1.0-py3-none-any.whl", "sha256": "0" * 64}])
+    assert error == "tampered-1.0-py3-none-any.whl does not match the lock file's sha256 (rebuild the site)"
+    error = sandbox.evaluate(install, [{"url": "/test-wheels/fast-1.0-cp314-cp314-linux_x86_64.whl"}])
+    assert error == "fast-1.0-cp314-cp314-linux_x86_64.whl: only pure-Python wheels (py3-none-any) can be installed"
     assert sandbox.run("add(1, 1)")["output"] == 2

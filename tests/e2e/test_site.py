@@ -301,28 +301,37 @@ def test_embedding_page_runs_a_task(browser, site_servers, mock):
 
 
 def test_additional_imports_come_from_the_sites_own_wheels(browser, tmp_path):
+    """A wheel file and a requirement from PyPI (cached by setup.sh: tests/e2e/wheels.txt) whose
+    dependency nobody asked for: the agent installs the closure, and the code gets the right result."""
     wheel = tmp_path / "tinypkg-1.0-py3-none-any.whl"
     with zipfile.ZipFile(wheel, "w") as archive:
         archive.writestr("tinypkg/__init__.py", "ANSWER = 42\n")
         archive.writestr("tinypkg-1.0.dist-info/METADATA", "Metadata-Version: 2.1\nName: tinypkg\nVersion: 1.0\n")
         archive.writestr("tinypkg-1.0.dist-info/WHEEL", "Wheel-Version: 1.0\nRoot-Is-Purelib: true\nTag: py3-none-any\n")
         archive.writestr("tinypkg-1.0.dist-info/RECORD", "")
+    requirements = [line for line in (Path(__file__).parent / "wheels.txt").read_text().splitlines()
+                    if line and not line.startswith("#")]
     out = tmp_path / "dist"
-    build_site(out, snapshot=False, extra_wheels=(wheel,), log=lambda *_: None)
+    build_site(out, snapshot=False, extra_wheels=(wheel, *requirements), offline=True, log=lambda *_: None)
+    lock = json.loads((out / "pyodide" / "pyodide-lock.json").read_text())["packages"]
+    assert lock["python-dateutil"]["depends"] == ["six"] and lock["python-dateutil"]["imports"] == ["dateutil"]
+    assert lock["six"]["imports"] == ["six"]
     server = SiteServer(out, port=0, isolated=True).start()
     page = SitePage(browser, server.url).open()
+    code = ("from dateutil.relativedelta import relativedelta\nimport datetime, tinypkg\n"
+            "final_answer([str(datetime.date(2024, 1, 31) + relativedelta(months=1)), tinypkg.ANSWER])")
     try:
-        outcome = page.page.evaluate("""async () => {
+        outcome = page.page.evaluate("""async (code) => {
             const { createAgent } = await import("./wasm-agent.js");
-            const agent = await createAgent({ additionalAuthorizedImports: ["tinypkg", "json"],
-                model: { provider: "scripted", responses: ["<code>import tinypkg\\nfinal_answer(tinypkg.ANSWER)</code>"] } });
-            const result = await agent.run("What does tinypkg say?");
+            const agent = await createAgent({ additionalAuthorizedImports: ["dateutil.relativedelta", "tinypkg", "json"],
+                model: { provider: "scripted", responses: [`<code>${code}</code>`] } });
+            const result = await agent.run("What is a month after 2024-01-31?");
             let missing = null;
             await createAgent({ additionalAuthorizedImports: ["pandas"], model: { provider: "scripted", responses: [] } })
                 .catch((error) => { missing = error.message; });
             return { output: result.output, missing };
-        }""")
-        assert outcome["output"] == 42
+        }""", code)
+        assert outcome["output"] == ["2024-02-29", 42]
         assert outcome["missing"].startswith("pandas: no wheel in this site provides it")
         assert page.errors == []
     finally:

@@ -22,6 +22,8 @@ from .. import CodeAgent, MultiStepAgent, ToolCallingAgent, models
 from ..errors import AgentError, AgentToolExecutionError, ExecutorUnavailableError
 from ..events import ActionOutput, ToolOutput
 from ..executor import register_sandbox_factory
+from ..executor.packages import MissingPackageError
+from ..executor.packages import wheels_for_imports as _wheels_for_imports
 from ..executor.protocol import from_wire, to_wire
 from ..memory import ActionStep, FinalAnswerStep, PlanningStep, ToolCall
 from ..messages import ChatMessageStreamDelta
@@ -65,6 +67,16 @@ MODEL_PROVIDERS: dict[str, Callable[[dict], models.Model]] = {
 def register_model_provider(name: str, factory: Callable[[dict], models.Model]) -> None:
     """Make `createAgent({model: {provider: name, ...}})` build its model with `factory`."""
     MODEL_PROVIDERS[name] = factory
+
+
+def wheels_for_imports(lock_json: str, names_json: str) -> str:
+    """The wheels (`file_name`, `sha256`) to install into the sandbox for these imports, dependencies
+    first, as JSON: {"wheels": [...]}, or {"error": message} when the site lacks one."""
+    try:
+        entries = _wheels_for_imports(json.loads(lock_json), json.loads(names_json))
+    except MissingPackageError as error:
+        return json.dumps({"error": str(error)})
+    return json.dumps({"wheels": [{"file_name": entry["file_name"], "sha256": entry["sha256"]} for entry in entries]})
 
 
 class JsTool(Tool):
