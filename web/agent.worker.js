@@ -15,8 +15,8 @@
 
 import { RpcChannel } from "./rpc.js";
 import { SandboxClient } from "./sandbox-client.js";
-import { fetchWheel } from "./sandbox-wheel.js";
 import { installRunHandlers } from "./runs-api.js";
+import { answerToolCall as answerWithSession, startAgentPython } from "./agent-python.js";
 
 const rpc = new RpcChannel(self, { defaultTimeoutMs: null });
 const progress = (stage, detail = {}) => rpc.notify("progress", { stage, ...detail });
@@ -32,40 +32,15 @@ const runs = installRunHandlers(rpc, { pyodide: () => pyodide, sessionOf });
 // Python loads while the page fetches the sandbox's files and opens its frame: the two overlap.
 rpc.handle("boot", async () => {
   const started = performance.now();
-  progress("python", { message: "Starting Python (Pyodide)" });
-  const snapshot = await startPython();
-  const loaded = performance.now();
-  progress("wheel", { message: "Installing wasm_agent" });
-  if (snapshot) await installFromLock("wasm-agent");
-  else await pyodide.loadPackage("wasm-agent", { messageCallback: () => {}, errorCallback: (text) => console.warn(text) });
+  const python = await startAgentPython(new URL(".", import.meta.url), { progress });
+  pyodide = python.pyodide;
   const installed = performance.now();
   module = pyodide.pyimport("wasm_agent.platform.browser_agent");
-  const ms = (a, b) => Math.round(b - a);
   return { pyodideVersion: pyodide.version, pythonMs: performance.now() - started,
-    pythonPhasesMs: { pyodide: ms(started, loaded), wheel: ms(loaded, installed), import: ms(installed, performance.now()) },
-    pythonSnapshot: snapshot,
+    pythonPhasesMs: { ...python.phasesMs, import: Math.round(performance.now() - installed) },
+    pythonSnapshot: python.snapshot,
     crossOriginIsolated: self.crossOriginIsolated === true };
 });
-
-/** Load Pyodide, from the build's memory snapshot when there is one (true) or cold (false). */
-async function startPython() {
-  const { loadPyodide } = await import("./pyodide/pyodide.mjs");
-  const options = { indexURL: new URL("./pyodide/", import.meta.url).href, stdout: () => {},
-    stderr: (text) => console.warn(text) };
-  const manifest = await fetch(new URL("build.json", import.meta.url)).then((response) => response.json()).catch(() => ({}));
-  if (manifest.agentSnapshot) {
-    try {
-      const response = await fetch(new URL(manifest.agentSnapshot, import.meta.url));
-      if (!response.ok) throw new Error(`HTTP ${response.status}`);
-      pyodide = await loadPyodide({ ...options, _loadSnapshot: new Uint8Array(await response.arrayBuffer()) });
-      return true;
-    } catch (error) {
-      console.warn(`the agent's memory snapshot could not be used (${error.message}); starting Python cold`);
-    }
-  }
-  pyodide = await loadPyodide(options);
-  return false;
-}
 
 /**
  * Make `additionalAuthorizedImports` importable in the sandbox: the wheels of our lock that provide
@@ -98,17 +73,6 @@ async function loadBrowserModel({ modelUrl, file }) {
     onProgress: ({ phase, loaded, total }) => phase in phases && progress("model", { message: phases[phase], loaded, total }),
   });
   progress("ready", { message: "In-browser model ready" });
-}
-
-/**
- * Install a wheel of our lock file by hand, checking its sha256: Pyodide's loadPackage does not
- * finish in an interpreter restored from a memory snapshot (Pyodide 314).
- */
-async function installFromLock(name) {
-  const base = new URL("./pyodide/", import.meta.url);
-  const lock = await fetch(new URL("pyodide-lock.json", base)).then((response) => response.json());
-  const entry = lock.packages[name];
-  pyodide.unpackArchive(await fetchWheel(new URL(entry.file_name, base).href, entry.sha256), "wheel");
 }
 
 rpc.handle("attach_sandbox", async ({ port = null, error = "", timeoutMs = 30_000, bootMs = 120_000 }) => {
@@ -189,9 +153,7 @@ function sessionOf(agentId) {
 async function answerToolCall(name, args, kwargs) {
   const session = [...sessions.values()].find((candidate) => candidate.executor != null && candidate.emit != null);
   if (!session) throw new Error("no agent is running");
-  const answer = JSON.parse(await session.answer_tool(name, JSON.stringify(args), JSON.stringify(kwargs)));
-  if (answer.ok) return answer.value;
-  throw Object.assign(new Error(answer.error?.message ?? "the tool failed"), { name: answer.error?.type ?? "Error" });
+  return answerWithSession(session, name, args, kwargs);
 }
 
 rpc.notify("loaded");

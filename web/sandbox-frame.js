@@ -34,7 +34,7 @@ export function loadSandboxAssets(urls) {
 }
 
 async function fetchAssets({ base = new URL(".", import.meta.url).href, pyodide, wheel, snapshot }) {
-  const baseUrl = new URL(base, location.href);
+  const baseUrl = new URL(base, globalThis.location?.href);
   const pyodideUrl = new URL(pyodide ?? "pyodide/", baseUrl);
   const get = async (url, kind) => {
     const response = await fetch(url);

@@ -11,7 +11,7 @@
  * @returns {Promise<ArrayBuffer>}
  */
 export async function fetchWheel(url, sha256) {
-  const name = new URL(url, location.href).pathname.split("/").pop();
+  const name = new URL(url, globalThis.location?.href).pathname.split("/").pop();
   const response = await fetch(url);
   if (!response.ok) throw new Error(`the package ${name} is not in the site's wheel folder (${url}: HTTP ${response.status})`);
   const bytes = await response.arrayBuffer();
