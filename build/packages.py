@@ -55,19 +55,25 @@ def collect_wheels(specs: list[str], python: str, *, cache: Path = CACHE, offlin
                 raise BuildError(f"--wheel {spec}: neither a .whl file nor a requirement like 'six' or 'six==1.17'") from None
             requirements.append(spec)
     asked: set[str] = set()
-    while requirements:
-        asked.update(canonical_name(Requirement(r).name) for r in requirements)
-        for path in _download(requirements, python, cache, offline, log):
-            entry = _entry(path, python)
-            found.setdefault(entry["name"], (path, entry))
-        missing = sorted(name for name in _closure(roots, found) if name not in found)
-        unresolvable = [name for name in missing if name in asked]
-        if unresolvable:
-            raise BuildError(f"pip did not provide {', '.join(unresolvable)}, which the wheels need")
-        requirements = missing  # dependencies pip skipped for this machine that Pyodide needs
-    missing = sorted(name for name in _closure(roots, found) if name not in found)
-    if missing:
-        raise BuildError(f"no wheel for {', '.join(missing)}, needed by the given wheels")
+    needs = ""  # who needs what is fetched next, for the error if it cannot be
+    while True:
+        if requirements:
+            asked.update(canonical_name(Requirement(r).name) for r in requirements)
+            try:
+                paths = _download(requirements, python, cache, offline, log)
+            except BuildError as error:
+                raise BuildError(f"{needs}: {error}" if needs else str(error)) from None
+            for path in paths:
+                entry = _entry(path, python)
+                found.setdefault(entry["name"], (path, entry))
+        # Dependencies of given wheel files, and those pip skipped because their markers differ here.
+        missing = _missing(roots, found)
+        if not missing:
+            break
+        needs = "; ".join(f"{', '.join(users)} needs {name}" for name, users in missing.items())
+        if any(name in asked for name in missing):
+            raise BuildError(f"{needs}, which pip did not provide")
+        requirements = list(missing)
     return [found[name][0] for name in _closure(roots, found)]
 
 
@@ -76,6 +82,16 @@ def _entry(path: Path, python: str) -> dict:
         return wheel_entry(path, python)
     except WheelError as error:
         raise BuildError(str(error)) from None
+
+
+def _missing(roots: list[str], found: dict[str, tuple[Path, dict]]) -> dict[str, list[str]]:
+    """{name without a wheel: [the packages that need it]} over the dependency closure of `roots`."""
+    missing: dict[str, list[str]] = {}
+    for name in _closure(roots, found):
+        for dependency in found[name][1]["depends"] if name in found else ():
+            if dependency not in found:
+                missing.setdefault(dependency, []).append(name)
+    return missing
 
 
 def _closure(roots: list[str], found: dict[str, tuple[Path, dict]]) -> list[str]:

@@ -17,7 +17,10 @@ the Deno sandbox executor both resolve through here.
 
 from __future__ import annotations
 
+import base64
 import hashlib
+import json
+import os
 import re
 import sys
 from collections.abc import Iterable, Mapping
@@ -38,7 +41,7 @@ def canonical_name(name: str) -> str:
 
 
 def wheels_for_imports(lock: Mapping, names: Iterable[str], *, stdlib: Iterable[str] | None = None,
-                       source: str = "this site") -> list[dict]:
+                       source: str = "this site", hint: str = f"build the site with {BUILD_HINT}") -> list[dict]:
     """The lock entries to install so that `names` import: the dependency closure, dependencies first.
 
     Standard-library modules and "*" need nothing. Raises `MissingPackageError` for a module
@@ -59,7 +62,7 @@ def wheels_for_imports(lock: Mapping, names: Iterable[str], *, stdlib: Iterable[
     if missing:
         them = "them" if len(missing) > 1 else "it"
         raise MissingPackageError(f"{', '.join(missing)}: no wheel in {source} provides {them}; "
-                                  f"build the site with {BUILD_HINT}")
+                                  f"{hint}")
     ordered: list[dict] = []
     placed: set[str] = set()
     visiting: set[str] = set()
@@ -94,3 +97,37 @@ def read_locked_wheel(folder: Path, entry: Mapping) -> bytes:
     if hashlib.sha256(data).hexdigest() != entry.get("sha256"):
         raise MissingPackageError(f"{path} does not match the lock file's sha256 (rebuild the lock)")
     return data
+
+
+# Unpacks pure-Python wheels (base64 data in a variable) into the sandbox's site-packages: fixed code,
+# data sent as data. The browser's SandboxClient (web/sandbox-client.js) sends the same code.
+WHEELS_VARIABLE = "_wasm_agent_wheels"
+INSTALL_CODE = f"""
+def _wasm_agent_install(wheels):
+    import base64, importlib, io, sysconfig, zipfile
+    target = sysconfig.get_paths()["purelib"]
+    for data in wheels.values():
+        zipfile.ZipFile(io.BytesIO(base64.b64decode(data))).extractall(target)
+    importlib.invalidate_caches()
+try:
+    _wasm_agent_install({WHEELS_VARIABLE})
+finally:
+    del {WHEELS_VARIABLE}, _wasm_agent_install
+"""
+
+
+def wheels_from_folder(folder: str | os.PathLike | None, names: Iterable[str]) -> dict[str, str]:
+    """{file name: base64 bytes} of what `names` need, resolved in `folder`'s pyodide-lock.json
+    (a built site's dist/pyodide), dependencies first, each checked against the lock's sha256."""
+    if folder is None:
+        wheels_for_imports({}, names, source="the sandbox (no wheel folder was given)",
+                           hint=f"build a site with {BUILD_HINT} and pass its dist/pyodide folder as wheels=")
+        return {}
+    folder = Path(folder)
+    try:
+        lock = json.loads((folder / "pyodide-lock.json").read_text())
+    except (OSError, ValueError) as error:
+        raise MissingPackageError(f"{folder} holds no readable pyodide-lock.json ({error}); give a folder that "
+                                  "`python -m wasm_agent build --wheel …` wrote (dist/pyodide)") from None
+    return {entry["file_name"]: base64.b64encode(read_locked_wheel(folder, entry)).decode()
+            for entry in wheels_for_imports(lock, names, source=str(folder))}

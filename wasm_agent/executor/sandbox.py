@@ -43,6 +43,7 @@ from .protocol import (
     from_wire,
     to_wire,
 )
+from .packages import INSTALL_CODE, WHEELS_VARIABLE, wheels_from_folder
 from .runner import INTERRUPTED_PREFIX
 from .sandbox_launch import (
     PYODIDE_FILES,
@@ -89,13 +90,21 @@ class DenoSandboxExecutor(Executor):
     (the process holds about 300 MiB without it) and CPU while it boots, and
     restarting from the snapshot takes well under a second anyway.
     `bridge` is how tool calls block: "atomics" (SharedArrayBuffer) or "jspi".
+    `wheels` (or $WASM_AGENT_WHEELS) is a folder with a pyodide-lock.json and its wheels, such as a
+    built site's `dist/pyodide`: the packages of `additional_authorized_imports`, with their
+    dependencies, are installed from there into every new sandbox. Without it, only the standard
+    library can be authorized (`MissingPackageError` otherwise).
     """
 
     def __init__(self, additional_authorized_imports: tuple[str, ...] | list[str] = (),
                  limits: ExecutionLimits | None = None, *, pyodide_dir: str | os.PathLike | None = None,
                  deno_bin: str | None = None, snapshot: bool = True, cache_dir: str | os.PathLike | None = None,
-                 bridge: str = "atomics", spare: bool = False, startup_timeout: float = 60.0, **_: Any):
+                 bridge: str = "atomics", spare: bool = False, startup_timeout: float = 60.0,
+                 wheels: str | os.PathLike | None = None, **_: Any):
         self.additional_authorized_imports = list(additional_authorized_imports)
+        # Checked now, not at the model's first import: a package no wheel provides fails here.
+        self._wheels = wheels_from_folder(wheels or os.environ.get("WASM_AGENT_WHEELS") or None,
+                                          self.additional_authorized_imports)
         self.limits = limits or ExecutionLimits()
         self.deno_bin = deno_bin or find_deno()
         if self.deno_bin is None:
@@ -251,8 +260,16 @@ class DenoSandboxExecutor(Executor):
             if self._fresh:
                 self._fresh = False
                 await self._request("send_tools", tools=self._tool_specs())
+                if self._wheels:
+                    await self._install_wheels()
                 if self.variables:
                     await self._request("send_variables", variables=to_wire(self.variables))
+
+    async def _install_wheels(self) -> None:
+        await self._request("send_variables", variables={WHEELS_VARIABLE: self._wheels})
+        answer = await self._request("run", code=INSTALL_CODE, max_output_chars=self.limits.max_output_chars)
+        if (answer.get("value") or {}).get("error"):
+            raise ProtocolError(f"installing {', '.join(self._wheels)} failed: {answer['value']['error']}")
 
     async def _wait_ready_or_exit(self) -> bool:
         """True when ready; False when the process exited first. Kills it past the startup timeout."""
