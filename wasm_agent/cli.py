@@ -4,6 +4,8 @@
     python -m wasm_agent demo            # offline: a scripted model, the real loop and sandbox
     python -m wasm_agent build           # the static site in dist/ (from a checkout, after npm ci)
     python -m wasm_agent serve           # build if needed, serve on 127.0.0.1 with COOP/COEP
+    python -m wasm_agent deno "task" --provider openai --model M --key-env OPENAI_API_KEY
+                                         # the agent itself in Deno (Pyodide), least permissions
 """
 
 from __future__ import annotations
@@ -83,9 +85,19 @@ class StepPrinter:
             write(self._style("Final answer: ", "1;33") + f"{event.output}\n")
         self.out.flush()
 
+    def tool_used(self, name: str, arguments: Any, result: Any, ok: bool) -> None:
+        """A tool that the code called (from the sandbox), with what it returned or raised."""
+        if self.streaming:
+            self.out.write("\n")
+            self.streaming = False
+        outcome = f"→ {result}" if ok else f"failed: {result}"
+        self.out.write(self._style(f"── tool call: {name}({arguments}) ", "1;36") + f"{outcome}\n")
+        self.out.flush()
 
-async def run_agent(agent: MultiStepAgent, task: str, out: TextIO = sys.stdout) -> int:
-    printer = StepPrinter(out)
+
+async def run_agent(agent: MultiStepAgent, task: str, out: TextIO = sys.stdout,
+                    printer: StepPrinter | None = None) -> int:
+    printer = printer or StepPrinter(out)
     started = time.perf_counter()
     try:
         async for event in agent.stream(task):
@@ -99,6 +111,13 @@ async def run_agent(agent: MultiStepAgent, task: str, out: TextIO = sys.stdout) 
     out.write(f"({result.state}; {time.perf_counter() - started:.2f} s; "
               f"{result.token_usage.total_tokens} tokens)\n")
     return 0 if result.state == "success" else 1
+
+
+async def run_session(session: Any, task: str) -> int:
+    """Run an `AgentSession` in the terminal (the agent in Deno, deno/agent.js): steps and tool calls printed."""
+    printer = StepPrinter(sys.stdout)
+    session.tool_use_callbacks.append(printer.tool_used)
+    return await run_agent(session.agent, task, printer=printer)
 
 
 def make_model(args: argparse.Namespace) -> Any:
@@ -129,10 +148,13 @@ def main(argv: list[str] | None = None) -> int:
                              help="where generated code runs (default: the WASM sandbox)")
         command.add_argument("--max-steps", type=int, default=10)
     add_site_commands(commands)
+    add_deno_command(commands)
     args = parser.parse_args(argv)
 
     if args.command in ("build", "serve"):
         return site_command(args)
+    if args.command == "deno":
+        return deno_command(args)
     if args.command == "demo":
         model, task, agent_type = ScriptedModel(DEMO_SCRIPT), "What is the sum of the primes up to 50?", "code"
     else:
@@ -169,28 +191,18 @@ def add_site_commands(commands: Any) -> None:
 
 def site_command(args: argparse.Namespace) -> int:
     """`build` and `serve`: the site build lives in build/ of a checkout (it needs node_modules)."""
-    import importlib
     from pathlib import Path
 
-    repo = Path(__file__).resolve().parents[1]
-    if not (repo / "build" / "site.py").is_file():
-        print("error: `build` and `serve` run from a wasm-agent checkout (git clone, then npm ci)", file=sys.stderr)
+    site = _checkout_module("site")
+    if site is None:
         return 2
-    sys.path.insert(0, str(repo))
-    try:
-        site = importlib.import_module("build.site")
-        serve = importlib.import_module("build.serve")
-    finally:
-        sys.path.remove(str(repo))
     out = Path(args.out).resolve() if args.out else site.DEFAULT_OUT
-    try:
-        if args.command == "build" or args.rebuild or args.wheel or not site.is_current(out):
-            site.build_site(out, snapshot=not args.no_snapshot, extra_wheels=tuple(args.wheel))
-    except site.BuildError as error:
-        print(f"error: {error}", file=sys.stderr)
+    rebuild = args.command == "build" or args.rebuild or bool(args.wheel)
+    if not _ensure_site(site, out, rebuild=rebuild, snapshot=not args.no_snapshot, extra_wheels=tuple(args.wheel)):
         return 2
     if args.command == "build":
         return 0
+    serve = _checkout_module("serve")
     server = serve.SiteServer(out, port=args.port, isolated=not args.no_isolation)
     mode = "without COOP/COEP (JSPI path)" if args.no_isolation else "cross-origin isolated (COOP/COEP)"
     print(f"serving {out} at {server.url}/ {mode}; Ctrl+C stops", flush=True)
@@ -201,6 +213,86 @@ def site_command(args: argparse.Namespace) -> int:
     finally:
         server.close()
     return 0
+
+
+def add_deno_command(commands: Any) -> None:
+    deno = commands.add_parser("deno", help="run the agent itself in Deno (Pyodide), with the least permissions")
+    deno.add_argument("task")
+    deno.add_argument("--provider", choices=sorted(PROVIDERS), default="openai")
+    deno.add_argument("--model", required=True, help="the provider's model name")
+    deno.add_argument("--api-base", help="base URL (an OpenAI-compatible server: Ollama, llama.cpp, vLLM…)")
+    deno.add_argument("--key-env", "--api-key-env", dest="key_env",
+                      help="environment variable holding the key, the only one Deno may read "
+                           "(default: the provider's, e.g. OPENAI_API_KEY, when it is set)")
+    deno.add_argument("--tools", action="append", default=[], metavar="FILE.py",
+                      help="Python file whose @tool functions the agent gets (repeatable)")
+    deno.add_argument("--max-steps", type=int, default=10)
+    deno.add_argument("--timeout", type=float, default=30, help="wall time of one code step, in seconds")
+    deno.add_argument("--site", default=None, help="the built site to load from (default: dist/; built when stale)")
+    deno.add_argument("--verbose", action="store_true", help="print the deno command line first")
+
+
+def deno_command(args: argparse.Namespace) -> int:
+    """`deno`: compose the least-permission `deno run … deno/agent.js …` and run it (it prints the steps)."""
+    import shlex
+    import subprocess
+    from pathlib import Path
+
+    from .deno_agent import RunnerSetupError, agent_command
+    from .executor.sandbox import find_deno
+
+    deno_bin = find_deno()
+    if deno_bin is None:
+        print("error: the agent in Deno needs Deno: `pip install deno` (or set WASM_AGENT_DENO)", file=sys.stderr)
+        return 2
+    site = _checkout_module("site")
+    if site is None:
+        return 2
+    out = Path(args.site).resolve() if args.site else site.DEFAULT_OUT
+    default_env = PROVIDERS[args.provider][1]
+    key_env = args.key_env or (default_env if os.environ.get(default_env) else None)
+    try:
+        command = agent_command(deno_bin, out, args.task, provider=args.provider, model=args.model,
+                                api_base=args.api_base, key_env=key_env, tools=tuple(map(Path, args.tools)),
+                                max_steps=args.max_steps, timeout=args.timeout)
+    except RunnerSetupError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    if not _ensure_site(site, out, log=lambda *parts: print(*parts, file=sys.stderr, flush=True)):
+        return 2
+    if args.verbose:
+        print(shlex.join(command), file=sys.stderr, flush=True)
+    try:
+        return subprocess.run(command, env={**os.environ, "DENO_NO_UPDATE_CHECK": "1"}, check=False).returncode
+    except KeyboardInterrupt:
+        return 130
+
+
+def _checkout_module(name: str) -> Any:
+    """`build.<name>` of the wasm-agent checkout this package runs from, or None (and why, on stderr)."""
+    import importlib
+    from pathlib import Path
+
+    repo = Path(__file__).resolve().parents[1]
+    if not (repo / "build" / "site.py").is_file():
+        print("error: this command runs from a wasm-agent checkout (git clone, then npm ci)", file=sys.stderr)
+        return None
+    sys.path.insert(0, str(repo))
+    try:
+        return importlib.import_module(f"build.{name}")
+    finally:
+        sys.path.remove(str(repo))
+
+
+def _ensure_site(site: Any, out: Any, *, rebuild: bool = False, log: Any = print, **options: Any) -> bool:
+    """Build the site into `out` when asked or when its sources changed; False (and why) if that fails."""
+    try:
+        if rebuild or not site.is_current(out):
+            site.build_site(out, log=log, **options)
+    except site.BuildError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return False
+    return True
 
 
 if __name__ == "__main__":

@@ -115,6 +115,8 @@ class AgentSession:
         self.executor: BrowserSandboxExecutor | None = None
         self.emit: Callable[[str], None] | None = None
         self.step_callbacks: list[Callable] = []
+        # (name, arguments, result or error, ok) of each tool call the sandbox's code makes
+        self.tool_use_callbacks: list[Callable[[str, Any, Any, bool], None]] = []
         model_spec = options.get("model") or {}
         provider = model_spec.get("provider", "openai")
         if provider not in MODEL_PROVIDERS:
@@ -174,6 +176,8 @@ class AgentSession:
         await self.agent.close()
 
     def _tool_used(self, name: str, arguments: Any, value: Any, ok: bool) -> None:
+        for callback in self.tool_use_callbacks:
+            callback(name, arguments, value, ok)
         if self.emit is not None:
             self.emit(json.dumps({"type": "tool_use", "name": name, "arguments": arguments, "ok": ok,
                                   "result": value}, default=repr))

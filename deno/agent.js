@@ -1,0 +1,170 @@
+// The agent in Deno: a CodeAgent run from the command line, with the same Python session as the
+// browser's agent worker (wasm_agent/platform/browser_agent.py), its code run in a sandbox
+// worker without permissions (deno/sandbox_workers.js), its steps printed as they come.
+//
+//   deno run --no-prompt --no-config --no-lock --no-remote --unstable-worker-options \
+//     --allow-read=<site>/pyodide,<site>/build.json,<site>/agent.snapshot,<site>/sandbox.snapshot,<repo>/deno,<repo>/web \
+//     --allow-net=api.openai.com:443 --allow-env=OPENAI_API_KEY \
+//     --deny-write --deny-run --deny-ffi --deny-sys --deny-import \
+//     deno/agent.js "What is 17 * 23?" --provider openai --model gpt-4o-mini --key-env OPENAI_API_KEY
+//
+// `python -m wasm_agent deno …` builds the site when it is stale and composes exactly this
+// command (`--verbose` prints it). The key is read from the variable `--key-env` names, never
+// from the command line. Steps go to stdout; progress and errors to stderr. Exit code 0 when the
+// run ends with a final answer, 1 when it does not, 2 for a usage or setup error.
+
+import { parseArgs } from "node:util";
+import { answerToolCall, startAgentPython } from "../web/agent-python.js";
+import { loadSandboxAssets } from "../web/sandbox-frame.js";
+import { SandboxClient } from "../web/sandbox-client.js";
+import { openSandboxPort } from "./sandbox_workers.js";
+
+const USAGE = `usage: deno run <permissions> deno/agent.js TASK --provider openai|anthropic|gemini --model MODEL
+  [--api-base URL] [--key-env VARIABLE] [--tools FILE.py]... [--max-steps N] [--timeout SECONDS] [--site DIR]`;
+const PROVIDERS = ["openai", "anthropic", "gemini"];
+const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+
+class UsageError extends Error {}
+
+const started = performance.now();
+const seconds = () => ((performance.now() - started) / 1000).toFixed(1);
+const progress = (message) => console.error(`[${seconds()} s] ${message}`);
+
+/** The command line, checked; the API key read from the variable it names. */
+function readArguments(argv) {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: argv,
+      allowPositionals: true,
+      options: {
+        provider: { type: "string", default: "openai" },
+        model: { type: "string" },
+        "api-base": { type: "string" },
+        "key-env": { type: "string" },
+        tools: { type: "string", multiple: true, default: [] },
+        "max-steps": { type: "string", default: "10" },
+        timeout: { type: "string", default: "30" },
+        site: { type: "string" },
+      },
+    });
+  } catch (error) {
+    throw new UsageError(error.message);
+  }
+  const { values, positionals } = parsed;
+  if (positionals.length !== 1) throw new UsageError("give the task as one argument (quote it)");
+  if (!PROVIDERS.includes(values.provider)) throw new UsageError(`--provider must be one of ${PROVIDERS.join(", ")}`);
+  if (!values.model) throw new UsageError("--model is required (the provider's model name)");
+  const maxSteps = Number(values["max-steps"]);
+  const timeout = Number(values.timeout);
+  if (!Number.isInteger(maxSteps) || maxSteps < 1) throw new UsageError("--max-steps must be a positive integer");
+  if (!(timeout > 0)) throw new UsageError("--timeout must be a positive number of seconds");
+  return { task: positionals[0], provider: values.provider, model: values.model, apiBase: values["api-base"] ?? null,
+    apiKey: readKey(values["key-env"], values["api-base"]), tools: values.tools, maxSteps, timeout,
+    siteUrl: values.site ? folderUrl(values.site) : new URL("../dist/", import.meta.url) };
+}
+
+function readKey(name, apiBase) {
+  if (name === undefined) {
+    if (!apiBase) throw new UsageError("no API key: name the environment variable that holds it with --key-env");
+    return null; // a local server (Ollama, llama.cpp…) may need none
+  }
+  if (!ENV_NAME.test(name)) throw new UsageError(`--key-env ${JSON.stringify(name)} is not an environment variable name`);
+  let key;
+  try {
+    key = Deno.env.get(name);
+  } catch {
+    throw new UsageError(`Deno may not read ${name}: start it with --allow-env=${name}`);
+  }
+  if (!key) throw new UsageError(`the environment variable ${name} (--key-env) is not set or empty`);
+  return key;
+}
+
+function folderUrl(path) {
+  const absolute = path.startsWith("/") ? path : `${Deno.cwd()}/${path}`;
+  return new URL(`file://${absolute.replace(/\/?$/, "/")}`);
+}
+
+/** Fail early, in one line, when Deno may not reach the model's server (Python would only see a failed fetch). */
+function checkNetPermission(apiBase) {
+  const url = new URL(apiBase);
+  const host = `${url.hostname}:${url.port || (url.protocol === "https:" ? 443 : 80)}`;
+  if (Deno.permissions.querySync({ name: "net", host }).state !== "granted") {
+    throw new UsageError(`Deno may not connect to ${host} (the model's server): start it with --allow-net=${host}`);
+  }
+}
+
+/** Pyodide in a permissionless worker, from the site's files; a SandboxClient drives it. */
+async function startSandbox(siteUrl, manifest, { timeout, onToolCall }) {
+  const assets = await loadSandboxAssets({
+    base: new URL("../web/", import.meta.url).href,
+    pyodide: new URL("pyodide/", siteUrl).href,
+    wheel: new URL(manifest.wheel, siteUrl).href,
+    snapshot: manifest.sandboxSnapshot ? new URL(manifest.sandboxSnapshot, siteUrl).href : undefined,
+  });
+  const { workerSource: _browserWorker, modules: _browserModules, ...boot } = assets.boot;
+  return new SandboxClient(openSandboxPort(boot, { memoryMb: 1024 }), {
+    timeoutMs: timeout * 1000,
+    onToolCall,
+    onEvent: (event) => {
+      if (event.type === "crashed" || event.type === "restarted") progress(`sandbox ${event.type}: ${event.reason}`);
+      else if (event.type === "log") progress(`sandbox: ${event.text}`);
+    },
+  });
+}
+
+async function main() {
+  const args = readArguments(Deno.args);
+  const manifestUrl = new URL("build.json", args.siteUrl);
+  const manifest = await fetch(manifestUrl).then((response) => response.json()).catch((error) => {
+    throw new UsageError(`no built site at ${args.siteUrl.pathname} (${error.message}): run \`python -m wasm_agent build\``);
+  });
+  const pythonTools = await Promise.all(args.tools.map((path) => Deno.readTextFile(path)));
+
+  let session = null;
+  progress("Starting the sandbox (Pyodide in a worker without permissions)");
+  const sandbox = await startSandbox(args.siteUrl, manifest, {
+    timeout: args.timeout,
+    onToolCall: (name, toolArgs, kwargs) => answerToolCall(session, name, toolArgs, kwargs),
+  });
+  sandbox.ready().then((ready) => progress(`Sandbox ready (${ready.snapshot ? "memory snapshot" : "cold start"}; `
+    + `its Pyodide started in ${(ready.startup_ms / 1000).toFixed(1)} s)`), () => {});
+  const python = await startAgentPython(args.siteUrl, {
+    progress: (_stage, { message }) => progress(message),
+    stderr: (text) => console.error(text),
+  });
+  const { pyodide } = python;
+  progress(`Python ready${python.snapshot ? " (memory snapshot)" : " (cold start)"}`);
+  const stdout = Deno.stdout;
+  pyodide.setStdout({
+    write: (bytes) => {
+      for (let offset = 0; offset < bytes.length;) offset += stdout.writeSync(bytes.subarray(offset));
+      return bytes.length;
+    },
+    isatty: stdout.isTerminal(),
+  });
+
+  const options = {
+    agentType: "code", maxSteps: args.maxSteps, pythonTools, stream: true,
+    model: { provider: args.provider, model: args.model, baseUrl: args.apiBase, apiKey: args.apiKey },
+  };
+  const { AgentSession } = pyodide.pyimport("wasm_agent.platform.browser_agent");
+  session = AgentSession(JSON.stringify(options), null, sandbox);
+  checkNetPermission(session.agent.model.api_base);
+  try {
+    return await pyodide.pyimport("wasm_agent.cli").run_session(session, args.task);
+  } finally {
+    sandbox.close();
+  }
+}
+
+try {
+  Deno.exit(await main());
+} catch (error) {
+  const usage = error instanceof UsageError;
+  // A Python error's message is its traceback: its last line says what happened.
+  const message = String(error?.message ?? error).trim().split("\n").pop();
+  console.error(`error: ${message}`);
+  if (usage && /^(--|give the task|Unexpected argument|Unknown option)/.test(message)) console.error(USAGE);
+  Deno.exit(usage ? 2 : 1);
+}

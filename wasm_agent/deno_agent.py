@@ -1,0 +1,61 @@
+"""The agent in Deno (deno/agent.js), started from CPython with the least permissions that work.
+
+`python -m wasm_agent deno "task" --provider openai --model M --key-env OPENAI_API_KEY` builds the
+site when it is stale and runs the command `agent_command` composes: Deno may read the site's
+Pyodide folder, its snapshots and manifest, and our deno/ and web/ folders (plus tool files the
+user names); connect to the model's host:port only; read the one environment variable that holds
+the key; and nothing else (no writes, subprocesses, FFI, system information, remote imports).
+The sandbox worker inside gets no permissions at all.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from . import models
+from .executor.sandbox_launch import REPO_DIR
+
+RUNNER = REPO_DIR / "deno" / "agent.js"
+READ_FOLDERS = (REPO_DIR / "deno", REPO_DIR / "web")
+SITE_FILES = ("pyodide", "build.json", "agent.snapshot", "sandbox.snapshot")
+DENIED = ("--deny-write", "--deny-run", "--deny-ffi", "--deny-sys", "--deny-import")
+MODEL_CLASSES = {"openai": models.OpenAIModel, "anthropic": models.AnthropicModel, "gemini": models.GeminiModel}
+ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
+
+
+class RunnerSetupError(ValueError):
+    """The command cannot be composed; the message says what to change."""
+
+
+def net_target(provider: str, api_base: str | None) -> str:
+    """`host:port` of the model's server: the only address Deno may connect to."""
+    url = urlsplit(api_base or MODEL_CLASSES[provider].default_api_base)
+    if url.scheme not in ("http", "https") or not url.hostname:
+        raise RunnerSetupError(f"--api-base {api_base!r} is not an http(s) URL")
+    host = f"[{url.hostname}]" if ":" in url.hostname else url.hostname
+    return f"{host}:{url.port or (443 if url.scheme == 'https' else 80)}"
+
+
+def agent_command(deno_bin: str, site: Path, task: str, *, provider: str, model: str, api_base: str | None = None,
+                  key_env: str | None = None, tools: tuple[Path, ...] = (), max_steps: int = 10,
+                  timeout: float = 30) -> list[str]:
+    """The `deno run …` command line of the agent in Deno, with exactly the permissions it needs."""
+    if key_env is not None and not ENV_NAME.match(key_env):
+        raise RunnerSetupError(f"--key-env {key_env!r} is not an environment variable name")
+    tool_files = [Path(path).resolve() for path in tools]
+    for path in tool_files:
+        if not path.is_file():
+            raise RunnerSetupError(f"--tools {path}: no such file")
+    reads = [*(str(site / name) for name in SITE_FILES), *map(str, READ_FOLDERS), *map(str, tool_files)]
+    if any("," in path for path in reads):
+        raise RunnerSetupError("a path with a comma cannot be given to Deno's --allow-read; move the files")
+    permissions = [f"--allow-read={','.join(reads)}", f"--allow-net={net_target(provider, api_base)}",
+                   *([f"--allow-env={key_env}"] if key_env else []), *DENIED]
+    arguments = ["--provider", provider, "--model", model, "--site", str(site),
+                 "--max-steps", str(max_steps), "--timeout", str(timeout),
+                 *(["--api-base", api_base] if api_base else []), *(["--key-env", key_env] if key_env else []),
+                 *(item for path in tool_files for item in ("--tools", str(path))), "--", task]
+    return [deno_bin, "run", "--quiet", "--no-prompt", "--no-config", "--no-lock", "--no-remote",
+            "--unstable-worker-options", *permissions, str(RUNNER), *arguments]
