@@ -1,0 +1,189 @@
+"""The agent in Deno (deno/agent.js), run the way a user runs it, against the loopback mock provider.
+
+Each run is `python -m wasm_agent deno …`: it builds the site (into a temporary folder here) when
+it is stale, composes the least-permission `deno run` command and starts it. The model's replies
+are scripted in the mock (OpenAI-compatible, streaming); the code they hold runs in the
+permissionless sandbox worker.
+"""
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from wasm_agent.deno_agent import RunnerSetupError, agent_command
+
+pytestmark = pytest.mark.cpython_only
+
+REPO = Path(__file__).resolve().parents[2]
+KEY = "sk-test-deno-agent-5c1e"
+KEY_ENV = "WASM_AGENT_TEST_KEY"
+TOOLS = REPO / "web" / "demo_tools.py"  # describe_numbers(numbers) -> {count, mean, median, …}
+
+# Step 2 of the scripted run: generated code tries its ways out. A worker spawned from the sandbox
+# has `Deno` again (without permissions): that is where the permissions are what stops it.
+ESCAPES = '''
+import js, os
+from pyodide.ffi import run_sync
+
+def in_worker(body):
+    inner = ("(async () => { " + body + " })().then(v => postMessage('ALLOWED: ' + v), "
+             "e => postMessage('blocked: ' + e.name))")
+    return run_sync(js.eval(
+        "new Promise(done => { const w = new Worker(URL.createObjectURL(new Blob([" + repr(inner) + "])), "
+        "{type: 'module'}); w.onmessage = e => { w.terminate(); done(e.data); }; "
+        "w.onerror = e => { e.preventDefault(); done('blocked: ' + e.message); }; })"))
+
+try:
+    run_sync(js.fetch(@PROVIDER@))
+    print("fetch provider: ALLOWED")
+except Exception as error:
+    print("fetch provider: blocked:", error)
+print("worker fetch provider:", in_worker("return (await fetch(@PROVIDER@)).status"))
+print("worker fetch other:", in_worker("return (await fetch(@OTHER@)).status"))
+print("worker read:", in_worker("return Deno.readTextFileSync(@TOOLS@)"))
+print("worker env:", in_worker("return Deno.env.get(@KEY_ENV@)"))
+print("worker command:", in_worker("return new Deno.Command('id').outputSync().code"))
+print("worker Deno.run:", in_worker("return Deno.run({cmd: ['id']})"))
+print("python env:", os.environ.get(@KEY_ENV@))
+try:
+    open(@TOOLS@).read()
+    print("python read: ALLOWED")
+except OSError as error:
+    print("python read: blocked:", type(error).__name__)
+'''
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory):
+    return tmp_path_factory.mktemp("deno-agent") / "dist"  # built by the first run
+
+
+def wasm_agent_deno(site, *args, key=KEY):
+    env = {**os.environ, KEY_ENV: key}
+    env.pop("WASM_AGENT_TEST_MISSING", None)
+    return subprocess.run([sys.executable, "-m", "wasm_agent", "deno", *args, "--site", str(site)], cwd=REPO,
+                          capture_output=True, text=True, timeout=300, env=env)
+
+
+@pytest.fixture(scope="module")
+def run(site):
+    from providers.mock import MockProviderServer
+
+    with MockProviderServer(api_key=KEY) as provider, MockProviderServer() as other:
+        escapes = (ESCAPES.replace("@PROVIDER@", repr(provider.url + "/v1/models"))
+                   .replace("@OTHER@", repr(other.url + "/v1/models")).replace("@TOOLS@", repr(str(TOOLS)))
+                   .replace("@KEY_ENV@", repr(KEY_ENV)))
+        provider.script(
+            "Thought: the statistics first.\n<code>\nstats = describe_numbers([1, 2, 3, 4])\n"
+            "print('mean is', stats['mean'])\n</code>",
+            f"Thought: now I look around.\n<code>{escapes}</code>",
+            "Thought: the median is still known.\n<code>\nfinal_answer(stats['median'] * 10)\n</code>",
+        )
+        result = wasm_agent_deno(site, "Describe 1, 2, 3 and 4", "--model", "mock-coder",
+                                 "--api-base", provider.openai_base, "--key-env", KEY_ENV, "--tools", str(TOOLS),
+                                 "--verbose")
+        yield result, list(provider.requests), list(other.requests)
+
+
+def test_a_run_calls_a_tool_keeps_state_across_steps_and_prints_the_answer(run):
+    result, requests, _ = run
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    assert "── tool call: describe_numbers({'numbers': [1, 2, 3, 4]}) → {'count': 4, 'mean': 2.5" in out
+    assert "mean is 2.5" in out
+    assert "Final answer: 25" in out
+    assert "── step 3:" in out and "(success;" in out
+    assert "Python ready (memory snapshot)" in result.stderr and "Sandbox ready (memory snapshot" in result.stderr
+    assert [(r.method, r.path, r.json["stream"]) for r in requests] == [("POST", "/v1/chat/completions", True)] * 3
+
+
+def test_the_key_reaches_the_provider_as_the_authorization_header_and_is_never_printed(run):
+    result, requests, _ = run
+    assert {r.headers["authorization"] for r in requests} == {f"Bearer {KEY}"}
+    assert KEY not in result.stdout and KEY not in result.stderr
+    command = next(line for line in result.stderr.splitlines() if "deno/agent.js" in line)
+    assert f"--allow-env={KEY_ENV}" in command.split() and f"--key-env {KEY_ENV}" in command
+
+
+def test_generated_code_cannot_reach_the_network_files_env_or_processes(run):
+    result, requests, other_requests = run
+    out = result.stdout
+    assert not [line for line in out.splitlines() if re.match(r"(fetch|worker|python) [^:]*: ALLOWED", line)]
+    assert "fetch provider: blocked: TypeError: the sandbox has no network" in out
+    for attempt in ("worker fetch provider", "worker fetch other", "worker read", "worker env", "worker command",
+                    "worker Deno.run"):
+        assert f"{attempt}: blocked: NotCapable" in out
+    assert "python env: None" in out and "python read: blocked: FileNotFoundError" in out
+    assert len(requests) == 3 and other_requests == []  # only the model's calls reached a server
+    assert "Final answer: 25" in out  # and the run went on
+
+
+def test_a_key_variable_name_that_is_not_one_is_refused_before_deno_starts(site):
+    result = wasm_agent_deno(site, "task", "--model", "m", "--key-env", "KEY,HOME")
+    assert result.returncode == 2
+    assert result.stderr.strip() == "error: --key-env 'KEY,HOME' is not an environment variable name"
+
+
+def test_a_missing_key_variable_is_one_line_and_exit_2(site):
+    result = wasm_agent_deno(site, "task", "--model", "m", "--key-env", "WASM_AGENT_TEST_MISSING")
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines()[-1] == \
+        "error: the environment variable WASM_AGENT_TEST_MISSING (--key-env) is not set or empty"
+    assert "Starting" not in result.stderr  # refused before Pyodide loads
+
+
+def test_a_wrong_key_gets_the_providers_401_in_one_line_and_a_failing_exit(site):
+    from providers.mock import MockProviderServer
+
+    with MockProviderServer(api_key=KEY) as provider:
+        result = wasm_agent_deno(site, "task", "--model", "m", "--api-base", provider.openai_base,
+                                 "--key-env", KEY_ENV, key="sk-wrong")
+    assert result.returncode == 1
+    errors = [line for line in result.stdout.splitlines() if "401" in line]
+    assert len(errors) == 1 and errors[0].startswith("The run stopped:") and "Check the API key" in errors[0]
+    assert "sk-wrong" not in result.stdout + result.stderr
+
+
+def test_deno_run_directly_without_net_permission_for_the_server_says_which_flag(site):
+    from wasm_agent.executor.sandbox import find_deno
+
+    command = agent_command(find_deno(), site, "task", provider="openai", model="m",
+                            api_base="http://127.0.0.1:9/v1", key_env=KEY_ENV)
+    command[command.index("--allow-net=127.0.0.1:9")] = "--allow-net=127.0.0.1:8"
+    result = subprocess.run(command, capture_output=True, text=True, timeout=120,
+                            env={**os.environ, KEY_ENV: KEY, "DENO_NO_UPDATE_CHECK": "1"})
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines()[-1] == \
+        "error: Deno may not connect to 127.0.0.1:9 (the model's server): start it with --allow-net=127.0.0.1:9"
+
+
+def test_the_deno_command_has_the_least_permissions_that_work(tmp_path):
+    command = agent_command("deno", tmp_path, "a task", provider="openai", model="m",
+                            api_base="http://127.0.0.1:8123/v1", key_env="MY_KEY", tools=(TOOLS,))
+    flags = [part for part in command[:command.index(str(REPO / "deno" / "agent.js"))] if part.startswith("--")]
+    reads = [str(tmp_path / name) for name in ("pyodide", "build.json", "agent.snapshot", "sandbox.snapshot")]
+    assert flags == [
+        "--quiet", "--no-prompt", "--no-config", "--no-lock", "--no-remote", "--unstable-worker-options",
+        f"--allow-read={','.join([*reads, str(REPO / 'deno'), str(REPO / 'web'), str(TOOLS)])}",
+        "--allow-net=127.0.0.1:8123", "--allow-env=MY_KEY",
+        "--deny-write", "--deny-run", "--deny-ffi", "--deny-sys", "--deny-import",
+    ]
+    assert command[-2:] == ["--", "a task"]  # a task that starts with "--" stays the task
+
+
+@pytest.mark.parametrize("provider, host", [("openai", "api.openai.com:443"), ("anthropic", "api.anthropic.com:443"),
+                                            ("gemini", "generativelanguage.googleapis.com:443")])
+def test_without_a_base_url_deno_may_reach_only_the_providers_host(tmp_path, provider, host):
+    command = agent_command("deno", tmp_path, "t", provider=provider, model="m")
+    assert [part for part in command if part.startswith("--allow-net")] == [f"--allow-net={host}"]
+    assert not any(part.startswith("--allow-env") for part in command)  # no key variable named: none readable
+
+
+@pytest.mark.parametrize("name", ["KEY,HOME", "", "A B", "1KEY", "KEY=x"])
+def test_only_plain_variable_names_become_env_permissions(tmp_path, name):
+    with pytest.raises(RunnerSetupError, match="not an environment variable name"):
+        agent_command("deno", tmp_path, "t", provider="openai", model="m", key_env=name)
