@@ -43,6 +43,7 @@ async function boot() {
   rpc.on("progress", report);
   rpc.on("sandbox", (event) => {
     if (event.type === "crashed" || event.type === "restarted") console.warn(`sandbox ${event.type}: ${event.reason}`);
+    if (event.type === "lost") replaceFrame(rpc);
   });
   rpc.handle("call_tool", ({ agentId, name, kwargs }) => {
     const tool = toolsByAgent.get(agentId)?.get(name);
@@ -60,7 +61,20 @@ async function boot() {
   return { rpc, info };
 }
 
-/** The sandbox's frame and the port that drives it, or the reason there is none. */
+/**
+ * The sandbox's document stopped answering (its process ended: Chromium gives a sandboxed frame its own
+ * process, so generated code exhausting its memory takes down only that): a new frame takes over.
+ */
+async function replaceFrame(rpc) {
+  const { port, error } = await openSandbox();
+  if (!port) return console.warn(`the sandbox could not be replaced: ${error}`);
+  await rpc.request("replace_sandbox_port", { port }, { transfer: [port] })
+    .catch((failure) => console.warn(`the sandbox could not be replaced: ${failure.message}`));
+}
+
+let currentFrame = null;
+
+/** The sandbox's frame and the port that drives it, or the reason there is none. Replaces the last one. */
 async function openSandbox() {
   try {
     const manifest = await fetch(new URL("build.json", BASE)).then((response) => response.json());
@@ -74,6 +88,8 @@ async function openSandbox() {
     const frameUrl = URL.createObjectURL(new Blob([html], { type: "text/html" }));
     const frame = await openSandboxFrame({ assets: { ...assets, frameUrl }, spare: true, maxMemoryMb: 1024 });
     URL.revokeObjectURL(frameUrl);
+    currentFrame?.destroy();
+    currentFrame = frame;
     return { port: frame.port, error: "" };
   } catch (error) {
     return { port: null, error: error.message };

@@ -6,6 +6,7 @@
 //
 //   page → worker  boot                     load Pyodide + the wheel
 //                  attach_sandbox {port}    drive the sandbox the page opened (or {error})
+//                  replace_sandbox_port {port}  a new frame, after the sandbox reported `lost`
 //                  create {options}         make an agent (JS tools come as specs without fn)
 //                  run {agentId, task}      run it; events come back as "event" notifications
 //                  interrupt {agentId}      close {agentId}
@@ -98,6 +99,13 @@ rpc.handle("attach_sandbox", async ({ port = null, error = "", timeoutMs = 30_00
   }
   return { sandbox: sandbox ? { ...sandbox.info, type: undefined } : null, sandboxProblem,
     sandboxMs: performance.now() - started };
+});
+
+// The page opened a new sandbox frame after this one's reported `lost` (its process ended).
+rpc.handle("replace_sandbox_port", ({ port }) => {
+  if (!sandbox) throw new Error("there is no sandbox to give a new frame to");
+  sandbox.attach(port);
+  return true;
 });
 
 rpc.handle("create", async ({ options }) => {

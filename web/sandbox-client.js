@@ -28,6 +28,7 @@ try:
 finally:
     del ${WHEELS_VARIABLE}, _wasm_agent_install
 `;
+const GONE = "The sandbox stopped answering (its process ended, most likely out of memory) and was replaced. ";
 const LOST = "The sandbox was restarted, so the variables, imports and functions of earlier steps are lost; "
   + "define them again before use.";
 
@@ -52,6 +53,9 @@ export class SandboxClient {
   #toolPort = null; // the current worker's tool calls come here
   #answerOnToolPort = false;
   #closed = false;
+  #heartbeat = null; // interval timer
+  #pingSentAt = null; // a ping awaiting its pong (performance.now())
+  #answersPings = false; // the relay on this port has answered a ping: its silence then means it is gone
 
   /**
    * @param {MessagePort} port
@@ -62,15 +66,29 @@ export class SandboxClient {
    * @param {number} [options.graceMs]    how long an interrupted run may take to stop before a restart
    * @param {number} [options.requestTimeoutMs]  for every request but `run`
    * @param {number} [options.bootTimeoutMs]
-   * @param {(event: object) => void} [options.onEvent]  ready / crashed / restarted / log, for UIs and tests
+   * @param {number} [options.heartbeatMs]  how often the relay behind the port is asked whether it is alive
+   * @param {number} [options.lostAfterMs]   an unanswered ping this old means the sandbox's process is gone
+   * @param {(event: object) => void} [options.onEvent]  ready / crashed / restarted / lost / log, for UIs and
+   *   tests. `lost`: the sandbox's document stopped answering (e.g. its process ran out of memory); whoever
+   *   owns the frame opens a new one and hands its port to `attach`. Until then requests wait for `ready`.
    */
   constructor(port, options = {}) {
     this.options = { timeoutMs: 30_000, maxOutputChars: 20_000, graceMs: 1500, requestTimeoutMs: 10_000,
-      bootTimeoutMs: 60_000, onToolCall: null, onEvent: () => {}, ...options };
+      bootTimeoutMs: 60_000, heartbeatMs: 1000, lostAfterMs: 5000, onToolCall: null, onEvent: () => {}, ...options };
     this.info = null; // the last `ready` message: startup_ms, snapshot, bridge, interrupts
-    this.#port = port;
     this.#expectReady();
-    port.onmessage = (event) => (event.data?.kind === "tool-port" ? this.#useToolPort(event) : this.#receive(event.data));
+    this.#connect(port);
+  }
+
+  /**
+   * Drive a new sandbox frame (after `lost`): the tools and installed packages are sent to it when it
+   * is ready; variables of earlier steps are gone.
+   * @param {MessagePort} port
+   */
+  attach(port) {
+    if (this.#closed) throw new SandboxDiedError("the sandbox was closed");
+    this.#disconnect();
+    this.#connect(port);
   }
 
   /** Resolves with the `ready` message once the sandbox can take requests. */
@@ -170,12 +188,58 @@ export class SandboxClient {
     this.#port.postMessage({ kind: "stop" });
     this.#closed = true;
     this.#pending.rejectAll(new SandboxDiedError("the sandbox was closed"));
+    this.#disconnect();
+  }
+
+  // -- internals ------------------------------------------------------------------
+  #connect(port) {
+    this.#port = port;
+    this.#answersPings = false;
+    this.#pingSentAt = null;
+    port.onmessage = (event) => {
+      const kind = event.data?.kind;
+      if (kind === "pong") {
+        this.#answersPings = true;
+        this.#pingSentAt = null;
+      } else if (kind === "tool-port") {
+        this.#useToolPort(event);
+      } else {
+        this.#receive(event.data);
+      }
+    };
+    this.#heartbeat = setInterval(() => this.#checkAlive(), this.options.heartbeatMs);
+  }
+
+  #disconnect() {
+    clearInterval(this.#heartbeat);
     this.#port.onmessage = null;
     this.#port.close();
     this.#closeToolPort();
   }
 
-  // -- internals ------------------------------------------------------------------
+  /**
+   * A crashed document does not close its ports: only its silence tells. A ping is sent when none is
+   * outstanding, so a throttled timer (a hidden tab) cannot mistake a slow tick for a dead sandbox.
+   */
+  #checkAlive() {
+    const now = performance.now();
+    if (this.#pingSentAt === null) {
+      this.#pingSentAt = now;
+      this.#port.postMessage({ kind: "ping" });
+    } else if (this.#answersPings && now - this.#pingSentAt > this.options.lostAfterMs) {
+      this.#lost();
+    }
+  }
+
+  #lost() {
+    clearInterval(this.#heartbeat);
+    this.#closeToolPort();
+    const reason = GONE + LOST;
+    if (this.#running) this.#running.settle(failed(reason));
+    this.#died(reason, { restart: false });
+    this.options.onEvent({ type: "lost", reason });
+  }
+
   async #stop(reason) {
     const run = this.#running;
     if (!run || run.stopping) return;

@@ -203,6 +203,38 @@ def test_memory_bomb_fails_with_memory_error(sandbox):
     assert sandbox.run("hog = None\nadd(5, 5)")["output"] == 10  # the memory is free again
 
 
+@pytest.mark.parametrize("mode", ["isolated", "plain"])
+def test_js_heap_bomb_ends_only_the_sandbox_frame(browser, sites, wheel, snapshot, mode):
+    """Huge JS arrays made through `js` exhaust the sandbox's JS heap, which ends its process (V8 does
+    not survive that). Chromium runs the sandboxed frame in a process of its own: the page lives on,
+    the client notices the silent frame, the page opens a new one and the next step runs there."""
+    import json
+
+    from conftest import open_sandbox_page
+
+    page = open_sandbox_page(browser, sites[mode], wheel, snapshot, spare=False)
+    # Playwright treats the end of any of the page's processes as the page's crash and stops
+    # evaluating in it; the DevTools protocol still reaches the page, which is what shows it is alive.
+    cdp = page.page.context.new_cdp_session(page.page)
+
+    def evaluate(expression: str):
+        answer = cdp.send("Runtime.evaluate", {"expression": expression, "awaitPromise": True, "returnByValue": True})
+        assert "exceptionDetails" not in answer, answer
+        return answer["result"].get("value")
+
+    try:
+        assert page.run("kept = 1\nadd(kept, 1)")["output"] == 2
+        bomb = "import js\nhoard = []\nwhile True:\n    hoard.append(js.Array.new(2**25).fill(1.5))"
+        result = evaluate(f"sandboxTest.run({json.dumps(bomb)}, {{timeoutMs: 120000}})")
+        assert "stopped answering" in result["error"] and "lost" in result["error"], result
+        assert evaluate("sandboxTest.run('add(2, 3)')")["output"] == 5
+        assert "NameError" in evaluate("sandboxTest.run('kept')")["error"]
+        assert "lost" in [event["type"] for event in evaluate("sandboxTest.events")]
+        assert evaluate("document.querySelectorAll('iframe').length") == 1  # the dead frame was removed
+    finally:
+        page.page.context.close()
+
+
 def test_close_ends_the_sandbox(browser, sites, wheel, snapshot):
     from conftest import open_sandbox_page
 

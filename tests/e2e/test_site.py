@@ -177,6 +177,33 @@ def test_reloads_and_runs_offline_after_the_first_visit(browser, site_servers):
         page.close()
 
 
+def test_an_agent_goes_on_after_its_code_exhausts_the_sandboxs_memory(browser, site_servers):
+    """Generated code that fills the sandbox's JS heap ends the sandbox frame's process. The page
+    lives on (its own process), opens a new frame, and the agent's next step runs there."""
+    page = SitePage(browser, site_servers["plain"].url).open()
+    # Playwright stops evaluating in a page once any of its processes ends; DevTools still reaches it.
+    cdp = page.context.new_cdp_session(page.page)
+    try:
+        answer = cdp.send("Runtime.evaluate", {"awaitPromise": True, "returnByValue": True, "expression": """(async () => {
+            const { createAgent } = await import("./wasm-agent.js");
+            const agent = await createAgent({ model: { provider: "scripted", responses: [
+                "Thought: hoard.\\n<code>import js\\nhoard = []\\nwhile True:\\n    hoard.append(js.Array.new(2**25).fill(1.5))</code>",
+                "Thought: again, lighter.\\n<code>final_answer(sum(range(5)))</code>"] } });
+            const events = [];
+            for await (const event of agent.stream("Fill the memory, then add 0..4.")) events.push(event);
+            return { events: JSON.stringify(events), result: agent.lastResult,
+                     frames: document.querySelectorAll("iframe").length };
+        })()"""})
+        assert "exceptionDetails" not in answer, answer
+        value = answer["result"]["value"]
+        assert value["result"]["output"] == 10 and value["result"]["state"] == "success", value["result"]
+        assert "stopped answering" in value["events"], value["events"][:2000]
+        assert value["frames"] == 1
+        assert page.errors == []
+    finally:
+        page.close()
+
+
 def test_a_new_build_replaces_the_cached_one(browser, site_dist, tmp_path):
     import shutil
 

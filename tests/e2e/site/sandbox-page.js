@@ -38,11 +38,17 @@ window.sandboxTest = {
     const t0 = performance.now();
     const assets = await loadSandboxAssets({ base: "../", pyodide: "pyodide/", wheel: options.wheel, snapshot: options.snapshot });
     const t1 = performance.now();
-    this.frame = await openSandboxFrame({ assets, spare: options.spare ?? true, maxMemoryMb: options.maxMemoryMb ?? 512,
+    const openFrame = () => openSandboxFrame({ assets, spare: options.spare ?? true, maxMemoryMb: options.maxMemoryMb ?? 512,
       frameUrl: options.frameUrl });
+    this.frame = await openFrame();
     this.client = new SandboxClient(this.frame.port, { onToolCall, timeoutMs: options.timeoutMs ?? 5000,
-      onEvent: (event) => {
+      onEvent: async (event) => {
         events.push({ ...event, t: performance.now() });
+        if (event.type === "lost") { // the frame's process is gone: what a page embedding the sandbox does
+          this.frame.destroy();
+          this.frame = await openFrame();
+          this.client.attach(this.frame.port);
+        }
         // Whether a warm spare is ready now: a restart or crash uses it up.
         if (event.text === "sandbox: the warm spare is ready") this.spareReady = true;
         else if (event.type === "restarted" || event.type === "crashed") this.spareReady = false;
