@@ -75,8 +75,9 @@ async function fetchAssets({ base = new URL(".", import.meta.url).href, pyodide,
  * @param {HTMLElement} [options.container]  where the (hidden) iframe goes; default document.body
  * @param {boolean} [options.spare]          keep a warm spare worker for instant restarts
  * @param {number} [options.maxMemoryMb]     the wasm memory limit of the sandbox worker
- * @param {string} [options.frameUrl]        sandbox.html from another site, so that Chromium gives the
- *   sandbox its own process (a sandbox that exhausts its JS heap then takes down only itself)
+ * @param {string} [options.frameUrl]        where sandbox.html comes from (default: next to the other files).
+ *   Chromium gives a sandboxed frame a process of its own wherever it comes from: a sandbox that exhausts
+ *   its JS heap ends only that process, and `SandboxClient` reports it as `lost`.
  * @returns {Promise<{port: MessagePort, iframe: HTMLIFrameElement, atomics: boolean, destroy: () => void}>}
  */
 export async function openSandboxFrame({ assets, container = document.body, spare = true, maxMemoryMb = 1024,
