@@ -207,7 +207,7 @@ export class SandboxWorkers {
 /**
  * The sandbox behind a MessagePort, speaking the protocol as JSON text the way the browser's
  * sandbox frame does (web/sandbox.js): `new SandboxClient(openSandboxPort(boot, options))`.
- * `{kind: "stop"}` on the port (SandboxClient.close) ends the workers.
+ * `{kind: "stop"}` on the port (SandboxClient.close) ends the workers; `{kind: "ping"}` gets a pong.
  * @param {SandboxBoot} boot
  * @param {Omit<SandboxOptions, "emit" | "onFatal" | "onSnapshot">} [options]
  * @returns {MessagePort}
@@ -221,7 +221,9 @@ export function openSandboxPort(boot, options = {}) {
     onFatal: (reason) => send({ type: "crashed", reason, fatal: true }),
   });
   port2.onmessage = (event) => {
-    if (event.data?.kind !== "stop") return workers.handle(event.data);
+    const kind = event.data?.kind;
+    if (kind === "ping") return port2.postMessage({ kind: "pong" }); // the client's heartbeat: this thread lives
+    if (kind !== "stop") return workers.handle(event.data);
     workers.close();
     port2.close();
   };
