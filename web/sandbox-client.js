@@ -55,6 +55,7 @@ export class SandboxClient {
   #closed = false;
   #heartbeat = null; // interval timer
   #pingSentAt = null; // a ping awaiting its pong (performance.now())
+  #lastTick = 0;
   #answersPings = false; // the relay on this port has answered a ping: its silence then means it is gone
 
   /**
@@ -207,6 +208,7 @@ export class SandboxClient {
         this.#receive(event.data);
       }
     };
+    this.#lastTick = performance.now();
     this.#heartbeat = setInterval(() => this.#checkAlive(), this.options.heartbeatMs);
   }
 
@@ -218,12 +220,14 @@ export class SandboxClient {
   }
 
   /**
-   * A crashed document does not close its ports: only its silence tells. A ping is sent when none is
-   * outstanding, so a throttled timer (a hidden tab) cannot mistake a slow tick for a dead sandbox.
+   * A crashed document does not close its ports: only its silence tells. Silence counts only while
+   * this timer ticks on time: after a late tick (a throttled or frozen tab) the ping is sent again.
    */
   #checkAlive() {
     const now = performance.now();
-    if (this.#pingSentAt === null) {
+    const late = now - this.#lastTick > 3 * this.options.heartbeatMs;
+    this.#lastTick = now;
+    if (this.#pingSentAt === null || late) {
       this.#pingSentAt = now;
       this.#port.postMessage({ kind: "ping" });
     } else if (this.#answersPings && now - this.#pingSentAt > this.options.lostAfterMs) {

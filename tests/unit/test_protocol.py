@@ -88,15 +88,27 @@ def test_the_js_twin_lists_the_same_message_types():
     assert tuple(re.findall(r'"(\w+)"', listed)) == MESSAGE_TYPES
 
 
-@pytest.mark.cpython_only
-def test_the_js_protocol_module_behaves():
+def _deno_test(path: str) -> subprocess.CompletedProcess:
+    """`deno test` of one of our JS test files, reading only web/, deno/ and tests/js/."""
     sandbox = pytest.importorskip("wasm_agent.executor.sandbox")
     deno = sandbox.find_deno()
     if deno is None:
         pytest.skip("Deno is not installed")
-    run = subprocess.run([deno, "test", "--no-prompt", "--no-config", "--no-lock", "--allow-read=web,deno",
-                          "deno/protocol_test.js"], cwd=REPO, capture_output=True, text=True, timeout=120,
+    run = subprocess.run([deno, "test", "--no-prompt", "--no-config", "--no-lock", "--allow-read=web,deno,tests/js",
+                          path], cwd=REPO, capture_output=True, text=True, timeout=120,
                          env={"DENO_NO_UPDATE_CHECK": "1", "NO_COLOR": "1", "PATH": "", "HOME": str(Path.home())},
                          check=False)
     assert run.returncode == 0, run.stdout + run.stderr
+    return run
+
+
+@pytest.mark.cpython_only
+def test_the_js_protocol_module_behaves():
+    run = _deno_test("deno/protocol_test.js")
     assert f"MESSAGE_TYPES={list(MESSAGE_TYPES)}".replace("'", '"').replace(", ", ",") in run.stdout
+
+
+@pytest.mark.cpython_only
+def test_the_js_sandbox_client_tells_a_lost_sandbox_and_takes_a_new_port():
+    run = _deno_test("tests/js/sandbox_client_test.js")
+    assert "2 passed" in run.stdout, run.stdout

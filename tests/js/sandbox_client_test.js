@@ -1,0 +1,84 @@
+// deno test --no-prompt --allow-read=web tests/js/sandbox_client_test.js  (run by tests/unit/test_sandbox_client_js.py)
+//
+// SandboxClient against a scripted relay on a MessageChannel: how it tells a sandbox whose process
+// ended (silence after answering pings) and how it goes on with a new frame's port.
+import { SandboxClient } from "../../web/sandbox-client.js";
+
+function assert(condition, message) {
+  if (!condition) throw new Error(message ?? "assertion failed");
+}
+
+const READY = JSON.stringify({ type: "ready", startup_ms: 1, snapshot: false, bridge: "jspi", interrupts: false });
+
+/**
+ * The frame's side of a port: answers pings while `alive` (and `answersPings`), and requests with
+ * `answer(message)` (null: no answer now; `relay.result(id, value)` can answer later).
+ */
+function fakeRelay({ answersPings = true, answer = () => ({ ok: true, value: null }) } = {}) {
+  const channel = new MessageChannel();
+  const send = (message) => channel.port2.postMessage(typeof message === "string" ? message : JSON.stringify(message));
+  const relay = {
+    port: channel.port1, alive: true, received: [],
+    result: (id, value) => send({ type: "result", id, ok: true, value }),
+    close: () => channel.port2.close(),
+  };
+  channel.port2.onmessage = ({ data }) => {
+    if (!relay.alive) return;
+    if (data?.kind === "ping") {
+      if (answersPings) channel.port2.postMessage({ kind: "pong" });
+      return;
+    }
+    if (typeof data !== "string") return;
+    const message = JSON.parse(data);
+    relay.received.push(message);
+    const reply = answer(message);
+    if (reply) send({ type: "result", id: message.id, ...reply });
+  };
+  send(READY);
+  return relay;
+}
+
+const output = (value) => ({ output: value, logs: "", is_final_answer: false, error: null });
+const OPTIONS = { heartbeatMs: 20, lostAfterMs: 150, timeoutMs: 10_000 };
+const TOOL = { name: "add", description: "Add.", inputs: {}, output_type: "integer" };
+
+Deno.test("a relay that falls silent is lost; the run fails clearly and a new port takes over", async () => {
+  const events = [];
+  const first = fakeRelay({ answer: (message) => (message.type === "run" ? null : { ok: true, value: null }) });
+  const client = new SandboxClient(first.port, { ...OPTIONS, onEvent: (event) => events.push(event) });
+  await client.ready();
+  await client.sendTools([TOOL]);
+  await new Promise((resolve) => setTimeout(resolve, 60)); // a pong has come back: the relay answers pings
+  const running = client.run("while True: pass");
+  await new Promise((resolve) => setTimeout(resolve, 30));
+  first.alive = false; // the frame's process ends: nothing answers any more
+  const result = await running;
+  assert(/stopped answering/.test(result.error) && /lost/.test(result.error), result.error);
+  assert(events.some((event) => event.type === "lost"), JSON.stringify(events));
+
+  const second = fakeRelay({ answer: (message) => (message.type === "run"
+    ? { ok: true, value: output(7) } : { ok: true, value: null }) });
+  client.attach(second.port);
+  const again = await client.run("3 + 4");
+  assert(again.output === 7 && again.error === null, JSON.stringify(again));
+  // The new sandbox got the tools before the run.
+  assert(second.received[0].type === "send_tools" && second.received[0].tools[0].name === "add");
+  client.close();
+  first.close();
+  second.close();
+});
+
+Deno.test("a relay that never answered a ping is not judged by its silence", async () => {
+  const events = [];
+  const relay = fakeRelay({ answersPings: false, answer: (message) => (message.type === "run" ? null : { ok: true, value: null }) });
+  const client = new SandboxClient(relay.port, { ...OPTIONS, onEvent: (event) => events.push(event) });
+  await client.ready();
+  const running = client.run("slow()");
+  await new Promise((resolve) => setTimeout(resolve, 400)); // well past lostAfterMs
+  relay.result(relay.received.find((message) => message.type === "run").id, output(1));
+  const result = await running;
+  assert(result.output === 1 && result.error === null, JSON.stringify(result));
+  assert(!events.some((event) => event.type === "lost"), JSON.stringify(events));
+  client.close();
+  relay.close();
+});
