@@ -5,9 +5,9 @@
 /** Keep in the same order as MESSAGE_TYPES in wasm_agent/executor/protocol.py. */
 export const MESSAGE_TYPES = Object.freeze([
   "run", "send_tools", "send_variables", "reset", "tool_result", "interrupt", "restart",
-  "result", "tool_call", "ready", "crashed", "log",
+  "result", "tool_call", "ready", "crashed", "log", "install",
 ]);
-export const REQUEST_TYPES = Object.freeze(["run", "send_tools", "send_variables", "reset"]);
+export const REQUEST_TYPES = Object.freeze(["run", "send_tools", "send_variables", "reset", "install"]);
 /** What a sandbox may send to its host; anything else from it is dropped. */
 export const SANDBOX_MESSAGE_TYPES = Object.freeze(["result", "tool_call", "ready", "crashed", "log"]);
 export const MAX_MESSAGE_CHARS = 16 * 1024 * 1024;

@@ -14,20 +14,6 @@ import { PendingRequests, SANDBOX_MESSAGE_TYPES, SandboxDiedError, decode, encod
 import { fetchWheel, isPurePythonWheel } from "./sandbox-wheel.js";
 
 const INTERRUPTED = "KeyboardInterrupt";
-// Unpacks pure-Python wheels (sent as data, base64) into site-packages; fixed code, data in a variable.
-const WHEELS_VARIABLE = "_wasm_agent_wheels";
-const INSTALL_CODE = `
-def _wasm_agent_install(wheels):
-    import base64, importlib, io, sysconfig, zipfile
-    target = sysconfig.get_paths()["purelib"]
-    for data in wheels.values():
-        zipfile.ZipFile(io.BytesIO(base64.b64decode(data))).extractall(target)
-    importlib.invalidate_caches()
-try:
-    _wasm_agent_install(${WHEELS_VARIABLE})
-finally:
-    del ${WHEELS_VARIABLE}, _wasm_agent_install
-`;
 const GONE = "The sandbox stopped answering (its process ended, most likely out of memory) and was replaced. ";
 const LOST = "The sandbox was restarted, so the variables, imports and functions of earlier steps are lost; "
   + "define them again before use.";
@@ -133,11 +119,11 @@ export class SandboxClient {
 
   async #installInto(wheels) {
     if (!Object.keys(wheels).length) return;
-    const send = (type, fields) => this.#pending.open((id) => this.#send({ type, id, ...fields }), this.options.requestTimeoutMs);
-    await send("send_variables", { variables: { [WHEELS_VARIABLE]: wheels } });
-    const answer = await send("run", { code: INSTALL_CODE, max_output_chars: this.options.maxOutputChars });
-    const error = answer.ok ? answer.value?.error : answer.error?.message;
-    if (error) throw new Error(`installing ${Object.keys(wheels).join(", ")} in the sandbox failed: ${error}`);
+    const answer = await this.#pending.open((id) => this.#send({ type: "install", id, wheels }), this.options.requestTimeoutMs);
+    if (!answer.ok) {
+      throw new Error(`installing ${Object.keys(wheels).join(", ")} in the sandbox failed: `
+        + `${answer.error?.type}: ${answer.error?.message}`);
+    }
   }
 
   /**

@@ -99,23 +99,6 @@ def read_locked_wheel(folder: Path, entry: Mapping) -> bytes:
     return data
 
 
-# Unpacks pure-Python wheels (base64 data in a variable) into the sandbox's site-packages: fixed code,
-# data sent as data. The browser's SandboxClient (web/sandbox-client.js) sends the same code.
-WHEELS_VARIABLE = "_wasm_agent_wheels"
-INSTALL_CODE = f"""
-def _wasm_agent_install(wheels):
-    import base64, importlib, io, sysconfig, zipfile
-    target = sysconfig.get_paths()["purelib"]
-    for data in wheels.values():
-        zipfile.ZipFile(io.BytesIO(base64.b64decode(data))).extractall(target)
-    importlib.invalidate_caches()
-try:
-    _wasm_agent_install({WHEELS_VARIABLE})
-finally:
-    del {WHEELS_VARIABLE}, _wasm_agent_install
-"""
-
-
 def wheels_from_folder(folder: str | os.PathLike | None, names: Iterable[str]) -> dict[str, str]:
     """{file name: base64 bytes} of what `names` need, resolved in `folder`'s pyodide-lock.json
     (a built site's dist/pyodide), dependencies first, each checked against the lock's sha256."""

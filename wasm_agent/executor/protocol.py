@@ -6,7 +6,8 @@ host (CPython's `DenoSandboxExecutor`, the browser's agent worker) and the
 sandbox worker; `web/protocol.js` is the JavaScript twin of this module
 (`tests/unit/test_protocol.py` checks that both list the same types).
 
-    host → sandbox   run, send_tools, send_variables, reset     (requests, answered by `result`)
+    host → sandbox   run, send_tools, send_variables, reset,    (requests, answered by `result`)
+                     install (pure-Python wheels, {file name: base64})
                      tool_result                               (answers a `tool_call`)
                      interrupt, restart                        (no answer; see below)
     sandbox → host   result      {id, ok, value | error}
@@ -32,9 +33,9 @@ from typing import Any
 # Keep in the same order as MESSAGE_TYPES in web/protocol.js.
 MESSAGE_TYPES = (
     "run", "send_tools", "send_variables", "reset", "tool_result", "interrupt", "restart",
-    "result", "tool_call", "ready", "crashed", "log",
+    "result", "tool_call", "ready", "crashed", "log", "install",
 )
-REQUEST_TYPES = ("run", "send_tools", "send_variables", "reset")
+REQUEST_TYPES = ("run", "send_tools", "send_variables", "reset", "install")
 # A message bigger than this is refused; a value that would make one is sent as a truncated repr.
 MAX_MESSAGE_CHARS = 16 * 1024 * 1024
 MAX_REPR_CHARS = 100_000

@@ -43,7 +43,7 @@ from .protocol import (
     from_wire,
     to_wire,
 )
-from .packages import INSTALL_CODE, WHEELS_VARIABLE, wheels_from_folder
+from .packages import wheels_from_folder
 from .runner import INTERRUPTED_PREFIX
 from .sandbox_launch import (
     PYODIDE_FILES,
@@ -261,15 +261,9 @@ class DenoSandboxExecutor(Executor):
                 self._fresh = False
                 await self._request("send_tools", tools=self._tool_specs())
                 if self._wheels:
-                    await self._install_wheels()
+                    await self._request("install", wheels=self._wheels)
                 if self.variables:
                     await self._request("send_variables", variables=to_wire(self.variables))
-
-    async def _install_wheels(self) -> None:
-        await self._request("send_variables", variables={WHEELS_VARIABLE: self._wheels})
-        answer = await self._request("run", code=INSTALL_CODE, max_output_chars=self.limits.max_output_chars)
-        if (answer.get("value") or {}).get("error"):
-            raise ProtocolError(f"installing {', '.join(self._wheels)} failed: {answer['value']['error']}")
 
     async def _wait_ready_or_exit(self) -> bool:
         """True when ready; False when the process exited first. Kills it past the startup timeout."""

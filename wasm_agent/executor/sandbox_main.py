@@ -89,6 +89,19 @@ class SandboxSession:
     def _on_reset(self, message: dict) -> None:
         self.runner.reset()
 
+    def _on_install(self, message: dict) -> None:
+        """Unpack pure-Python wheels ({file name: base64 bytes}) into site-packages."""
+        import base64
+        import importlib
+        import io
+        import sysconfig
+        import zipfile
+
+        target = sysconfig.get_paths()["purelib"]
+        for data in message["wheels"].values():
+            zipfile.ZipFile(io.BytesIO(base64.b64decode(data))).extractall(target)
+        importlib.invalidate_caches()
+
     # -- tools ------------------------------------------------------------------------
     def _call_tool(self, name: str, args: tuple, kwargs: dict) -> Any:
         id = next(self._tool_ids)
