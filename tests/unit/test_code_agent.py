@@ -1,33 +1,27 @@
 import asyncio
 
 import pytest
+from sample_tools import add, divide
 
-from wasm_agent import (ActionOutput, ActionStep, AgentExecutionError, AgentGenerationError, AgentMaxStepsError,
-                        AgentParsingError, ChatMessage, ChatMessageStreamDelta, CodeAgent, FinalAnswerStep,
-                        PlanningStep, ScriptedModel, TokenUsage, ToolCall, ToolOutput, tool)
+from wasm_agent import (
+    ActionOutput,
+    ActionStep,
+    AgentExecutionError,
+    AgentGenerationError,
+    AgentMaxStepsError,
+    AgentParsingError,
+    ChatMessage,
+    ChatMessageStreamDelta,
+    CodeAgent,
+    FinalAnswerStep,
+    PlanningStep,
+    ScriptedModel,
+    TokenUsage,
+    ToolCall,
+    ToolOutput,
+    tool,
+)
 from wasm_agent.errors import AgentToolExecutionError, ExecutorUnavailableError
-
-
-@tool
-def add(a: int, b: int) -> int:
-    """Add two integers.
-
-    Args:
-        a: The first integer.
-        b: The second integer.
-    """
-    return a + b
-
-
-@tool
-def divide(a: float, b: float) -> float:
-    """Divide a by b.
-
-    Args:
-        a: Numerator.
-        b: Denominator.
-    """
-    return a / b
 
 
 def code(body: str, thought: str = "I act.") -> str:

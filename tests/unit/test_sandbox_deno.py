@@ -14,6 +14,7 @@ import time
 import typing
 
 import pytest
+from sample_tools import add, divide
 
 from wasm_agent import CodeAgent, ScriptedModel, tool
 from wasm_agent.errors import ExecutorUnavailableError
@@ -29,28 +30,6 @@ if not (sandbox.DEFAULT_PYODIDE_DIR / "pyodide.asm.wasm").is_file():
     pytest.skip("Pyodide is not installed (npm ci)", allow_module_level=True)
 
 SECRET = "wasm-agent-test-secret-7f3a"
-
-
-@tool
-def add(a: int, b: int) -> int:
-    """Add two integers.
-
-    Args:
-        a: The first integer.
-        b: The second integer.
-    """
-    return a + b
-
-
-@tool
-def divide(a: float, b: float) -> float:
-    """Divide a by b.
-
-    Args:
-        a: Numerator.
-        b: Denominator.
-    """
-    return a / b
 
 
 @tool
