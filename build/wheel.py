@@ -1,15 +1,17 @@
 """The wasm_agent wheel of the working tree, built offline once its build backend is cached.
 
-The backend (setuptools, pinned as in pyproject's [build-system]) is downloaded
-once from PyPI into .cache/site/backend and called through PEP 517 directly, on
-a copy of the sources: setuptools writes build/ and *.egg-info/ next to what
-it builds, and build/ is this folder.
+The backend (setuptools, pinned with its hash in build/backend-requirements.txt)
+is downloaded once from PyPI into .cache/site/backend and called through PEP 517
+directly, on a copy of the sources: setuptools writes build/ and *.egg-info/ next
+to what it builds, and build/ is this folder. The site build, the Pyodide test
+run (tests/pyodide/run.py) and the browser tests all take their wheel from here.
 """
 
 from __future__ import annotations
 
 import hashlib
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -18,7 +20,7 @@ import zipfile
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-BACKEND = "setuptools==84.2.1"  # the version tests/pyodide pins too
+BACKEND_REQUIREMENTS = REPO / "build" / "backend-requirements.txt"
 SOURCES = ("pyproject.toml", "README.md", "LICENSE", "wasm_agent")
 
 
@@ -61,25 +63,32 @@ def build_wheel(cache: Path) -> Path:
                                 env={**os.environ, "PYTHONPATH": str(backend)})
         if result.returncode:
             raise BuildError(f"{result.stdout}\nbuilding the wasm_agent wheel failed (output above)")
-        os.replace(wheel_dir, out)
+        try:
+            os.replace(wheel_dir, out)
+        except OSError:  # a run side by side built the same sources meanwhile
+            pass
     return next(out.glob("*.whl"))
 
 
 def _backend(folder: Path) -> Path:
-    """The build backend, unpacked; downloaded from PyPI the first time only."""
-    unpacked = folder / BACKEND.replace("==", "-")
+    """The build backend, unpacked; downloaded from PyPI (hash-checked) the first time only."""
+    pinned = re.search(r"^([A-Za-z0-9_.-]+==[^\s\\]+)", BACKEND_REQUIREMENTS.read_text(), re.M).group(1)
+    unpacked = folder / pinned.replace("==", "-")
     if unpacked.is_dir():
         return unpacked
     folder.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=folder) as tmp:
         command = [sys.executable, "-m", "pip", "download", "--quiet", "--no-deps", "--only-binary=:all:",
-                   "--dest", tmp, BACKEND]
+                   "--require-hashes", "--dest", tmp, "-r", str(BACKEND_REQUIREMENTS)]
         if subprocess.run(command, check=False).returncode:
-            raise BuildError(f"could not download the build backend {BACKEND} from PyPI (needed once; "
+            raise BuildError(f"could not download the build backend {pinned} from PyPI (needed once; "
                              f"it is cached in {folder})")
         wheel = next(Path(tmp).glob("*.whl"))
         target = Path(tmp) / "unpacked"
         with zipfile.ZipFile(wheel) as archive:
             archive.extractall(target)
-        os.replace(target, unpacked)
+        try:
+            os.replace(target, unpacked)
+        except OSError:  # unpacked by a run side by side
+            pass
     return unpacked

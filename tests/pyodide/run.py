@@ -3,10 +3,10 @@
     python tests/pyodide/run.py                      # pytest tests/unit tests/pyodide
     python tests/pyodide/run.py tests/unit/test_messages.py -k usage -x
 
-1. Downloads, once, the pinned wheels of pytest & co for Python 3.14 and of
-   the build backend into .cache/pyodide/ (the only step that needs PyPI).
-2. Builds the wasm_agent wheel from the working tree, offline; skipped when
-   the package sources did not change since the last build.
+1. Downloads, once, the pinned wheels of pytest & co for Python 3.14 into
+   .cache/pyodide/ (with the build backend, the only step that needs PyPI).
+2. Takes the wasm_agent wheel of the working tree from build/wheel.py, the
+   site's own builder (offline; rebuilt only when the sources changed).
 3. Hands the wheels and the pytest arguments to run.mjs, which runs pytest in
    the Pyodide of node_modules (npm ci) and exits with pytest's exit code.
 """
@@ -20,26 +20,22 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import time
-import tomllib
-import zipfile
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parents[1]
 sys.path.insert(0, str(REPO))
-from build.wheel import source_digest  # noqa: E402 - the site build's digest of the same sources
+from build.wheel import BuildError, build_wheel  # noqa: E402 - the site's wheel builder
 CACHE = REPO / ".cache" / "pyodide"
 PYODIDE_PYTHON = "3.14"  # the Python of the pinned pyodide npm package (package.json)
-
-# What setuptools reads to build the wheel; the rest of the tree is not copied.
-WHEEL_SOURCES = ("pyproject.toml", "setup.cfg", "setup.py", "MANIFEST.in", "README.md", "LICENSE", "wasm_agent")
 
 
 def main(pytest_args: list[str]) -> int:
     wheels = download(HERE / "requirements.txt", CACHE / "wheels", python_version=PYODIDE_PYTHON)
-    backend = download(HERE / "build-requirements.txt", CACHE / "build")
-    wheels.append(build_wheel(backend, CACHE / "dist"))
+    try:
+        wheels.append(build_wheel(REPO / ".cache" / "site"))
+    except BuildError as error:
+        sys.exit(f"run.py: {error}")
     node = shutil.which("node")
     if node is None:
         sys.exit("run.py: node not found; install Node >= 20 and run `npm ci` at the repo root")
@@ -93,67 +89,6 @@ def wheel_in(directory: Path, name: str, version: str) -> Path | None:
         if wheel.name.lower().startswith(f"{stem}-{version}-"):
             return wheel
     return None
-
-
-def build_wheel(backend_wheels: list[Path], dist: Path) -> Path:
-    """The wasm_agent wheel of the working tree, built offline from a copy of its sources.
-
-    It calls the PEP 517 backend of pyproject.toml itself, with the backend's
-    unpacked wheels on PYTHONPATH: what pip's build isolation does, minus the
-    virtualenv that costs 3-4 s. A copy, because setuptools writes build/ and
-    *.egg-info/ next to the sources, and build/ is a folder of this repo.
-    """
-    sources = [REPO / name for name in WHEEL_SOURCES if (REPO / name).exists()]
-    out = dist / source_digest(sources)
-    built = list(out.glob("*.whl"))
-    if built:
-        return built[0]
-    backend = tomllib.loads((REPO / "pyproject.toml").read_text())["build-system"]["build-backend"]
-    python_path = os.pathsep.join(str(unpacked(wheel)) for wheel in backend_wheels)
-    dist.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(dir=dist) as tmp:
-        src = Path(tmp) / "src"
-        src.mkdir()
-        for path in sources:
-            if path.is_dir():
-                shutil.copytree(path, src / path.name, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
-            else:
-                shutil.copy2(path, src / path.name)
-        wheel_dir = Path(tmp) / "wheel"
-        wheel_dir.mkdir()
-        hook = f"import sys, {backend} as backend; backend.build_wheel(sys.argv[1])"
-        build = subprocess.run([sys.executable, "-c", hook, str(wheel_dir)], cwd=src, text=True,
-                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                               env={**os.environ, "PYTHONPATH": python_path})
-        if build.returncode:  # its chatter only matters when it fails
-            sys.exit(f"{build.stdout}\nrun.py: building the wasm_agent wheel failed")
-        try:
-            os.replace(wheel_dir, out)
-        except OSError:  # another run built the same sources meanwhile
-            pass
-    prune(dist, keep=out)
-    return next(out.glob("*.whl"))
-
-
-def unpacked(wheel: Path) -> Path:
-    """A folder holding the contents of `wheel` (unpacked once, next to it)."""
-    folder = wheel.with_suffix("")
-    if not folder.is_dir():
-        tmp = tempfile.mkdtemp(dir=wheel.parent)
-        with zipfile.ZipFile(wheel) as archive:
-            archive.extractall(tmp)
-        try:
-            os.replace(tmp, folder)
-        except OSError:  # unpacked by a parallel run
-            shutil.rmtree(tmp)
-    return folder
-
-
-def prune(dist: Path, *, keep: Path) -> None:
-    """Remove wheels of older sources, unless recent enough to be in use by a parallel run."""
-    for old in dist.iterdir():
-        if old != keep and old.is_dir() and not old.name.startswith("tmp") and time.time() - old.stat().st_mtime > 600:
-            shutil.rmtree(old, ignore_errors=True)
 
 
 if __name__ == "__main__":
