@@ -43,6 +43,9 @@ def _serve(handler_class) -> tuple[http.server.ThreadingHTTPServer, str]:
 class StaticSite:
     """Serves `mounts` ({"/prefix/": folder}, longest prefix wins) on a loopback port.
 
+    Answers GET and HEAD; `requests` records "METHOD /path" lines. Paths under a prefix in
+    `refused` get no answer at all: the connection closes, like a network that is gone.
+
     >>> site = StaticSite({"/": REPO / "web"}, isolated=True)   # doctest: +SKIP
     >>> site.url + "/sandbox.html"                              # doctest: +SKIP
     """
@@ -52,6 +55,7 @@ class StaticSite:
                              key=lambda item: -len(item[0]))
         self.isolated = isolated
         self.headers = headers or {}  # URL path -> extra response headers
+        self.refused: set[str] = set()
         self.requests: list[str] = []
         self.server, self.url = _serve(functools.partial(_SiteHandler, self))
 
@@ -79,21 +83,38 @@ class _SiteHandler(http.server.BaseHTTPRequestHandler):
     def log_message(self, *args):
         pass
 
+    def do_HEAD(self):
+        self._answer(body=False)
+
     def do_GET(self):
-        self.site.requests.append(self.path)
+        self._answer(body=True)
+
+    def _answer(self, body: bool):
+        self.site.requests.append(f"{self.command} {self.path}")
+        path = urlsplit(self.path).path
+        if any(path.startswith(prefix) for prefix in self.site.refused):
+            self.close_connection = True
+            self.connection.close()  # no status, no body
+            return
         target = self.site.resolve(self.path)
-        body = target.read_bytes() if target else b"not found"
         self.send_response(200 if target else 404)
         self.send_header("Content-Type", TYPES.get(target.suffix, "application/octet-stream") if target else "text/plain")
-        self.send_header("Content-Length", str(len(body)))
+        self.send_header("Content-Length", str(target.stat().st_size if target else len(b"not found")))
         self.send_header("Cache-Control", "no-store")
         if self.site.isolated:
             for name, value in ISOLATION_HEADERS.items():
                 self.send_header(name, value)
-        for name, value in self.site.headers.get(urlsplit(self.path).path, {}).items():
+        for name, value in self.site.headers.get(path, {}).items():
             self.send_header(name, value)
         self.end_headers()
-        self.wfile.write(body)
+        if not body:
+            return
+        if target is None:
+            self.wfile.write(b"not found")
+            return
+        with open(target, "rb") as file:  # in blocks: model weights are hundreds of MB
+            while block := file.read(1 << 20):
+                self.wfile.write(block)
 
 
 class Canary:
@@ -133,12 +154,11 @@ class _CanaryHandler(http.server.BaseHTTPRequestHandler):
 
 
 def build_wheel() -> Path:
-    """The wasm_agent wheel of the working tree (built offline, cached; see tests/pyodide/run.py)."""
-    spec = importlib.util.spec_from_file_location("pyodide_run", REPO / "tests" / "pyodide" / "run.py")
-    run = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(run)
-    backend = run.download(run.HERE / "build-requirements.txt", run.CACHE / "build")
-    return run.build_wheel(backend, run.CACHE / "dist")
+    """The wasm_agent wheel of the working tree (built offline, cached by its sources: build/wheel.py)."""
+    spec = importlib.util.spec_from_file_location("site_wheel", REPO / "build" / "wheel.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.build_wheel(REPO / ".cache" / "site")
 
 
 def make_snapshot() -> Path | None:
