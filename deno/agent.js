@@ -151,6 +151,7 @@ async function main() {
   const { AgentSession } = pyodide.pyimport("wasm_agent.platform.browser_agent");
   session = AgentSession(JSON.stringify(options), null, sandbox);
   checkNetPermission(session.agent.model.api_base);
+  progress("Agent ready");
   try {
     return await pyodide.pyimport("wasm_agent.cli").run_session(session, args.task);
   } finally {

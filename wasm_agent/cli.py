@@ -131,15 +131,21 @@ def make_model(args: argparse.Namespace) -> Any:
     return getattr(models, class_name)(args.model, api_base=args.api_base, api_key=api_key)
 
 
+def add_model_arguments(command: Any) -> None:
+    """The task and the model, for `run` and `deno`."""
+    command.add_argument("task")
+    command.add_argument("--provider", choices=sorted(PROVIDERS), default="openai")
+    command.add_argument("--model", required=True, help="the provider's model name")
+    command.add_argument("--api-base", help="base URL (an OpenAI-compatible server: Ollama, llama.cpp, vLLM…)")
+    command.add_argument("--api-key-env", "--key-env", dest="api_key_env",
+                         help="environment variable holding the key (default: the provider's, e.g. OPENAI_API_KEY)")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m wasm_agent", description=__doc__.split("\n")[0])
     commands = parser.add_subparsers(dest="command", required=True)
     run = commands.add_parser("run", help="run a task with a provider's model")
-    run.add_argument("task")
-    run.add_argument("--provider", choices=sorted(PROVIDERS), default="openai")
-    run.add_argument("--model", required=True, help="the provider's model name")
-    run.add_argument("--api-base", help="base URL (an OpenAI-compatible server: Ollama, llama.cpp, vLLM…)")
-    run.add_argument("--api-key-env", help="environment variable holding the key (default per provider)")
+    add_model_arguments(run)
     run.add_argument("--agent", choices=("code", "toolcalling"), default="code")
     run.add_argument("--stream", action="store_true", help="print tokens as they come")
     demo = commands.add_parser("demo", help="run a scripted task offline, through the real loop and executor")
@@ -216,14 +222,9 @@ def site_command(args: argparse.Namespace) -> int:
 
 
 def add_deno_command(commands: Any) -> None:
-    deno = commands.add_parser("deno", help="run the agent itself in Deno (Pyodide), with the least permissions")
-    deno.add_argument("task")
-    deno.add_argument("--provider", choices=sorted(PROVIDERS), default="openai")
-    deno.add_argument("--model", required=True, help="the provider's model name")
-    deno.add_argument("--api-base", help="base URL (an OpenAI-compatible server: Ollama, llama.cpp, vLLM…)")
-    deno.add_argument("--key-env", "--api-key-env", dest="key_env",
-                      help="environment variable holding the key, the only one Deno may read "
-                           "(default: the provider's, e.g. OPENAI_API_KEY, when it is set)")
+    deno = commands.add_parser("deno", help="run the agent itself in Deno (Pyodide), with the least permissions; "
+                                            "Deno may read only the key's variable (the provider's when unnamed and set)")
+    add_model_arguments(deno)
     deno.add_argument("--tools", action="append", default=[], metavar="FILE.py",
                       help="Python file whose @tool functions the agent gets (repeatable)")
     deno.add_argument("--max-steps", type=int, default=10)
@@ -250,7 +251,7 @@ def deno_command(args: argparse.Namespace) -> int:
         return 2
     out = Path(args.site).resolve() if args.site else site.DEFAULT_OUT
     default_env = PROVIDERS[args.provider][1]
-    key_env = args.key_env or (default_env if os.environ.get(default_env) else None)
+    key_env = args.api_key_env or (default_env if os.environ.get(default_env) else None)
     try:
         command = agent_command(deno_bin, out, args.task, provider=args.provider, model=args.model,
                                 api_base=args.api_base, key_env=key_env, tools=tuple(map(Path, args.tools)),
