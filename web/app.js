@@ -212,7 +212,8 @@ function getAgent() {
   const { provider, baseUrl, model, modelUrl, agentType, maxSteps } = state.settings;
   const local = provider === "browser" ? { modelUrl: modelUrl || undefined, file: state.modelFile ?? undefined } : {};
   state.agent ??= createAgent({
-    model: { provider, model, baseUrl: baseUrl || undefined, apiKey: state.apiKey || undefined, ...local },
+    model: { provider, model, baseUrl: baseUrl || undefined, apiKey: state.apiKey || undefined,
+      keySource: "the API key in Model settings", ...local },
     agentType, maxSteps, tools: JS_TOOLS, pythonTools: state.pythonTools,
   });
   state.agent.catch(() => { state.agent = null; });

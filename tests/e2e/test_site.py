@@ -128,6 +128,7 @@ def test_provider_error_is_a_clear_message(site, mock):
     assert notice.count() == 1
     text = notice.text_content()
     assert "The run failed" in text and "401" in text and "Invalid API key." in text
+    assert "Model settings" in text and "environment variable" not in text  # what a visitor can change
     screenshot(site.page, f"{site.mode}-provider-error")
     assert site.errors == []
 

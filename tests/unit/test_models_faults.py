@@ -101,6 +101,15 @@ async def test_bad_key_is_not_retried_and_the_message_says_check_the_key(provide
     assert "Check the API key" in caught.value.message and model.api_key_env in caught.value.message
 
 
+async def test_bad_key_advice_names_where_the_runtime_takes_its_key(provider):
+    model = provider.model(provider.error(401, "invalid x-api-key"))
+    model.key_source = "the API key in Model settings"  # as the browser agent sets it
+    with pytest.raises(AgentGenerationError) as caught:
+        await model.generate(HELLO)
+    assert "Check the API key (the API key in Model settings)" in caught.value.message
+    assert "environment variable" not in caught.value.message
+
+
 async def test_unknown_model_names_the_model_and_the_url(provider):
     model = provider.model(provider.error(404, "model not found"))
     with pytest.raises(AgentGenerationError) as caught:

@@ -62,6 +62,8 @@ class ProviderModel(Model):
     provider = "provider"
     default_api_base = ""
     api_key_env: str | None = None
+    # Where a user sets the key, for the advice after a 401 (the browser and Deno runners say theirs).
+    key_source: str | None = None
     browser_hint = ""  # what a browser page needs for this provider to accept its requests
 
     def __init__(self, model_id: str, *, api_base: str | None = None, api_key: str | None = None,
@@ -256,8 +258,8 @@ class ProviderModel(Model):
         what = f"{self.provider} request for model {self.model_id!r} failed{tries}: {failure.detail}."
         status = failure.status or 0
         if status in (401, 403) or (status == 400 and "api key" in failure.detail.lower()):
-            source = f"api_key=... or the {self.api_key_env} environment variable" if self.api_key_env \
-                else "api_key=..."
+            source = self.key_source or (f"api_key=... or the {self.api_key_env} environment variable"
+                                         if self.api_key_env else "api_key=...")
             todo = f"Check the API key ({source}) and that it may use this model."
             if not self.api_key:
                 todo = f"No API key was given: pass {source}."

@@ -122,6 +122,8 @@ class AgentSession:
         if provider not in MODEL_PROVIDERS:
             raise ValueError(f"unknown model provider {provider!r}; known: {', '.join(sorted(MODEL_PROVIDERS))}")
         model = MODEL_PROVIDERS[provider](model_spec)
+        if hasattr(model, "key_source"):  # where this runtime's user sets the key (not an environment variable)
+            model.key_source = model_spec.get("keySource") or "the model's apiKey in createAgent"
         tools: list[Tool] = [JsTool(spec, call_page_tool) for spec in options.get("tools", [])]
         for source in options.get("pythonTools", []):
             tools.extend(python_tools(source))
