@@ -60,7 +60,8 @@ function readArguments(argv) {
   if (!Number.isInteger(maxSteps) || maxSteps < 1) throw new UsageError("--max-steps must be a positive integer");
   if (!(timeout > 0)) throw new UsageError("--timeout must be a positive number of seconds");
   return { task: positionals[0], provider: values.provider, model: values.model, apiBase: values["api-base"] ?? null,
-    apiKey: readKey(values["key-env"], values["api-base"]), tools: values.tools, maxSteps, timeout,
+    apiKey: readKey(values["key-env"], values["api-base"]), keyEnv: values["key-env"] ?? null,
+    tools: values.tools, maxSteps, timeout,
     siteUrl: values.site ? folderUrl(values.site) : new URL("../dist/", import.meta.url) };
 }
 
@@ -146,7 +147,8 @@ async function main() {
 
   const options = {
     agentType: "code", maxSteps: args.maxSteps, pythonTools, stream: true,
-    model: { provider: args.provider, model: args.model, baseUrl: args.apiBase, apiKey: args.apiKey },
+    model: { provider: args.provider, model: args.model, baseUrl: args.apiBase, apiKey: args.apiKey,
+      keySource: args.keyEnv ? `the ${args.keyEnv} environment variable, named by --key-env` : "--key-env" },
   };
   const { AgentSession } = pyodide.pyimport("wasm_agent.platform.browser_agent");
   session = AgentSession(JSON.stringify(options), null, sandbox);

@@ -144,7 +144,8 @@ def test_a_wrong_key_gets_the_providers_401_in_one_line_and_a_failing_exit(site)
                                  "--key-env", KEY_ENV, key="sk-wrong")
     assert result.returncode == 1
     errors = [line for line in result.stdout.splitlines() if "401" in line]
-    assert len(errors) == 1 and errors[0].startswith("The run stopped:") and "Check the API key" in errors[0]
+    assert len(errors) == 1 and errors[0].startswith("The run stopped:")
+    assert f"Check the API key (the {KEY_ENV} environment variable, named by --key-env)" in errors[0]
     assert "sk-wrong" not in result.stdout + result.stderr
 
 
