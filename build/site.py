@@ -62,6 +62,15 @@ def is_current(out: Path = DEFAULT_OUT) -> bool:
         return False
 
 
+def built_packages(out: Path = DEFAULT_OUT) -> tuple[str, ...]:
+    """The `extra_wheels` that the site in `out` was built with (wheel paths, requirements), if any:
+    a rebuild because the sources changed keeps them."""
+    try:
+        return tuple(json.loads((out / "build.json").read_text()).get("packages", ()))
+    except (OSError, ValueError):
+        return ()
+
+
 def build_site(out: Path = DEFAULT_OUT, *, snapshot: bool = True, extra_wheels: tuple[Path | str, ...] = (),
                offline: bool = False, log=print) -> dict:
     """Build the site into `out` (replaced as a whole at the end); returns the manifest.
@@ -113,6 +122,8 @@ def build_site(out: Path = DEFAULT_OUT, *, snapshot: bool = True, extra_wheels: 
         "sandboxSnapshot": "sandbox.snapshot" if snapshot_file is not None else None,
         "agentSnapshot": "agent.snapshot" if agent_snapshot is not None else None,
         "browserModel": browser_model,
+        # What `extra_wheels` asked for, as given (files by absolute path): see built_packages.
+        "packages": [str(Path(spec).resolve()) if Path(spec).suffix == ".whl" else str(spec) for spec in extra_wheels],
         "files": {path.relative_to(tmp).as_posix(): path.stat().st_size for path in files
                   if not _fetched_on_demand(path.relative_to(tmp))},
     }

@@ -14,14 +14,16 @@
 // run ends with a final answer, 1 when it does not, 2 for a usage or setup error.
 
 import { parseArgs } from "node:util";
-import { answerToolCall, startAgentPython } from "../web/agent-python.js";
+import { answerToolCall, installImports, startAgentPython } from "../web/agent-python.js";
 import { loadSandboxAssets } from "../web/sandbox-frame.js";
 import { SandboxClient } from "../web/sandbox-client.js";
 import { openSandboxPort } from "./sandbox_workers.js";
 
 const USAGE = `usage: deno run <permissions> deno/agent.js TASK --provider openai|anthropic|gemini --model MODEL
-  [--api-base URL] [--key-env VARIABLE] [--tools FILE.py]... [--max-steps N] [--timeout SECONDS] [--site DIR]`;
+  [--api-base URL] [--key-env VARIABLE] [--tools FILE.py]... [--imports MODULE]... [--agent-type code|toolcalling]
+  [--max-steps N] [--timeout SECONDS] [--site DIR]`;
 const PROVIDERS = ["openai", "anthropic", "gemini"];
+const AGENT_TYPES = ["code", "toolcalling"];
 const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
 class UsageError extends Error {}
@@ -43,6 +45,8 @@ function readArguments(argv) {
         "api-base": { type: "string" },
         "key-env": { type: "string" },
         tools: { type: "string", multiple: true, default: [] },
+        imports: { type: "string", multiple: true, default: [] },
+        "agent-type": { type: "string", default: "code" },
         "max-steps": { type: "string", default: "10" },
         timeout: { type: "string", default: "30" },
         site: { type: "string" },
@@ -55,13 +59,14 @@ function readArguments(argv) {
   if (positionals.length !== 1) throw new UsageError("give the task as one argument (quote it)");
   if (!PROVIDERS.includes(values.provider)) throw new UsageError(`--provider must be one of ${PROVIDERS.join(", ")}`);
   if (!values.model) throw new UsageError("--model is required (the provider's model name)");
+  if (!AGENT_TYPES.includes(values["agent-type"])) throw new UsageError(`--agent-type must be one of ${AGENT_TYPES.join(", ")}`);
   const maxSteps = Number(values["max-steps"]);
   const timeout = Number(values.timeout);
   if (!Number.isInteger(maxSteps) || maxSteps < 1) throw new UsageError("--max-steps must be a positive integer");
   if (!(timeout > 0)) throw new UsageError("--timeout must be a positive number of seconds");
   return { task: positionals[0], provider: values.provider, model: values.model, apiBase: values["api-base"] ?? null,
     apiKey: readKey(values["key-env"], values["api-base"]), keyEnv: values["key-env"] ?? null,
-    tools: values.tools, maxSteps, timeout,
+    tools: values.tools, imports: values.imports, agentType: values["agent-type"], maxSteps, timeout,
     siteUrl: values.site ? folderUrl(values.site) : new URL("../dist/", import.meta.url) };
 }
 
@@ -123,13 +128,16 @@ async function main() {
   const pythonTools = await Promise.all(args.tools.map((path) => Deno.readTextFile(path)));
 
   let session = null;
-  progress("Starting the sandbox (Pyodide in a worker without permissions)");
-  const sandbox = await startSandbox(args.siteUrl, manifest, {
-    timeout: args.timeout,
-    onToolCall: (name, toolArgs, kwargs) => answerToolCall(session, name, toolArgs, kwargs),
-  });
-  sandbox.ready().then((ready) => progress(`Sandbox ready (${ready.snapshot ? "memory snapshot" : "cold start"}; `
-    + `its Pyodide started in ${(ready.startup_ms / 1000).toFixed(1)} s)`), () => {});
+  let sandbox = null; // a tool-calling agent runs no code: no sandbox
+  if (args.agentType === "code") {
+    progress("Starting the sandbox (Pyodide in a worker without permissions)");
+    sandbox = await startSandbox(args.siteUrl, manifest, {
+      timeout: args.timeout,
+      onToolCall: (name, toolArgs, kwargs) => answerToolCall(session, name, toolArgs, kwargs),
+    });
+    sandbox.ready().then((ready) => progress(`Sandbox ready (${ready.snapshot ? "memory snapshot" : "cold start"}; `
+      + `its Pyodide started in ${(ready.startup_ms / 1000).toFixed(1)} s)`), () => {});
+  }
   const python = await startAgentPython(args.siteUrl, {
     progress: (_stage, { message }) => progress(message),
     stderr: (text) => console.error(text),
@@ -145,8 +153,15 @@ async function main() {
     isatty: stdout.isTerminal(),
   });
 
+  if (sandbox && args.imports.length) {
+    progress(`Installing ${args.imports.join(", ")} in the sandbox`);
+    await installImports(pyodide, sandbox, args.siteUrl, args.imports).catch((error) => {
+      throw new UsageError(error.message);
+    });
+  }
   const options = {
-    agentType: "code", maxSteps: args.maxSteps, pythonTools, stream: true,
+    agentType: args.agentType, maxSteps: args.maxSteps, pythonTools, stream: true,
+    additionalAuthorizedImports: args.imports,
     model: { provider: args.provider, model: args.model, baseUrl: args.apiBase, apiKey: args.apiKey,
       keySource: args.keyEnv ? `the ${args.keyEnv} environment variable, named by --key-env` : "--key-env" },
   };
@@ -154,10 +169,18 @@ async function main() {
   session = AgentSession(JSON.stringify(options), null, sandbox);
   checkNetPermission(session.agent.model.api_base);
   progress("Agent ready");
+  // Ctrl+C stops the step under way (the run ends "interrupted", its steps printed); a second one quits.
+  let interrupted = false;
+  Deno.addSignalListener("SIGINT", () => {
+    if (interrupted) Deno.exit(130);
+    interrupted = true;
+    progress("Interrupting the run (Ctrl+C again quits at once)");
+    session.interrupt();
+  });
   try {
     return await pyodide.pyimport("wasm_agent.cli").run_session(session, args.task);
   } finally {
-    sandbox.close();
+    sandbox?.close();
   }
 }
 

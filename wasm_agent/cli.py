@@ -227,6 +227,12 @@ def add_deno_command(commands: Any) -> None:
     add_model_arguments(deno)
     deno.add_argument("--tools", action="append", default=[], metavar="FILE.py",
                       help="Python file whose @tool functions the agent gets (repeatable)")
+    deno.add_argument("--imports", action="append", default=[], metavar="MODULE",
+                      help="a module generated code may import beyond the standard library "
+                           "(additional_authorized_imports; its wheel must be in the site: --wheel); repeatable")
+    deno.add_argument("--wheel", action="append", default=[], metavar="WHEEL",
+                      help="build the site with this package (a pure-Python wheel file or a requirement); repeatable")
+    deno.add_argument("--agent-type", choices=("code", "toolcalling"), default="code")
     deno.add_argument("--max-steps", type=int, default=10)
     deno.add_argument("--timeout", type=float, default=30, help="wall time of one code step, in seconds")
     deno.add_argument("--site", default=None, help="the built site to load from (default: dist/; built when stale)")
@@ -236,6 +242,7 @@ def add_deno_command(commands: Any) -> None:
 def deno_command(args: argparse.Namespace) -> int:
     """`deno`: compose the least-permission `deno run … deno/agent.js …` and run it (it prints the steps)."""
     import shlex
+    import signal
     import subprocess
     from pathlib import Path
 
@@ -255,18 +262,24 @@ def deno_command(args: argparse.Namespace) -> int:
     try:
         command = agent_command(deno_bin, out, args.task, provider=args.provider, model=args.model,
                                 api_base=args.api_base, key_env=key_env, tools=tuple(map(Path, args.tools)),
+                                imports=tuple(args.imports), agent_type=args.agent_type,
                                 max_steps=args.max_steps, timeout=args.timeout)
     except RunnerSetupError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
-    if not _ensure_site(site, out, log=lambda *parts: print(*parts, file=sys.stderr, flush=True)):
+    if not _ensure_site(site, out, rebuild=bool(args.wheel), extra_wheels=tuple(args.wheel),
+                        log=lambda *parts: print(*parts, file=sys.stderr, flush=True)):
         return 2
     if args.verbose:
         print(shlex.join(command), file=sys.stderr, flush=True)
+    # Ctrl+C reaches Deno too (the terminal signals the whole process group): the runner stops the step
+    # under way and prints how the run ended, so this process waits for it instead of killing it.
+    # (A handler, not SIG_IGN: an ignored signal would stay ignored in the child.)
+    previous = signal.signal(signal.SIGINT, lambda *_: None)
     try:
         return subprocess.run(command, env={**os.environ, "DENO_NO_UPDATE_CHECK": "1"}, check=False).returncode
-    except KeyboardInterrupt:
-        return 130
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def _checkout_module(name: str) -> Any:
@@ -286,9 +299,13 @@ def _checkout_module(name: str) -> Any:
 
 
 def _ensure_site(site: Any, out: Any, *, rebuild: bool = False, log: Any = print, **options: Any) -> bool:
-    """Build the site into `out` when asked or when its sources changed; False (and why) if that fails."""
+    """Build the site into `out` when asked or when its sources changed; False (and why) if that fails.
+    A rebuild because the sources changed keeps the packages the site was built with (`--wheel`);
+    an explicit `build` takes only the ones it is given."""
     try:
         if rebuild or not site.is_current(out):
+            if not rebuild and not options.get("extra_wheels"):
+                options["extra_wheels"] = site.built_packages(out)
             site.build_site(out, log=log, **options)
     except site.BuildError as error:
         print(f"error: {error}", file=sys.stderr)

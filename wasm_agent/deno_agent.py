@@ -39,8 +39,8 @@ def net_target(provider: str, api_base: str | None) -> str:
 
 
 def agent_command(deno_bin: str, site: Path, task: str, *, provider: str, model: str, api_base: str | None = None,
-                  key_env: str | None = None, tools: tuple[Path, ...] = (), max_steps: int = 10,
-                  timeout: float = 30) -> list[str]:
+                  key_env: str | None = None, tools: tuple[Path, ...] = (), imports: tuple[str, ...] = (),
+                  agent_type: str = "code", max_steps: int = 10, timeout: float = 30) -> list[str]:
     """The `deno run …` command line of the agent in Deno, with exactly the permissions it needs."""
     if key_env is not None and not ENV_NAME.match(key_env):
         raise RunnerSetupError(f"--key-env {key_env!r} is not an environment variable name")
@@ -53,8 +53,9 @@ def agent_command(deno_bin: str, site: Path, task: str, *, provider: str, model:
         raise RunnerSetupError("a path with a comma cannot be given to Deno's --allow-read; move the files")
     permissions = [f"--allow-read={','.join(reads)}", f"--allow-net={net_target(provider, api_base)}",
                    *([f"--allow-env={key_env}"] if key_env else []), *DENIED]
-    arguments = ["--provider", provider, "--model", model, "--site", str(site),
+    arguments = ["--provider", provider, "--model", model, "--site", str(site), "--agent-type", agent_type,
                  "--max-steps", str(max_steps), "--timeout", str(timeout),
+                 *(item for name in imports for item in ("--imports", name)),
                  *(["--api-base", api_base] if api_base else []), *(["--key-env", key_env] if key_env else []),
                  *(item for path in tool_files for item in ("--tools", str(path))), "--", task]
     return [deno_bin, "run", "--quiet", "--no-prompt", "--no-config", "--no-lock", "--no-remote",

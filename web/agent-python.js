@@ -64,6 +64,29 @@ async function installFromLock(pyodide, siteUrl, name) {
 }
 
 /**
+ * Make `additionalAuthorizedImports` importable in the sandbox: the wheels of the site's lock that
+ * provide them (the build's --wheel) and everything they depend on, dependencies first, each once
+ * (wasm_agent/executor/packages.py resolves), fetched and checked here, installed there. A module
+ * no wheel provides is an error now, not a surprise in the model's first step. Standard-library
+ * modules need nothing.
+ * @param {object} pyodide  the agent's Pyodide (wasm_agent importable)
+ * @param {import("./sandbox-client.js").SandboxClient} sandbox
+ * @param {URL} siteUrl
+ * @param {string[]} names
+ */
+export async function installImports(pyodide, sandbox, siteUrl, names) {
+  if (!names.length) return;
+  const base = new URL("pyodide/", siteUrl);
+  const lockText = await fetch(new URL("pyodide-lock.json", base)).then((response) => response.text());
+  const resolve = pyodide.pyimport("wasm_agent.platform.browser_agent").wheels_for_imports;
+  const answer = JSON.parse(resolve(lockText, JSON.stringify(names)));
+  if (answer.error) throw new Error(answer.error);
+  if (answer.wheels.length) {
+    await sandbox.install(answer.wheels.map((entry) => ({ url: new URL(entry.file_name, base).href, sha256: entry.sha256 })));
+  }
+}
+
+/**
  * A tool call from generated code, run by an `AgentSession` (wasm_agent/platform/browser_agent.py):
  * resolves with the tool's value, rejects with its error (named as the agent error it is).
  */

@@ -17,8 +17,9 @@
 import { RpcChannel } from "./rpc.js";
 import { SandboxClient } from "./sandbox-client.js";
 import { installRunHandlers } from "./runs-api.js";
-import { answerToolCall as answerWithSession, startAgentPython } from "./agent-python.js";
+import { answerToolCall as answerWithSession, installImports, startAgentPython } from "./agent-python.js";
 
+const SITE = new URL(".", import.meta.url); // the built site's folder: build.json, pyodide/
 const rpc = new RpcChannel(self, { defaultTimeoutMs: null });
 const progress = (stage, detail = {}) => rpc.notify("progress", { stage, ...detail });
 
@@ -33,7 +34,7 @@ const runs = installRunHandlers(rpc, { pyodide: () => pyodide, sessionOf });
 // Python loads while the page fetches the sandbox's files and opens its frame: the two overlap.
 rpc.handle("boot", async () => {
   const started = performance.now();
-  const python = await startAgentPython(new URL(".", import.meta.url), { progress });
+  const python = await startAgentPython(SITE, { progress });
   pyodide = python.pyodide;
   const installed = performance.now();
   module = pyodide.pyimport("wasm_agent.platform.browser_agent");
@@ -42,24 +43,6 @@ rpc.handle("boot", async () => {
     pythonSnapshot: python.snapshot,
     crossOriginIsolated: self.crossOriginIsolated === true };
 });
-
-/**
- * Make `additionalAuthorizedImports` importable in the sandbox: the wheels of our lock that provide
- * them (the build's --wheel) and everything they depend on, dependencies first, each once
- * (wasm_agent/executor/packages.py resolves), fetched and checked here, installed there. A module
- * no wheel provides is an error now, not a surprise in the model's first step. Standard-library
- * modules need nothing.
- */
-async function installImports(names) {
-  if (!names.length) return;
-  const base = new URL("./pyodide/", import.meta.url);
-  const lockText = await fetch(new URL("pyodide-lock.json", base)).then((response) => response.text());
-  const answer = JSON.parse(module.wheels_for_imports(lockText, JSON.stringify(names)));
-  if (answer.error) throw new Error(answer.error);
-  if (answer.wheels.length) {
-    await sandbox.install(answer.wheels.map((entry) => ({ url: new URL(entry.file_name, base).href, sha256: entry.sha256 })));
-  }
-}
 
 /**
  * The in-browser model (docs/browser-model.md) runs here, next to Pyodide: loaded (or reused) and
@@ -123,7 +106,7 @@ rpc.handle("create", async ({ options }) => {
     throw Object.assign(new Error(`Code execution is unavailable: the sandbox did not start (${sandboxProblem}). `
       + "Generated code never runs outside the sandbox."), { name: "ExecutorUnavailableError" });
   }
-  if (wantsCode) await installImports(options.additionalAuthorizedImports ?? []);
+  if (wantsCode) await installImports(pyodide, sandbox, SITE, options.additionalAuthorizedImports ?? []);
   if (options.model?.provider === "browser") await loadBrowserModel(options.model);
   const session = module.AgentSession(JSON.stringify(options), callPageTool, wantsCode ? sandbox : null);
   sessions.set(agentId, session);

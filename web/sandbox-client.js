@@ -107,7 +107,7 @@ export class SandboxClient {
   async install(wheels) {
     const fetched = {};
     for (const { url, sha256 } of wheels) {
-      const name = new URL(url, location.href).pathname.split("/").pop();
+      const name = new URL(url, globalThis.location?.href).pathname.split("/").pop();
       if (!isPurePythonWheel(name)) throw new Error(`${name}: only pure-Python wheels (py3-none-any) can be installed`);
       if (name in this.#wheels || name in fetched) continue;
       fetched[name] = toBase64(new Uint8Array(await fetchWheel(url, sha256)));

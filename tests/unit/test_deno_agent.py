@@ -6,10 +6,12 @@ are scripted in the mock (OpenAI-compatible, streaming); the code they hold runs
 permissionless sandbox worker.
 """
 
+import importlib
 import os
 import re
 import subprocess
 import sys
+import types
 from pathlib import Path
 
 import pytest
@@ -55,6 +57,14 @@ try:
 except OSError as error:
     print("python read: blocked:", type(error).__name__)
 '''
+
+
+def _site_module():
+    sys.path.insert(0, str(REPO))
+    try:
+        return importlib.import_module("build.site")
+    finally:
+        sys.path.remove(str(REPO))
 
 
 @pytest.fixture(scope="module")
@@ -188,3 +198,79 @@ def test_without_a_base_url_deno_may_reach_only_the_providers_host(tmp_path, pro
 def test_only_plain_variable_names_become_env_permissions(tmp_path, name):
     with pytest.raises(RunnerSetupError, match="not an environment variable name"):
         agent_command("deno", tmp_path, "t", provider="openai", model="m", key_env=name)
+
+
+def test_generated_code_imports_a_package_that_needs_another_from_the_sites_wheels(site, tmp_path):
+    from providers.mock import MockProviderServer
+    from wheel_factory import make_wheel
+
+    wanted = make_wheel(tmp_path, "pkg-total", requires=["pkg-base"],
+                        files={"pkg_total/__init__.py": "import pkg_base\n\ndef total():\n    return pkg_base.VALUE + 1\n"})
+    needed = make_wheel(tmp_path, "pkg-base", files={"pkg_base/__init__.py": "VALUE = 41\n"})
+    with MockProviderServer(api_key=KEY) as provider:
+        provider.script("Thought: the package knows.\n<code>\nimport pkg_total\nfinal_answer(pkg_total.total())\n</code>")
+        result = wasm_agent_deno(site, "Ask the package", "--model", "m", "--api-base", provider.openai_base,
+                                 "--key-env", KEY_ENV, "--wheel", str(wanted), "--wheel", str(needed),
+                                 "--imports", "pkg_total")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "Installing pkg_total in the sandbox" in result.stderr
+    assert "Final answer: 42" in result.stdout
+    # The site remembers its packages: a rebuild because the sources changed keeps them.
+    from wasm_agent import cli
+
+    built = []
+    stale_site = types.SimpleNamespace(BuildError=Exception, is_current=lambda out: False,
+                                       built_packages=_site_module().built_packages,
+                                       build_site=lambda out, **options: built.append(options))
+    assert cli._ensure_site(stale_site, site, log=lambda *_: None)
+    assert built[0]["extra_wheels"] == (str(wanted), str(needed))
+    assert cli._ensure_site(stale_site, site, rebuild=True, log=lambda *_: None)  # an explicit build: as asked
+    assert "extra_wheels" not in built[1]
+
+
+def test_an_import_no_wheel_provides_is_refused_before_the_run(site):
+    result = wasm_agent_deno(site, "task", "--model", "m", "--api-base", "http://127.0.0.1:9/v1",
+                             "--key-env", KEY_ENV, "--imports", "no_such_module")
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines()[-1].startswith("error: no_such_module: no wheel in this site provides it")
+
+
+def test_a_tool_calling_agent_runs_with_native_tool_calls(site):
+    from providers.mock import MockProviderServer
+
+    with MockProviderServer(api_key=KEY) as provider:
+        provider.script({"tool_calls": [{"id": "c1", "name": "describe_numbers", "arguments": {"numbers": [2, 4]}}]},
+                        {"tool_calls": [{"id": "c2", "name": "final_answer", "arguments": {"answer": "mean 3"}}]})
+        result = wasm_agent_deno(site, "Describe 2 and 4", "--model", "m", "--api-base", provider.openai_base,
+                                 "--key-env", KEY_ENV, "--tools", str(TOOLS), "--agent-type", "toolcalling")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "── tool call: describe_numbers" in result.stdout and "Final answer: mean 3" in result.stdout
+    assert "sandbox" not in result.stderr.lower()  # no code runs: no sandbox was started
+
+
+def test_ctrl_c_stops_the_step_under_way_and_the_run_ends_interrupted(site):
+    import signal
+    import time
+
+    from providers.mock import MockProviderServer
+
+    with MockProviderServer(api_key=KEY) as provider:
+        provider.script("Thought: count.\n<code>\nn = 0\nwhile True:\n    n += 1\n</code>")
+        process = subprocess.Popen(
+            [sys.executable, "-m", "wasm_agent", "deno", "Count forever", "--model", "m", "--api-base",
+             provider.openai_base, "--key-env", KEY_ENV, "--site", str(site), "--timeout", "120"],
+            cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
+            env={**os.environ, KEY_ENV: KEY})
+        try:
+            deadline = time.monotonic() + 120
+            while not provider.requests and time.monotonic() < deadline:
+                time.sleep(0.1)
+            time.sleep(1.5)  # the loop is running in the sandbox now
+            os.killpg(process.pid, signal.SIGINT)  # what Ctrl+C in a terminal does
+            out, err = process.communicate(timeout=60)
+        finally:
+            if process.poll() is None:
+                os.killpg(process.pid, signal.SIGKILL)
+    assert process.returncode == 1, out + err
+    assert "Interrupting the run" in err
+    assert "(interrupted;" in out
