@@ -10,8 +10,9 @@ import time
 import pytest
 from providers import wire
 from providers.fakes import FakeClock
+from sample_tools import add
 
-from wasm_agent import CodeAgent, ToolCallingAgent, tool
+from wasm_agent import CodeAgent, ToolCallingAgent
 from wasm_agent.errors import AgentGenerationError
 from wasm_agent.messages import ChatMessage, agglomerate_stream_deltas
 from wasm_agent.models import AnthropicModel, GeminiModel, OpenAIModel
@@ -152,17 +153,6 @@ async def test_nothing_listening_is_a_network_error_with_advice(make):
 
 
 # -- agents against the mock ----------------------------------------------------------------------
-@tool
-def add(a: int, b: int) -> int:
-    """Add two integers.
-
-    Args:
-        a: The first integer.
-        b: The second integer.
-    """
-    return a + b
-
-
 async def test_a_code_agent_run_against_each_wire_format_ends_with_the_final_answer(server, make):
     server.script({"text": "Thought: add them.\n<code>\nresult = add(20, 22)\nprint(result)\n</code>"},
                   {"text": "Thought: done.\n<code>\nfinal_answer(result)\n</code>"})

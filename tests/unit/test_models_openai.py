@@ -5,24 +5,16 @@ import json
 import pytest
 from providers import wire
 from providers.fakes import FakeClock, ScriptedTransport, Streamed, json_response
+from sample_tools import add
 
 from wasm_agent.errors import AgentGenerationError
-from wasm_agent.messages import ChatMessage, ChatMessageToolCall, agglomerate_stream_deltas
+from wasm_agent.messages import (
+    ChatMessage,
+    ChatMessageToolCall,
+    agglomerate_stream_deltas,
+)
 from wasm_agent.models import OpenAIModel
 from wasm_agent.models.sse import ServerSentEvent
-from wasm_agent.tools import tool
-
-
-@tool
-def add(a: int, b: int) -> int:
-    """Add two integers.
-
-    Args:
-        a: The first integer.
-        b: The second integer.
-    """
-    return a + b
-
 
 CONVERSATION = [
     ChatMessage(role="system", content="You add."),
