@@ -230,6 +230,8 @@ export function openSandboxPort(boot, options = {}) {
   return port1;
 }
 
+// Written into shared memory for the worker blocked in Atomics.wait; web/sandbox.js has the same
+// function (the browser relay is an inline script pinned by its hash: it can import nothing).
 function answerTool(state, text) {
   let bytes = encoder.encode(text);
   if (bytes.length > MAX_TOOL_ANSWER_BYTES) {

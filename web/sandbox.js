@@ -176,6 +176,8 @@
     }, SPARE_DELAY_MS);
   }
 
+  // Written into shared memory for the worker blocked in Atomics.wait. deno/sandbox_workers.js has the
+  // same function: this inline script, pinned by its hash, can import nothing.
   function answerTool(state, text) {
     let bytes = encoder.encode(text);
     if (bytes.length > MAX_TOOL_ANSWER_BYTES) {
