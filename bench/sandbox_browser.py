@@ -15,6 +15,9 @@ Times are taken inside the page or inside the sandbox, not through Playwright.
           bench/setup.sh; left out when missing).
   tool    one call of a page tool from sandboxed code and back: a loop of 200
           calls minus the same loop without them, timed in Python inside the sandbox.
+          Beside it, the floor it stands on: the median of 200 bare message round
+          trips between the page and the sandbox's frame, which Chromium runs in a
+          process of its own (a tool call crosses between the two processes twice).
   start   a new page's sandbox until `ready` (worker boot) and until the first
           result (page total: fetch of the files, iframe, boot): cold vs snapshot.
   stop    an endless loop: from `interrupt()` to the step's result.
@@ -123,6 +126,9 @@ def main() -> None:
                     result = page.run(TOOL_CODE)
                     assert result["error"] is None, result
                     add(f"tool round trip: {page.info['ready']['bridge']} (ms)", result["output"])
+                # The floor under a tool call: one message to the sandbox's frame (its own process) and back.
+                times = sorted(page.page.evaluate("(n) => sandboxTest.pings(n)", 200))
+                add(f"message round trip page <-> frame, {mode} (ms)", times[len(times) // 2])
             for mode, page in pages.items():
                 page.page.wait_for_timeout(3000)  # the warm spare is ready (plain mode restarts to it)
                 page.run("kept = 1")
@@ -159,6 +165,9 @@ def main() -> None:
     jspi, atomics = medians.get("tool round trip: jspi (ms)"), medians.get("tool round trip: atomics (ms)")
     if jspi and atomics:
         print(f"tool round trip jspi / atomics                      {jspi / atomics:.1f}x")
+    floor = medians.get("message round trip page <-> frame, isolated (ms)")
+    if atomics and floor:
+        print(f"tool round trip atomics / bare message round trip   {atomics / floor:.1f}x")
 
 
 if __name__ == "__main__":

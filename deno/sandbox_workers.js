@@ -222,7 +222,7 @@ export function openSandboxPort(boot, options = {}) {
   });
   port2.onmessage = (event) => {
     const kind = event.data?.kind;
-    if (kind === "ping") return port2.postMessage({ kind: "pong" }); // the client's heartbeat: this thread lives
+    if (kind === "ping") return port2.postMessage({ kind: "pong", n: event.data.n }); // the client's heartbeat: this thread lives
     if (kind !== "stop") return workers.handle(event.data);
     workers.close();
     port2.close();

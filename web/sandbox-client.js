@@ -42,6 +42,8 @@ export class SandboxClient {
   #heartbeat = null; // interval timer
   #pingSentAt = null; // a ping awaiting its pong (performance.now())
   #lastTick = 0;
+  #pongWaiters = new Map(); // ping() number -> resolve
+  #pings = 0;
   #answersPings = false; // the relay on this port has answered a ping: its silence then means it is gone
 
   /**
@@ -158,6 +160,23 @@ export class SandboxClient {
     });
   }
 
+  /**
+   * One message round trip to the sandbox's relay and back, in milliseconds: the floor under every
+   * tool call (which crosses the same boundary), for diagnostics and benchmarks.
+   */
+  async ping() {
+    const n = ++this.#pings;
+    const pong = new Promise((resolve) => this.#pongWaiters.set(n, resolve));
+    const started = performance.now();
+    this.#port.postMessage({ kind: "ping", n });
+    try {
+      await pong;
+    } finally {
+      this.#pongWaiters.delete(n);
+    }
+    return performance.now() - started;
+  }
+
   /** Stop the running code, if any: KeyboardInterrupt (state kept) or, failing that, a restart. */
   async interrupt() {
     if (this.#running) await this.#stop("the run was interrupted");
@@ -188,6 +207,7 @@ export class SandboxClient {
       if (kind === "pong") {
         this.#answersPings = true;
         this.#pingSentAt = null;
+        this.#pongWaiters.get(event.data.n)?.();
       } else if (kind === "tool-port") {
         this.#useToolPort(event);
       } else {

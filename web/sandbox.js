@@ -196,7 +196,7 @@
 
   function onHostMessage(data) {
     // The host's heartbeat: an answer means this document (and its process) is alive.
-    if (data?.kind === "ping") return port.postMessage({ kind: "pong" });
+    if (data?.kind === "ping") return port.postMessage({ kind: "pong", n: data.n });
     if (data?.kind === "start") {
       boot = data.boot;
       options = data.options ?? {};

@@ -25,7 +25,7 @@ function fakeRelay({ answersPings = true, answer = () => ({ ok: true, value: nul
   channel.port2.onmessage = ({ data }) => {
     if (!relay.alive) return;
     if (data?.kind === "ping") {
-      if (answersPings) channel.port2.postMessage({ kind: "pong" });
+      if (answersPings) channel.port2.postMessage({ kind: "pong", n: data.n });
       return;
     }
     if (typeof data !== "string") return;
@@ -79,6 +79,16 @@ Deno.test("a relay that never answered a ping is not judged by its silence", asy
   const result = await running;
   assert(result.output === 1 && result.error === null, JSON.stringify(result));
   assert(!events.some((event) => event.type === "lost"), JSON.stringify(events));
+  client.close();
+  relay.close();
+});
+
+Deno.test("ping() measures one round trip and waits for its own pong", async () => {
+  const relay = fakeRelay();
+  const client = new SandboxClient(relay.port, OPTIONS);
+  await client.ready();
+  const times = await Promise.all([client.ping(), client.ping(), client.ping()]);
+  assert(times.every((ms) => ms >= 0 && ms < 1000), JSON.stringify(times));
   client.close();
   relay.close();
 });

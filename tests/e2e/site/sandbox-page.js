@@ -64,6 +64,11 @@ window.sandboxTest = {
     const result = await this.client.run(code, limits);
     return { ...result, ms: performance.now() - t0 };
   },
+  async pings(count) { // message round trips to the relay, ms each
+    const times = [];
+    for (let i = 0; i < count; i++) times.push(await this.client.ping());
+    return times;
+  },
   async runAndInterrupt(code, afterMs) {
     const t0 = performance.now();
     const pending = this.client.run(code, { timeoutMs: null });
