@@ -112,6 +112,7 @@ async function startSandbox(siteUrl, manifest, { timeout, onToolCall }) {
   return new SandboxClient(openSandboxPort(boot, { memoryMb: 1024 }), {
     timeoutMs: timeout * 1000,
     onToolCall,
+    wireValues: true, // Python runs the tools and reads the results: it reads the markers
     onEvent: (event) => {
       if (event.type === "crashed" || event.type === "restarted") progress(`sandbox ${event.type}: ${event.reason}`);
       else if (event.type === "log") progress(`sandbox: ${event.text}`);

@@ -1,5 +1,5 @@
 // deno test --no-prompt --allow-read=web,deno deno/protocol_test.js  (run by tests/unit/test_protocol.py)
-import { decode, encode, MESSAGE_TYPES, PendingRequests, ProtocolError, RequestTimeoutError, SandboxDiedError }
+import { decode, encode, MESSAGE_TYPES, PendingRequests, plainValue, ProtocolError, RequestTimeoutError, SandboxDiedError }
   from "../web/protocol.js";
 
 function assert(condition, message) {
@@ -52,4 +52,10 @@ Deno.test("every pending request is rejected when the other side dies", async ()
   pending.rejectAll(new SandboxDiedError("gone"));
   for (const answer of answers) assert((await rejection(answer)) instanceof SandboxDiedError);
   assert(pending.size === 0);
+});
+
+Deno.test("plainValue turns the float and tuple markers into JS values and keeps repr markers", () => {
+  const wire = { a: { $float: 5 }, b: { $tuple: [1, { $float: 2 }] }, c: { $repr: "{1}", $type: "set" }, d: [{ $float: 3 }] };
+  const plain = plainValue(wire);
+  assert(JSON.stringify(plain) === '{"a":5,"b":[1,2],"c":{"$repr":"{1}","$type":"set"},"d":[3]}', JSON.stringify(plain));
 });

@@ -68,6 +68,7 @@ rpc.handle("attach_sandbox", async ({ port = null, error = "", timeoutMs = 30_00
   sandbox = new SandboxClient(port, {
     timeoutMs,
     onToolCall: answerToolCall,
+    wireValues: true, // Python runs the tools and reads the results: it reads the markers
     onEvent: (event) => rpc.notify("sandbox", { type: event.type, reason: event.reason ?? null }),
   });
   try {

@@ -12,6 +12,20 @@ export const REQUEST_TYPES = Object.freeze(["run", "send_tools", "send_variables
 export const SANDBOX_MESSAGE_TYPES = Object.freeze(["result", "tool_call", "ready", "crashed", "log"]);
 export const MAX_MESSAGE_CHARS = 16 * 1024 * 1024;
 
+/**
+ * Wire data as plain JavaScript values: the markers that keep Python's integral floats and tuples
+ * across the boundary ({"$float": 5}, {"$tuple": [...]}; wasm_agent/executor/protocol.py `exact`)
+ * become the number and the array JavaScript has for them. Repr markers stay.
+ */
+export function plainValue(data) {
+  if (Array.isArray(data)) return data.map(plainValue);
+  if (data === null || typeof data !== "object") return data;
+  const keys = Object.keys(data);
+  if (keys.length === 1 && keys[0] === "$float" && typeof data.$float === "number") return data.$float;
+  if (keys.length === 1 && keys[0] === "$tuple" && Array.isArray(data.$tuple)) return data.$tuple.map(plainValue);
+  return Object.fromEntries(keys.map((key) => [key, plainValue(data[key])]));
+}
+
 export class ProtocolError extends Error {}
 export class SandboxDiedError extends Error {}
 export class RequestTimeoutError extends Error {}

@@ -10,7 +10,7 @@
 //   await sandbox.sendTools([{ name: "add", description: "…", inputs: {…}, output_type: "integer" }]);
 //   const { output, logs, is_final_answer, error } = await sandbox.run("x = add(1, 2)\nx");
 
-import { PendingRequests, SANDBOX_MESSAGE_TYPES, SandboxDiedError, decode, encode } from "./protocol.js";
+import { PendingRequests, SANDBOX_MESSAGE_TYPES, SandboxDiedError, decode, encode, plainValue } from "./protocol.js";
 import { fetchWheel, isPurePythonWheel } from "./sandbox-wheel.js";
 
 const INTERRUPTED = "KeyboardInterrupt";
@@ -20,7 +20,8 @@ const LOST = "The sandbox was restarted, so the variables, imports and functions
 
 /**
  * @typedef {object} CodeOutput
- * @property {unknown} output  wire data: JSON values, non-JSON ones as {"$repr", "$type"}
+ * @property {unknown} output  JSON values, non-JSON ones as {"$repr", "$type"}; with `wireValues`, integral
+ *   floats as {"$float"} and tuples as {"$tuple"} too (else as numbers and arrays)
  * @property {string} logs
  * @property {boolean} is_final_answer
  * @property {string | null} error
@@ -50,6 +51,8 @@ export class SandboxClient {
    * @param {MessagePort} port
    * @param {object} [options]
    * @param {(name: string, args: unknown[], kwargs: object) => unknown} [options.onToolCall] runs a tool
+   * @param {boolean} [options.wireValues]  give tool arguments and run outputs as wire data, with the markers
+   *   that keep Python's floats and tuples (for Python on this side too); else as plain JS values
    * @param {number | null} [options.timeoutMs]  wall time of one run (null: none)
    * @param {number} [options.maxOutputChars]
    * @param {number} [options.graceMs]    how long an interrupted run may take to stop before a restart
@@ -63,7 +66,8 @@ export class SandboxClient {
    */
   constructor(port, options = {}) {
     this.options = { timeoutMs: 30_000, maxOutputChars: 20_000, graceMs: 1500, requestTimeoutMs: 10_000,
-      bootTimeoutMs: 60_000, heartbeatMs: 1000, lostAfterMs: 5000, onToolCall: null, onEvent: () => {}, ...options };
+      bootTimeoutMs: 60_000, heartbeatMs: 1000, lostAfterMs: 5000, onToolCall: null, wireValues: false,
+      onEvent: () => {}, ...options };
     this.info = null; // the last `ready` message: startup_ms, snapshot, bridge, interrupts
     this.#expectReady();
     this.#connect(port);
@@ -270,7 +274,7 @@ export class SandboxClient {
     if (!message.ok) return failed(`${message.error?.type ?? "Error"}: ${message.error?.message ?? "the sandbox failed"}`);
     const value = message.value ?? {};
     const output = {
-      output: value.output ?? null,
+      output: this.options.wireValues ? value.output ?? null : plainValue(value.output ?? null),
       logs: typeof value.logs === "string" ? value.logs : "",
       is_final_answer: value.is_final_answer === true,
       error: typeof value.error === "string" ? value.error : null,
@@ -405,8 +409,10 @@ export class SandboxClient {
 
   async #runTool(message) {
     const { id, name } = message;
-    const args = Array.isArray(message.args) ? message.args : [];
-    const kwargs = message.kwargs && typeof message.kwargs === "object" && !Array.isArray(message.kwargs) ? message.kwargs : {};
+    const wire = this.options.wireValues ? (value) => value : plainValue;
+    const args = Array.isArray(message.args) ? wire(message.args) : [];
+    const kwargs = message.kwargs && typeof message.kwargs === "object" && !Array.isArray(message.kwargs)
+      ? wire(message.kwargs) : {};
     let answer;
     try {
       if (typeof name !== "string" || !this.#tools.some((tool) => tool.name === name)) {

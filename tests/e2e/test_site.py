@@ -89,17 +89,17 @@ def test_task_runs_code_python_tool_js_tool_and_final_answer(site, mock):
     tools = turn.locator(".tool-use").all_text_contents()
     assert any(text.startswith("current_time()") for text in tools), tools
     assert any(text.startswith("describe_numbers(numbers=[2,4,4,4,5,5,7,9])") and '"mean":5,' in text for text in tools), tools
-    assert "mean: 5 stdev: 2.138" in turn.locator(".observation-text").first.text_content()
+    assert "mean: 5.0 stdev: 2.138" in turn.locator(".observation-text").first.text_content()
     assert turn.locator("pre.code .tok-call", has_text="describe_numbers").count() == 1  # highlighted
     answer = turn.locator(".final-text").text_content()
-    assert answer.startswith("The mean is 5 and today is ") and answer.rstrip(".").split()[-1].endswith("day")
+    assert answer.startswith("The mean is 5.0 and today is ") and answer.rstrip(".").split()[-1].endswith("day")
     assert turn.locator(".step-meta .chip", has_text=" in · ").count() == 2  # tokens per step
     assert "2 steps" in turn.locator(".run-summary").text_content()
     # The key went to the provider only, and the model saw the first step's observation.
     posts = [r for r in mock.requests if r.method == "POST"]
     assert [r.headers.get("authorization") for r in posts] == [f"Bearer {KEY}"] * 2
     second = json.dumps(posts[1].json["messages"])
-    assert "mean: 5 stdev: 2.138" in second
+    assert "mean: 5.0 stdev: 2.138" in second
     screenshot(site.page, f"{site.mode}-final-answer")
     assert site.errors == []
 
@@ -200,6 +200,41 @@ def test_an_agent_goes_on_after_its_code_exhausts_the_sandboxs_memory(browser, s
         assert value["result"]["output"] == 10 and value["result"]["state"] == "success", value["result"]
         assert "stopped answering" in value["events"], value["events"][:2000]
         assert value["frames"] == 1
+        assert page.errors == []
+    finally:
+        page.close()
+
+
+HALF_TOOL = '''
+from wasm_agent import tool
+
+@tool
+def half(n: int) -> float:
+    """Half of a number.
+
+    Args:
+        n: The number.
+    """
+    return n / 2
+'''
+
+
+def test_floats_and_tuples_keep_their_type_between_python_tools_and_the_sandbox(browser, site_servers):
+    """A Python tool in the agent worker returns 5.0; the value passes through JavaScript on its way
+    to the sandbox's Python, and arrives as 5.0, not 5."""
+    page = SitePage(browser, site_servers["isolated"].url).open()
+    try:
+        result = page.page.evaluate("""async (tool) => {
+            const { createAgent } = await import("./wasm-agent.js");
+            const agent = await createAgent({ pythonTools: [tool], model: { provider: "scripted", responses: [
+                "<code>x = half(10)\\nprint(repr(x), repr((1, x)))</code>",
+                "<code>final_answer(type(x).__name__)</code>"] } });
+            const events = [];
+            for await (const event of agent.stream("Halve 10")) events.push(event);
+            return { events: JSON.stringify(events), output: agent.lastResult.output };
+        }""", HALF_TOOL)
+        assert result["output"] == "float"
+        assert "5.0 (1, 5.0)" in result["events"]
         assert page.errors == []
     finally:
         page.close()

@@ -1,5 +1,6 @@
 """The sandbox wire protocol: values, messages, pending requests, and the JS twin."""
 
+import json
 import math
 import re
 import subprocess
@@ -30,6 +31,25 @@ def test_json_values_cross_unchanged():
     value = {"a": [1, 2.5, "x", None, True], "b": {"c": []}}
     assert from_wire(to_wire(value)) == value
     assert to_wire((1, 2)) == [1, 2]
+
+
+def _through_javascript(data):
+    """What JSON.parse then JSON.stringify does to wire data: a float with an integral value is a
+    JS number like any other, and comes back without its decimal point."""
+    return json.loads(json.dumps(data), parse_float=lambda text: int(float(text)) if float(text).is_integer()
+                      else float(text))
+
+
+def test_exact_wire_data_keeps_floats_and_tuples_through_javascript():
+    value = {"half": 5.0, "big": 1e20, "pair": (1, 2.0), "nested": [(3.0,)], "keys": {"$float": 1}}
+    plain = from_wire(_through_javascript(to_wire(value)))
+    assert plain["half"] == 5 and type(plain["half"]) is int  # what plain JSON through JS gives
+    exact = from_wire(_through_javascript(to_wire(value, exact=True)))
+    assert exact["half"] == 5.0 and type(exact["half"]) is float
+    assert type(exact["big"]) is float and exact["big"] == 1e20
+    assert exact["pair"] == (1, 2.0) and type(exact["pair"][1]) is float
+    assert exact["nested"] == [(3.0,)]
+    assert isinstance(exact["keys"], RemoteValue)  # a dict that looks like a marker is not taken for one
 
 
 @pytest.mark.parametrize("value, type_name", [

@@ -134,6 +134,15 @@ async def test_values_that_are_not_json_cross_as_their_repr(executor):
     assert repr((await executor.run("data")).output) == "b'\\x00raw'"
 
 
+async def test_floats_and_tuples_keep_their_type_both_ways(executor):
+    agent = agent_for(executor, [code("half = divide(10, 2)\nprint(repr(half), repr(divide(*pair)))"),
+                                 code("final_answer((half, 2.0, [1.0]))")])
+    answer = await agent.arun("Halve", additional_args={"pair": (9.0, 3)})
+    assert answer == (5.0, 2.0, [1.0]) and type(answer[0]) is float
+    assert "5.0 3.0" in agent.memory.steps[1].observations
+    assert repr((await executor.run("pair")).output) == "(9.0, 3)"
+
+
 async def test_sync_run_twice_reuses_the_sandbox(executor):
     # agent.run() makes an event loop per call; the executor must survive that.
     def sync_runs():

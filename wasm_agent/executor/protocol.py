@@ -40,6 +40,9 @@ REQUEST_TYPES = ("run", "send_tools", "send_variables", "reset", "install")
 MAX_MESSAGE_CHARS = 16 * 1024 * 1024
 MAX_REPR_CHARS = 100_000
 REPR_KEY, TYPE_KEY = "$repr", "$type"
+# Across the sandbox boundary (`exact=True`), what JavaScript would flatten keeps its type: a float
+# with an integral value (JS reads 5.0 as the number 5, which comes back as int 5) and a tuple.
+FLOAT_KEY, TUPLE_KEY = "$float", "$tuple"
 
 
 class ProtocolError(RuntimeError):
@@ -83,31 +86,49 @@ class RemoteValue:
 
 
 # -- values ---------------------------------------------------------------------
-def to_wire(value: Any, _depth: int = 0) -> Any:
-    """JSON-compatible data for `value`; what is not becomes a repr marker."""
+def to_wire(value: Any, exact: bool = False, _depth: int = 0) -> Any:
+    """JSON-compatible data for `value`; what is not becomes a repr marker.
+
+    `exact=True` is for values that cross the sandbox boundary, where Python is on both sides but
+    JavaScript may parse and re-encode them on the way: integral floats and tuples get markers
+    that `from_wire` turns back into what they were. Without it (data for a page) they are plain.
+
+    >>> to_wire({"x": 5.0, "pair": (1, 2.5)}, exact=True)
+    {'x': {'$float': 5.0}, 'pair': {'$tuple': [1, 2.5]}}
+    >>> from_wire(to_wire({"x": 5.0, "pair": (1, 2.5)}, exact=True))
+    {'x': 5.0, 'pair': (1, 2.5)}
+    """
     if value is None or isinstance(value, (bool, str)):
         return value
     if isinstance(value, int):
         return value if abs(value) < 2 ** 53 else _repr_marker(value)  # JS loses bigger integers
     if isinstance(value, float):
-        return value if math.isfinite(value) else _repr_marker(value)
+        if not math.isfinite(value):
+            return _repr_marker(value)
+        return {FLOAT_KEY: value} if exact and value.is_integer() else value
     if isinstance(value, RemoteValue):
         return {REPR_KEY: value.text, TYPE_KEY: value.type_name}
     if _depth < 100:
         if isinstance(value, (list, tuple)):
-            return [to_wire(item, _depth + 1) for item in value]
-        if isinstance(value, dict) and all(isinstance(key, str) for key in value) and REPR_KEY not in value:
-            return {key: to_wire(item, _depth + 1) for key, item in value.items()}
+            items = [to_wire(item, exact, _depth + 1) for item in value]
+            return {TUPLE_KEY: items} if exact and isinstance(value, tuple) else items
+        if isinstance(value, dict) and all(isinstance(key, str) for key in value) and \
+                not value.keys() & {REPR_KEY, FLOAT_KEY, TUPLE_KEY}:
+            return {key: to_wire(item, exact, _depth + 1) for key, item in value.items()}
     return _repr_marker(value)
 
 
 def from_wire(data: Any) -> Any:
-    """The Python value for wire data (repr markers become `RemoteValue`)."""
+    """The Python value for wire data (markers become `RemoteValue`, floats and tuples)."""
     if isinstance(data, list):
         return [from_wire(item) for item in data]
     if isinstance(data, dict):
         if REPR_KEY in data:
             return RemoteValue(str(data[REPR_KEY]), str(data.get(TYPE_KEY, "object")))
+        if len(data) == 1 and isinstance(data.get(FLOAT_KEY), (int, float)) and not isinstance(data[FLOAT_KEY], bool):
+            return float(data[FLOAT_KEY])
+        if len(data) == 1 and isinstance(data.get(TUPLE_KEY), list):
+            return tuple(from_wire(item) for item in data[TUPLE_KEY])
         return {key: from_wire(item) for key, item in data.items()}
     return data
 

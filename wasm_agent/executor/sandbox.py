@@ -195,7 +195,7 @@ class DenoSandboxExecutor(Executor):
     async def _send_variables(self, variables: dict[str, Any]) -> None:
         self.variables.update(variables)
         if self._ready.is_set() and not self._fresh:
-            await self._request("send_variables", variables=to_wire(variables))
+            await self._request("send_variables", variables=to_wire(variables, exact=True))
 
     async def _reset(self) -> None:
         self.variables = {}
@@ -263,7 +263,7 @@ class DenoSandboxExecutor(Executor):
                 if self._wheels:
                     await self._request("install", wheels=self._wheels)
                 if self.variables:
-                    await self._request("send_variables", variables=to_wire(self.variables))
+                    await self._request("send_variables", variables=to_wire(self.variables, exact=True))
 
     async def _wait_ready_or_exit(self) -> bool:
         """True when ready; False when the process exited first. Kills it past the startup timeout."""
@@ -364,7 +364,7 @@ class DenoSandboxExecutor(Executor):
             args, kwargs = from_wire(message.get("args") or []), from_wire(message.get("kwargs") or {})
             if not isinstance(args, list) or not isinstance(kwargs, dict):
                 raise AgentToolCallError(f"malformed call of tool {name!r}")
-            answer = {"ok": True, "value": to_wire(await self._on_caller_loop(tool.acall(*args, **kwargs)))}
+            answer = {"ok": True, "value": to_wire(await self._on_caller_loop(tool.acall(*args, **kwargs)), exact=True)}
         except AgentError as error:
             answer = {"ok": False, "error": error.to_dict()}
         except Exception as error:  # noqa: BLE001 - name the tool that failed

@@ -73,7 +73,7 @@ class SandboxSession:
     def _on_run(self, message: dict) -> dict:
         self.runner.max_output_chars = int(message.get("max_output_chars") or self.runner.max_output_chars)
         result = self.runner.run(str(message["code"]))
-        return {"output": to_wire(result.output), "logs": result.logs,
+        return {"output": to_wire(result.output, exact=True), "logs": result.logs,
                 "is_final_answer": result.is_final_answer, "error": result.error}
 
     def _on_send_tools(self, message: dict) -> None:
@@ -106,7 +106,8 @@ class SandboxSession:
     def _call_tool(self, name: str, args: tuple, kwargs: dict) -> Any:
         id = next(self._tool_ids)
         answer = self.call_host(encode({"type": "tool_call", "id": id, "name": name,
-                                        "args": to_wire(list(args)), "kwargs": to_wire(kwargs)}))
+                                        "args": to_wire(list(args), exact=True),
+                                        "kwargs": to_wire(kwargs, exact=True)}))
         if not isinstance(answer, str):
             from pyodide.ffi import run_sync  # JSPI: wait for the promise of the answer
 

@@ -53,7 +53,7 @@ class BrowserSandboxExecutor(Executor):
         await self.client.sendTools(_js(specs))
 
     async def send_variables(self, variables: Mapping[str, Any]) -> None:
-        await self.client.sendVariables(_js(to_wire(dict(variables))))
+        await self.client.sendVariables(_js(to_wire(dict(variables), exact=True)))
 
     async def reset(self) -> None:
         await self._previous_run()
@@ -92,14 +92,15 @@ class BrowserSandboxExecutor(Executor):
             if tool is None:
                 raise AgentToolCallError(f"unknown tool {name!r}; the tools are: {', '.join(self.tools)}")
             value = await tool.acall(*args, **kwargs)
-            answer = {"ok": True, "value": to_wire(value)}
+            answer = {"ok": True, "value": to_wire(value, exact=True)}
         except AgentError as error:
             answer = {"ok": False, "error": error.to_dict()}
         except Exception as error:  # noqa: BLE001 - the model should see what failed
             answer = {"ok": False, "error": AgentToolExecutionError(f"{type(error).__name__}: {error}").to_dict()}
-        if self.on_tool_use is not None and name != "final_answer":
+        if self.on_tool_use is not None and name != "final_answer":  # for a page: plain data
             arguments = tool.bind_arguments(tuple(args), kwargs) if answer["ok"] else {"args": args, **kwargs}
-            self.on_tool_use(name, to_wire(arguments), answer.get("value", answer.get("error")), answer["ok"])
+            shown = to_wire(value) if answer["ok"] else answer["error"]
+            self.on_tool_use(name, to_wire(arguments), shown, answer["ok"])
         return json.dumps(answer)
 
     async def _previous_run(self) -> None:
