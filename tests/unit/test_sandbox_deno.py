@@ -92,7 +92,7 @@ async def test_state_prints_and_tool_calls_cross_the_boundary(executor):
         code("final_answer({'x': x * 10, 'pair': (1, 2)})"),
     ])
     result = await agent.arun("Compute", return_full_result=True)
-    assert (result.output, result.state) == ({"x": 50, "pair": [1, 2]}, "success")
+    assert (result.output, result.state) == ({"x": 50, "pair": (1, 2)}, "success")  # the tuple stays one
     assert agent.memory.steps[1].observations.startswith("Execution logs:\nx is 5\nerr")
 
 
