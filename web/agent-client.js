@@ -1,5 +1,5 @@
-// The page side of the JS API (DESIGN §5): one agent worker and one sandbox
-// per page, shared by every agent the page creates.
+// The page side of the JS API (DESIGN §5): one agent worker per page, shared
+// by every agent the page creates, and one sandbox (frame) per code agent.
 //
 //   import { createAgent } from "./wasm-agent.js";
 //   const agent = await createAgent({ model: { provider: "openai", baseUrl, apiKey, model }, tools: [...] });
@@ -7,7 +7,7 @@
 //   for await (const event of agent.stream("task")) { … }
 //   agent.interrupt(); await agent.close();
 
-import { RpcChannel } from "./rpc.js";
+import { RpcChannel, withTransfer } from "./rpc.js";
 import { loadSandboxAssets, openSandboxFrame } from "./sandbox-frame.js";
 import { addRunMethods } from "./runs-api.js";
 
@@ -43,7 +43,17 @@ async function boot() {
   rpc.on("progress", report);
   rpc.on("sandbox", (event) => {
     if (event.type === "crashed" || event.type === "restarted") console.warn(`sandbox ${event.type}: ${event.reason}`);
-    if (event.type === "lost") replaceFrame(rpc);
+    if (event.type === "lost") replaceFrame(rpc, event.sandboxId);
+  });
+  rpc.on("sandbox_closed", ({ sandboxId }) => {
+    frames.get(sandboxId)?.destroy();
+    frames.delete(sandboxId);
+  });
+  // Another code agent: a sandbox of its own.
+  rpc.handle("open_sandbox", async () => {
+    const sandboxId = nextSandboxId++;
+    const { port, error } = await openSandbox(sandboxId);
+    return port ? withTransfer({ sandboxId, port }, [port]) : { sandboxId, port: null, error };
   });
   rpc.handle("call_tool", ({ agentId, name, kwargs }) => {
     const tool = toolsByAgent.get(agentId)?.get(name);
@@ -53,8 +63,10 @@ async function boot() {
   const python = rpc.request("boot", {}, { timeoutMs: 180_000 });
   python.catch(() => {});
   report({ stage: "sandbox", message: "Loading Python and the code sandbox" });
-  const { port, error } = await openSandbox();
-  const sandbox = await rpc.request("attach_sandbox", { port, error }, { timeoutMs: 180_000, transfer: port ? [port] : [] });
+  const sandboxId = nextSandboxId++;
+  const { port, error } = await openSandbox(sandboxId);
+  const sandbox = await rpc.request("attach_sandbox", { sandboxId, port, error },
+    { timeoutMs: 180_000, transfer: port ? [port] : [] });
   const info = { ...(await python), ...sandbox };
   info.readyMs = performance.now() - started;
   report({ stage: "ready", message: info.sandbox ? "Agent ready" : "Agent ready, but code execution is unavailable", info });
@@ -65,17 +77,18 @@ async function boot() {
  * The sandbox's document stopped answering (its process ended: Chromium gives a sandboxed frame its own
  * process, so generated code exhausting its memory takes down only that): a new frame takes over.
  */
-async function replaceFrame(rpc) {
-  const { port, error } = await openSandbox();
+async function replaceFrame(rpc, sandboxId) {
+  const { port, error } = await openSandbox(sandboxId);
   if (!port) return console.warn(`the sandbox could not be replaced: ${error}`);
-  await rpc.request("replace_sandbox_port", { port }, { transfer: [port] })
+  await rpc.request("replace_sandbox_port", { sandboxId, port }, { transfer: [port] })
     .catch((failure) => console.warn(`the sandbox could not be replaced: ${failure.message}`));
 }
 
-let currentFrame = null;
+const frames = new Map(); // sandboxId -> the frame from openSandboxFrame
+let nextSandboxId = 1;
 
-/** The sandbox's frame and the port that drives it, or the reason there is none. Replaces the last one. */
-async function openSandbox() {
+/** A sandbox's frame and the port that drives it, or the reason there is none. Replaces the sandbox's last frame. */
+async function openSandbox(sandboxId) {
   try {
     const manifest = await fetch(new URL("build.json", BASE)).then((response) => response.json());
     const assets = await loadSandboxAssets({ base: BASE.href, pyodide: "pyodide/", wheel: manifest.wheel,
@@ -86,10 +99,12 @@ async function openSandbox() {
     if (!page.ok) throw new Error(`${assets.frameUrl} could not be loaded: HTTP ${page.status}`);
     const html = await page.text();
     const frameUrl = URL.createObjectURL(new Blob([html], { type: "text/html" }));
-    const frame = await openSandboxFrame({ assets: { ...assets, frameUrl }, spare: true, maxMemoryMb: 1024 });
+    // A warm spare (a second booted worker, for instant restarts) for the boot sandbox only: each one
+    // holds a Pyodide, and pages with several code agents would pay that memory for each.
+    const frame = await openSandboxFrame({ assets: { ...assets, frameUrl }, spare: sandboxId === 1, maxMemoryMb: 1024 });
     URL.revokeObjectURL(frameUrl);
-    currentFrame?.destroy();
-    currentFrame = frame;
+    frames.get(sandboxId)?.destroy();
+    frames.set(sandboxId, frame);
     return { port: frame.port, error: "" };
   } catch (error) {
     return { port: null, error: error.message };

@@ -1,18 +1,23 @@
 // The agent worker: Pyodide with the wasm_agent wheel runs the agent loop
 // here, off the page's thread. It owns the model clients (fetch), the API
-// keys and the Python tools; generated code never runs here but in the
+// keys and the Python tools; generated code never runs here but in a
 // sandbox, whose MessagePort the page hands over (an iframe can only be made
-// by a page). Everything goes through web/rpc.js:
+// by a page). Each code agent has a sandbox of its own, like each smolagents
+// agent has its own executor: the page opens the first one at boot, and more
+// when more code agents are made. Everything goes through web/rpc.js:
 //
 //   page → worker  boot                     load Pyodide + the wheel
-//                  attach_sandbox {port}    drive the sandbox the page opened (or {error})
-//                  replace_sandbox_port {port}  a new frame, after the sandbox reported `lost`
+//                  attach_sandbox {sandboxId, port}  drive the sandbox the page opened (or {error})
+//                  replace_sandbox_port {sandboxId, port}  a new frame, after that sandbox reported `lost`
 //                  create {options}         make an agent (JS tools come as specs without fn)
 //                  run {agentId, task}      run it; events come back as "event" notifications
 //                  interrupt {agentId}      close {agentId}
 //   worker → page  progress {stage, …}      notifications while loading
 //                  event {agentId, event}   one stream event of a run (JSON text)
 //                  call_tool {agentId, name, kwargs}  a JS tool, run in the page
+//                  open_sandbox → {sandboxId, port}   another sandbox, for another code agent
+//                  sandbox {sandboxId, type, reason}  its events (lost: the page replaces its frame)
+//                  sandbox_closed {sandboxId}         the page removes that frame
 
 import { RpcChannel } from "./rpc.js";
 import { SandboxClient } from "./sandbox-client.js";
@@ -25,9 +30,12 @@ const progress = (stage, detail = {}) => rpc.notify("progress", { stage, ...deta
 
 let pyodide = null;
 let module = null; // wasm_agent.platform.browser_agent
-let sandbox = null; // SandboxClient, or null when the page could not start the sandbox
-let sandboxProblem = "";
+const sandboxes = new Map(); // sandboxId -> {client: SandboxClient, session: the AgentSession using it, or null}
+let firstSandboxId = null; // opened at boot and kept (reset) between the agents that use it
+let sandboxProblem = ""; // why the page could not start a sandbox, if it could not
+let sandboxTimeoutMs = 30_000;
 const sessions = new Map();
+const sandboxOf = new Map(); // AgentSession -> its sandbox entry
 let nextAgentId = 1;
 const runs = installRunHandlers(rpc, { pyodide: () => pyodide, sessionOf });
 
@@ -59,38 +67,83 @@ async function loadBrowserModel({ modelUrl, file }) {
   progress("ready", { message: "In-browser model ready" });
 }
 
-rpc.handle("attach_sandbox", async ({ port = null, error = "", timeoutMs = 30_000, bootMs = 120_000 }) => {
+/** Drive the sandbox behind `port`; its tool calls are answered by the session that uses it. */
+function addSandbox(sandboxId, port) {
+  const entry = { sandboxId, client: null, session: null };
+  entry.client = new SandboxClient(port, {
+    timeoutMs: sandboxTimeoutMs,
+    onToolCall: (name, args, kwargs) => {
+      if (!entry.session) throw new Error("no agent uses this sandbox");
+      return answerWithSession(entry.session, name, args, kwargs);
+    },
+    wireValues: true, // Python runs the tools and reads the results: it reads the markers
+    onEvent: (event) => rpc.notify("sandbox", { sandboxId, type: event.type, reason: event.reason ?? null }),
+  });
+  sandboxes.set(sandboxId, entry);
+  return entry;
+}
+
+async function whenReady(client, bootMs) {
+  let timer;
+  const timeout = new Promise((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`it did not start within ${bootMs / 1000} s`)), bootMs);
+  });
+  return Promise.race([client.ready(), timeout]).finally(() => clearTimeout(timer));
+}
+
+rpc.handle("attach_sandbox", async ({ sandboxId = 1, port = null, error = "", timeoutMs = 30_000, bootMs = 120_000 }) => {
   const started = performance.now();
+  sandboxTimeoutMs = timeoutMs;
   if (!port) {
     sandboxProblem = error || "the page did not start a sandbox";
     return { sandbox: null, sandboxProblem };
   }
-  sandbox = new SandboxClient(port, {
-    timeoutMs,
-    onToolCall: answerToolCall,
-    wireValues: true, // Python runs the tools and reads the results: it reads the markers
-    onEvent: (event) => rpc.notify("sandbox", { type: event.type, reason: event.reason ?? null }),
-  });
+  const entry = addSandbox(sandboxId, port);
   try {
-    let timer;
-    const timeout = new Promise((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`it did not start within ${bootMs / 1000} s`)), bootMs);
-    });
-    await Promise.race([sandbox.ready(), timeout]).finally(() => clearTimeout(timer));
+    await whenReady(entry.client, bootMs);
+    firstSandboxId = sandboxId;
   } catch (failure) {
     sandboxProblem = failure.message;
-    sandbox = null;
+    sandboxes.delete(sandboxId);
+    entry.client.close();
   }
-  return { sandbox: sandbox ? { ...sandbox.info, type: undefined } : null, sandboxProblem,
+  return { sandbox: firstSandboxId != null ? { ...entry.client.info, type: undefined } : null, sandboxProblem,
     sandboxMs: performance.now() - started };
 });
 
-// The page opened a new sandbox frame after this one's reported `lost` (its process ended).
-rpc.handle("replace_sandbox_port", ({ port }) => {
-  if (!sandbox) throw new Error("there is no sandbox to give a new frame to");
-  sandbox.attach(port);
+// The page opened a new frame for a sandbox that reported `lost` (its process ended).
+rpc.handle("replace_sandbox_port", ({ sandboxId = 1, port }) => {
+  const entry = sandboxes.get(sandboxId);
+  if (!entry) throw new Error(`there is no sandbox ${sandboxId} to give a new frame to`);
+  entry.client.attach(port);
   return true;
 });
+
+/** A sandbox for a new code agent: the boot one when no agent uses it, else a new one from the page. */
+async function takeSandbox() {
+  const first = sandboxes.get(firstSandboxId);
+  if (first && !first.session) return first;
+  const { sandboxId, port, error } = await rpc.request("open_sandbox", {}, { timeoutMs: 180_000 });
+  if (!port) throw new Error(error || "the page could not open another sandbox");
+  const entry = addSandbox(sandboxId, port);
+  await whenReady(entry.client, 120_000).catch((failure) => {
+    releaseSandbox(entry);
+    throw failure;
+  });
+  return entry;
+}
+
+/** An agent is done with its sandbox: the boot one is reset for the next agent, others are closed. */
+function releaseSandbox(entry) {
+  entry.session = null;
+  if (entry.sandboxId === firstSandboxId) {
+    entry.client.reset().catch(() => {});
+    return;
+  }
+  sandboxes.delete(entry.sandboxId);
+  entry.client.close();
+  rpc.notify("sandbox_closed", { sandboxId: entry.sandboxId });
+}
 
 rpc.handle("create", async ({ options }) => {
   const agentId = nextAgentId++;
@@ -103,13 +156,27 @@ rpc.handle("create", async ({ options }) => {
     }
   };
   const wantsCode = (options.agentType ?? "code") === "code";
-  if (wantsCode && !sandbox) {
+  if (wantsCode && firstSandboxId == null) {
     throw Object.assign(new Error(`Code execution is unavailable: the sandbox did not start (${sandboxProblem}). `
       + "Generated code never runs outside the sandbox."), { name: "ExecutorUnavailableError" });
   }
-  if (wantsCode) await installImports(pyodide, sandbox, SITE, options.additionalAuthorizedImports ?? []);
-  if (options.model?.provider === "browser") await loadBrowserModel(options.model);
-  const session = module.AgentSession(JSON.stringify(options), callPageTool, wantsCode ? sandbox : null);
+  const entry = wantsCode ? await takeSandbox() : null;
+  let session;
+  try {
+    if (entry) {
+      entry.session = {}; // taken: another create must not get it meanwhile
+      await installImports(pyodide, entry.client, SITE, options.additionalAuthorizedImports ?? []);
+    }
+    if (options.model?.provider === "browser") await loadBrowserModel(options.model);
+    session = module.AgentSession(JSON.stringify(options), callPageTool, entry ? entry.client : null);
+  } catch (error) {
+    if (entry) releaseSandbox(entry);
+    throw error;
+  }
+  if (entry) {
+    entry.session = session;
+    sandboxOf.set(session, entry);
+  }
   sessions.set(agentId, session);
   await runs.attach(session, options);
   return { agentId };
@@ -131,6 +198,9 @@ rpc.handle("close", async ({ agentId }) => {
   if (!session) return false;
   sessions.delete(agentId);
   await session.close();
+  const entry = sandboxOf.get(session);
+  sandboxOf.delete(session);
+  if (entry) releaseSandbox(entry);
   session.destroy();
   return true;
 });
@@ -139,13 +209,6 @@ function sessionOf(agentId) {
   const session = sessions.get(agentId);
   if (!session) throw new Error(`no agent ${agentId} (closed?)`);
   return session;
-}
-
-// A tool call from generated code: the session of the running agent answers it (in Python).
-async function answerToolCall(name, args, kwargs) {
-  const session = [...sessions.values()].find((candidate) => candidate.executor != null && candidate.emit != null);
-  if (!session) throw new Error("no agent is running");
-  return answerWithSession(session, name, args, kwargs);
 }
 
 rpc.notify("loaded");

@@ -18,6 +18,13 @@ import { PendingRequests, RequestTimeoutError, SandboxDiedError } from "./protoc
 export { RequestTimeoutError };
 export class WorkerDiedError extends SandboxDiedError {}
 
+const TRANSFER = Symbol("transfer");
+
+/** What a handler returns to answer with `value` and move `transfer` (ports…) to the asking side. */
+export function withTransfer(value, transfer) {
+  return { [TRANSFER]: transfer, value };
+}
+
 export class RpcChannel {
   #endpoint;
   #pending = new PendingRequests();
@@ -42,7 +49,10 @@ export class RpcChannel {
     }
   }
 
-  /** Serve `method`: `fn(params)` may return a value or a promise; a throw answers with an error. */
+  /**
+   * Serve `method`: `fn(params)` may return a value or a promise (or `withTransfer(value, [port])`);
+   * a throw answers with an error.
+   */
   handle(method, fn) {
     this.#handlers.set(method, fn);
   }
@@ -92,8 +102,9 @@ export class RpcChannel {
       const handler = this.#handlers.get(method);
       try {
         if (!handler) throw new Error(`no handler for ${method}`);
-        const value = await handler(params);
-        this.#endpoint.postMessage({ kind: "response", id, ok: true, value });
+        const answer = await handler(params);
+        const moved = answer?.[TRANSFER];
+        this.#endpoint.postMessage({ kind: "response", id, ok: true, value: moved ? answer.value : answer }, moved ?? []);
       } catch (error) {
         this.#endpoint.postMessage({ kind: "response", id, ok: false,
           error: { name: error?.name ?? "Error", message: String(error?.message ?? error) } });

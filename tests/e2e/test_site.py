@@ -240,6 +240,30 @@ def test_floats_and_tuples_keep_their_type_between_python_tools_and_the_sandbox(
         page.close()
 
 
+def test_two_code_agents_on_a_page_run_at_once_each_in_its_own_sandbox(browser, site_servers):
+    """Like smolagents agents, each with its own executor: variables, tools and runs do not mix."""
+    page = SitePage(browser, site_servers["plain"].url).open()
+    try:
+        result = page.page.evaluate("""async () => {
+            const { createAgent } = await import("./wasm-agent.js");
+            const make = (name) => createAgent({
+                tools: [{ name: "who", description: "Who answers, after a pause.", outputType: "string",
+                          fn: () => new Promise((resolve) => setTimeout(() => resolve(`tool of ${name}`), 400)) }],
+                model: { provider: "scripted", responses: [
+                    `<code>mine = "${name}"\\nheard = who()</code>`, "<code>final_answer([mine, heard])</code>"] } });
+            const [a, b] = [await make("A"), await make("B")];
+            const frames = document.querySelectorAll("iframe").length;
+            const [ra, rb] = await Promise.all([a.run("Say who you are"), b.run("Say who you are")]);
+            await b.close();
+            return { a: ra.output, b: rb.output, frames, framesAfterClose: document.querySelectorAll("iframe").length };
+        }""")
+        assert result["a"] == ["A", "tool of A"] and result["b"] == ["B", "tool of B"], result
+        assert result["frames"] == 2 and result["framesAfterClose"] == 1
+        assert page.errors == []
+    finally:
+        page.close()
+
+
 def test_a_new_build_replaces_the_cached_one(browser, site_dist, tmp_path):
     import shutil
 
