@@ -69,7 +69,10 @@ export class SandboxWorkers {
     if (!state) return;
     switch (message.type) {
       case "interrupt":
-        if (state.runs.size) {
+        // Once per run: the host may send several (the user's, the cancelled step's), and a second
+        // would land in code that the first has already stopped.
+        if (state.runs.size && !state.interrupted) {
+          state.interrupted = true;
           Atomics.store(state.interrupt, 0, 2);
           Atomics.notify(state.interrupt, 0); // wakes a sleeping time.sleep
         }
@@ -81,6 +84,7 @@ export class SandboxWorkers {
         return state.control ? answerTool(state, text) : state.worker.postMessage(text);
       case "run":
         Atomics.store(state.interrupt, 0, 0);
+        state.interrupted = false;
         state.runs.add(message.id);
         return state.worker.postMessage(text);
       default:

@@ -223,7 +223,11 @@
     const state = active;
     switch (message.type) {
       case "interrupt":
-        if (state.interrupt && state.busy) Atomics.store(state.interrupt, 0, 2);
+        // Once per run: a second interrupt would land in code that the first has already stopped.
+        if (state.interrupt && state.busy && !state.interrupted) {
+          state.interrupted = true;
+          Atomics.store(state.interrupt, 0, 2);
+        }
         if (!atomics) state.worker.postMessage(data); // JSPI: fails a pending tool call
         return;
       case "restart":
@@ -232,6 +236,7 @@
         return atomics ? answerTool(state, data) : state.worker.postMessage(data);
       case "run":
         if (state.interrupt) Atomics.store(state.interrupt, 0, 0);
+        state.interrupted = false;
         state.busy = true;
         state.logs = 0;
         return state.worker.postMessage(data);

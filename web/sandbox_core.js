@@ -62,13 +62,32 @@ export function serveSandbox(scope, post) {
           session = booted?.session ?? null;
           jspiAnswers = booted?.answers ?? null;
         } else if (session) {
-          post(await session.handle(data));
+          post(await answer(session, data));
         }
       }
     } catch (error) {
       post(JSON.stringify({ type: "crashed", reason: String(error?.stack ?? error) }));
     } finally {
       busy = false;
+    }
+  }
+
+  /**
+   * The session's answer to one request. A KeyboardInterrupt can land in the protocol's own Python
+   * around the code (an interrupt meant for code that has just finished): the code's state is
+   * intact, so the request is answered as interrupted instead of the sandbox being given up.
+   */
+  async function answer(session, data) {
+    try {
+      return await session.handle(data);
+    } catch (error) {
+      if (error?.type !== "KeyboardInterrupt") throw error;
+      let id = 0;
+      try {
+        id = JSON.parse(data).id ?? 0;
+      } catch { /* not JSON: the session would have said so */ }
+      return JSON.stringify({ type: "result", id, ok: false,
+        error: { type: "KeyboardInterrupt", message: "the request was interrupted" } });
     }
   }
 

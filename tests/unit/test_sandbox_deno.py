@@ -220,6 +220,26 @@ async def test_user_interrupt_stops_the_code_and_the_sandbox_stays_usable(execut
     assert (await executor.run("before")).output == "kept"
 
 
+async def test_interrupts_that_land_after_the_code_has_stopped_lose_nothing(executor):
+    """Stopping a step sends more than one interrupt (the user's, the cancelled step's), and the
+    last may reach the sandbox when the code is over and its answer is being encoded. Nothing of
+    the sandbox may break then: it answers, and keeps its variables."""
+    await executor.run("kept = 'yes'")
+    slow_answer = "try:\n    while True: pass\nexcept KeyboardInterrupt:\n    pass\n'x' * 3_000_000"
+    for _ in range(3):
+        run = asyncio.ensure_future(executor.run(slow_answer))
+        while executor._running_id is None:
+            await asyncio.sleep(0.01)
+        await asyncio.sleep(0.2)
+        for _ in range(40):  # interrupts while the code catches the first, then while its answer is encoded
+            executor._io_loop.call_soon_threadsafe(executor._send, {"type": "interrupt"})
+            await asyncio.sleep(0.005)
+        result = await asyncio.wait_for(run, 30)
+        assert result.error is None or "interrupted" in result.error or "stopped" in result.error, result.error
+    assert (await executor.run("kept")).output == "yes"
+    assert executor.restarts == 0 or not any("restarted" in line for line in executor.logs), list(executor.logs)
+
+
 async def test_interrupt_from_another_thread_stops_a_sync_run(executor):
     agent = agent_for(executor, [code("while True: pass")])
     run = asyncio.ensure_future(asyncio.to_thread(agent.run, "Loop", return_full_result=True))
