@@ -262,6 +262,20 @@ async def test_a_killed_process_is_replaced_and_the_model_is_told():
         await executor.close()
 
 
+def test_old_snapshots_are_pruned_to_the_most_recently_used(tmp_path):
+    from wasm_agent.executor.sandbox_launch import SnapshotCache
+
+    cache = SnapshotCache("deno", sandbox.DEFAULT_PYODIDE_DIR, cache_dir=tmp_path)
+    for age in range(7):  # one file a version, the first one newest
+        path = tmp_path / f"sandbox-snapshot-{age:020d}.bin"
+        path.write_bytes(b"s")
+        os.utime(path, (1_000_000 - age * 100, 1_000_000 - age * 100))
+    (tmp_path / "other.txt").write_text("not ours")
+    cache.prune()
+    assert sorted(p.name for p in tmp_path.iterdir()) == \
+        ["other.txt", *(f"sandbox-snapshot-{age:020d}.bin" for age in range(SnapshotCache.KEEP))]
+
+
 async def test_a_broken_snapshot_is_dropped_and_the_sandbox_starts_cold(tmp_path):
     executor = sandbox.DenoSandboxExecutor(cache_dir=tmp_path)
     executor.snapshots.path.write_bytes(b"not a snapshot" * 100_000)

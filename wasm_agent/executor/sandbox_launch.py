@@ -8,6 +8,7 @@ FFI and system information are denied; the worker inside has no permissions.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import json
 import os
@@ -55,7 +56,10 @@ class SnapshotCache:
     Keyed by everything that shapes it (Pyodide's files, our sandbox files, the
     Deno binary), so an upgrade makes a new one. Made by the sandbox process
     itself (it cannot write: the bytes come back on stdout and are written here).
+    Each is about 30 MB: making one removes all but the `KEEP` most recently used.
     """
+
+    KEEP = 4  # checkouts or versions side by side each keep theirs
 
     def __init__(self, deno_bin: str, pyodide_dir: Path, cache_dir: str | os.PathLike | None = None):
         self.deno_bin, self.pyodide_dir = deno_bin, Path(pyodide_dir)
@@ -81,6 +85,8 @@ class SnapshotCache:
         async with self._lock:
             path = self.path
             if path.is_file():
+                with contextlib.suppress(OSError):
+                    os.utime(path)  # used now: pruning keeps the recently used
                 return path
             try:
                 await self.make(path)
@@ -105,8 +111,23 @@ class SnapshotCache:
         temporary = path.with_suffix(f".{os.getpid()}.tmp")
         temporary.write_bytes(data)
         os.replace(temporary, path)
+        self.prune()
+
+    def prune(self) -> None:
+        """Remove the snapshots (of other versions) beyond the `KEEP` most recently used."""
+        snapshots = sorted(self.cache_dir.glob("sandbox-snapshot-*.bin"), key=_mtime, reverse=True)
+        for old in snapshots[self.KEEP:]:
+            with contextlib.suppress(OSError):
+                old.unlink()
 
     def discard(self, path: Path) -> None:
         """Forget a snapshot that did not start; later starts of this process are cold."""
         path.unlink(missing_ok=True)
         self.failed = "a sandbox did not start from the snapshot"
+
+
+def _mtime(path: Path) -> float:
+    try:
+        return path.stat().st_mtime
+    except OSError:
+        return 0.0
