@@ -14,6 +14,7 @@ import time
 import typing
 
 import pytest
+from deno_sandbox import require_deno_sandbox
 from sample_tools import add, divide
 
 from wasm_agent import CodeAgent, ScriptedModel, tool
@@ -23,11 +24,7 @@ from wasm_agent.platform import block_on
 
 pytestmark = pytest.mark.cpython_only
 
-sandbox = pytest.importorskip("wasm_agent.executor.sandbox")
-if sandbox.find_deno() is None:
-    pytest.skip("Deno is not installed (pip install deno)", allow_module_level=True)
-if not (sandbox.DEFAULT_PYODIDE_DIR / "pyodide.asm.wasm").is_file():
-    pytest.skip("Pyodide is not installed (npm ci)", allow_module_level=True)
+sandbox = require_deno_sandbox()
 
 SECRET = "wasm-agent-test-secret-7f3a"
 

@@ -4,17 +4,14 @@
 import json
 
 import pytest
+from deno_sandbox import require_deno_sandbox
 from wheel_factory import make_wheel
 
 from wasm_agent.executor.packages import MissingPackageError
 
 pytestmark = pytest.mark.cpython_only
 
-sandbox = pytest.importorskip("wasm_agent.executor.sandbox")
-if sandbox.find_deno() is None:
-    pytest.skip("Deno is not installed (pip install deno)", allow_module_level=True)
-if not (sandbox.DEFAULT_PYODIDE_DIR / "pyodide.asm.wasm").is_file():
-    pytest.skip("Pyodide is not installed (npm ci)", allow_module_level=True)
+sandbox = require_deno_sandbox()
 
 
 @pytest.fixture
