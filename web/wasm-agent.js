@@ -16,7 +16,7 @@ export { Agent, createAgent, enableOffline, startRuntime } from "./agent-client.
 const STYLE_URL = new URL("chat.css", import.meta.url).href;
 
 class WasmAgentElement extends HTMLElement {
-  #agent = null;
+  #agent = null; // Promise<Agent>, made on the first run
   #view = null;
   #busy = false;
 
@@ -25,6 +25,16 @@ class WasmAgentElement extends HTMLElement {
     this.tools = [];
     this.pythonTools = [];
     this.apiKey = null;
+  }
+
+  /** Removed from the page (not just moved): the agent and its sandbox are closed. */
+  disconnectedCallback() {
+    queueMicrotask(() => {
+      if (this.isConnected || !this.#agent) return;
+      const agent = this.#agent;
+      this.#agent = null;
+      agent.then((opened) => opened.close()).catch(() => {});
+    });
   }
 
   connectedCallback() {
@@ -59,7 +69,7 @@ class WasmAgentElement extends HTMLElement {
         this.run(task);
       }
     });
-    root.querySelector(".btn-stop").addEventListener("click", () => this.#agent?.interrupt());
+    root.querySelector(".btn-stop").addEventListener("click", () => this.interrupt());
     const status = root.querySelector(".wa-status");
     enableOffline().catch(() => false).then(() => startRuntime({
       onProgress: (progress) => { status.textContent = progress.message; },
@@ -73,7 +83,7 @@ class WasmAgentElement extends HTMLElement {
   }
 
   async #ensureAgent() {
-    this.#agent ??= await createAgent({
+    this.#agent ??= createAgent({
       model: { provider: this.getAttribute("provider") ?? "openai", model: this.getAttribute("model") ?? "",
         baseUrl: this.getAttribute("base-url") ?? undefined, apiKey: this.apiKey ?? this.getAttribute("api-key") ?? undefined },
       agentType: this.getAttribute("agent-type") ?? "code",
@@ -81,6 +91,9 @@ class WasmAgentElement extends HTMLElement {
       instructions: this.getAttribute("instructions") ?? undefined,
       tools: this.tools,
       pythonTools: this.pythonTools,
+    }).catch((error) => {
+      this.#agent = null; // the next run tries again
+      throw error;
     });
     return this.#agent;
   }
@@ -114,7 +127,7 @@ class WasmAgentElement extends HTMLElement {
   }
 
   interrupt() {
-    return this.#agent?.interrupt();
+    return this.#agent?.then((agent) => agent.interrupt());
   }
 }
 

@@ -382,6 +382,15 @@ def test_embedding_page_runs_a_task(browser, site_servers, mock):
         assert page.page.text_content("wasm-agent .final-text") == "177"
         assert [r.json["model"] for r in mock.requests if r.method == "POST"] == ["qwen2.5-coder:7b"]
         screenshot(page.page, "embedded")
+        # Removed from the page, the element closes its agent: the next code agent reuses its sandbox.
+        frames = page.page.evaluate("""async () => {
+            document.querySelector("wasm-agent").remove();
+            await new Promise((resolve) => setTimeout(resolve, 500));
+            const { createAgent } = await import("./wasm-agent.js");
+            await createAgent({ model: { provider: "scripted", responses: [] } });
+            return document.querySelectorAll("iframe").length;
+        }""")
+        assert frames == 1
         assert page.errors == []
     finally:
         page.close()
