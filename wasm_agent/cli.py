@@ -99,6 +99,7 @@ async def run_agent(agent: MultiStepAgent, task: str, out: TextIO = sys.stdout,
                     printer: StepPrinter | None = None) -> int:
     printer = printer or StepPrinter(out)
     started = time.perf_counter()
+    stop_on_ctrl_c(agent)
     try:
         async for event in agent.stream(task):
             printer(event)
@@ -111,6 +112,27 @@ async def run_agent(agent: MultiStepAgent, task: str, out: TextIO = sys.stdout,
     out.write(f"({result.state}; {time.perf_counter() - started:.2f} s; "
               f"{result.token_usage.total_tokens} tokens)\n")
     return 0 if result.state == "success" else 1
+
+
+def stop_on_ctrl_c(agent: MultiStepAgent) -> None:
+    """On CPython, Ctrl+C stops the step under way (the run ends "interrupted", its summary printed);
+    a second Ctrl+C quits at once. Where there are no signals (Pyodide), the runtime handles it."""
+    import signal
+
+    presses = 0
+
+    def on_ctrl_c() -> None:
+        nonlocal presses
+        presses += 1
+        if presses > 1:
+            os._exit(130)
+        print("\nInterrupting the run (Ctrl+C again quits at once)", file=sys.stderr, flush=True)
+        agent.interrupt()
+
+    try:
+        asyncio.get_running_loop().add_signal_handler(signal.SIGINT, on_ctrl_c)
+    except (NotImplementedError, RuntimeError, AttributeError, ValueError):
+        pass  # no signals here, or not the main thread
 
 
 async def run_session(session: Any, task: str) -> int:
