@@ -2,10 +2,8 @@
 printed, the model's code runs in the Deno sandbox, Ctrl+C stops a run and says how it ended."""
 
 import os
-import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -17,13 +15,9 @@ KEY = "sk-test-cli-41d2"
 KEY_ENV = "WASM_AGENT_TEST_CLI_KEY"
 
 
-def wasm_agent(*args, key=KEY, **popen):
-    env = {**os.environ, KEY_ENV: key}
-    command = [sys.executable, "-m", "wasm_agent", *args]
-    if popen:
-        return subprocess.Popen(command, cwd=REPO, env=env, text=True, stdout=subprocess.PIPE,
-                                stderr=subprocess.PIPE, **popen)
-    return subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True, timeout=180)
+def wasm_agent(*args, key=KEY):
+    return subprocess.run([sys.executable, "-m", "wasm_agent", *args], cwd=REPO, env={**os.environ, KEY_ENV: key},
+                          capture_output=True, text=True, timeout=180)
 
 
 def test_demo_runs_a_scripted_task_through_the_sandbox():
@@ -53,22 +47,11 @@ def test_run_without_a_key_says_which_variable_to_set():
 
 
 def test_ctrl_c_stops_the_step_under_way_and_the_run_ends_interrupted():
-    from providers.mock import MockProviderServer
+    from terminal import ctrl_c_during_endless_step
 
-    with MockProviderServer(api_key=KEY) as provider:
-        provider.script("Thought: count.\n<code>\nn = 0\nwhile True:\n    n += 1\n</code>")
-        process = wasm_agent("run", "Count forever", "--model", "m", "--api-base", provider.openai_base,
-                             "--api-key-env", KEY_ENV, start_new_session=True)
-        try:
-            deadline = time.monotonic() + 120
-            while not provider.requests and time.monotonic() < deadline:
-                time.sleep(0.1)
-            time.sleep(1.5)  # the loop is running in the sandbox now
-            os.killpg(process.pid, signal.SIGINT)  # what Ctrl+C in a terminal does
-            out, err = process.communicate(timeout=60)
-        finally:
-            if process.poll() is None:
-                os.killpg(process.pid, signal.SIGKILL)
-    assert process.returncode == 1, out + err
+    code, out, err = ctrl_c_during_endless_step(
+        ["run", "Count forever", "--model", "m", "--api-base", "{api_base}", "--api-key-env", KEY_ENV],
+        KEY, {KEY_ENV: KEY})
+    assert code == 1, out + err
     assert "Interrupting the run" in err and "(interrupted;" in out
     assert "Traceback" not in err

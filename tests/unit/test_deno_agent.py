@@ -249,28 +249,11 @@ def test_a_tool_calling_agent_runs_with_native_tool_calls(site):
 
 
 def test_ctrl_c_stops_the_step_under_way_and_the_run_ends_interrupted(site):
-    import signal
-    import time
+    from terminal import ctrl_c_during_endless_step
 
-    from providers.mock import MockProviderServer
-
-    with MockProviderServer(api_key=KEY) as provider:
-        provider.script("Thought: count.\n<code>\nn = 0\nwhile True:\n    n += 1\n</code>")
-        process = subprocess.Popen(
-            [sys.executable, "-m", "wasm_agent", "deno", "Count forever", "--model", "m", "--api-base",
-             provider.openai_base, "--key-env", KEY_ENV, "--site", str(site), "--timeout", "120"],
-            cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
-            env={**os.environ, KEY_ENV: KEY})
-        try:
-            deadline = time.monotonic() + 120
-            while not provider.requests and time.monotonic() < deadline:
-                time.sleep(0.1)
-            time.sleep(1.5)  # the loop is running in the sandbox now
-            os.killpg(process.pid, signal.SIGINT)  # what Ctrl+C in a terminal does
-            out, err = process.communicate(timeout=60)
-        finally:
-            if process.poll() is None:
-                os.killpg(process.pid, signal.SIGKILL)
-    assert process.returncode == 1, out + err
+    code, out, err = ctrl_c_during_endless_step(
+        ["deno", "Count forever", "--model", "m", "--api-base", "{api_base}", "--key-env", KEY_ENV,
+         "--site", str(site), "--timeout", "120"], KEY, {KEY_ENV: KEY})
+    assert code == 1, out + err
     assert "Interrupting the run" in err
     assert "(interrupted;" in out
