@@ -73,7 +73,7 @@ function addSandbox(sandboxId, port) {
   entry.client = new SandboxClient(port, {
     timeoutMs: sandboxTimeoutMs,
     onToolCall: (name, args, kwargs) => {
-      if (!entry.session) throw new Error("no agent uses this sandbox");
+      if (!entry.session || entry.session === TAKEN) throw new Error("no agent uses this sandbox yet");
       return answerWithSession(entry.session, name, args, kwargs);
     },
     wireValues: true, // Python runs the tools and reads the results: it reads the markers
@@ -119,13 +119,19 @@ rpc.handle("replace_sandbox_port", ({ sandboxId = 1, port }) => {
   return true;
 });
 
+const TAKEN = {}; // the session of a sandbox whose agent is being made
+
 /** A sandbox for a new code agent: the boot one when no agent uses it, else a new one from the page. */
 async function takeSandbox() {
   const first = sandboxes.get(firstSandboxId);
-  if (first && !first.session) return first;
+  if (first && !first.session) {
+    first.session = TAKEN; // at once: another create must not get it meanwhile
+    return first;
+  }
   const { sandboxId, port, error } = await rpc.request("open_sandbox", {}, { timeoutMs: 180_000 });
   if (!port) throw new Error(error || "the page could not open another sandbox");
   const entry = addSandbox(sandboxId, port);
+  entry.session = TAKEN;
   await whenReady(entry.client, 120_000).catch((failure) => {
     releaseSandbox(entry);
     throw failure;
@@ -163,10 +169,7 @@ rpc.handle("create", async ({ options }) => {
   const entry = wantsCode ? await takeSandbox() : null;
   let session;
   try {
-    if (entry) {
-      entry.session = {}; // taken: another create must not get it meanwhile
-      await installImports(pyodide, entry.client, SITE, options.additionalAuthorizedImports ?? []);
-    }
+    if (entry) await installImports(pyodide, entry.client, SITE, options.additionalAuthorizedImports ?? []);
     if (options.model?.provider === "browser") await loadBrowserModel(options.model);
     session = module.AgentSession(JSON.stringify(options), callPageTool, entry ? entry.client : null);
   } catch (error) {

@@ -251,7 +251,7 @@ def test_two_code_agents_on_a_page_run_at_once_each_in_its_own_sandbox(browser, 
                           fn: () => new Promise((resolve) => setTimeout(() => resolve(`tool of ${name}`), 400)) }],
                 model: { provider: "scripted", responses: [
                     `<code>mine = "${name}"\\nheard = who()</code>`, "<code>final_answer([mine, heard])</code>"] } });
-            const [a, b] = [await make("A"), await make("B")];
+            const [a, b] = await Promise.all([make("A"), make("B")]); // made at once: each its own sandbox
             const frames = document.querySelectorAll("iframe").length;
             const [ra, rb] = await Promise.all([a.run("Say who you are"), b.run("Say who you are")]);
             await b.close();
