@@ -112,20 +112,11 @@ def summary(name: str, times: list[float], unit: float = 1e3, suffix: str = "ms"
 
 
 async def main(rounds: int) -> None:
-    sys.path.insert(0, REPO)
+    sys.path[:0] = [REPO, os.path.join(REPO, "tests", "unit")]
+    from sample_tools import add  # the tests' add tool
+
     from wasm_agent.executor.base import ExecutionLimits
     from wasm_agent.executor.sandbox import DenoSandboxExecutor
-    from wasm_agent.tools import tool
-
-    @tool
-    def add(a: int, b: int) -> int:
-        """Add two integers.
-
-        Args:
-            a: The first integer.
-            b: The second integer.
-        """
-        return a + b
 
     with_smolagents = os.path.exists(SMOLAGENTS_PYTHON)
     if not with_smolagents:
