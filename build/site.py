@@ -82,6 +82,7 @@ def build_site(out: Path = DEFAULT_OUT, *, snapshot: bool = True, extra_wheels: 
     They go into the lock and the agent installs them into the sandbox from there.
     """
     started = time.perf_counter()
+    _check_replaceable(out)
     pyodide_version = _check_pyodide()
     log(f"building the wasm_agent wheel (cache: {CACHE.relative_to(REPO)})")
     wheel = build_wheel(CACHE)
@@ -134,6 +135,15 @@ def build_site(out: Path = DEFAULT_OUT, *, snapshot: bool = True, extra_wheels: 
     log(f"built {out} in {time.perf_counter() - started:.1f} s: {len(files) + 1} files, "
         f"{manifest['bytes'] / 1e6:.1f} MB, version {manifest['version']}")
     return manifest
+
+
+def _check_replaceable(out: Path) -> None:
+    """The build replaces `out` as a whole: only a folder that is missing, empty, or a site built here."""
+    if out.is_dir() and any(out.iterdir()) and not (out / "build.json").is_file():
+        raise BuildError(f"{out} is not a site built by wasm-agent (it has no build.json): refusing to replace it. "
+                         "Give a new or empty folder, or the folder of an earlier build.")
+    if out.exists() and not out.is_dir():
+        raise BuildError(f"{out} is a file, not a folder for the site")
 
 
 def _check_pyodide() -> str:

@@ -257,3 +257,13 @@ def test_ctrl_c_stops_the_step_under_way_and_the_run_ends_interrupted(site):
     assert code == 1, out + err
     assert "Interrupting the run" in err
     assert "(interrupted;" in out
+
+
+def test_a_site_folder_that_is_not_a_built_site_is_never_replaced(tmp_path):
+    (tmp_path / "notes.txt").write_text("mine")
+    result = subprocess.run([sys.executable, "-m", "wasm_agent", "deno", "task", "--model", "m", "--api-base",
+                             "http://127.0.0.1:9/v1", "--site", str(tmp_path)], cwd=REPO, capture_output=True,
+                            text=True, timeout=120)
+    assert result.returncode == 2
+    assert "is not a site built by wasm-agent" in result.stderr
+    assert (tmp_path / "notes.txt").read_text() == "mine"
