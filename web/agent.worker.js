@@ -185,10 +185,18 @@ rpc.handle("create", async ({ options }) => {
   return { agentId };
 });
 
+const running = new Map(); // AgentSession -> the promise of its run under way
+
 rpc.handle("run", async ({ agentId, task, reset = true, resume = null }) => {
   const session = sessionOf(agentId);
   const emit = (json) => rpc.notify("event", { agentId, event: json });
-  return runs.run(session, { task, reset, resume }, emit);
+  const run = runs.run(session, { task, reset, resume }, emit);
+  running.set(session, run);
+  try {
+    return await run;
+  } finally {
+    if (running.get(session) === run) running.delete(session);
+  }
 });
 
 rpc.handle("interrupt", ({ agentId }) => {
@@ -200,6 +208,13 @@ rpc.handle("close", async ({ agentId }) => {
   const session = sessions.get(agentId);
   if (!session) return false;
   sessions.delete(agentId);
+  // A run under way stops first: its code must not go on in a sandbox handed to the next agent,
+  // nor its loop call the model with nobody listening.
+  const run = running.get(session);
+  if (run) {
+    session.interrupt();
+    await run.catch(() => {});
+  }
   await session.close();
   const entry = sandboxOf.get(session);
   sandboxOf.delete(session);

@@ -264,6 +264,28 @@ def test_two_code_agents_on_a_page_run_at_once_each_in_its_own_sandbox(browser, 
         page.close()
 
 
+def test_closing_an_agent_mid_run_stops_it_before_its_sandbox_serves_another(browser, site_servers):
+    page = SitePage(browser, site_servers["isolated"].url).open()
+    try:
+        result = page.page.evaluate("""async () => {
+            const { createAgent } = await import("./wasm-agent.js");
+            const looping = await createAgent({ model: { provider: "scripted", responses: [
+                "<code>spent = 0\\nwhile True:\\n    spent += 1</code>"] } });
+            const pending = looping.run("Loop");
+            await new Promise((resolve) => setTimeout(resolve, 1500));
+            await looping.close();
+            const stopped = await pending;
+            const next = await createAgent({ model: { provider: "scripted", responses: [
+                "<code>final_answer('spent' in globals())</code>"] } });
+            const answer = await next.run("Is the old variable there?");
+            return { stopped: stopped.state, answer: answer.output, frames: document.querySelectorAll("iframe").length };
+        }""")
+        assert result == {"stopped": "interrupted", "answer": False, "frames": 1}, result
+        assert page.errors == []
+    finally:
+        page.close()
+
+
 def test_a_new_build_replaces_the_cached_one(browser, site_dist, tmp_path):
     import shutil
 
