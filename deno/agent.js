@@ -161,7 +161,7 @@ async function main() {
     });
   }
   const options = {
-    agentType: args.agentType, maxSteps: args.maxSteps, pythonTools, stream: true,
+    agentType: args.agentType, maxSteps: args.maxSteps, pythonTools, stream: true, timeoutSeconds: args.timeout,
     additionalAuthorizedImports: args.imports,
     model: { provider: args.provider, model: args.model, baseUrl: args.apiBase, apiKey: args.apiKey,
       keySource: args.keyEnv ? `the ${args.keyEnv} environment variable, named by --key-env` : "--key-env" },

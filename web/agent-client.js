@@ -128,6 +128,7 @@ function toolSpecs(tools = []) {
  * @param {{name: string, description: string, inputs?: object, outputType?: string, fn: Function}[]} [options.tools]
  * @param {string[]} [options.pythonTools]  Python sources whose @tool functions become tools (run in the worker)
  * @param {number} [options.maxSteps]
+ * @param {number} [options.timeoutSeconds]  wall time of one code step (default 30)
  * @param {string} [options.instructions]
  * @param {(progress: Progress) => void} [options.onProgress]
  */

@@ -267,3 +267,16 @@ def test_a_site_folder_that_is_not_a_built_site_is_never_replaced(tmp_path):
     assert result.returncode == 2
     assert "is not a site built by wasm-agent" in result.stderr
     assert (tmp_path / "notes.txt").read_text() == "mine"
+
+
+def test_timeout_is_the_wall_time_of_a_code_step(site):
+    from providers.mock import MockProviderServer
+
+    with MockProviderServer(api_key=KEY) as provider:
+        provider.script("Thought: wait.\n<code>\nimport time\ntime.sleep(3)\nprint('slept')\n</code>",
+                        "Thought: done.\n<code>\nfinal_answer('ok')\n</code>")
+        result = wasm_agent_deno(site, "Wait a little", "--model", "m", "--api-base", provider.openai_base,
+                                 "--key-env", KEY_ENV, "--timeout", "1")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "1 s time limit" in result.stdout and "\nslept\n" not in result.stdout  # stopped at 1 s, not 30
+    assert "Final answer: ok" in result.stdout

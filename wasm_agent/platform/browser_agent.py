@@ -21,7 +21,7 @@ from typing import Any
 from .. import CodeAgent, MultiStepAgent, ToolCallingAgent, models
 from ..errors import AgentError, AgentToolExecutionError, ExecutorUnavailableError
 from ..events import ActionOutput, ToolOutput
-from ..executor import register_sandbox_factory
+from ..executor import ExecutionLimits, register_sandbox_factory
 from ..executor.packages import MissingPackageError
 from ..executor.packages import wheels_for_imports as _wheels_for_imports
 from ..executor.protocol import from_wire, to_wire
@@ -134,9 +134,11 @@ class AgentSession:
         else:
             register_sandbox_factory(self._make_executor if sandbox_client is not None else None)
             try:
+                timeout = options.get("timeoutSeconds")  # of one code step; the executor's default otherwise
+                limits = {"limits": ExecutionLimits(timeout_seconds=float(timeout))} if timeout else {}
                 self.agent = CodeAgent(tools, model, executor_type="sandbox",
                                        additional_authorized_imports=options.get("additionalAuthorizedImports", ()),
-                                       **common)
+                                       executor_kwargs=limits, **common)
             finally:
                 register_sandbox_factory(None)
 
