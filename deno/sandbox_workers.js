@@ -190,6 +190,7 @@ export class SandboxWorkers {
     if (state !== this.#sandbox) return; // a spare says nothing else until it serves
     if (message.type === "result") {
       state.runs.delete(message.id);
+      if (!state.runs.size) Atomics.store(state.interrupt, 0, 0); // too late for that run: not for the next request
       state.logs = 0;
     } else if (message.type === "log" && ++state.logs > MAX_LOGS_PER_RUN) {
       return;

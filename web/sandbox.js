@@ -109,7 +109,10 @@
     }
     if (type === "crashed") return onWorkerDied(state, crashReason(data));
     if (state !== active || (typeof id === "number" && id < 0)) return;
-    if (type === "result") state.busy = false;
+    if (type === "result") {
+      state.busy = false;
+      if (state.interrupt) Atomics.store(state.interrupt, 0, 0); // too late for that run: not for the next request
+    }
     else if (type === "log" && ++state.logs > MAX_LOGS_PER_RUN) return;
     toHost(data);
   }

@@ -78,6 +78,9 @@ export function serveSandbox(scope, post) {
    * intact, so the request is answered as interrupted instead of the sandbox being given up.
    */
   async function answer(session, data) {
+    // An interrupt is for the code of a run: one left over (it came as the last run ended) must not
+    // stop the next request. The host clears it itself when it sends a run.
+    if (typeof data === "string" && !data.startsWith('{"type":"run"')) session.clearInterrupt();
     try {
       return await session.handle(data);
     } catch (error) {
@@ -161,7 +164,11 @@ async function boot(boot, post, wasm) {
   const handle = pySession.handle;
   // Entered through JSPI where it exists, so code may block on promises (asyncio.run, run_sync).
   const jspi = typeof WebAssembly.Suspending === "function";
-  const session = { handle: jspi ? (text) => handle.callPromising(text) : (text) => handle(text) };
+  const interruptView = boot.interrupt ? new Int32Array(boot.interrupt) : null;
+  const session = {
+    handle: jspi ? (text) => handle.callPromising(text) : (text) => handle(text),
+    clearInterrupt: () => interruptView && Atomics.store(interruptView, 0, 0),
+  };
   post(JSON.stringify({
     type: "ready", startup_ms: Math.round(performance.now() - started), snapshot: Boolean(boot.snapshot),
     phases_ms: { import: Math.round(imported - started), load: Math.round(loaded - imported),
