@@ -45,10 +45,7 @@ async function boot() {
     if (event.type === "crashed" || event.type === "restarted") console.warn(`sandbox ${event.type}: ${event.reason}`);
     if (event.type === "lost") replaceFrame(rpc, event.sandboxId);
   });
-  rpc.on("sandbox_closed", ({ sandboxId }) => {
-    frames.get(sandboxId)?.destroy();
-    frames.delete(sandboxId);
-  });
+  rpc.on("sandbox_closed", ({ sandboxId }) => closeFrame(sandboxId));
   // Another code agent: a sandbox of its own.
   rpc.handle("open_sandbox", async () => {
     const sandboxId = nextSandboxId++;
@@ -67,6 +64,7 @@ async function boot() {
   const { port, error } = await openSandbox(sandboxId);
   const sandbox = await rpc.request("attach_sandbox", { sandboxId, port, error },
     { timeoutMs: 180_000, transfer: port ? [port] : [] });
+  if (!sandbox.sandbox) closeFrame(sandboxId); // it did not start: the page says why, and keeps no frame
   const info = { ...(await python), ...sandbox };
   info.readyMs = performance.now() - started;
   report({ stage: "ready", message: info.sandbox ? "Agent ready" : "Agent ready, but code execution is unavailable", info });
@@ -80,12 +78,19 @@ async function boot() {
 async function replaceFrame(rpc, sandboxId) {
   const { port, error } = await openSandbox(sandboxId);
   if (!port) return console.warn(`the sandbox could not be replaced: ${error}`);
-  await rpc.request("replace_sandbox_port", { sandboxId, port }, { transfer: [port] })
-    .catch((failure) => console.warn(`the sandbox could not be replaced: ${failure.message}`));
+  await rpc.request("replace_sandbox_port", { sandboxId, port }, { transfer: [port] }).catch((failure) => {
+    closeFrame(sandboxId); // its agent closed meanwhile: nobody will drive this frame
+    console.warn(`the sandbox could not be replaced: ${failure.message}`);
+  });
 }
 
 const frames = new Map(); // sandboxId -> the frame from openSandboxFrame
 let nextSandboxId = 1;
+
+function closeFrame(sandboxId) {
+  frames.get(sandboxId)?.destroy();
+  frames.delete(sandboxId);
+}
 
 /** A sandbox's frame and the port that drives it, or the reason there is none. Replaces the sandbox's last frame. */
 async function openSandbox(sandboxId) {

@@ -125,10 +125,12 @@ export class SandboxClient {
 
   async #installInto(wheels) {
     if (!Object.keys(wheels).length) return;
-    const answer = await this.#pending.open((id) => this.#send({ type: "install", id, wheels }), this.options.requestTimeoutMs);
-    if (!answer.ok) {
-      throw new Error(`installing ${Object.keys(wheels).join(", ")} in the sandbox failed: `
-        + `${answer.error?.type}: ${answer.error?.message}`);
+    for (const [name, data] of Object.entries(wheels)) { // one message each: a message has a size limit
+      const answer = await this.#pending.open((id) => this.#send({ type: "install", id, wheels: { [name]: data } }),
+        this.options.requestTimeoutMs);
+      if (!answer.ok) {
+        throw new Error(`installing ${name} in the sandbox failed: ${answer.error?.type}: ${answer.error?.message}`);
+      }
     }
   }
 
@@ -166,19 +168,24 @@ export class SandboxClient {
 
   /**
    * One message round trip to the sandbox's relay and back, in milliseconds: the floor under every
-   * tool call (which crosses the same boundary), for diagnostics and benchmarks.
+   * tool call (which crosses the same boundary), for diagnostics and benchmarks. Null when no answer
+   * came within `timeoutMs` or the port was given up meanwhile.
+   * @param {{timeoutMs?: number}} [options]
+   * @returns {Promise<number | null>}
    */
-  async ping() {
+  async ping({ timeoutMs = 5000 } = {}) {
     const n = ++this.#pings;
-    const pong = new Promise((resolve) => this.#pongWaiters.set(n, resolve));
+    let timer;
+    const pong = new Promise((resolve) => {
+      this.#pongWaiters.set(n, resolve);
+      timer = setTimeout(() => resolve(false), timeoutMs);
+    });
     const started = performance.now();
     this.#port.postMessage({ kind: "ping", n });
-    try {
-      await pong;
-    } finally {
-      this.#pongWaiters.delete(n);
-    }
-    return performance.now() - started;
+    const answered = await pong;
+    clearTimeout(timer);
+    this.#pongWaiters.delete(n);
+    return answered ? performance.now() - started : null;
   }
 
   /** Stop the running code, if any: KeyboardInterrupt (state kept) or, failing that, a restart. */
@@ -211,7 +218,7 @@ export class SandboxClient {
       if (kind === "pong") {
         this.#answersPings = true;
         this.#pingSentAt = null;
-        this.#pongWaiters.get(event.data.n)?.();
+        this.#pongWaiters.get(event.data.n)?.(true);
       } else if (kind === "tool-port") {
         this.#useToolPort(event);
       } else {
@@ -227,6 +234,8 @@ export class SandboxClient {
     this.#port.onmessage = null;
     this.#port.close();
     this.#closeToolPort();
+    for (const resolve of this.#pongWaiters.values()) resolve(false); // ping() answers null: no round trip
+    this.#pongWaiters.clear();
   }
 
   /**
@@ -237,7 +246,9 @@ export class SandboxClient {
     const now = performance.now();
     const late = now - this.#lastTick > 3 * this.options.heartbeatMs;
     this.#lastTick = now;
-    if (this.#pingSentAt === null || late) {
+    // Nor while a tool call is under way: a tool of the page may hold the thread the frame shares
+    // (a dialog, say). Silence counts from when the last one ended.
+    if (this.#pingSentAt === null || late || this.#toolCallsInFlight > 0) {
       this.#pingSentAt = now;
       this.#port.postMessage({ kind: "ping" });
     } else if (this.#answersPings && now - this.#pingSentAt > this.options.lostAfterMs) {
@@ -246,8 +257,7 @@ export class SandboxClient {
   }
 
   #lost() {
-    clearInterval(this.#heartbeat);
-    this.#closeToolPort();
+    this.#disconnect(); // whatever the old frame still says (if it was only slow) is not heard
     const reason = GONE + LOST;
     if (this.#running) this.#running.settle(failed(reason));
     this.#died(reason, { restart: false });

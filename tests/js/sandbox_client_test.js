@@ -18,7 +18,7 @@ function fakeRelay({ answersPings = true, answer = () => ({ ok: true, value: nul
   const channel = new MessageChannel();
   const send = (message) => channel.port2.postMessage(typeof message === "string" ? message : JSON.stringify(message));
   const relay = {
-    port: channel.port1, alive: true, received: [],
+    port: channel.port1, alive: true, received: [], send,
     result: (id, value) => send({ type: "result", id, ok: true, value }),
     close: () => channel.port2.close(),
   };
@@ -89,6 +89,40 @@ Deno.test("ping() measures one round trip and waits for its own pong", async () 
   await client.ready();
   const times = await Promise.all([client.ping(), client.ping(), client.ping()]);
   assert(times.every((ms) => ms >= 0 && ms < 1000), JSON.stringify(times));
+  client.close();
+  relay.close();
+});
+
+Deno.test("ping() gives null when nothing answers in time, and after the port is given up", async () => {
+  const relay = fakeRelay({ answersPings: false });
+  const client = new SandboxClient(relay.port, OPTIONS);
+  await client.ready();
+  assert((await client.ping({ timeoutMs: 50 })) === null);
+  const pending = client.ping({ timeoutMs: 10_000 });
+  client.close();
+  assert((await pending) === null);
+  relay.close();
+});
+
+Deno.test("silence while a tool call is under way is not taken for a lost sandbox", async () => {
+  const events = [];
+  let release;
+  const relay = fakeRelay({ answer: (message) => (message.type === "run" ? null : { ok: true, value: null }) });
+  const client = new SandboxClient(relay.port, { ...OPTIONS, onEvent: (event) => events.push(event),
+    onToolCall: () => new Promise((resolve) => { release = resolve; }) });
+  await client.ready();
+  await client.sendTools([TOOL]);
+  await new Promise((resolve) => setTimeout(resolve, 60)); // pongs came: silence would count now
+  const running = client.run("add()");
+  relay.send({ type: "tool_call", id: 1, name: "add", args: [], kwargs: {} });
+  await new Promise((resolve) => setTimeout(resolve, 30));
+  relay.alive = false; // the page's tool holds the thread the frame shares: no pongs meanwhile
+  await new Promise((resolve) => setTimeout(resolve, 400)); // well past lostAfterMs
+  assert(!events.some((event) => event.type === "lost"), JSON.stringify(events));
+  relay.alive = true;
+  release(3);
+  relay.result(relay.received.find((message) => message.type === "run").id, output(3));
+  assert((await running).output === 3);
   client.close();
   relay.close();
 });
