@@ -271,6 +271,10 @@ def test_old_snapshots_are_pruned_to_the_most_recently_used(tmp_path):
     cache.prune()
     assert sorted(p.name for p in tmp_path.iterdir()) == \
         ["other.txt", *(f"sandbox-snapshot-{age:020d}.bin" for age in range(SnapshotCache.KEEP))]
+    for index in range(SnapshotCache.KEEP + 2):  # used within the hour: a running sandbox may read it again
+        (tmp_path / f"sandbox-snapshot-recent{index:014d}.bin").write_bytes(b"s")
+    cache.prune()
+    assert len(list(tmp_path.glob("sandbox-snapshot-recent*.bin"))) == SnapshotCache.KEEP + 2
 
 
 async def test_a_broken_snapshot_is_dropped_and_the_sandbox_starts_cold(tmp_path):
@@ -478,3 +482,42 @@ async def test_exit_calls_do_not_take_the_agent_down(executor):
     assert "SystemExit" in (await executor.run("import sys\nsys.exit(3)")).error
     assert "variables were lost" in (await executor.run("import os\nos._exit(0)")).error
     assert (await executor.run("6 * 7")).output == 42
+
+
+CTRL_C_PROGRAM = """
+import asyncio, signal
+from wasm_agent.executor.sandbox import DenoSandboxExecutor
+
+async def main():
+    executor = DenoSandboxExecutor()
+    await executor.run("kept = 7")
+    step = asyncio.ensure_future(executor.run("while True: pass"))
+    asyncio.get_running_loop().add_signal_handler(signal.SIGINT, executor.request_interrupt)
+    print("running", flush=True)
+    print("step:", (await step).error, flush=True)
+    print("kept:", (await executor.run("kept")).output, flush=True)
+    await executor.close()
+
+asyncio.run(main())
+"""
+
+
+def test_ctrl_c_in_a_terminal_reaches_the_program_not_the_sandbox_process():
+    """A terminal's Ctrl+C signals the whole foreground process group: the sandbox process is not in
+    it, so the program can interrupt the code and the variables stay."""
+    import signal
+    import subprocess
+    import sys
+
+    process = subprocess.Popen([sys.executable, "-c", CTRL_C_PROGRAM], stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, text=True, start_new_session=True)
+    try:
+        assert process.stdout.readline().strip() == "running"
+        time.sleep(1)
+        os.killpg(process.pid, signal.SIGINT)
+        out, err = process.communicate(timeout=60)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert "step: Execution stopped: the run was interrupted" in out, out + err
+    assert "kept: 7" in out

@@ -260,8 +260,8 @@ class DenoSandboxExecutor(Executor):
             if self._fresh:
                 self._fresh = False
                 await self._request("send_tools", tools=self._tool_specs())
-                if self._wheels:
-                    await self._request("install", wheels=self._wheels)
+                for name, data in self._wheels.items():  # one message each: a message has a size limit
+                    await self._request("install", wheels={name: data})
                 if self.variables:
                     await self._request("send_variables", variables=to_wire(self.variables, exact=True))
 
@@ -289,7 +289,10 @@ class DenoSandboxExecutor(Executor):
         self._fresh = True
         self._process = process = await asyncio.create_subprocess_exec(
             *command, stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE, env=_deno_environment(), limit=4 * protocol.MAX_MESSAGE_CHARS)
+            stderr=asyncio.subprocess.PIPE, env=_deno_environment(), limit=4 * protocol.MAX_MESSAGE_CHARS,
+            # Out of the terminal's process group: Ctrl+C is for the program, which interrupts the code
+            # (state kept); it must not kill the sandbox. The process ends when its stdin closes.
+            start_new_session=True)
         process.stdin.write(json.dumps(config).encode() + b"\n")
         self._exit_reason = None
         self._reader = self._spawn(self._read_stdout(process, snapshot))

@@ -13,6 +13,7 @@ import hashlib
 import json
 import os
 import subprocess
+import time
 from pathlib import Path
 
 PACKAGE_DIR = Path(__file__).resolve().parent.parent
@@ -114,11 +115,13 @@ class SnapshotCache:
         self.prune()
 
     def prune(self) -> None:
-        """Remove the snapshots (of other versions) beyond the `KEEP` most recently used."""
+        """Remove the snapshots (of other versions) beyond the `KEEP` most recently used, unless used
+        within the hour: a running sandbox process reads its snapshot again when it restarts a worker."""
         snapshots = sorted(self.cache_dir.glob("sandbox-snapshot-*.bin"), key=_mtime, reverse=True)
         for old in snapshots[self.KEEP:]:
-            with contextlib.suppress(OSError):
-                old.unlink()
+            if time.time() - _mtime(old) > 3600:
+                with contextlib.suppress(OSError):
+                    old.unlink()
 
     def discard(self, path: Path) -> None:
         """Forget a snapshot that did not start; later starts of this process are cold."""
