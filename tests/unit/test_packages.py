@@ -33,6 +33,11 @@ def test_standard_library_and_star_need_nothing():
     assert wheels_for_imports(lock(entry("six")), ["json", "os.path", "*"], stdlib={"json", "os"}) == []
 
 
+def test_standard_modules_that_pyodide_cannot_import_are_refused_now():
+    with pytest.raises(MissingPackageError, match="tkinter: part of Python.s standard library, but Pyodide"):
+        wheels_for_imports(lock(entry("six")), ["json", "tkinter"], stdlib={"json", "tkinter"})
+
+
 def test_dependency_names_are_matched_canonically():
     packages = lock(entry("zope-interface", imports=["zope"], depends=["Setuptools_Lite"]), entry("setuptools-lite"))
     assert names(wheels_for_imports(packages, ["zope"])) == ["setuptools-lite", "zope-interface"]

@@ -31,6 +31,14 @@ from ..errors import ExecutorUnavailableError
 BUILD_HINT = "`python -m wasm_agent build --wheel <requirement or pure-Python wheel>`"
 
 
+# Standard-library modules that Pyodide cannot import (no terminal, windows, users or dbm there),
+# measured by importing each of `sys.stdlib_module_names` in Pyodide 314.
+NOT_IN_PYODIDE = frozenset({
+    "curses", "dbm", "ensurepip", "grp", "idlelib", "msvcrt", "nt", "pwd", "readline",
+    "resource", "syslog", "tkinter", "turtle", "turtledemo", "venv", "winreg", "winsound",
+})
+
+
 class MissingPackageError(ExecutorUnavailableError):
     """An authorized import that no wheel of the lock provides, or a lock entry whose dependency is absent."""
 
@@ -53,6 +61,9 @@ def wheels_for_imports(lock: Mapping, names: Iterable[str], *, stdlib: Iterable[
     roots, missing = [], []
     for name in names:
         top = name.split(".")[0]
+        if top in NOT_IN_PYODIDE:
+            raise MissingPackageError(f"{name}: part of Python's standard library, but Pyodide cannot import it "
+                                      "(it has no terminal, windows or users)")
         if top == "*" or top in stdlib:
             continue
         if top in providers:
