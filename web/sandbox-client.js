@@ -84,9 +84,13 @@ export class SandboxClient {
     this.#connect(port);
   }
 
-  /** Resolves with the `ready` message once the sandbox can take requests. */
-  ready() {
-    return this.#ready;
+  /**
+   * Resolves with the `ready` message once the sandbox can take requests; with `timeoutMs`, rejects
+   * (SandboxDiedError) if that takes longer.
+   * @param {{timeoutMs?: number}} [options]
+   */
+  ready({ timeoutMs } = {}) {
+    return timeoutMs === undefined ? this.#ready : this.#whenReady(timeoutMs);
   }
 
   /** @param {{name: string, description: string, inputs: object, output_type: string}[]} tools */
@@ -124,7 +128,6 @@ export class SandboxClient {
   }
 
   async #installInto(wheels) {
-    if (!Object.keys(wheels).length) return;
     for (const [name, data] of Object.entries(wheels)) { // one message each: a message has a size limit
       const answer = await this.#pending.open((id) => this.#send({ type: "install", id, wheels: { [name]: data } }),
         this.options.requestTimeoutMs);
@@ -312,11 +315,12 @@ export class SandboxClient {
     this.#ready.catch(() => {});
   }
 
-  async #whenReady() {
+  async #whenReady(timeoutMs = this.options.bootTimeoutMs) {
     if (this.#closed) throw new SandboxDiedError("the sandbox was closed");
     let timer;
     const timeout = new Promise((_, reject) => {
-      timer = setTimeout(() => reject(new SandboxDiedError("the sandbox did not start in time")), this.options.bootTimeoutMs);
+      timer = setTimeout(() => reject(new SandboxDiedError(`the sandbox did not start within ${timeoutMs / 1000} s`)),
+        timeoutMs);
     });
     try {
       return await Promise.race([this.#ready, timeout]);
@@ -333,7 +337,11 @@ export class SandboxClient {
   }
 
   #send(message) {
-    if (!this.#closed) this.#port.postMessage(encode(message));
+    this.#sendText(encode(message));
+  }
+
+  #sendText(text) {
+    if (!this.#closed) this.#port.postMessage(text);
   }
 
   #closeToolPort() {
@@ -409,21 +417,21 @@ export class SandboxClient {
   async #answerTool(message, fromPort = null) {
     this.#toolCallsInFlight += 1;
     try {
-      const answer = await this.#runTool(message);
-      if (fromPort && fromPort === this.#toolPort && this.#answerOnToolPort) fromPort.postMessage(encode(answer));
-      else this.#send(answer);
+      const text = await this.#runTool(message);
+      if (fromPort && fromPort === this.#toolPort && this.#answerOnToolPort) fromPort.postMessage(text);
+      else this.#sendText(text);
     } finally {
       this.#toolCallsInFlight -= 1;
     }
   }
 
+  /** The `tool_result` for a `tool_call`, as protocol text (encoded once: this is every tool call's path). */
   async #runTool(message) {
     const { id, name } = message;
     const wire = this.options.wireValues ? (value) => value : plainValue;
     const args = Array.isArray(message.args) ? wire(message.args) : [];
     const kwargs = message.kwargs && typeof message.kwargs === "object" && !Array.isArray(message.kwargs)
       ? wire(message.kwargs) : {};
-    let answer;
     try {
       if (typeof name !== "string" || !this.#tools.some((tool) => tool.name === name)) {
         throw Object.assign(new Error(`there is no tool named ${JSON.stringify(String(name).slice(0, 100))}`),
@@ -431,17 +439,16 @@ export class SandboxClient {
       }
       if (!this.options.onToolCall) throw new Error("no tool runner was given to the sandbox client");
       const value = await this.options.onToolCall(name, args, kwargs);
-      answer = { type: "tool_result", id, ok: true, value: value === undefined ? null : value };
-      encode(answer); // not JSON-compatible or too big: fail here, as the tool's error
+      // Not JSON-compatible or too big: encode throws here, and that is the tool's error.
+      return encode({ type: "tool_result", id, ok: true, value: value === undefined ? null : value });
     } catch (error) {
       // An agent error was worded by the host already; anything else gets the tool's name.
       const agentError = typeof error?.name === "string" && error.name.startsWith("Agent");
-      answer = { type: "tool_result", id, ok: false, error: {
+      return encode({ type: "tool_result", id, ok: false, error: {
         type: agentError ? error.name : "AgentToolExecutionError",
         message: agentError ? String(error.message) : `tool ${JSON.stringify(name)} failed: ${error?.message ?? error}`,
-      } };
+      } });
     }
-    return answer;
   }
 }
 
