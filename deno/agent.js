@@ -101,7 +101,7 @@ function checkNetPermission(apiBase) {
 }
 
 /** Pyodide in a permissionless worker, from the site's files; a SandboxClient drives it. */
-async function startSandbox(siteUrl, manifest, { timeout, onToolCall }) {
+async function startSandbox(siteUrl, manifest, { onToolCall }) {
   const assets = await loadSandboxAssets({
     base: new URL("../web/", import.meta.url).href,
     pyodide: new URL("pyodide/", siteUrl).href,
@@ -110,7 +110,6 @@ async function startSandbox(siteUrl, manifest, { timeout, onToolCall }) {
   });
   const { workerSource: _browserWorker, modules: _browserModules, ...boot } = assets.boot;
   return new SandboxClient(openSandboxPort(boot, { memoryMb: 1024 }), {
-    timeoutMs: timeout * 1000,
     onToolCall,
     wireValues: true, // Python runs the tools and reads the results: it reads the markers
     onEvent: (event) => {
@@ -133,7 +132,6 @@ async function main() {
   if (args.agentType === "code") {
     progress("Starting the sandbox (Pyodide in a worker without permissions)");
     sandbox = await startSandbox(args.siteUrl, manifest, {
-      timeout: args.timeout,
       onToolCall: (name, toolArgs, kwargs) => answerToolCall(session, name, toolArgs, kwargs),
     });
     sandbox.ready().then((ready) => progress(`Sandbox ready (${ready.snapshot ? "memory snapshot" : "cold start"}; `

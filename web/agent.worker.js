@@ -33,7 +33,7 @@ let module = null; // wasm_agent.platform.browser_agent
 const sandboxes = new Map(); // sandboxId -> {client: SandboxClient, session: the AgentSession using it, or null}
 let firstSandboxId = null; // opened at boot and kept (reset) between the agents that use it
 let sandboxProblem = ""; // why the page could not start a sandbox, if it could not
-let sandboxTimeoutMs = 30_000;
+const SANDBOX_BOOT_MS = 120_000;
 const sessions = new Map();
 const sandboxOf = new Map(); // AgentSession -> its sandbox entry
 let nextAgentId = 1;
@@ -70,8 +70,8 @@ async function loadBrowserModel({ modelUrl, file }) {
 /** Drive the sandbox behind `port`; its tool calls are answered by the session that uses it. */
 function addSandbox(sandboxId, port) {
   const entry = { sandboxId, client: null, session: null };
+  // No default time limit here: every run brings its agent's own (BrowserSandboxExecutor).
   entry.client = new SandboxClient(port, {
-    timeoutMs: sandboxTimeoutMs,
     onToolCall: (name, args, kwargs) => {
       if (!entry.session || entry.session === TAKEN) throw new Error("no agent uses this sandbox yet");
       return answerWithSession(entry.session, name, args, kwargs);
@@ -83,24 +83,15 @@ function addSandbox(sandboxId, port) {
   return entry;
 }
 
-async function whenReady(client, bootMs) {
-  let timer;
-  const timeout = new Promise((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`it did not start within ${bootMs / 1000} s`)), bootMs);
-  });
-  return Promise.race([client.ready(), timeout]).finally(() => clearTimeout(timer));
-}
-
-rpc.handle("attach_sandbox", async ({ sandboxId = 1, port = null, error = "", timeoutMs = 30_000, bootMs = 120_000 }) => {
+rpc.handle("attach_sandbox", async ({ sandboxId = 1, port = null, error = "" }) => {
   const started = performance.now();
-  sandboxTimeoutMs = timeoutMs;
   if (!port) {
     sandboxProblem = error || "the page did not start a sandbox";
     return { sandbox: null, sandboxProblem };
   }
   const entry = addSandbox(sandboxId, port);
   try {
-    await whenReady(entry.client, bootMs);
+    await entry.client.ready({ timeoutMs: SANDBOX_BOOT_MS });
     firstSandboxId = sandboxId;
   } catch (failure) {
     sandboxProblem = failure.message;
@@ -132,7 +123,7 @@ async function takeSandbox() {
   if (!port) throw new Error(error || "the page could not open another sandbox");
   const entry = addSandbox(sandboxId, port);
   entry.session = TAKEN;
-  await whenReady(entry.client, 120_000).catch((failure) => {
+  await entry.client.ready({ timeoutMs: SANDBOX_BOOT_MS }).catch((failure) => {
     releaseSandbox(entry);
     throw failure;
   });
