@@ -92,17 +92,29 @@ function closeFrame(sandboxId) {
   frames.delete(sandboxId);
 }
 
-/** A sandbox's frame and the port that drives it, or the reason there is none. Replaces the sandbox's last frame. */
-async function openSandbox(sandboxId) {
-  try {
+let sandboxFiles = null; // Promise<{assets, html}>: fetched once per page, for every frame
+
+/** What every sandbox frame of the page starts from: the boot files and sandbox.html's text. */
+function loadSandboxFiles() {
+  if (sandboxFiles) return sandboxFiles;
+  sandboxFiles = (async () => {
     const manifest = await fetch(new URL("build.json", BASE)).then((response) => response.json());
     const assets = await loadSandboxAssets({ base: BASE.href, pyodide: "pyodide/", wheel: manifest.wheel,
       snapshot: manifest.sandboxSnapshot ?? undefined });
-    // The iframe gets sandbox.html as a blob: URL made from the text the page fetched: a sandboxed
-    // (opaque-origin) frame's own navigation bypasses the service worker, so offline it would not load.
     const page = await fetch(assets.frameUrl);
     if (!page.ok) throw new Error(`${assets.frameUrl} could not be loaded: HTTP ${page.status}`);
-    const html = await page.text();
+    return { assets, html: await page.text() };
+  })();
+  sandboxFiles.catch(() => { sandboxFiles = null; }); // a failure is not kept: the next frame tries again
+  return sandboxFiles;
+}
+
+/** A sandbox's frame and the port that drives it, or the reason there is none. Replaces the sandbox's last frame. */
+async function openSandbox(sandboxId) {
+  try {
+    const { assets, html } = await loadSandboxFiles();
+    // The iframe gets sandbox.html as a blob: URL made from the text the page fetched: a sandboxed
+    // (opaque-origin) frame's own navigation bypasses the service worker, so offline it would not load.
     const frameUrl = URL.createObjectURL(new Blob([html], { type: "text/html" }));
     // A warm spare (a second booted worker, for instant restarts) for the boot sandbox only: each one
     // holds a Pyodide, and pages with several code agents would pay that memory for each.

@@ -52,14 +52,25 @@ async function loadPython(siteUrl, stderr) {
   return { pyodide: await loadPyodide(options), snapshot: false };
 }
 
+const lockTexts = new Map(); // site URL -> Promise of its pyodide-lock.json text, read once
+
+function siteLock(siteUrl) {
+  const key = String(siteUrl);
+  if (!lockTexts.has(key)) {
+    const text = fetch(new URL("pyodide/pyodide-lock.json", siteUrl)).then((response) => response.text());
+    text.catch(() => lockTexts.delete(key));
+    lockTexts.set(key, text);
+  }
+  return lockTexts.get(key);
+}
+
 /**
  * Install a wheel of our lock file by hand, checking its sha256: Pyodide's loadPackage does not
  * finish in an interpreter restored from a memory snapshot (Pyodide 314).
  */
 async function installFromLock(pyodide, siteUrl, name) {
   const base = new URL("pyodide/", siteUrl);
-  const lock = await fetch(new URL("pyodide-lock.json", base)).then((response) => response.json());
-  const entry = lock.packages[name];
+  const entry = JSON.parse(await siteLock(siteUrl)).packages[name];
   pyodide.unpackArchive(await fetchWheel(new URL(entry.file_name, base).href, entry.sha256), "wheel");
 }
 
@@ -77,7 +88,7 @@ async function installFromLock(pyodide, siteUrl, name) {
 export async function installImports(pyodide, sandbox, siteUrl, names) {
   if (!names.length) return;
   const base = new URL("pyodide/", siteUrl);
-  const lockText = await fetch(new URL("pyodide-lock.json", base)).then((response) => response.text());
+  const lockText = await siteLock(siteUrl);
   const resolve = pyodide.pyimport("wasm_agent.platform.browser_agent").wheels_for_imports;
   const answer = JSON.parse(resolve(lockText, JSON.stringify(names)));
   if (answer.error) throw new Error(answer.error);
