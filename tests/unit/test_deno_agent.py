@@ -6,7 +6,6 @@ are scripted in the mock (OpenAI-compatible, streaming); the code they hold runs
 permissionless sandbox worker.
 """
 
-import importlib
 import os
 import re
 import subprocess
@@ -57,14 +56,6 @@ try:
 except OSError as error:
     print("python read: blocked:", type(error).__name__)
 '''
-
-
-def _site_module():
-    sys.path.insert(0, str(REPO))
-    try:
-        return importlib.import_module("build.site")
-    finally:
-        sys.path.remove(str(REPO))
 
 
 @pytest.fixture(scope="module")
@@ -220,7 +211,7 @@ def test_generated_code_imports_a_package_that_needs_another_from_the_sites_whee
 
     built = []
     stale_site = types.SimpleNamespace(BuildError=Exception, is_current=lambda out: False,
-                                       built_packages=_site_module().built_packages,
+                                       built_packages=cli._checkout_module("site").built_packages,
                                        build_site=lambda out, **options: built.append(options))
     assert cli._ensure_site(stale_site, site, log=lambda *_: None)
     assert built[0]["extra_wheels"] == (str(wanted), str(needed))
