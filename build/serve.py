@@ -38,9 +38,11 @@ class SiteServer:
     >>> server.url, server.requests                 # doctest: +SKIP
     """
 
-    def __init__(self, root: Path, *, port: int = 8000, isolated: bool = True, host: str = "127.0.0.1"):
+    def __init__(self, root: Path, *, port: int = 8000, isolated: bool = True, host: str = "127.0.0.1",
+                 base_path: str = "/"):
         self.root = Path(root).resolve()
         self.isolated = isolated
+        self.base_path = base_path  # the site's URL path, as on the host it is meant for ("/my-repo/")
         self.requests: list[str] = []  # paths served, for tests and the byte counts of docs/site.md
         self.bytes_sent = 0            # body bytes on the wire (after compression)
         handler = functools.partial(_Handler, self)
@@ -111,7 +113,10 @@ class _Handler(http.server.BaseHTTPRequestHandler):
     def _resolve(self, url_path: str) -> Path | None:
         from urllib.parse import unquote
 
-        relative = unquote(url_path).lstrip("/")
+        path = unquote(url_path)
+        if not path.startswith(self.site.base_path):
+            return None
+        relative = path[len(self.site.base_path):]
         target = (self.site.root / relative).resolve()
         if target.is_dir():
             target = target / "index.html"

@@ -13,6 +13,8 @@
                                             made by build/agent_snapshot.mjs in Deno
       wllama/, models/                      the in-browser model: wllama and the default GGUF
                                             (build/browser_model.py; see docs/browser-model.md)
+      providers.json                        the provider registry (wasm_agent/providers.json) the UI reads
+      site.json, tools/                     with `--config agent.toml`: the site's agent and its tool files
       build.json                            the manifest: version, wheel URL, every file and its size
 
 Nothing is fetched from a CDN: the page, the agent worker and the sandbox load
@@ -34,7 +36,11 @@ import subprocess
 import time
 from pathlib import Path
 
+from wasm_agent.providers import registry_text
+
 from .browser_model import BuildStepError, build_browser_model
+from .config import SiteConfig, write_site_config
+from .distribution import add_distribution, check_packages_url
 from .lockfile import WheelError, write_lock
 from .packages import collect_wheels
 from .wheel import REPO, BuildError, build_wheel, source_digest
@@ -72,7 +78,8 @@ def built_packages(out: Path = DEFAULT_OUT) -> tuple[str, ...]:
 
 
 def build_site(out: Path = DEFAULT_OUT, *, snapshot: bool = True, extra_wheels: tuple[Path | str, ...] = (),
-               offline: bool = False, log=print) -> dict:
+               offline: bool = False, config: SiteConfig | None = None, packages_url: str | None = None,
+               packages_lock: Path | None = None, log=print) -> dict:
     """Build the site into `out` (replaced as a whole at the end); returns the manifest.
 
     `snapshot=False` leaves out the memory snapshots of the sandbox and the agent worker (31 MB, about 6 MB
@@ -80,13 +87,20 @@ def build_site(out: Path = DEFAULT_OUT, *, snapshot: bool = True, extra_wheels: 
     code may import (`additional_authorized_imports`): pure-Python wheel files or requirements, which
     pip downloads with their dependencies (build/packages.py; `offline=True`: from its cache only).
     They go into the lock and the agent installs them into the sandbox from there.
+    `config` (build/config.py, from agent.toml) makes the site open on that agent: site.json and its
+    tool files. `packages_url` is a Pyodide package distribution from which the agent fetches what the
+    site lacks, checked against `packages_lock` (default: the pinned Pyodide's lock; build/distribution.py).
     """
     started = time.perf_counter()
     _check_replaceable(out)
+    if packages_url is not None:
+        packages_url = check_packages_url(packages_url)  # before the long part of the build
     pyodide_version = _check_pyodide()
     log(f"building the wasm_agent wheel (cache: {CACHE.relative_to(REPO)})")
     wheel = build_wheel(CACHE)
     python = json.loads((PYODIDE / "pyodide-lock.json").read_text())["info"]["python"]
+    if config is not None:
+        extra_wheels = (*extra_wheels, *config.wheels)
     extra = collect_wheels([str(spec) for spec in extra_wheels], python, offline=offline, log=log)
     tmp = out.with_name(out.name + ".partial")
     shutil.rmtree(tmp, ignore_errors=True)
@@ -95,6 +109,9 @@ def build_site(out: Path = DEFAULT_OUT, *, snapshot: bool = True, extra_wheels: 
         if path.is_file() and path.name not in WEB_EXCLUDE and "__pycache__" not in path.parts:
             shutil.copy2(path, tmp / path.name)
     (tmp / "sandbox.html").write_text(_render_sandbox_html())
+    (tmp / "providers.json").write_text(registry_text())
+    if config is not None:
+        write_site_config(config, tmp)
     (tmp / "pyodide").mkdir()
     for name in PYODIDE_CORE:
         _link_or_copy(PYODIDE / name, tmp / "pyodide" / name)
@@ -104,6 +121,8 @@ def build_site(out: Path = DEFAULT_OUT, *, snapshot: bool = True, extra_wheels: 
         write_lock(PYODIDE / "pyodide-lock.json", [wheel, *extra], tmp / "pyodide" / "pyodide-lock.json")
     except WheelError as error:
         raise BuildError(str(error)) from None
+    if packages_url is not None:
+        packages_url = add_distribution(tmp / "pyodide", packages_url, packages_lock or PYODIDE / "pyodide-lock.json")
     snapshot_file = _sandbox_snapshot(log) if snapshot else None
     if snapshot_file is not None:
         _link_or_copy(snapshot_file, tmp / "sandbox.snapshot")
@@ -123,6 +142,7 @@ def build_site(out: Path = DEFAULT_OUT, *, snapshot: bool = True, extra_wheels: 
         "sandboxSnapshot": "sandbox.snapshot" if snapshot_file is not None else None,
         "agentSnapshot": "agent.snapshot" if agent_snapshot is not None else None,
         "browserModel": browser_model,
+        "packagesUrl": packages_url,
         # What `extra_wheels` asked for, as given (files by absolute path): see built_packages.
         "packages": [str(Path(spec).resolve()) if Path(spec).suffix == ".whl" else str(spec) for spec in extra_wheels],
         "files": {path.relative_to(tmp).as_posix(): path.stat().st_size for path in files

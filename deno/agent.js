@@ -3,7 +3,7 @@
 // worker without permissions (deno/sandbox_workers.js), its steps printed as they come.
 //
 //   deno run --no-prompt --no-config --no-lock --no-remote --unstable-worker-options \
-//     --allow-read=<site>/pyodide,<site>/build.json,<site>/agent.snapshot,<site>/sandbox.snapshot,<repo>/deno,<repo>/web \
+//     --allow-read=<site>/pyodide,<site>/build.json,<site>/providers.json,<site>/agent.snapshot,<site>/sandbox.snapshot,<repo>/deno,<repo>/web \
 //     --allow-net=api.openai.com:443 --allow-env=OPENAI_API_KEY \
 //     --deny-write --deny-run --deny-ffi --deny-sys --deny-import \
 //     deno/agent.js "What is 17 * 23?" --provider openai --model gpt-4o-mini --key-env OPENAI_API_KEY
@@ -19,10 +19,9 @@ import { loadSandboxAssets } from "../web/sandbox-frame.js";
 import { SandboxClient } from "../web/sandbox-client.js";
 import { openSandboxPort } from "./sandbox_workers.js";
 
-const USAGE = `usage: deno run <permissions> deno/agent.js TASK --provider openai|anthropic|gemini --model MODEL
+const USAGE = `usage: deno run <permissions> deno/agent.js TASK --provider NAME --model MODEL
   [--api-base URL] [--key-env VARIABLE] [--tools FILE.py]... [--imports MODULE]... [--agent-type code|toolcalling]
   [--max-steps N] [--timeout SECONDS] [--site DIR]`;
-const PROVIDERS = ["openai", "anthropic", "gemini"];
 const AGENT_TYPES = ["code", "toolcalling"];
 const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
@@ -57,7 +56,6 @@ function readArguments(argv) {
   }
   const { values, positionals } = parsed;
   if (positionals.length !== 1) throw new UsageError("give the task as one argument (quote it)");
-  if (!PROVIDERS.includes(values.provider)) throw new UsageError(`--provider must be one of ${PROVIDERS.join(", ")}`);
   if (!values.model) throw new UsageError("--model is required (the provider's model name)");
   if (!AGENT_TYPES.includes(values["agent-type"])) throw new UsageError(`--agent-type must be one of ${AGENT_TYPES.join(", ")}`);
   const maxSteps = Number(values["max-steps"]);
@@ -125,6 +123,10 @@ async function main() {
   const manifest = await fetch(manifestUrl).then((response) => response.json()).catch((error) => {
     throw new UsageError(`no built site at ${args.siteUrl.pathname} (${error.message}): run \`python -m wasm_agent build\``);
   });
+  // The provider registry (wasm_agent/providers.json, copied into the site): the HTTP ones run here.
+  const providers = await fetch(new URL("providers.json", args.siteUrl)).then((response) => response.json());
+  const remote = Object.keys(providers).filter((name) => providers[name].baseUrl !== null);
+  if (!remote.includes(args.provider)) throw new UsageError(`--provider must be one of ${remote.join(", ")}`);
   const pythonTools = await Promise.all(args.tools.map((path) => Deno.readTextFile(path)));
 
   let session = null;

@@ -4,6 +4,7 @@
     python -m wasm_agent demo            # offline: a scripted model, the real loop and sandbox
     python -m wasm_agent build           # the static site in dist/ (from a checkout, after npm ci)
     python -m wasm_agent serve           # build if needed, serve on 127.0.0.1 with COOP/COEP
+    python -m wasm_agent init            # agent.toml + sample tools; then build --config agent.toml --out site/
     python -m wasm_agent deno "task" --provider openai --model M --key-env OPENAI_API_KEY
                                          # the agent itself in Deno (Pyodide), least permissions
 """
@@ -25,13 +26,8 @@ from .events import ToolOutput
 from .memory import ActionStep, FinalAnswerStep, PlanningStep, ToolCall
 from .messages import ChatMessageStreamDelta
 from .models import ScriptedModel
+from .providers import PROVIDERS, REMOTE_PROVIDERS
 
-PROVIDERS = {
-    # name: (model class name, environment variable that holds the key by default)
-    "openai": ("OpenAIModel", "OPENAI_API_KEY"),
-    "anthropic": ("AnthropicModel", "ANTHROPIC_API_KEY"),
-    "gemini": ("GeminiModel", "GEMINI_API_KEY"),
-}
 
 DEMO_SCRIPT = [
     "Thought: I will list the first primes with a sieve and look at them.\n<code>\n"
@@ -143,20 +139,18 @@ async def run_session(session: Any, task: str) -> int:
 
 
 def make_model(args: argparse.Namespace) -> Any:
-    from . import models
-
-    class_name, default_env = PROVIDERS[args.provider]
-    env_name = args.api_key_env or default_env
+    provider = PROVIDERS[args.provider]
+    env_name = args.api_key_env or provider.key_env
     api_key = os.environ.get(env_name)
     if not api_key and args.api_base is None:
         raise SystemExit(f"no API key: set {env_name} (or name another variable with --api-key-env)")
-    return getattr(models, class_name)(args.model, api_base=args.api_base, api_key=api_key)
+    return provider.model_class()(args.model, api_base=args.api_base, api_key=api_key)
 
 
 def add_model_arguments(command: Any) -> None:
     """The task and the model, for `run` and `deno`."""
     command.add_argument("task")
-    command.add_argument("--provider", choices=sorted(PROVIDERS), default="openai")
+    command.add_argument("--provider", choices=sorted(REMOTE_PROVIDERS), default="openai")
     command.add_argument("--model", required=True, help="the provider's model name")
     command.add_argument("--api-base", help="base URL (an OpenAI-compatible server: Ollama, llama.cpp, vLLM…)")
     command.add_argument("--api-key-env", "--key-env", dest="api_key_env",
@@ -181,6 +175,8 @@ def main(argv: list[str] | None = None) -> int:
 
     if args.command in ("build", "serve"):
         return site_command(args)
+    if args.command == "init":
+        return init_command(args.folder)
     if args.command == "deno":
         return deno_command(args)
     if args.command == "demo":
@@ -211,10 +207,17 @@ def add_site_commands(commands: Any) -> None:
         command.add_argument("--wheel", action="append", default=[], metavar="WHEEL",
                              help="a package generated code may import: a pure-Python wheel file or a requirement "
                                   "(downloaded with its dependencies, then cached); repeatable")
+        command.add_argument("--config", metavar="agent.toml",
+                             help="the site's agent: title, examples, tools, default model… (see `init`)")
+        command.add_argument("--packages-url", metavar="URL",
+                             help="a Pyodide package distribution (the CDN folder of this Pyodide version, or a "
+                                  "mirror) from which the agent fetches compiled packages (numpy…) on demand")
     serve.add_argument("--port", type=int, default=8000)
     serve.add_argument("--no-isolation", action="store_true",
                        help="leave out COOP/COEP, like a plain static host (the JSPI path)")
     serve.add_argument("--rebuild", action="store_true", help="build even if dist/ is current")
+    init = commands.add_parser("init", help="write a commented agent.toml and sample tools to start a site from")
+    init.add_argument("folder", nargs="?", default=".", help="where to write them (default: here)")
 
 
 def site_command(args: argparse.Namespace) -> int:
@@ -225,21 +228,54 @@ def site_command(args: argparse.Namespace) -> int:
     if site is None:
         return 2
     out = Path(args.out).resolve() if args.out else site.DEFAULT_OUT
-    rebuild = args.command == "build" or args.rebuild or bool(args.wheel)
-    if not _ensure_site(site, out, rebuild=rebuild, snapshot=not args.no_snapshot, extra_wheels=tuple(args.wheel)):
+    options: dict[str, Any] = {"snapshot": not args.no_snapshot, "extra_wheels": tuple(args.wheel)}
+    if args.config:
+        try:
+            options["config"] = _checkout_module("config").load_config(args.config)
+        except site.BuildError as error:
+            print(f"error: {error}", file=sys.stderr)
+            return 2
+    if args.packages_url:
+        options["packages_url"] = args.packages_url
+    rebuild = args.command == "build" or args.rebuild or bool(args.wheel) or len(options) > 2
+    if not _ensure_site(site, out, rebuild=rebuild, **options):
         return 2
     if args.command == "build":
         return 0
     serve = _checkout_module("serve")
-    server = serve.SiteServer(out, port=args.port, isolated=not args.no_isolation)
+    base_path = options["config"].base_path if "config" in options else "/"
+    server = serve.SiteServer(out, port=args.port, isolated=not args.no_isolation, base_path=base_path)
     mode = "without COOP/COEP (JSPI path)" if args.no_isolation else "cross-origin isolated (COOP/COEP)"
-    print(f"serving {out} at {server.url}/ {mode}; Ctrl+C stops", flush=True)
+    print(f"serving {out} at {server.url}{base_path} {mode}; Ctrl+C stops", flush=True)
     try:
         server.serve_forever()
     except KeyboardInterrupt:
         pass
     finally:
         server.close()
+    return 0
+
+
+def init_command(folder: str, out: TextIO = sys.stdout) -> int:
+    """`init`: agent.toml, tools.py and tools.js from the package's templates; never over a file."""
+    from importlib import resources
+    from pathlib import Path
+
+    target = Path(folder)
+    templates = resources.files(__package__).joinpath("templates")
+    names = ("agent.toml", "tools.py", "tools.js")
+    existing = [name for name in names if (target / name).exists()]
+    if existing:
+        print(f"error: {', '.join(str(target / name) for name in existing)} already exist(s): init writes only "
+              "new files (move them away, or init another folder)", file=sys.stderr)
+        return 2
+    target.mkdir(parents=True, exist_ok=True)
+    for name in names:
+        (target / name).write_text(templates.joinpath(name).read_text(encoding="utf-8"), encoding="utf-8")
+    config = target / "agent.toml"
+    out.write(f"wrote {', '.join(str(target / name) for name in names)}\n"
+              f"next: edit {config}, then `wasm-agent serve --config {config}` to try it, "
+              f"and `wasm-agent build --config {config} --out site/` to publish site/\n")
     return 0
 
 
@@ -279,7 +315,7 @@ def deno_command(args: argparse.Namespace) -> int:
     if site is None:
         return 2
     out = Path(args.site).resolve() if args.site else site.DEFAULT_OUT
-    default_env = PROVIDERS[args.provider][1]
+    default_env = PROVIDERS[args.provider].key_env
     key_env = args.api_key_env or (default_env if os.environ.get(default_env) else None)
     try:
         command = agent_command(deno_bin, out, args.task, provider=args.provider, model=args.model,

@@ -14,14 +14,13 @@ import re
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from . import models
 from .executor.sandbox_launch import REPO_DIR
+from .providers import PROVIDERS
 
 RUNNER = REPO_DIR / "deno" / "agent.js"
 READ_FOLDERS = (REPO_DIR / "deno", REPO_DIR / "web")
-SITE_FILES = ("pyodide", "build.json", "agent.snapshot", "sandbox.snapshot")
+SITE_FILES = ("pyodide", "build.json", "providers.json", "agent.snapshot", "sandbox.snapshot")
 DENIED = ("--deny-write", "--deny-run", "--deny-ffi", "--deny-sys", "--deny-import")
-MODEL_CLASSES = {"openai": models.OpenAIModel, "anthropic": models.AnthropicModel, "gemini": models.GeminiModel}
 ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 
 
@@ -31,7 +30,7 @@ class RunnerSetupError(ValueError):
 
 def net_target(provider: str, api_base: str | None) -> str:
     """`host:port` of the model's server: the only address Deno may connect to."""
-    url = urlsplit(api_base or MODEL_CLASSES[provider].default_api_base)
+    url = urlsplit(api_base or PROVIDERS[provider].base_url)
     if url.scheme not in ("http", "https") or not url.hostname:
         raise RunnerSetupError(f"--api-base {api_base!r} is not an http(s) URL")
     host = f"[{url.hostname}]" if ":" in url.hostname else url.hostname

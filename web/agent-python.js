@@ -74,10 +74,25 @@ async function installFromLock(pyodide, siteUrl, name) {
   pyodide.unpackArchive(await fetchWheel(new URL(entry.file_name, base).href, entry.sha256), "wheel");
 }
 
+const manifests = new Map(); // site URL -> Promise of its build.json, read once
+const PACKAGE_CACHE = "wasm-agent-packages"; // Cache Storage: wheels of a package distribution
+
+function siteManifest(siteUrl) {
+  const key = String(siteUrl);
+  if (!manifests.has(key)) {
+    const manifest = fetch(new URL("build.json", siteUrl)).then((response) => response.json());
+    manifest.catch(() => manifests.delete(key));
+    manifests.set(key, manifest);
+  }
+  return manifests.get(key);
+}
+
 /**
  * Make `additionalAuthorizedImports` importable in the sandbox: the wheels of the site's lock that
  * provide them (the build's --wheel) and everything they depend on, dependencies first, each once
- * (wasm_agent/executor/packages.py resolves), fetched and checked here, installed there. A module
+ * (wasm_agent/executor/packages.py resolves), fetched and checked here, installed there. A site built
+ * with `--packages-url` also resolves against the pinned Pyodide's lock (pyodide/distribution-lock.json)
+ * and fetches those wheels (numpy…) from that distribution, keeping them in Cache Storage. A module
  * no wheel provides is an error now, not a surprise in the model's first step. Standard-library
  * modules need nothing.
  * @param {object} pyodide  the agent's Pyodide (wasm_agent importable)
@@ -88,12 +103,17 @@ async function installFromLock(pyodide, siteUrl, name) {
 export async function installImports(pyodide, sandbox, siteUrl, names) {
   if (!names.length) return;
   const base = new URL("pyodide/", siteUrl);
-  const lockText = await siteLock(siteUrl);
+  const [lockText, manifest] = await Promise.all([siteLock(siteUrl), siteManifest(siteUrl).catch(() => ({}))]);
+  const packagesUrl = manifest.packagesUrl ? new URL(manifest.packagesUrl.replace(/\/?$/, "/"), siteUrl) : null;
+  const distributionLock = packagesUrl
+    ? await fetch(new URL("distribution-lock.json", base)).then((response) => response.text()) : null;
   const resolve = pyodide.pyimport("wasm_agent.platform.browser_agent").wheels_for_imports;
-  const answer = JSON.parse(resolve(lockText, JSON.stringify(names)));
+  const answer = JSON.parse(resolve(lockText, JSON.stringify(names), distributionLock));
   if (answer.error) throw new Error(answer.error);
   if (answer.wheels.length) {
-    await sandbox.install(answer.wheels.map((entry) => ({ url: new URL(entry.file_name, base).href, sha256: entry.sha256 })));
+    await sandbox.install(answer.wheels.map((entry) => (entry.origin === "distribution"
+      ? { url: new URL(entry.file_name, packagesUrl).href, sha256: entry.sha256, cacheName: PACKAGE_CACHE }
+      : { url: new URL(entry.file_name, base).href, sha256: entry.sha256 })));
   }
 }
 

@@ -6,20 +6,18 @@ import { createAgent, enableOffline, startRuntime } from "./wasm-agent.js";
 import { mountRunHistory } from "./history.js";
 
 const $ = (selector) => document.querySelector(selector);
-const SETTINGS_KEY = "wasm-agent:settings";
-const KEY_KEY = "wasm-agent:api-key";
-const THEME_KEY = "wasm-agent:theme";
 
-const PROVIDERS = {
-  openai: { label: "OpenAI-compatible", baseUrl: "https://api.openai.com/v1", model: "gpt-4o-mini",
-    help: "OpenAI, or any server with an OpenAI-compatible /chat/completions API that allows this page's origin "
-      + "(CORS): Ollama (OLLAMA_ORIGINS), llama.cpp server, vLLM, LM Studio, OpenRouter…" },
-  anthropic: { label: "Anthropic", baseUrl: "https://api.anthropic.com", model: "claude-sonnet-4-5",
-    help: "Anthropic's Messages API, called directly from this tab." },
-  gemini: { label: "Gemini", baseUrl: "https://generativelanguage.googleapis.com/v1beta", model: "gemini-2.5-flash",
-    help: "Google's Gemini API, called directly from this tab." },
-  browser: { label: "In-browser model", help: "A small model that runs in this tab: no key, no network." },
-};
+// The provider registry (wasm_agent/providers.json, copied into the site by the build), and the
+// site's agent when it was built with `--config agent.toml` (site.json; docs/site.md).
+const [PROVIDERS, SITE] = await Promise.all([
+  fetch("providers.json").then((response) => response.json()),
+  fetch("site.json").then((response) => (response.ok ? response.json() : null)).catch(() => null),
+]);
+// Sites on one origin under different paths keep their settings apart.
+const STORE_PREFIX = SITE && SITE.basePath !== "/" ? `${SITE.basePath}:` : "";
+const SETTINGS_KEY = `${STORE_PREFIX}wasm-agent:settings`;
+const KEY_KEY = `${STORE_PREFIX}wasm-agent:api-key`;
+const THEME_KEY = "wasm-agent:theme";
 
 /** JS tools: they run here, in the page; the model's code calls them like Python functions. */
 const JS_TOOLS = [{
@@ -74,11 +72,13 @@ $("#theme-toggle").addEventListener("click", () => {
 
 // -- settings ---------------------------------------------------------------------------
 function loadSettings() {
+  // A configured site opens on its agent (site.json); what the visitor saved wins.
+  const defaults = { provider: SITE?.model.provider ?? "openai", baseUrl: SITE?.model.baseUrl ?? "",
+    model: SITE?.model.model ?? "", agentType: SITE?.agent.type ?? "code", maxSteps: SITE?.agent.maxSteps ?? 10 };
   try {
-    return { provider: "openai", baseUrl: "", model: "", agentType: "code", maxSteps: 10,
-      ...JSON.parse(localStorage.getItem(SETTINGS_KEY) ?? "{}") };
+    return { ...defaults, ...JSON.parse(localStorage.getItem(SETTINGS_KEY) ?? "{}") };
   } catch {
-    return { provider: "openai", baseUrl: "", model: "", agentType: "code", maxSteps: 10 };
+    return defaults;
   }
 }
 
@@ -95,7 +95,7 @@ function showProviderFields(provider) {
   const info = PROVIDERS[provider];
   $("#provider-help").textContent = info.help;
   $("#base-url").placeholder = info.baseUrl ?? "";
-  $("#model").placeholder = info.model ?? "";
+  $("#model").placeholder = info.exampleModel ?? "";
 }
 
 function openSettings() {
@@ -175,9 +175,9 @@ async function boot() {
   await enableOffline({ onProgress: showProgress }).catch(() => false);
   const [{ info }, tools] = await Promise.all([
     startRuntime({ onProgress: showProgress }),
-    fetch("demo_tools.py").then((response) => response.text()),
+    Promise.all((SITE ? SITE.pythonTools : ["demo_tools.py"]).map((url) => fetch(url).then((response) => response.text()))),
   ]);
-  state.pythonTools = [tools];
+  state.pythonTools = tools;
   state.runtimeInfo = info;
   $("#progress").hidden = true;
   const readyMs = performance.now(); // since navigation started
@@ -211,11 +211,13 @@ function updateHint() {
 function getAgent() {
   const { provider, baseUrl, model, modelUrl, agentType, maxSteps } = state.settings;
   const local = provider === "browser" ? { modelUrl: modelUrl || undefined, file: state.modelFile ?? undefined } : {};
-  state.agent ??= createAgent({
+  state.agent ??= jsTools.then((tools) => createAgent({
     model: { provider, model, baseUrl: baseUrl || undefined, apiKey: state.apiKey || undefined,
       keySource: "the API key in Model settings", ...local },
-    agentType, maxSteps, tools: JS_TOOLS, pythonTools: state.pythonTools,
-  });
+    agentType, maxSteps, tools, pythonTools: state.pythonTools,
+    instructions: SITE?.agent.instructions ?? undefined,
+    additionalAuthorizedImports: SITE?.agent.authorizedImports ?? [],
+  }));
   state.agent.catch(() => { state.agent = null; });
   return state.agent;
 }
@@ -260,7 +262,36 @@ $("#stop").addEventListener("click", async () => {
   await (await state.agent)?.interrupt();
 });
 
-for (const { kind, task } of EXAMPLES) {
+// A configured site: its title, intro, examples and JS tools (an ES module: `export default [...]`).
+const jsTools = !SITE ? Promise.resolve(JS_TOOLS) : !SITE.jsTools ? Promise.resolve([])
+  : import(new URL(SITE.jsTools, import.meta.url).href).then((module) => {
+    const tools = module.default ?? module.tools;
+    if (!Array.isArray(tools)) throw new Error("it exports no array of tools (export default [...])");
+    return tools;
+  }).catch((error) => {
+    showNotice(`The site's JS tools (${SITE.jsTools}) could not be loaded: ${error.message}`);
+    return [];
+  });
+if (SITE?.title) {
+  document.title = SITE.title;
+  $(".brand-name").textContent = SITE.title;
+  $(".brand-tag").textContent = "";
+  $("#welcome h1").textContent = SITE.title;
+}
+if (SITE?.intro) $("#welcome p").textContent = SITE.intro;
+const examples = SITE ? SITE.examples.map(({ label, task }) => ({ kind: label, task })) : EXAMPLES;
+$(".examples-title").hidden = examples.length === 0;
+
+// The provider choices of Model settings, from the registry.
+for (const [name, info] of Object.entries(PROVIDERS)) {
+  const label = document.createElement("label");
+  const input = Object.assign(document.createElement("input"), { type: "radio", name: "provider", value: name });
+  if (name === "browser") label.id = "browser-provider";
+  label.append(input, ` ${info.label}`);
+  $("#providers").append(label);
+}
+
+for (const { kind, task } of examples) {
   const item = document.createElement("li");
   const button = document.createElement("button");
   button.type = "button";
@@ -268,7 +299,8 @@ for (const { kind, task } of EXAMPLES) {
   const label = document.createElement("span");
   label.className = "example-kind";
   label.textContent = kind;
-  button.append(label, task);
+  if (kind) button.append(label);
+  button.append(task);
   button.addEventListener("click", () => {
     $("#task").value = task;
     $("#task").focus();
@@ -281,7 +313,7 @@ for (const { kind, task } of EXAMPLES) {
 // visitor (no saved settings) starts on it: a working agent with no account, key or network.
 fetch("build.json").then((response) => response.json()).then((manifest) => {
   if (manifest.browserModel) {
-    if (!localStorage.getItem(SETTINGS_KEY)) {
+    if (!localStorage.getItem(SETTINGS_KEY) && !SITE?.model.provider) {
       state.settings.provider = "browser";
       updateHint();
     }

@@ -11,7 +11,7 @@
 //   const { output, logs, is_final_answer, error } = await sandbox.run("x = add(1, 2)\nx");
 
 import { PendingRequests, SANDBOX_MESSAGE_TYPES, SandboxDiedError, decode, encode, plainValue } from "./protocol.js";
-import { fetchWheel, isPurePythonWheel } from "./sandbox-wheel.js";
+import { fetchWheel, isPurePythonWheel, isPyodideWheel } from "./sandbox-wheel.js";
 
 const INTERRUPTED = "KeyboardInterrupt";
 const GONE = "The sandbox stopped answering (its process ended, most likely out of memory) and was replaced. ";
@@ -109,18 +109,21 @@ export class SandboxClient {
   }
 
   /**
-   * Install pure-Python wheels (py3-none-any) into the sandbox, in the order given, from URLs the host
-   * can fetch (the site's own wheel folder: the sandbox itself fetches nothing); a wheel with a `sha256`
-   * must match it. A wheel installed before is skipped; they stay installed across restarts.
-   * @param {{url: string, sha256?: string}[]} wheels
+   * Install wheels (pure-Python, or Pyodide's WebAssembly builds) into the sandbox, in the order given,
+   * from URLs the host can fetch (the site's wheel folder, a package distribution: the sandbox itself
+   * fetches nothing); a wheel with a `sha256` must match it; with a `cacheName` it is kept in that
+   * Cache Storage cache. A wheel installed before is skipped; they stay installed across restarts.
+   * @param {{url: string, sha256?: string, cacheName?: string}[]} wheels
    */
   async install(wheels) {
     const fetched = {};
-    for (const { url, sha256 } of wheels) {
+    for (const { url, sha256, cacheName } of wheels) {
       const name = new URL(url, globalThis.location?.href).pathname.split("/").pop();
-      if (!isPurePythonWheel(name)) throw new Error(`${name}: only pure-Python wheels (py3-none-any) can be installed`);
+      if (!isPurePythonWheel(name) && !isPyodideWheel(name)) {
+        throw new Error(`${name}: only pure-Python wheels (py3-none-any) and Pyodide's builds can be installed`);
+      }
       if (name in this.#wheels || name in fetched) continue;
-      fetched[name] = toBase64(new Uint8Array(await fetchWheel(url, sha256)));
+      fetched[name] = toBase64(new Uint8Array(await fetchWheel(url, sha256, { cacheName })));
     }
     await this.#whenReady();
     await this.#installInto(fetched);

@@ -5,22 +5,43 @@
 
 /**
  * The bytes of a wheel; with `sha256`, checked against it (Pyodide's own check would only say
- * "Failed to fetch").
+ * "Failed to fetch"). With `cacheName`, kept in that Cache Storage cache (a package distribution's
+ * wheels: fetched once, then offline); a cached copy is checked like a fetched one.
  * @param {string} url
  * @param {string} [sha256] hex digest from the lock file
+ * @param {{cacheName?: string}} [options]
  * @returns {Promise<ArrayBuffer>}
  */
-export async function fetchWheel(url, sha256) {
+export async function fetchWheel(url, sha256, { cacheName } = {}) {
   const name = new URL(url, globalThis.location?.href).pathname.split("/").pop();
-  const response = await fetch(url);
-  if (!response.ok) throw new Error(`the package ${name} is not in the site's wheel folder (${url}: HTTP ${response.status})`);
-  const bytes = await response.arrayBuffer();
-  if (sha256 !== undefined) {
-    const digest = [...new Uint8Array(await crypto.subtle.digest("SHA-256", bytes))]
-      .map((byte) => byte.toString(16).padStart(2, "0")).join("");
-    if (digest !== sha256) throw new Error(`${name} does not match the lock file's sha256 (rebuild the site)`);
+  const cache = cacheName && globalThis.caches ? await caches.open(cacheName).catch(() => null) : null;
+  const cached = await cache?.match(url).catch(() => undefined);
+  const response = cached ?? await fetch(url);
+  if (!response.ok) {
+    const where = cacheName ? "the package distribution" : "the site's wheel folder";
+    throw new Error(`the package ${name} is not in ${where} (${url}: HTTP ${response.status})`);
   }
+  const bytes = await response.arrayBuffer();
+  if (sha256 !== undefined && await sha256Hex(bytes) !== sha256) {
+    if (cached) { // a damaged cache entry: drop it and fetch again
+      await cache.delete(url);
+      return fetchWheel(url, sha256, { cacheName });
+    }
+    throw new Error(`${name} does not match the lock file's sha256 (${cacheName
+      ? "the package distribution's file differs from the one this Pyodide pins: refused" : "rebuild the site"})`);
+  }
+  if (cache && !cached) await cache.put(url, new Response(bytes.slice(0))).catch(() => {});
   return bytes;
+}
+
+async function sha256Hex(bytes) {
+  return [...new Uint8Array(await crypto.subtle.digest("SHA-256", bytes))]
+    .map((byte) => byte.toString(16).padStart(2, "0")).join("");
+}
+
+/** True for a wheel built for Pyodide's Python (WebAssembly, from its package distribution). */
+export function isPyodideWheel(fileName) {
+  return /-cp\d+-(cp\d+|abi3)-(py)?emscripten_[a-z0-9_]*_wasm32\.whl$/.test(fileName);
 }
 
 /** True for a wheel any Python 3 can unpack and import: tagged py3 (or py2.py3), none, any. */

@@ -98,6 +98,25 @@ def wheels_for_imports(lock: Mapping, names: Iterable[str], *, stdlib: Iterable[
     return ordered
 
 
+def with_distribution(site_lock: Mapping, distribution_lock: Mapping) -> dict:
+    """One lock of the site's wheels and a Pyodide package distribution's (the pinned Pyodide's lock,
+    e.g. numpy's WebAssembly build); each entry says where its file is (`origin`: "site" or
+    "distribution"). The site's own wheels win over the distribution's of the same name."""
+    packages = {canonical_name(name): {**entry, "origin": "distribution"}
+                for name, entry in distribution_lock.get("packages", {}).items()}
+    packages.update({canonical_name(name): {**entry, "origin": "site"}
+                     for name, entry in site_lock.get("packages", {}).items()})
+    return {"info": site_lock.get("info") or distribution_lock.get("info"), "packages": packages}
+
+
+def check_installable(entries: Iterable[Mapping]) -> None:
+    """Refuse what the sandbox cannot install by unpacking: shared libraries loaded with `loadDynlib`."""
+    for entry in entries:
+        if entry.get("package_type") == "shared_library":
+            raise MissingPackageError(f"{entry['name']} is a shared library ({entry['file_name']}); the sandbox "
+                                      "installs wheels only, so packages that need one are not available yet")
+
+
 def read_locked_wheel(folder: Path, entry: Mapping) -> bytes:
     """The bytes of a lock entry's wheel in `folder`, checked against the lock's sha256."""
     path = Path(folder) / entry["file_name"]

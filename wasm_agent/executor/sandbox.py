@@ -43,6 +43,7 @@ from .protocol import (
     from_wire,
     to_wire,
 )
+from .distribution import distribution_wheels
 from .packages import wheels_from_folder
 from .runner import INTERRUPTED_PREFIX
 from .sandbox_launch import (
@@ -94,17 +95,30 @@ class DenoSandboxExecutor(Executor):
     built site's `dist/pyodide`: the packages of `additional_authorized_imports`, with their
     dependencies, are installed from there into every new sandbox. Without it, only the standard
     library can be authorized (`MissingPackageError` otherwise).
+    `packages_url` (or $WASM_AGENT_PACKAGES_URL) is a Pyodide package distribution (the CDN folder
+    of the pinned Pyodide version, or a mirror): what `wheels` lacks (numpy, pandas…) is resolved in the
+    pinned Pyodide's lock (or `packages_lock`), fetched here with its dependencies, checked against
+    the lock's sha256 and cached in `packages_cache` (default ~/.cache/wasm-agent/packages).
     """
 
     def __init__(self, additional_authorized_imports: tuple[str, ...] | list[str] = (),
                  limits: ExecutionLimits | None = None, *, pyodide_dir: str | os.PathLike | None = None,
                  deno_bin: str | None = None, snapshot: bool = True, cache_dir: str | os.PathLike | None = None,
                  bridge: str = "atomics", spare: bool = False, startup_timeout: float = 60.0,
-                 wheels: str | os.PathLike | None = None, **_: Any):
+                 wheels: str | os.PathLike | None = None, packages_url: str | None = None,
+                 packages_lock: str | os.PathLike | None = None, packages_cache: str | os.PathLike | None = None,
+                 **_: Any):
         self.additional_authorized_imports = list(additional_authorized_imports)
+        wheels = wheels or os.environ.get("WASM_AGENT_WHEELS") or None
+        packages_url = packages_url or os.environ.get("WASM_AGENT_PACKAGES_URL") or None
         # Checked now, not at the model's first import: a package no wheel provides fails here.
-        self._wheels = wheels_from_folder(wheels or os.environ.get("WASM_AGENT_WHEELS") or None,
-                                          self.additional_authorized_imports)
+        if packages_url is None:
+            self._wheels = wheels_from_folder(wheels, self.additional_authorized_imports)
+        else:
+            lock = packages_lock or Path(pyodide_dir or os.environ.get("WASM_AGENT_PYODIDE_DIR")
+                                         or DEFAULT_PYODIDE_DIR) / "pyodide-lock.json"
+            self._wheels = distribution_wheels(self.additional_authorized_imports, packages_url=packages_url,
+                                               lock=Path(lock), site_folder=wheels, cache_dir=packages_cache)
         self.limits = limits or ExecutionLimits()
         self.deno_bin = deno_bin or find_deno()
         if self.deno_bin is None:

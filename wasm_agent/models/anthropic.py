@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any, Sequence
 
 from ..messages import ChatMessage, ChatMessageStreamDelta, ChatMessageToolCall, MessageRole, TokenUsage, ToolCallDelta
+from ..providers import PROVIDERS
 from .provider import (
     CallMemory,
     ProviderModel,
@@ -36,9 +37,9 @@ class AnthropicModel(ProviderModel):
     OpenAI's words ("auto", "required", "none") or Anthropic's dict.
     """
 
-    provider = "Anthropic"
-    default_api_base = "https://api.anthropic.com"
-    api_key_env = "ANTHROPIC_API_KEY"
+    provider = PROVIDERS["anthropic"].label
+    default_api_base = PROVIDERS["anthropic"].base_url
+    api_key_env = PROVIDERS["anthropic"].key_env
     browser_hint = ("api.anthropic.com accepts browser requests that send the header "
                     "anthropic-dangerous-direct-browser-access: true (sent by default); a proxy in "
                     "between must allow that header in its CORS settings.")
@@ -54,8 +55,7 @@ class AnthropicModel(ProviderModel):
         return f"{self.api_base}/v1/messages"
 
     def auth_headers(self) -> dict[str, str]:
-        headers = {"anthropic-version": self.anthropic_version,
-                   "anthropic-dangerous-direct-browser-access": "true"}
+        headers = {"anthropic-version": self.anthropic_version, **PROVIDERS["anthropic"].browser_headers}
         if self.api_key:
             headers["x-api-key"] = self.api_key
         return headers

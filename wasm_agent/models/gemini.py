@@ -8,6 +8,7 @@ import uuid
 from typing import Any, Sequence
 
 from ..messages import ChatMessage, ChatMessageStreamDelta, ChatMessageToolCall, MessageRole, TokenUsage, ToolCallDelta
+from ..providers import PROVIDERS
 from .provider import (
     CallMemory,
     ProviderModel,
@@ -43,9 +44,9 @@ class GeminiModel(ProviderModel):
     `tool_choice` takes "auto", "required" or "none".
     """
 
-    provider = "Gemini"
-    default_api_base = "https://generativelanguage.googleapis.com/v1beta"
-    api_key_env = "GEMINI_API_KEY"
+    provider = PROVIDERS["gemini"].label
+    default_api_base = PROVIDERS["gemini"].base_url
+    api_key_env = PROVIDERS["gemini"].key_env
     browser_hint = ("generativelanguage.googleapis.com accepts browser requests with the key in the "
                     "x-goog-api-key header; a proxy in between must allow that header in its CORS settings.")
 

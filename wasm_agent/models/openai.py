@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any, Sequence
 
 from ..messages import ChatMessage, ChatMessageStreamDelta, ChatMessageToolCall, MessageRole, TokenUsage, ToolCallDelta
+from ..providers import PROVIDERS
 from .provider import ProviderModel, arguments_json, is_tool_result, parse_event_json, tool_functions
 from .retry import ProviderFailure
 from .sse import ServerSentEvent
@@ -27,9 +28,9 @@ class OpenAIModel(ProviderModel):
     (`temperature`, `max_tokens`, `tool_choice`, `seed`, ...) go into the request body.
     """
 
-    provider = "OpenAI-compatible"
-    default_api_base = "https://api.openai.com/v1"
-    api_key_env = "OPENAI_API_KEY"
+    provider = PROVIDERS["openai"].label
+    default_api_base = PROVIDERS["openai"].base_url
+    api_key_env = PROVIDERS["openai"].key_env
     browser_hint = ("api.openai.com accepts browser requests; another server must answer CORS preflights "
                     "(Ollama: set OLLAMA_ORIGINS to this page's origin; llama.cpp server and vLLM: "
                     "allow the origin in their CORS settings).")

@@ -22,29 +22,23 @@ from .. import CodeAgent, MultiStepAgent, ToolCallingAgent, models
 from ..errors import AgentError, AgentToolExecutionError, ExecutorUnavailableError
 from ..events import ActionOutput, ToolOutput
 from ..executor import ExecutionLimits, register_sandbox_factory
-from ..executor.packages import MissingPackageError
+from ..executor.packages import MissingPackageError, check_installable, with_distribution
 from ..executor.packages import wheels_for_imports as _wheels_for_imports
 from ..executor.protocol import from_wire, to_wire
 from ..memory import ActionStep, FinalAnswerStep, PlanningStep, ToolCall
 from ..messages import ChatMessageStreamDelta
+from ..providers import PROVIDERS, REMOTE_PROVIDERS
 from ..tools import Tool
-from ..tools.base import tool as make_tool
+from ..tools.source import tools_from_source
 from .browser_sandbox import BrowserSandboxExecutor
 
 
-def _openai(spec: dict) -> models.Model:
-    return models.OpenAIModel(spec["model"], api_base=spec.get("baseUrl") or None, api_key=spec.get("apiKey") or None,
-                              **spec.get("options", {}))
-
-
-def _anthropic(spec: dict) -> models.Model:
-    return models.AnthropicModel(spec["model"], api_base=spec.get("baseUrl") or None,
-                                 api_key=spec.get("apiKey") or None, **spec.get("options", {}))
-
-
-def _gemini(spec: dict) -> models.Model:
-    return models.GeminiModel(spec["model"], api_base=spec.get("baseUrl") or None, api_key=spec.get("apiKey") or None,
-                              **spec.get("options", {}))
+def _remote(provider: str) -> Callable[[dict], models.Model]:
+    """The factory of an HTTP provider of the registry (wasm_agent/providers.json)."""
+    def make(spec: dict) -> models.Model:
+        return PROVIDERS[provider].model_class()(spec["model"], api_base=spec.get("baseUrl") or None,
+                                                 api_key=spec.get("apiKey") or None, **spec.get("options", {}))
+    return make
 
 
 def _scripted(spec: dict) -> models.Model:
@@ -53,14 +47,12 @@ def _scripted(spec: dict) -> models.Model:
 
 def _browser(spec: dict) -> models.Model:
     # The model runs in this worker through web/browser-model.js: publishBrowserModel() must have run.
-    from ..models.browser import BrowserModel
-
-    return BrowserModel(**spec.get("options", {}))
+    return PROVIDERS["browser"].model_class()(**spec.get("options", {}))
 
 
-# provider name -> factory(model spec from createAgent) -> Model
+# provider name -> factory(model spec from createAgent) -> Model: the registry's, and "scripted" for tests
 MODEL_PROVIDERS: dict[str, Callable[[dict], models.Model]] = {
-    "openai": _openai, "anthropic": _anthropic, "gemini": _gemini, "scripted": _scripted, "browser": _browser,
+    **{name: _remote(name) for name in REMOTE_PROVIDERS}, "browser": _browser, "scripted": _scripted,
 }
 
 
@@ -69,14 +61,23 @@ def register_model_provider(name: str, factory: Callable[[dict], models.Model]) 
     MODEL_PROVIDERS[name] = factory
 
 
-def wheels_for_imports(lock_json: str, names_json: str) -> str:
-    """The wheels (`file_name`, `sha256`) to install into the sandbox for these imports, dependencies
-    first, as JSON: {"wheels": [...]}, or {"error": message} when the site lacks one."""
+def wheels_for_imports(lock_json: str, names_json: str, distribution_lock_json: str | None = None) -> str:
+    """The wheels (`file_name`, `sha256`, `origin`) to install into the sandbox for these imports,
+    dependencies first, as JSON: {"wheels": [...]}, or {"error": message} when none provides one.
+    With a package distribution's lock (`build --packages-url`), what the site lacks comes from there."""
+    lock = json.loads(lock_json)
+    source = {}
+    if distribution_lock_json:
+        lock = with_distribution(lock, json.loads(distribution_lock_json))
+        source = {"source": "this site or its package distribution",
+                  "hint": "the pinned Pyodide's lock does not list it either"}
     try:
-        entries = _wheels_for_imports(json.loads(lock_json), json.loads(names_json))
+        entries = _wheels_for_imports(lock, json.loads(names_json), **source)
+        check_installable(entries)
     except MissingPackageError as error:
         return json.dumps({"error": str(error)})
-    return json.dumps({"wheels": [{"file_name": entry["file_name"], "sha256": entry["sha256"]} for entry in entries]})
+    return json.dumps({"wheels": [{"file_name": entry["file_name"], "sha256": entry["sha256"],
+                                   "origin": entry.get("origin", "site")} for entry in entries]})
 
 
 class JsTool(Tool):
@@ -96,13 +97,6 @@ class JsTool(Tool):
         if not answer.get("ok"):
             raise AgentToolExecutionError(f"tool {self.name!r} failed in the page: {answer.get('error')}")
         return from_wire(answer.get("value"))
-
-
-def python_tools(source: str) -> list[Tool]:
-    """The tools a Python source defines: `Tool` instances and `@tool` functions at its top level."""
-    namespace: dict[str, Any] = {"__name__": "wasm_agent_page_tools", "tool": make_tool, "Tool": Tool}
-    exec(compile(source, "<page tools>", "exec"), namespace)  # noqa: S102 - the page author's own code, in the agent worker
-    return [value for name, value in namespace.items() if isinstance(value, Tool) and not name.startswith("_")]
 
 
 class AgentSession:
@@ -126,7 +120,7 @@ class AgentSession:
             model.key_source = model_spec.get("keySource") or "the model's apiKey in createAgent"
         tools: list[Tool] = [JsTool(spec, call_page_tool) for spec in options.get("tools", [])]
         for source in options.get("pythonTools", []):
-            tools.extend(python_tools(source))
+            tools.extend(tools_from_source(source))
         common = {"max_steps": int(options.get("maxSteps") or 10), "instructions": options.get("instructions"),
                   "stream_outputs": options.get("stream", True), "step_callbacks": self.step_callbacks}
         if options.get("agentType", "code") == "toolcalling":

@@ -1,0 +1,270 @@
+"""`agent.toml`: one file that configures the site's agent (`wasm-agent build --config agent.toml`).
+
+    title = "Number helper"
+    intro = "Ask about your numbers."
+    examples = ["Describe 3, 5, 9", { label = "Tool", task = "What time is it?" }]
+    base_path = "/my-repo/"
+
+    [agent]
+    type = "code"                     # or "toolcalling"
+    instructions = "Answer in one sentence."
+    max_steps = 8
+    python_tools = ["tools.py"]       # files whose @tool functions run in the agent worker
+    js_tools = "tools.js"             # an ES module whose tools run in the page
+    wheels = ["python-dateutil"]      # packages generated code may import (as `build --wheel`)
+    authorized_imports = ["dateutil"]
+
+    [model]
+    provider = "openai"               # a name of wasm_agent/providers.json
+    model = "gpt-4o-mini"
+    base_url = "https://api.openai.com/v1"
+
+The file never holds a key: the site is public, so a key in it would be
+everybody's. Every error names the file, the line and the key. Paths are
+relative to the file's folder. `load_config` checks everything it can before
+anything is built (tool files are imported on CPython to find their tools);
+`site_json` is what the page reads (site.json in the built site).
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from wasm_agent.providers import PROVIDERS
+
+from .wheel import BuildError
+
+SCHEMA: dict[str, dict[str, type | tuple[type, ...]]] = {
+    "": {"title": str, "intro": str, "examples": list, "base_path": str, "agent": dict, "model": dict},
+    "agent": {"type": str, "instructions": str, "max_steps": int, "python_tools": list, "js_tools": str,
+              "wheels": list, "authorized_imports": list},
+    "model": {"provider": str, "model": str, "base_url": str},
+}
+KEY_WORDS = re.compile(r"(^|_)(api_?key|key|secret|token|password)$", re.I)
+AGENT_TYPES = ("code", "toolcalling")
+PYODIDE_ONLY = {"js", "pyodide", "pyodide_js", "micropip"}  # tool files may import these; CPython cannot
+
+
+class ConfigError(BuildError):
+    """A mistake in agent.toml or a file it names; the message starts with `file:line: key`."""
+
+
+@dataclass
+class SiteConfig:
+    path: Path
+    title: str | None = None
+    intro: str | None = None
+    examples: list[dict[str, str]] = field(default_factory=list)
+    base_path: str = "/"
+    agent_type: str = "code"
+    instructions: str | None = None
+    max_steps: int | None = None
+    python_tools: list[Path] = field(default_factory=list)
+    js_tools: Path | None = None
+    wheels: list[str] = field(default_factory=list)
+    authorized_imports: list[str] = field(default_factory=list)
+    provider: str | None = None
+    model: str | None = None
+    base_url: str | None = None
+
+    def site_json(self) -> dict[str, Any]:
+        """What the page reads (site.json); tool files are named as the build places them (tools/)."""
+        return {
+            "title": self.title, "intro": self.intro, "examples": self.examples, "basePath": self.base_path,
+            "agent": {"type": self.agent_type, "instructions": self.instructions, "maxSteps": self.max_steps,
+                      "authorizedImports": self.authorized_imports},
+            "model": {"provider": self.provider, "model": self.model, "baseUrl": self.base_url},
+            "pythonTools": [f"tools/{path.name}" for path in self.python_tools],
+            "jsTools": f"tools/{self.js_tools.name}" if self.js_tools else None,
+        }
+
+
+def load_config(path: Path | str) -> SiteConfig:
+    """Read and check `path`; raises ConfigError naming the file, line and key of the first mistake."""
+    path = Path(path).resolve()
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as error:
+        raise ConfigError(f"{path}: cannot read the site config ({error.strerror})") from None
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as error:
+        raise ConfigError(f"{path}: not valid TOML: {error}") from None
+    where = _Locator(path, text)
+    _check_keys(data, where)
+    config = SiteConfig(path=path)
+    agent, model = data.get("agent", {}), data.get("model", {})
+    config.title, config.intro = data.get("title"), data.get("intro")
+    config.examples = [_example(item, where) for item in data.get("examples", [])]
+    config.base_path = data.get("base_path", "/")
+    if not (config.base_path.startswith("/") and config.base_path.endswith("/")) or "//" in config.base_path:
+        where.fail("", "base_path", f"{config.base_path!r} must start and end with '/', like '/my-repo/'")
+    config.agent_type = agent.get("type", "code")
+    if config.agent_type not in AGENT_TYPES:
+        where.fail("agent", "type", f"{config.agent_type!r} is not one of {', '.join(AGENT_TYPES)}")
+    config.instructions = agent.get("instructions")
+    config.max_steps = agent.get("max_steps")
+    if config.max_steps is not None and not 1 <= config.max_steps <= 100:
+        where.fail("agent", "max_steps", f"{config.max_steps} is not between 1 and 100")
+    config.python_tools = [_python_tool(item, where) for item in _strings(agent, "agent", "python_tools", where)]
+    if "js_tools" in agent:
+        config.js_tools = _js_tools(agent["js_tools"], where)
+    config.wheels = [_wheel(item, where) for item in _strings(agent, "agent", "wheels", where)]
+    config.authorized_imports = _strings(agent, "agent", "authorized_imports", where)
+    config.provider, config.model = model.get("provider"), model.get("model")
+    if config.provider is not None and config.provider not in PROVIDERS:
+        where.fail("model", "provider", f"{config.provider!r} is not a provider; known: {', '.join(PROVIDERS)}")
+    if "base_url" in model:
+        url = urlsplit(model["base_url"])
+        if url.scheme not in ("http", "https") or not url.hostname:
+            where.fail("model", "base_url", f"{model['base_url']!r} is not an http(s) URL")
+        config.base_url = model["base_url"]
+    return config
+
+
+class _Locator:
+    """Finds the line of a key in the TOML text (tomllib keeps no positions) and words the error."""
+
+    def __init__(self, path: Path, text: str):
+        self.path, self.lines = path, text.splitlines()
+
+    def line(self, table: str, key: str) -> int:
+        current = ""
+        for number, line in enumerate(self.lines, 1):
+            header = re.match(r"\s*\[\s*([A-Za-z0-9_.\"-]+)\s*\]", line)
+            if header:
+                current = header.group(1).strip('"')
+                if not table and current == key:  # a table where a plain key was expected
+                    return number
+            elif current == table and re.match(rf"\s*[\"']?{re.escape(key)}[\"']?\s*=", line):
+                return number
+        return 1
+
+    def fail(self, table: str, key: str, problem: str):
+        name = f"{table}.{key}" if table else key
+        raise ConfigError(f"{self.path}:{self.line(table, key)}: {name}: {problem}")
+
+
+def _check_keys(data: dict, where: _Locator) -> None:
+    for table, known in SCHEMA.items():
+        values = data if not table else data.get(table, {})
+        for key, value in values.items():
+            if KEY_WORDS.search(key):
+                where.fail(table, key, "a site config never holds a key: the site is public, so it would be "
+                                       "everybody's. Visitors enter their own in Model settings.")
+            if key not in known:
+                where.fail(table, key, f"unknown key (known here: {', '.join(sorted(known))})")
+            expected = known[key]
+            if not isinstance(value, expected) or (expected is int and isinstance(value, bool)):
+                names = {str: "a string", int: "an integer", list: "a list", dict: "a table"}
+                where.fail(table, key, f"must be {names[expected]}, not {type(value).__name__} {value!r}")
+
+
+def _strings(table: dict, name: str, key: str, where: _Locator) -> list[str]:
+    items = table.get(key, [])
+    if not all(isinstance(item, str) and item for item in items):
+        where.fail(name, key, "must be a list of non-empty strings")
+    return list(items)
+
+
+def _example(item: Any, where: _Locator) -> dict[str, str]:
+    if isinstance(item, str):
+        return {"label": "", "task": item}
+    if isinstance(item, dict) and isinstance(item.get("task"), str) and set(item) <= {"label", "task"} \
+            and isinstance(item.get("label", ""), str):
+        return {"label": item.get("label", ""), "task": item["task"]}
+    where.fail("", "examples", f"each example is a task string or {{ label = \"…\", task = \"…\" }}, not {item!r}")
+
+
+def _file(value: str, table: str, key: str, where: _Locator, suffixes: tuple[str, ...]) -> Path:
+    path = (where.path.parent / value).resolve()
+    if path.suffix not in suffixes:
+        where.fail(table, key, f"{value!r} must be a {' or '.join(suffixes)} file")
+    if not path.is_file():
+        where.fail(table, key, f"{path}: no such file")
+    return path
+
+
+def _python_tool(value: str, where: _Locator) -> Path:
+    """A Python file that defines at least one valid tool (checked by running it on CPython)."""
+    path = _file(value, "agent", "python_tools", where, (".py",))
+    source = path.read_text(encoding="utf-8")
+    try:
+        tree = ast.parse(source, str(path))
+    except SyntaxError as error:
+        raise ConfigError(f"{path}:{error.lineno}: agent.python_tools: {error.msg}") from None
+    from wasm_agent.tools.source import tools_from_source
+
+    try:
+        tools = tools_from_source(source, str(path))
+    except ModuleNotFoundError as error:
+        if error.name and error.name.split(".")[0] in PYODIDE_ONLY:
+            tools = _declared_tools(tree)  # it imports Pyodide's modules: check its shape only
+        else:
+            raise ConfigError(_tool_failure(path, where, error)) from None
+    except Exception as error:  # noqa: BLE001 - any failure of the owner's file is reported, with its line
+        raise ConfigError(_tool_failure(path, where, error)) from None
+    if not tools:
+        raise ConfigError(f"{where.path}:{where.line('agent', 'python_tools')}: agent.python_tools: {path} defines "
+                          "no tool: decorate a typed, documented function with @tool (see `wasm-agent init`)")
+    return path
+
+
+def _declared_tools(tree: ast.Module) -> list[str]:
+    """Names of top-level functions decorated with @tool and classes deriving from Tool."""
+    found = []
+    for node in tree.body:
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and any(
+                isinstance(d, ast.Name) and d.id == "tool" for d in node.decorator_list):
+            found.append(node.name)
+        elif isinstance(node, ast.ClassDef) and any(isinstance(b, ast.Name) and b.id == "Tool" for b in node.bases):
+            found.append(node.name)
+    return found
+
+
+def _tool_failure(path: Path, where: _Locator, error: BaseException) -> str:
+    line = next((frame.lineno for frame in _frames(error) if frame.filename == str(path)), None)
+    at = f"{path}:{line}" if line else f"{where.path}:{where.line('agent', 'python_tools')}"
+    return f"{at}: agent.python_tools: loading {path.name} failed: {type(error).__name__}: {error}"
+
+
+def _frames(error: BaseException):
+    import traceback
+
+    return traceback.extract_tb(error.__traceback__)
+
+
+def _js_tools(value: str, where: _Locator) -> Path:
+    path = _file(value, "agent", "js_tools", where, (".js", ".mjs"))
+    if not re.search(r"^\s*export\s", path.read_text(encoding="utf-8"), re.M):
+        where.fail("agent", "js_tools", f"{path} exports nothing: it must `export default [ {{name, description, "
+                                        "inputs, outputType, fn}} ]` (or `export const tools = [...]`)")
+    return path
+
+
+def _wheel(value: str, where: _Locator) -> str:
+    if value.endswith(".whl"):
+        return str(_file(value, "agent", "wheels", where, (".whl",)))
+    return value  # a requirement: pip checks it (build/packages.py)
+
+
+def write_site_config(config: SiteConfig, site: Path) -> None:
+    """site.json and the tool files (in tools/) of a configured site."""
+    import json
+    import shutil
+
+    files = [*config.python_tools, *([config.js_tools] if config.js_tools else [])]
+    names = [path.name for path in files]
+    if len(set(names)) < len(names):
+        raise ConfigError(f"{config.path}: agent.python_tools / agent.js_tools: two tool files share a name "
+                          f"({', '.join(sorted(names))}); rename one")
+    (site / "tools").mkdir(exist_ok=True)
+    for path in files:
+        shutil.copy2(path, site / "tools" / path.name)
+    (site / "site.json").write_text(json.dumps(config.site_json(), indent=1) + "\n")
