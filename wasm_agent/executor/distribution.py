@@ -100,6 +100,9 @@ def _download(url: str) -> bytes:
     try:
         with urllib.request.urlopen(url, timeout=120) as response:  # noqa: S310 - the URL the user configured
             return response.read()
+    except urllib.error.HTTPError as error:
+        raise MissingPackageError(f"cannot fetch {url} from the package distribution (HTTP {error.code}); is "
+                                  "it the folder of this Pyodide version?") from None
     except (urllib.error.URLError, OSError) as error:
         reason = getattr(error, "reason", None) or error
         raise MissingPackageError(f"cannot fetch {url} from the package distribution ({reason})") from None
