@@ -167,7 +167,7 @@ def test_the_deno_command_has_the_least_permissions_that_work(tmp_path):
     command = agent_command("deno", tmp_path, "a task", provider="openai", model="m",
                             api_base="http://127.0.0.1:8123/v1", key_env="MY_KEY", tools=(TOOLS,))
     flags = [part for part in command[:command.index(str(REPO / "deno" / "agent.js"))] if part.startswith("--")]
-    reads = [str(tmp_path / name) for name in ("pyodide", "build.json", "agent.snapshot", "sandbox.snapshot")]
+    reads = [str(tmp_path / name) for name in ("pyodide", "build.json", "providers.json", "agent.snapshot", "sandbox.snapshot")]
     assert flags == [
         "--quiet", "--no-prompt", "--no-config", "--no-lock", "--no-remote", "--unstable-worker-options",
         f"--allow-read={','.join([*reads, str(REPO / 'deno'), str(REPO / 'web'), str(TOOLS)])}",
@@ -271,3 +271,15 @@ def test_timeout_is_the_wall_time_of_a_code_step(site):
     assert result.returncode == 0, result.stdout + result.stderr
     assert "1 s time limit" in result.stdout and "\nslept\n" not in result.stdout  # stopped at 1 s, not 30
     assert "Final answer: ok" in result.stdout
+
+
+def test_the_runner_takes_its_providers_from_the_sites_registry(run, site):
+    from wasm_agent.executor.sandbox import find_deno
+    from wasm_agent.providers import REMOTE_PROVIDERS
+
+    command = agent_command(find_deno(), site, "task", provider="openai", model="m", api_base="http://127.0.0.1:9/v1")
+    command[command.index("--provider") + 1] = "openia"
+    result = subprocess.run(command, capture_output=True, text=True, timeout=120,
+                            env={**os.environ, "DENO_NO_UPDATE_CHECK": "1"})
+    assert result.returncode == 2
+    assert f"error: --provider must be one of {', '.join(REMOTE_PROVIDERS)}" in result.stderr

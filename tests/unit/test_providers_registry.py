@@ -128,6 +128,7 @@ def _code_strings(path: Path) -> list[str]:
     return re.findall(r'"([^"\n]*)"|`([^`]*)`|>([^<]+)<', code)
 
 
+@pytest.mark.cpython_only  # reads the checkout's files
 @pytest.mark.parametrize("path", ["web/app.js", "deno/agent.js", "web/index.html", "wasm_agent/cli.py",
                                   "wasm_agent/deno_agent.py", "wasm_agent/platform/browser_agent.py"])
 def test_no_consumer_keeps_its_own_copy_of_a_providers_defaults(path):
