@@ -14,7 +14,7 @@
       wllama/, models/                      the in-browser model: wllama and the default GGUF
                                             (build/browser_model.py; see docs/browser-model.md)
       providers.json                        the provider registry (wasm_agent/providers.json) the UI reads
-      site.json, tools/                     with `--config agent.toml`: the site's agent and its tool files
+      site.json, tools/                     the site's agent and its tool files (`--config agent.toml`; else null)
       build.json                            the manifest: version, wheel URL, every file and its size
 
 Nothing is fetched from a CDN: the page, the agent worker and the sandbox load
@@ -112,6 +112,8 @@ def build_site(out: Path = DEFAULT_OUT, *, snapshot: bool = True, extra_wheels: 
     (tmp / "providers.json").write_text(registry_text())
     if config is not None:
         write_site_config(config, tmp)
+    else:
+        (tmp / "site.json").write_text("null\n")  # the demo: the page keeps its own examples and tools
     (tmp / "pyodide").mkdir()
     for name in PYODIDE_CORE:
         _link_or_copy(PYODIDE / name, tmp / "pyodide" / name)

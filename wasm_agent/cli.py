@@ -237,7 +237,8 @@ def site_command(args: argparse.Namespace) -> int:
             return 2
     if args.packages_url:
         options["packages_url"] = args.packages_url
-    rebuild = args.command == "build" or args.rebuild or bool(args.wheel) or len(options) > 2
+    configured = "config" in options or "packages_url" in options  # their inputs are outside the sources' digest
+    rebuild = args.command == "build" or args.rebuild or bool(args.wheel) or configured
     if not _ensure_site(site, out, rebuild=rebuild, **options):
         return 2
     if args.command == "build":

@@ -75,7 +75,7 @@ async function installFromLock(pyodide, siteUrl, name) {
 }
 
 const manifests = new Map(); // site URL -> Promise of its build.json, read once
-const PACKAGE_CACHE = "wasm-agent-packages"; // Cache Storage: wheels of a package distribution
+const PACKAGE_CACHE = "pyodide-packages"; // Cache Storage: wheels of a package distribution
 
 function siteManifest(siteUrl) {
   const key = String(siteUrl);

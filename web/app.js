@@ -11,7 +11,7 @@ const $ = (selector) => document.querySelector(selector);
 // site's agent when it was built with `--config agent.toml` (site.json; docs/site.md).
 const [PROVIDERS, SITE] = await Promise.all([
   fetch("providers.json").then((response) => response.json()),
-  fetch("site.json").then((response) => (response.ok ? response.json() : null)).catch(() => null),
+  fetch("site.json").then((response) => response.json()), // null: the demo site (no --config)
 ]);
 // Sites on one origin under different paths keep their settings apart.
 const STORE_PREFIX = SITE && SITE.basePath !== "/" ? `${SITE.basePath}:` : "";

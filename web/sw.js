@@ -5,8 +5,10 @@
 // Only this origin's GET requests are served from the cache: provider APIs
 // and anything cross-origin go to the network untouched.
 
-const PREFIX = "wasm-agent-";
 const SCOPE = new URL(self.registration.scope);
+// The caches of sites under other paths of this origin (base_path: "wasm-agent-/sub/<version>") are not ours.
+const PREFIX = `wasm-agent-${SCOPE.pathname === "/" ? "" : SCOPE.pathname}`;
+const isOurs = (name) => name.startsWith(PREFIX) && !name.slice(PREFIX.length).includes("/");
 let cacheName = null; // Promise<string>: the complete cache this worker serves from (looked up once)
 
 self.addEventListener("install", (event) => {
@@ -18,7 +20,7 @@ self.addEventListener("activate", (event) => {
     cacheName = null;
     const current = await currentCacheName();
     for (const name of await caches.keys()) {
-      if (name.startsWith(PREFIX) && name !== current) await caches.delete(name);
+      if (isOurs(name) && name !== current) await caches.delete(name);
     }
     await self.clients.claim();
   })());
@@ -51,7 +53,7 @@ async function networkFirst(request) {
 /** The newest complete cache (build.json is put last, so a cache being filled does not count). */
 function currentCacheName() {
   cacheName ??= (async () => {
-    const names = (await caches.keys()).filter((name) => name.startsWith(PREFIX)); // in creation order
+    const names = (await caches.keys()).filter(isOurs); // in creation order
     for (const name of names.reverse()) {
       if (await (await caches.open(name)).match(new URL("build.json", SCOPE).href)) return name;
     }

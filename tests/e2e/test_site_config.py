@@ -119,7 +119,7 @@ def test_the_site_opens_on_the_owners_agent_and_a_task_calls_both_tools(browser,
         assert "Always greet politely." in system and "double_it" in system and "greet" in system
         assert sorted(set(mirror.requests)) == ["/wa_base-1.0-py3-none-any.whl",
                                                 "/wa_fast-1.0-cp314-cp314-pyemscripten_2026_0_wasm32.whl"]
-        cached = ui.evaluate("caches.open('wasm-agent-packages').then((c) => c.keys()).then((k) => k.length)")
+        cached = ui.evaluate("caches.open('pyodide-packages').then((c) => c.keys()).then((k) => k.length)")
         assert cached == 2  # the next visit takes them from Cache Storage
         screenshot(ui, "configured-site")
         assert page.errors == []
@@ -145,6 +145,8 @@ def test_the_site_lives_under_its_base_path_only(browser, server):
         page.page.click("#settings button[type=submit]")
         keys = page.page.evaluate("Object.keys(localStorage)")
         assert f"{BASE}:wasm-agent:settings" in keys  # another site on this origin keeps its own
+        version = json.loads((server.root / "build.json").read_text())["version"]
+        assert page.page.evaluate("caches.keys()") == [f"wasm-agent-{BASE}{version}"]  # and its own offline cache
     finally:
         page.close()
     assert server.requests and all(path.startswith(BASE) for path in server.requests)
