@@ -3,14 +3,14 @@
 
 export default [
   {
-    name: "current_time",
-    description: "The current date and time in the visitor's browser: ISO timestamp, time zone and weekday.",
+    name: "visitor_locale",
+    description: "The visitor's language, time zone and local date, as their browser reports them.",
     inputs: {},
     outputType: "object",
-    fn: () => {
-      const now = new Date();
-      return { iso: now.toISOString(), timeZone: Intl.DateTimeFormat().resolvedOptions().timeZone,
-        weekday: now.toLocaleDateString("en", { weekday: "long" }) };
-    },
+    fn: () => ({
+      language: navigator.language,
+      timeZone: Intl.DateTimeFormat().resolvedOptions().timeZone,
+      localDate: new Date().toLocaleDateString(navigator.language, { dateStyle: "full" }),
+    }),
   },
 ];

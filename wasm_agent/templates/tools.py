@@ -2,16 +2,18 @@
 agent worker (Pyodide in the visitor's tab), and the model's code calls it like a function.
 Type hints and the Args section of the docstring are the tool's schema."""
 
-import statistics
+METRES = {"mm": 0.001, "cm": 0.01, "m": 1.0, "km": 1000.0, "in": 0.0254, "ft": 0.3048, "mi": 1609.344}
 
 
 @tool
-def describe_numbers(numbers: list) -> dict:
-    """Summary statistics of a list of numbers: count, mean, median, standard deviation, min and max.
+def convert_length(value: float, from_unit: str, to_unit: str) -> float:
+    """Convert a length between units: mm, cm, m, km, in, ft, mi.
 
     Args:
-        numbers: the numbers to describe
+        value: the length in `from_unit`
+        from_unit: the unit of `value`
+        to_unit: the unit of the result
     """
-    values = [float(n) for n in numbers]
-    return {"count": len(values), "mean": statistics.fmean(values), "median": statistics.median(values),
-            "stdev": statistics.stdev(values) if len(values) > 1 else 0.0, "min": min(values), "max": max(values)}
+    if from_unit not in METRES or to_unit not in METRES:
+        raise ValueError(f"units must be among {', '.join(METRES)}")
+    return value * METRES[from_unit] / METRES[to_unit]
