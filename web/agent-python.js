@@ -52,17 +52,20 @@ async function loadPython(siteUrl, stderr) {
   return { pyodide: await loadPyodide(options), snapshot: false };
 }
 
-const lockTexts = new Map(); // site URL -> Promise of its pyodide-lock.json text, read once
+const siteTexts = new Map(); // URL of a site's file -> Promise of its text, read once
 
-function siteLock(siteUrl) {
-  const key = String(siteUrl);
-  if (!lockTexts.has(key)) {
-    const text = fetch(new URL("pyodide/pyodide-lock.json", siteUrl)).then((response) => response.text());
-    text.catch(() => lockTexts.delete(key));
-    lockTexts.set(key, text);
+/** The text of a file of the site (pyodide/pyodide-lock.json, build.json…), fetched once per page. */
+function siteText(siteUrl, path) {
+  const key = new URL(path, siteUrl).href;
+  if (!siteTexts.has(key)) {
+    const text = fetch(key).then((response) => response.text());
+    text.catch(() => siteTexts.delete(key));
+    siteTexts.set(key, text);
   }
-  return lockTexts.get(key);
+  return siteTexts.get(key);
 }
+
+const siteLock = (siteUrl) => siteText(siteUrl, "pyodide/pyodide-lock.json");
 
 /**
  * Install a wheel of our lock file by hand, checking its sha256: Pyodide's loadPackage does not
@@ -74,18 +77,7 @@ async function installFromLock(pyodide, siteUrl, name) {
   pyodide.unpackArchive(await fetchWheel(new URL(entry.file_name, base).href, entry.sha256), "wheel");
 }
 
-const manifests = new Map(); // site URL -> Promise of its build.json, read once
 const PACKAGE_CACHE = "pyodide-packages"; // Cache Storage: wheels of a package distribution
-
-function siteManifest(siteUrl) {
-  const key = String(siteUrl);
-  if (!manifests.has(key)) {
-    const manifest = fetch(new URL("build.json", siteUrl)).then((response) => response.json());
-    manifest.catch(() => manifests.delete(key));
-    manifests.set(key, manifest);
-  }
-  return manifests.get(key);
-}
 
 /**
  * Make `additionalAuthorizedImports` importable in the sandbox: the wheels of the site's lock that
@@ -103,7 +95,8 @@ function siteManifest(siteUrl) {
 export async function installImports(pyodide, sandbox, siteUrl, names) {
   if (!names.length) return;
   const base = new URL("pyodide/", siteUrl);
-  const [lockText, manifest] = await Promise.all([siteLock(siteUrl), siteManifest(siteUrl).catch(() => ({}))]);
+  const [lockText, manifest] = await Promise.all([siteLock(siteUrl),
+    siteText(siteUrl, "build.json").then(JSON.parse).catch(() => ({}))]);
   const packagesUrl = manifest.packagesUrl ? new URL(manifest.packagesUrl.replace(/\/?$/, "/"), siteUrl) : null;
   const distributionLock = packagesUrl
     ? await fetch(new URL("distribution-lock.json", base)).then((response) => response.text()) : null;
