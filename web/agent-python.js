@@ -38,7 +38,7 @@ async function loadPython(siteUrl, stderr) {
   // Outside a browser (Deno) Pyodide reads its files with the runtime's fs: it wants a path there.
   const indexURL = pyodideUrl.protocol === "file:" ? decodeURIComponent(pyodideUrl.pathname) : pyodideUrl.href;
   const options = { indexURL, stdout: () => {}, stderr };
-  const manifest = await fetch(new URL("build.json", siteUrl)).then((response) => response.json()).catch(() => ({}));
+  const manifest = await siteText(siteUrl, "build.json").then(JSON.parse).catch(() => ({}));
   if (manifest.agentSnapshot) {
     try {
       const response = await fetch(new URL(manifest.agentSnapshot, siteUrl));
