@@ -212,6 +212,9 @@ def add_site_commands(commands: Any) -> None:
         command.add_argument("--packages-url", metavar="URL",
                              help="a Pyodide package distribution (the CDN folder of this Pyodide version, or a "
                                   "mirror) from which the agent fetches compiled packages (numpy…) on demand")
+        command.add_argument("--packages-lock", metavar="FILE",
+                             help="the lock that pins the distribution's files (default: the pinned Pyodide's "
+                                  "pyodide-lock.json; give yours for a distribution you built)")
     serve.add_argument("--port", type=int, default=8000)
     serve.add_argument("--no-isolation", action="store_true",
                        help="leave out COOP/COEP, like a plain static host (the JSPI path)")
@@ -237,6 +240,7 @@ def site_command(args: argparse.Namespace) -> int:
             return 2
     if args.packages_url:
         options["packages_url"] = args.packages_url
+        options["packages_lock"] = Path(args.packages_lock).resolve() if args.packages_lock else None
     configured = "config" in options or "packages_url" in options  # their inputs are outside the sources' digest
     rebuild = args.command == "build" or args.rebuild or bool(args.wheel) or configured
     if not _ensure_site(site, out, rebuild=rebuild, **options):

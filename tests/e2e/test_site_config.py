@@ -1,4 +1,4 @@
-"""A site built from agent.toml (`build --config`), served under a sub-path like a project page on a
+"""A site built from agent.toml (`wasm-agent build --config`, as a site owner runs it), served under a sub-path like a project page on a
 static host (/sub/, no COOP/COEP), in Chromium against the loopback mock provider.
 
 What a visitor sees: the owner's title, intro and examples; the site opens on the owner's agent
@@ -10,14 +10,16 @@ checked against the pinned lock, and a tampered one is refused.
 from __future__ import annotations
 
 import json
+import subprocess
 import sys
 from pathlib import Path
 
 import pytest
-from site_pages import MockProviderServer, SitePage, SiteServer, build_site, screenshot
+from site_pages import MockProviderServer, SitePage, SiteServer, screenshot
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "unit"))
 from package_mirror import MirrorServer, make_mirror  # noqa: E402
+from wheel_factory import make_wheel  # noqa: E402
 
 BASE = "/sub/"
 PYTHON_TOOL = '''
@@ -38,8 +40,8 @@ JS_TOOL = '''export default [{
 '''
 STEP = """Thought: I use both tools and the package.
 <code>
-import wa_fast
-print(double_it(x=21), greet(name="Ada"), wa_fast.go())
+import wa_fast, wa_local
+print(double_it(x=21), greet(name="Ada"), wa_fast.go(), wa_local.LOCAL)
 </code>"""
 FINAL = 'Thought: done.\n<code>\nfinal_answer(f"{double_it(x=2)} and {greet(name=\'Bo\')}")\n</code>'
 
@@ -61,9 +63,8 @@ def mirror(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory, mock, mirror):
-    from build.config import load_config
-
     owner = tmp_path_factory.mktemp("owner")
+    make_wheel(owner, "wa-local", files={"wa_local.py": "LOCAL = 'local'\n"})  # an extra wheel of the site
     (owner / "double.py").write_text(PYTHON_TOOL)
     (owner / "greet.js").write_text(JS_TOOL)
     (owner / "agent.toml").write_text(f'''title = "Number desk"
@@ -76,7 +77,8 @@ instructions = "Always greet politely."
 max_steps = 5
 python_tools = ["double.py"]
 js_tools = "greet.js"
-authorized_imports = ["wa_fast"]
+wheels = ["wa_local-1.0-py3-none-any.whl"]
+authorized_imports = ["wa_fast", "wa_local"]
 
 [model]
 provider = "openai"
@@ -84,8 +86,10 @@ model = "mock-coder"
 base_url = "{mock.openai_base}"
 ''')
     out = tmp_path_factory.mktemp("site") / "dist"
-    build_site(out, config=load_config(owner / "agent.toml"), packages_url=mirror.url, packages_lock=mirror.lock,
-               log=lambda *_: None)
+    built = subprocess.run([sys.executable, "-m", "wasm_agent", "build", "--config", str(owner / "agent.toml"),
+                            "--out", str(out), "--packages-url", mirror.url, "--packages-lock", str(mirror.lock)],
+                           cwd=owner, capture_output=True, text=True, timeout=900)
+    assert built.returncode == 0, built.stdout + built.stderr
     site = SiteServer(out, port=0, isolated=False, base_path=BASE).start()
     yield site
     site.close()
@@ -111,7 +115,7 @@ def test_the_site_opens_on_the_owners_agent_and_a_task_calls_both_tools(browser,
         ui.click("#run")  # no settings filled in: the owner's provider, model and base URL are preset
         page.wait_idle()
         turn = page.last_turn()
-        assert "42 hello Ada from Number desk 42" in turn.locator(".observation-text").first.text_content()
+        assert "42 hello Ada from Number desk 42 local" in turn.locator(".observation-text").first.text_content()
         assert turn.locator(".final-text").text_content() == "4 and hello Bo from Number desk"
         posts = [r for r in mock.requests if r.method == "POST"]
         assert len(posts) == 2 and all(r.json["model"] == "mock-coder" for r in posts)
