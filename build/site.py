@@ -61,9 +61,10 @@ def inputs_digest() -> str:
 
 
 def is_current(out: Path = DEFAULT_OUT) -> bool:
-    """True when `out` was built from the current sources."""
+    """True when `out` was built from the current sources, without a config (whose files may have changed)."""
     try:
-        return json.loads((out / "build.json").read_text())["sources"] == inputs_digest()
+        manifest = json.loads((out / "build.json").read_text())
+        return manifest["sources"] == inputs_digest() and not manifest.get("configured")
     except (OSError, ValueError, KeyError):
         return False
 
@@ -99,9 +100,8 @@ def build_site(out: Path = DEFAULT_OUT, *, snapshot: bool = True, extra_wheels: 
     log(f"building the wasm_agent wheel (cache: {CACHE.relative_to(REPO)})")
     wheel = build_wheel(CACHE)
     python = json.loads((PYODIDE / "pyodide-lock.json").read_text())["info"]["python"]
-    if config is not None:
-        extra_wheels = (*extra_wheels, *config.wheels)
-    extra = collect_wheels([str(spec) for spec in extra_wheels], python, offline=offline, log=log)
+    wanted = (*extra_wheels, *config.wheels) if config is not None else extra_wheels
+    extra = collect_wheels([str(spec) for spec in wanted], python, offline=offline, log=log)
     tmp = out.with_name(out.name + ".partial")
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
@@ -145,6 +145,7 @@ def build_site(out: Path = DEFAULT_OUT, *, snapshot: bool = True, extra_wheels: 
         "agentSnapshot": "agent.snapshot" if agent_snapshot is not None else None,
         "browserModel": browser_model,
         "packagesUrl": packages_url,
+        "configured": config is not None or packages_url is not None,  # then `serve` alone rebuilds it
         # What `extra_wheels` asked for, as given (files by absolute path): see built_packages.
         "packages": [str(Path(spec).resolve()) if Path(spec).suffix == ".whl" else str(spec) for spec in extra_wheels],
         "files": {path.relative_to(tmp).as_posix(): path.stat().st_size for path in files

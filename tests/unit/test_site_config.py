@@ -177,3 +177,30 @@ def test_build_with_a_bad_config_stops_before_building(tmp_path):
     assert result.returncode == 2
     assert f"error: {path}:2: model.api_key: a site config never holds a key" in result.stderr
     assert not (tmp_path / "site").exists()
+
+
+def test_serve_answers_under_the_base_path_only(tmp_path):
+    import urllib.error
+    import urllib.request
+
+    from build.serve import SiteServer
+
+    (tmp_path / "index.html").write_text("<title>t</title>")
+    server = SiteServer(tmp_path, port=0, base_path="/my-repo/").start()
+    try:
+        with urllib.request.urlopen(f"{server.url}/my-repo/") as response:
+            assert response.read() == b"<title>t</title>"
+        with pytest.raises(urllib.error.HTTPError, match="404"):
+            urllib.request.urlopen(f"{server.url}/index.html")
+    finally:
+        server.close()
+
+
+def test_a_configured_build_is_never_reused_by_a_plain_serve(tmp_path):
+    from build import site
+
+    manifest = {"sources": site.inputs_digest(), "configured": False}
+    (tmp_path / "build.json").write_text(json.dumps(manifest))
+    assert site.is_current(tmp_path)
+    (tmp_path / "build.json").write_text(json.dumps({**manifest, "configured": True}))
+    assert not site.is_current(tmp_path)  # its agent.toml or tool files may have changed since
