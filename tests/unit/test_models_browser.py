@@ -29,7 +29,7 @@ class _StaticHandler(SimpleHTTPRequestHandler):
     def do_GET(self):
         if self.path == "/_manifest.json":
             files = sorted(str(p.relative_to(REPO)) for p in (REPO / "wasm_agent").rglob("*")
-                           if p.is_file() and p.suffix in (".py", ".toml") and "__pycache__" not in p.parts)
+                           if p.is_file() and p.suffix in (".py", ".toml", ".json") and "__pycache__" not in p.parts)
             body = json.dumps(files).encode()
             self.send_response(200)
             self.send_header("content-type", "application/json")
