@@ -20,7 +20,7 @@ from .memory import (ActionStep, AgentMemory, FinalAnswerStep, MemoryStep, NoteS
                      SystemPromptStep, TaskStep, Timing)
 from .messages import ChatMessage, ChatMessageStreamDelta, MessageRole, TokenUsage, agglomerate_stream_deltas
 from .models.base import Model, call_generate
-from .persistence import RunBusyError, RunRecord, RunStore
+from .persistence import RunBusyError, RunRecord, RunStore, RunStoreError
 from .prompts import load_prompts, render
 from .tools import FinalAnswerTool, Tool, tool as make_tool
 
@@ -267,7 +267,7 @@ class MultiStepAgent:
         except RunBusyError:
             raise
         except Exception as error:
-            self.save_error = f"{type(error).__name__}: {error}"
+            self.save_error = str(error) if isinstance(error, RunStoreError) else f"{type(error).__name__}: {error}"
             if self.run_id is not None:
                 with contextlib.suppress(Exception):
                     await self.run_store.update_run(self.run_id, status="error")

@@ -67,6 +67,10 @@ class RunBusyError(RuntimeError):
     """The run is running elsewhere (another tab or process): stop it there first."""
 
 
+class RunStoreError(RuntimeError):
+    """The store refused a read or write (a full quota, an aborted transaction); the message is the store's."""
+
+
 class RunStore(ABC):
     """Where runs are kept. Every call is atomic for the run it names."""
 

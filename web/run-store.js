@@ -300,7 +300,8 @@ function withDamage(records) {
   return records.map((record) => {
     try {
       checkRecord(record, "run");
-      return record;
+      return { title: "Untitled run", status: "running", steps: 0, created_at: 0, updated_at: 0, system_prompt: "",
+        examples: null, imported: false, ...record };
     } catch (error) {
       return { id: record?.id, title: typeof record?.title === "string" ? record.title : "Damaged run",
         status: "error", steps: 0, created_at: 0, updated_at: 0, damage: error.message };

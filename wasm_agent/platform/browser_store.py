@@ -24,7 +24,8 @@ from typing import TYPE_CHECKING, Any
 from ..errors import AgentError
 from ..executor.protocol import to_wire
 from ..memory import ActionStep, AgentMemory, FinalAnswerStep, PlanningStep, TaskStep
-from ..persistence import RunBusyError, RunRecord, RunStore
+from ..persistence import RunBusyError, RunRecord, RunStore, RunStoreError
+from ..run_format import RunFormatError
 from ..tracing import Prices, timeline, to_otlp, totals
 
 if TYPE_CHECKING:  # browser_agent imports js: only the agent worker can load it
@@ -43,7 +44,11 @@ class IndexedDBRunStore(RunStore):
         except Exception as error:  # a JsException; its name says what happened
             if "RunBusyError" in str(error):
                 raise RunBusyError(str(error)) from None
-            raise
+            if str(error).startswith("RunFormatError: "):
+                raise RunFormatError(str(error).removeprefix("RunFormatError: ")) from None
+            if "RunNotFoundError" in str(error):
+                raise  # get_run makes it a KeyError
+            raise RunStoreError(str(error)) from None
         return json.loads(answer)
 
     async def create_run(self, record: RunRecord) -> None:
