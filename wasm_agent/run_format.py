@@ -28,6 +28,7 @@ STEP_TYPES = ("task", "action", "planning", "note", "final_answer")
 MAX_STEPS = 10_000
 MAX_TEXT = 5_000_000  # characters in one string (a prompt, an observation, code)
 MAX_DEPTH = 64  # nesting of free-form values (tool arguments, outputs)
+MAX_EXPORT_CHARS = 50_000_000  # the whole run as compact JSON
 RUN_ID = re.compile(r"[A-Za-z0-9_-]{1,128}")
 # The record's fields (unknown fields are dropped on import).
 RECORD_FIELDS = ("id", "title", "status", "steps", "created_at", "updated_at", "system_prompt", "examples", "imported")
@@ -52,6 +53,9 @@ def check_export(data: Any) -> None:
         raise RunFormatError(f"steps: expected at most {MAX_STEPS} steps, got {len(steps)}")
     for index, step in enumerate(steps):
         check_step(step, f"steps[{index}]")
+    # Last: every field is known to be shallow now, so measuring it cannot recurse too deep.
+    if len(json.dumps(data, ensure_ascii=False, separators=(",", ":"))) > MAX_EXPORT_CHARS:
+        raise RunFormatError(f"(the file): expected at most {MAX_EXPORT_CHARS} characters of JSON")
 
 
 def check_record(record: Any, path: str = "run") -> None:

@@ -18,6 +18,7 @@
 //   });
 
 import { ChatView } from "./chat-view.js";
+import { MAX_EXPORT_CHARS } from "./run-format.js";
 import { deleteRun, exportRun, importRun, listRuns, renameRun, runEvents } from "./runs-api.js";
 import { TimelineView, downloadJson, el } from "./timeline.js";
 
@@ -307,6 +308,7 @@ export class RunHistory {
     input.value = "";
     if (!file) return;
     try {
+      if (file.size > 4 * MAX_EXPORT_CHARS) throw new RangeError("the file is too large to be a saved run"); // ≤ 4 bytes a character
       const run = await importRun(await file.text());
       this.#say(`Imported “${run.title}”.`);
     } catch (error) {

@@ -16,6 +16,7 @@ const STEP_TYPES = ["task", "action", "planning", "note", "final_answer"];
 const MAX_STEPS = 10_000;
 const MAX_TEXT = 5_000_000; // characters in one string (a prompt, an observation, code)
 const MAX_DEPTH = 64; // nesting of free-form values (tool arguments, outputs)
+export const MAX_EXPORT_CHARS = 50_000_000; // the whole run as compact JSON
 const RUN_ID = /^[A-Za-z0-9_-]{1,128}$/;
 
 export class RunFormatError extends TypeError {
@@ -33,6 +34,17 @@ export function checkExport(data) {
   if (!Array.isArray(steps)) fail("steps", "a list of steps", steps);
   if (steps.length > MAX_STEPS) throw new RunFormatError(`steps: expected at most ${MAX_STEPS} steps, got ${steps.length}`);
   steps.forEach((step, index) => checkStep(step, `steps[${index}]`));
+  // Last: every field is known to be shallow now, so measuring it cannot recurse too deep.
+  if (JSON.stringify(data).length > MAX_EXPORT_CHARS) tooLarge();
+}
+
+/** Refuse the text of a run file that is too large to be one, before it is parsed. */
+export function checkExportText(text) {
+  if (text.length > MAX_EXPORT_CHARS) tooLarge();
+}
+
+function tooLarge() {
+  throw new RunFormatError(`(the file): expected at most ${MAX_EXPORT_CHARS} characters of JSON`);
 }
 
 /** Refuse a run record with a field of the wrong type. */

@@ -16,6 +16,7 @@
 //   runs.trace {runId, agentId?, modelId?, prices?}      → OTLP/JSON
 // prices: {inputPerMillion, outputPerMillion} in US dollars; default: the agent's createAgent({prices}).
 
+import { checkExportText } from "./run-format.js";
 import { openRunStore } from "./run-store.js";
 
 let storeOpening = null;
@@ -60,6 +61,7 @@ export async function exportRun(runId) {
 
 /** Add an exported run (an object, or its JSON text). @returns {Promise<RunSummary>} */
 export async function importRun(data) {
+  if (typeof data === "string") checkExportText(data);
   return summarize(await (await runStore()).importRun(typeof data === "string" ? JSON.parse(data) : data));
 }
 

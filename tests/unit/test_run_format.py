@@ -100,6 +100,9 @@ CASES = [
      'format: expected "wasm-agent-run/1" (an exported wasm-agent run), got "wasm-agent-run/2"'),
     ("not a run", '(the file): expected an exported run (an object), got "not a run"'),
     ({**GOOD, "steps": [{"type": "task"}] * 10_001}, "steps: expected at most 10000 steps, got 10001"),
+    (broken("steps[0].task", "a" * 5_000_001), "steps[0].task: expected at most 5000000 characters, got 5000001"),
+    ({**GOOD, "steps": [{"type": "task", "task": "a" * 4_900_000}] * 11},
+     "(the file): expected at most 50000000 characters of JSON"),
 ]
 
 
