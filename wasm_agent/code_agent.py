@@ -70,9 +70,10 @@ class CodeAgent(MultiStepAgent):
             self._tools_sent = True
             why = "this run was imported from a file, and its code runs again only if the user agrees" if imported \
                 else "the user chose not to run it again"
+            first, last = replayable[0].step_number, replayable[-1].step_number
+            steps_named = f"step {first}" if first == last else f"steps {first}–{last}"
             return (f"The code of the earlier steps was not run again ({why}): the variables, imports and "
-                    f"functions that steps {replayable[0].step_number}–{replayable[-1].step_number} defined are "
-                    "not defined now. Define again what you still need.")
+                    f"functions that {steps_named} defined are not defined now. Define again what you still need.")
         lost_from = None
         for step in replayable:
             records = list(step.code_tool_calls or ())

@@ -294,3 +294,15 @@ async def test_a_failed_store_write_ends_the_run_unsaved_with_its_answer(tmp_pat
     again = await agent.arun("Again", return_full_result=True)
     assert (again.output, again.save_error) == ("saved", None)
     assert (await FileRunStore(tmp_path).get_run(agent.run_id)).status == "success"
+
+
+async def test_a_local_run_resumed_with_replay_false_starts_clean_and_says_so(tmp_path):
+    await stopped_run_export(tmp_path)  # made here, so it would be replayed by default
+    [run] = await FileRunStore(tmp_path).list_runs()
+    assert run.imported is False
+    uses.clear()
+    model = ScriptedModel([code(LOOK)])
+    agent = CodeAgent([record], model, executor_type="inprocess", run_store=FileRunStore(tmp_path))
+    assert await agent.aresume(run.id, replay=False) == "absent" and uses == []
+    told = model.calls[0]["messages"][-1].content
+    assert "the user chose not to run it again" in told and "that step 1 defined are not defined now" in told
