@@ -331,11 +331,7 @@ def test_history_panel_lists_opens_renames_exports_imports_deletes_and_resumes(p
     # A run that stopped after step 1 (here: imported from a file) resumes from the panel.
     stopped = {**exported, "run": {**exported["run"], "id": "stopped-after-one", "title": "Stopped after one",
                                    "status": "interrupted", "steps": 1}, "steps": exported["steps"][:2]}
-    stopped_path = tmp_path / "stopped.json"
-    stopped_path.write_text(json.dumps(stopped))
-    page.set_input_files("#runs-import", str(stopped_path))
-    resumable = page.locator(".runs-item[data-run-id='stopped-after-one']")
-    resumable.wait_for()
+    resumable = import_file(page, tmp_path / "stopped.json", stopped)
     assert "interrupted" in resumable.locator(".runs-meta").text_content()
     mock.reset()
     mock.script(LAST)
@@ -351,11 +347,31 @@ def test_history_panel_lists_opens_renames_exports_imports_deletes_and_resumes(p
     assert page.errors == []
 
 
+def import_file(page, path, data: dict):
+    """Import `data` as a file through the open Runs dialog; its item once listed."""
+    path.write_text(json.dumps(data))
+    page.set_input_files("#runs-import", str(path))
+    item = page.locator(f".runs-item[data-run-id='{data['run']['id']}']")
+    item.wait_for()
+    return item
+
+
 def screenshot(page, name: str) -> None:
     """A PNG under tests/e2e/artifacts/ (git-ignored) for people to look at."""
     folder = REPO / "tests" / "e2e" / "artifacts"
     folder.mkdir(exist_ok=True)
     page.screenshot(path=str(folder / f"{name}.png"))
+
+
+def choose_mock_model(site, mock) -> None:
+    """Model settings of the site's page → the loopback mock."""
+    site.click("#open-settings")
+    site.check("input[name=provider][value=openai]")
+    site.fill("#base-url", mock.openai_base)
+    site.fill("#model", "mock-coder")
+    site.fill("#api-key", KEY)
+    site.click("#settings button[type=submit]")
+    site.wait_for_selector("#settings", state="hidden")
 
 
 def test_site_page_resumes_a_saved_run_from_its_runs_panel(page, mock):
@@ -370,13 +386,7 @@ def test_site_page_resumes_a_saved_run_from_its_runs_panel(page, mock):
         site.goto(page.url.split("/test/")[0] + "/index.html")
         site.wait_for_selector("body[data-ready]", timeout=READY_MS)
         site.evaluate("(data) => import('./runs-api.js').then((runs) => runs.importRun(data))", stopped)
-        site.click("#open-settings")
-        site.check("input[name=provider][value=openai]")
-        site.fill("#base-url", mock.openai_base)
-        site.fill("#model", "mock-coder")
-        site.fill("#api-key", KEY)
-        site.click("#settings button[type=submit]")
-        site.wait_for_selector("#settings", state="hidden")
+        choose_mock_model(site, mock)
         site.click("#open-history")
         item = site.locator(".runs-item[data-run-id='site-stopped']")
         item.wait_for()
@@ -441,13 +451,9 @@ def test_an_imported_run_is_resumed_without_its_code_unless_the_user_agrees(page
     assert listed["imported"] is True  # resuming does not make it trusted
 
     # The panel: Resume on an imported run first shows the code that would run, and runs nothing.
-    path = tmp_path / "planted.json"
-    path.write_text(json.dumps(planted_run("planted-panel")))
     page.evaluate("() => { runsTest.events.length = 0; }")
     open_panel(page)
-    page.set_input_files("#runs-import", str(path))
-    item = page.locator(".runs-item[data-run-id='planted-panel']")
-    item.wait_for()
+    item = import_file(page, tmp_path / "planted.json", planted_run("planted-panel"))
     assert "imported" in item.locator(".runs-meta").text_content()
     mock.reset()
     mock.script(LOOK)
@@ -563,13 +569,7 @@ def test_a_run_whose_writes_fail_shows_why_and_still_answers(browser, quota_serv
         earlier["run"].update(title="Earlier run", status="success")
         site.evaluate("(data) => import('./runs-api.js').then((runs) => runs.importRun(data))", earlier)
         kept = site.evaluate("import('./runs-api.js').then((runs) => runs.exportRun('earlier-run'))")
-        site.click("#open-settings")
-        site.check("input[name=provider][value=openai]")
-        site.fill("#base-url", mock.openai_base)
-        site.fill("#model", "mock-coder")
-        site.fill("#api-key", KEY)
-        site.click("#settings button[type=submit]")
-        site.wait_for_selector("#settings", state="hidden")
+        choose_mock_model(site, mock)
         mock.reset()
         mock.script(code("Write a lot.", 'print("FILL-THE-DISK " * 3)\nx = 21'), code("Answer.", "final_answer(x * 2)"))
         site.fill("#task", "Fill the disk, then answer")
