@@ -222,8 +222,9 @@ export class RunHistory {
   async #askToReplay(run) {
     let code = [];
     try {
-      code = (await exportRun(run.id)).steps.filter((step) => step.type === "action" && step.code_action && !step.error)
-        .map((step) => `# step ${step.step_number}\n${step.code_action}`);
+      // The steps a replay runs (wasm_agent/code_agent.py's `_restore_state`): code that ran without error.
+      code = (await exportRun(run.id)).steps.filter((step) => step.type === "action" && step.code_action && !step.error
+        && !step.is_final_answer).map((step) => `# step ${step.step_number}\n${step.code_action}`);
     } catch (error) {
       this.#say(`Could not read “${run.title}”: ${error.message}`, true);
       return;

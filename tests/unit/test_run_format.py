@@ -18,7 +18,6 @@ import pytest
 from wasm_agent.run_format import MAX_DEPTH, RunFormatError, check_export
 
 REPO = Path(__file__).resolve().parents[2]
-pytestmark = pytest.mark.cpython_only  # runs web/run-format.js under Node
 
 GOOD = {
     "format": "wasm-agent-run/1",
@@ -119,6 +118,7 @@ def test_python_refuses_each_malformed_run_naming_the_field():
         assert python_verdict(data) == message
 
 
+@pytest.mark.cpython_only  # runs web/run-format.js under Node
 def test_the_page_gives_the_same_verdict_as_python():
     node = shutil.which("node")
     assert node, "Node is part of setup.sh"
