@@ -449,6 +449,9 @@ def test_an_imported_run_is_resumed_without_its_code_unless_the_user_agrees(page
     assert "not run again" in told and "imported from a file" in told and "not defined" in told
     [listed] = [r for r in page.evaluate("runsTest.agent.listRuns()") if r["id"] == "planted-api"]
     assert listed["imported"] is True  # resuming does not make it trusted
+    laundered = page.evaluate("""() => runsTest.runs.runStore().then((store) => store.updateRun('planted-api',
+        {imported: false})).then(() => "accepted", (error) => error.message)""")
+    assert laundered == 'a run has no field "imported" to update'
 
     # The panel: Resume on an imported run first shows the code that would run, and runs nothing.
     page.evaluate("() => { runsTest.events.length = 0; }")

@@ -189,6 +189,8 @@ async def test_an_imported_run_is_not_replayed_until_the_user_agrees(tmp_path):
     told = model.calls[0]["messages"][-1].content
     assert "not run again" in told and "imported" in told and "not defined" in told
     assert (await store.get_run(imported.id)).imported is True  # resuming does not launder it
+    with pytest.raises(ValueError, match="no field 'imported'"):
+        await store.update_run(imported.id, imported=False)  # nor can an update
 
     again = await FileRunStore(tmp_path / "agreed").import_run(exported)
     agent = CodeAgent([record], ScriptedModel([code(LOOK)]), executor_type="inprocess",
