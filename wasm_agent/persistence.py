@@ -163,7 +163,7 @@ class FileRunStore(RunStore):
             raise KeyError(f"no run {run_id!r} in {self.directory}") from None
         try:
             record = RunRecord.from_dict(json.loads(text))
-        except (ValueError, RunFormatError) as error:
+        except ValueError as error:  # not JSON, or not a record (RunFormatError)
             raise RunFormatError(f"run {run_id!r} in {self.directory} is damaged ({error}): delete it") from None
         if not record.imported and not await asyncio.to_thread(self._sealed, run_id):
             record.imported = True  # a folder this store did not write
@@ -192,7 +192,7 @@ class FileRunStore(RunStore):
             if (folder / "run.json").exists():
                 try:
                     records.append(await self.get_run(folder.name))
-                except (RunFormatError, ValueError) as error:  # one bad folder does not hide the others
+                except ValueError as error:  # one bad folder does not hide the others
                     warnings.warn(str(error), stacklevel=2)
         return sorted(records, key=lambda r: r.updated_at, reverse=True)
 
@@ -200,17 +200,19 @@ class FileRunStore(RunStore):
         await asyncio.to_thread(shutil.rmtree, self._folder(run_id), ignore_errors=True)
 
     # -- files ------------------------------------------------------------------------
-    def _seal(self, run_id: str) -> str:
-        return hmac.new(self._key(), run_id.encode(), "sha256").hexdigest()
+    def _seal(self, run_id: str, key: bytes | None = None) -> str:
+        return hmac.new(key or self._key(), run_id.encode(), "sha256").hexdigest()
 
     def _sealed(self, run_id: str) -> bool:
         try:
+            key = bytes.fromhex((self.directory / ".store-key").read_text(encoding="ascii"))
             seal = (self._folder(run_id) / "seal").read_text(encoding="ascii").strip()
-        except (OSError, UnicodeDecodeError):
+        except (OSError, ValueError):  # no key yet (nothing sealed here), no seal, or not text
             return False
-        return hmac.compare_digest(seal, self._seal(run_id))
+        return bool(key) and hmac.compare_digest(seal, self._seal(run_id, key))
 
     def _key(self) -> bytes:
+        """The store's own secret, made on first use (read-only for its owner)."""
         path = self.directory / ".store-key"
         try:
             return bytes.fromhex(path.read_text(encoding="ascii"))
