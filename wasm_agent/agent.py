@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import inspect
 import time
 from typing import Any, AsyncIterator, Callable, ClassVar, Iterable, Mapping
@@ -19,7 +20,7 @@ from .memory import (ActionStep, AgentMemory, FinalAnswerStep, MemoryStep, NoteS
                      SystemPromptStep, TaskStep, Timing)
 from .messages import ChatMessage, ChatMessageStreamDelta, MessageRole, TokenUsage, agglomerate_stream_deltas
 from .models.base import Model, call_generate
-from .persistence import RunRecord, RunStore
+from .persistence import RunBusyError, RunRecord, RunStore, RunStoreError
 from .prompts import load_prompts, render
 from .tools import FinalAnswerTool, Tool, tool as make_tool
 
@@ -67,6 +68,7 @@ class MultiStepAgent:
         self.run_store = run_store  # when set, each finished step is saved before the next model call
         self.run_id: str | None = None
         self._saved_steps = 0  # how many of memory.steps the store has
+        self.save_error: str | None = None  # why this run stopped being saved (quota, disk full…), if it did
         # A model may ask for a variant of the prompts (e.g. "small": compact, with few-shot turns).
         variant = getattr(model, "prompt_variant", None)
         self.prompt_templates = {**load_prompts("common"), **load_prompts(self.prompt_file),
@@ -172,6 +174,7 @@ class MultiStepAgent:
                    max_steps: int | None) -> AsyncIterator[StreamEvent]:
         max_steps = max_steps or self.max_steps
         self.interrupt_switch = False
+        self.save_error = None
         self._loop, self._run_task = asyncio.get_running_loop(), asyncio.current_task()
         if additional_args:
             self.state.update(additional_args)
@@ -241,7 +244,7 @@ class MultiStepAgent:
         await self._save(state)
         await self._run_callbacks(final_step)
         self.last_result = RunResult(output=output, state=state, token_usage=self._total_usage(),
-                                     timing=Timing(started.start_time, time.time()))
+                                     timing=Timing(started.start_time, time.time()), save_error=self.save_error)
         yield final_step
 
     async def _record(self, step: MemoryStep) -> MemoryStep:
@@ -252,10 +255,25 @@ class MultiStepAgent:
         return step
 
     async def _save(self, status: str) -> None:
-        """Write the steps the store does not have yet, and the run's status."""
-        store = self.run_store
-        if store is None:
+        """Write the steps the store does not have yet, and the run's status.
+
+        A write that fails (quota, disk full, an aborted transaction) does not stop the run: it goes
+        on unsaved, marked "error" in the store if that still works, and `save_error` says why.
+        """
+        if self.run_store is None or self.save_error is not None:
             return
+        try:
+            await self._write_steps(status)
+        except RunBusyError:
+            raise
+        except Exception as error:
+            self.save_error = str(error) if isinstance(error, RunStoreError) else f"{type(error).__name__}: {error}"
+            if self.run_id is not None:
+                with contextlib.suppress(Exception):
+                    await self.run_store.update_run(self.run_id, status="error")
+
+    async def _write_steps(self, status: str) -> None:
+        store = self.run_store
         if self.run_id is None:
             record = RunRecord(id=RunRecord.new_id(), title=_title(self.task),
                                system_prompt=self.memory.system_prompt.system_prompt,
@@ -267,14 +285,19 @@ class MultiStepAgent:
         self._saved_steps = len(self.memory.steps)
         await store.update_run(self.run_id, status=status, steps=len(self.memory.action_steps))
 
-    async def aresume(self, run_id: str, *, max_steps: int | None = None,
+    async def aresume(self, run_id: str, *, replay: bool | None = None, max_steps: int | None = None,
                       return_full_result: bool | None = None) -> Any:
         """Continue a saved run from its last finished step (after a crash, a reload, a stop).
 
         A CodeAgent rebuilds its code state by running the earlier steps' code
         again, with tools answered from their recorded outputs (no tool is
         called twice); what cannot be rebuilt, the model is told plainly.
+        `replay` says whether to run that code: by default yes for a run this
+        store made, no for an imported one (its code is untrusted input), and
+        then the model is told that earlier variables are not defined.
         A run that already ended returns its answer again.
+
+            agent.resume(run_id, replay=True)   # the user has read the file and agrees to run its code
         """
         if self.run_store is None:
             raise ValueError("resume needs a run store: CodeAgent(..., run_store=FileRunStore(folder))")
@@ -288,14 +311,16 @@ class MultiStepAgent:
         self.memory, self.run_id, self._saved_steps = memory, run_id, len(memory.steps)
         self.task = next(step.task for step in reversed(memory.steps) if isinstance(step, TaskStep))
         self.step_number = max((step.step_number for step in memory.action_steps), default=0) + 1
-        note = await self._restore_state(memory.action_steps)
+        if replay is None:
+            replay = not record.imported
+        note = await self._restore_state(memory.action_steps, replay=replay, imported=record.imported)
         if note:
             memory.steps.append(NoteStep(f"This run was resumed after it stopped at step {self.step_number - 1}. "
                                          + note))
         return await self.arun(None, reset=False, max_steps=max_steps, return_full_result=return_full_result)
 
-    async def _restore_state(self, steps: list[ActionStep]) -> str | None:
-        """Rebuild what earlier steps left behind; returns what the model must be told, if anything."""
+    async def _restore_state(self, steps: list[ActionStep], *, replay: bool, imported: bool) -> str | None:
+        """Rebuild what earlier steps left behind (only if `replay`); returns what the model must be told."""
         return None
 
     def resume(self, run_id: str, **kwargs: Any) -> Any:

@@ -60,11 +60,20 @@ class CodeAgent(MultiStepAgent):
         return {name: tool if name == "final_answer" else RecordingTool(tool, self._tool_log)
                 for name, tool in self.callables.items()}
 
-    async def _restore_state(self, steps: list[ActionStep]) -> str | None:
+    async def _restore_state(self, steps: list[ActionStep], *, replay: bool, imported: bool) -> str | None:
         replayable = [s for s in steps if s.code_action and s.error is None and not s.is_final_answer]
         if not replayable:
             return None
         await self.executor.reset()
+        if not replay:
+            await self.executor.send_tools(self._executor_tools())
+            self._tools_sent = True
+            why = "this run was imported from a file, and its code runs again only if the user agrees" if imported \
+                else "the user chose not to run it again"
+            first, last = replayable[0].step_number, replayable[-1].step_number
+            steps_named = f"step {first}" if first == last else f"steps {first}–{last}"
+            return (f"The code of the earlier steps was not run again ({why}): the variables, imports and "
+                    f"functions that {steps_named} defined are not defined now. Define again what you still need.")
         lost_from = None
         for step in replayable:
             records = list(step.code_tool_calls or ())

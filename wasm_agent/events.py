@@ -48,6 +48,7 @@ class RunResult:
     steps: list[dict] = field(default_factory=list)
     token_usage: TokenUsage = field(default_factory=TokenUsage)
     timing: Timing = field(default_factory=Timing)
+    save_error: str | None = None  # the run went on unsaved after a store write failed (why)
 
 
 StreamEvent = Union[ChatMessageStreamDelta, ToolCall, ToolOutput, ActionOutput, ActionStep, PlanningStep,

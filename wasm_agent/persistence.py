@@ -5,6 +5,10 @@ CPython (the browser keeps them in IndexedDB behind the same calls). A run
 is a record (id, title, status, …) plus its memory: the system prompt and
 the steps, appended one by one.
 
+An imported run (`import_run`, or on `FileRunStore` a run folder this store did
+not write) is untrusted: its record says `imported=True`, and resuming it does
+not run its code again unless asked (`agent.resume(run_id, replay=True)`).
+
 >>> import asyncio, tempfile
 >>> from wasm_agent import CodeAgent, ScriptedModel
 >>> store = FileRunStore(tempfile.mkdtemp())
@@ -19,15 +23,19 @@ the steps, appended one by one.
 from __future__ import annotations
 
 import asyncio
+import hmac
 import json
 import os
 import shutil
 import time
 import uuid
+import warnings
 from abc import ABC, abstractmethod
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Literal
+
+from .run_format import RECORD_FIELDS, RunFormatError, check_export, check_record
 
 RunStatus = Literal["running", "interrupted", "success", "max_steps_error", "error"]
 
@@ -42,10 +50,25 @@ class RunRecord:
     updated_at: float = field(default_factory=time.time)
     system_prompt: str = ""
     examples: list | None = None
+    imported: bool = False  # came from elsewhere: its code is not run again on resume unless asked
 
     @staticmethod
     def new_id() -> str:
         return uuid.uuid4().hex
+
+    @classmethod
+    def from_dict(cls, data: dict, path: str = "run") -> "RunRecord":
+        """A record from stored or imported data, checked field by field (unknown fields dropped)."""
+        check_record(data, path)
+        return cls(**{name: data[name] for name in RECORD_FIELDS if name in data})
+
+
+class RunBusyError(RuntimeError):
+    """The run is running elsewhere (another tab or process): stop it there first."""
+
+
+class RunStoreError(RuntimeError):
+    """The store refused a read or write (a full quota, an aborted transaction); the message is the store's."""
 
 
 class RunStore(ABC):
@@ -80,9 +103,15 @@ class RunStore(ABC):
                 "steps": await self.load_steps(run_id)}
 
     async def import_run(self, data: dict) -> RunRecord:
-        if data.get("format") != "wasm-agent-run/1":
-            raise ValueError("not an exported wasm-agent run (format 'wasm-agent-run/1')")
-        record = RunRecord(**data["run"])
+        """Add an exported run, checked field by field first (`RunFormatError` names the bad field).
+
+        The run is marked `imported`: resuming it does not run its code unless asked.
+        """
+        check_export(data)
+        record = RunRecord.from_dict(data["run"])
+        record.imported = True
+        if record.status == "running":
+            record.status = "interrupted"  # nothing runs it here
         await self.create_run(record)
         for step in data["steps"]:
             await self.append_step(record.id, step)
@@ -90,7 +119,12 @@ class RunStore(ABC):
 
 
 class FileRunStore(RunStore):
-    """Runs as folders: `run.json` (the record) and `steps.jsonl` (one finished step a line)."""
+    """Runs as folders: `run.json` (the record) and `steps.jsonl` (one finished step a line).
+
+    A run this store creates is sealed (`seal`: an HMAC of its id under the store's own
+    `.store-key`, which is never exported); a folder without a valid seal was copied in from
+    elsewhere and is treated as imported.
+    """
 
     def __init__(self, directory: str | os.PathLike):
         self.directory = Path(directory)
@@ -104,6 +138,8 @@ class FileRunStore(RunStore):
         folder = self._folder(record.id)
         await asyncio.to_thread(folder.mkdir, parents=True, exist_ok=False)
         await asyncio.to_thread(self._write_record, record)
+        if not record.imported:
+            await asyncio.to_thread((folder / "seal").write_text, self._seal(record.id))
 
     async def append_step(self, run_id: str, step: dict) -> None:
         line = json.dumps(step, ensure_ascii=False) + "\n"
@@ -112,7 +148,7 @@ class FileRunStore(RunStore):
     async def update_run(self, run_id: str, **fields) -> RunRecord:
         record = await self.get_run(run_id)
         for name, value in fields.items():
-            if not hasattr(record, name) or name == "id":
+            if not hasattr(record, name) or name in ("id", "imported"):
                 raise ValueError(f"a run has no field {name!r} to update")
             setattr(record, name, value)
         record.updated_at = time.time()
@@ -125,7 +161,13 @@ class FileRunStore(RunStore):
             text = await asyncio.to_thread(path.read_text, encoding="utf-8")
         except FileNotFoundError:
             raise KeyError(f"no run {run_id!r} in {self.directory}") from None
-        return RunRecord(**json.loads(text))
+        try:
+            record = RunRecord.from_dict(json.loads(text))
+        except ValueError as error:  # not JSON, or not a record (RunFormatError)
+            raise RunFormatError(f"run {run_id!r} in {self.directory} is damaged ({error}): delete it") from None
+        if not record.imported and not await asyncio.to_thread(self._sealed, run_id):
+            record.imported = True  # a folder this store did not write
+        return record
 
     async def load_steps(self, run_id: str) -> list[dict]:
         path = self._folder(run_id) / "steps.jsonl"
@@ -148,13 +190,43 @@ class FileRunStore(RunStore):
         records = []
         for folder in self.directory.iterdir():
             if (folder / "run.json").exists():
-                records.append(await self.get_run(folder.name))
+                try:
+                    records.append(await self.get_run(folder.name))
+                except ValueError as error:  # one bad folder does not hide the others
+                    warnings.warn(str(error), stacklevel=2)
         return sorted(records, key=lambda r: r.updated_at, reverse=True)
 
     async def delete_run(self, run_id: str) -> None:
         await asyncio.to_thread(shutil.rmtree, self._folder(run_id), ignore_errors=True)
 
     # -- files ------------------------------------------------------------------------
+    def _seal(self, run_id: str, key: bytes | None = None) -> str:
+        return hmac.new(key or self._key(), run_id.encode(), "sha256").hexdigest()
+
+    def _sealed(self, run_id: str) -> bool:
+        try:
+            key = bytes.fromhex((self.directory / ".store-key").read_text(encoding="ascii"))
+            seal = (self._folder(run_id) / "seal").read_text(encoding="ascii").strip()
+        except (OSError, ValueError):  # no key yet (nothing sealed here), no seal, or not text
+            return False
+        return bool(key) and hmac.compare_digest(seal, self._seal(run_id, key))
+
+    def _key(self) -> bytes:
+        """The store's own secret, made on first use (read-only for its owner)."""
+        path = self.directory / ".store-key"
+        try:
+            return bytes.fromhex(path.read_text(encoding="ascii"))
+        except FileNotFoundError:
+            pass
+        key = os.urandom(32)
+        try:
+            descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:  # another process made it first
+            return bytes.fromhex(path.read_text(encoding="ascii"))
+        with os.fdopen(descriptor, "w", encoding="ascii") as file:
+            file.write(key.hex())
+        return key
+
     def _write_record(self, record: RunRecord) -> None:
         path = self._folder(record.id) / "run.json"
         temporary = path.with_suffix(".json.tmp")

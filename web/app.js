@@ -53,7 +53,7 @@ mountRunHistory({
   button: $("#open-history"),
   rpc: () => startRuntime().then(({ rpc }) => rpc),
   modelId: () => state.settings.model || undefined,
-  onResume: (runId, run) => runTask(`Resume “${run.title}”`, { resume: runId }),
+  onResume: (runId, run, { replay } = {}) => runTask(`Resume “${run.title}”`, { resume: { runId, replay } }),
 });
 
 // -- theme ---------------------------------------------------------------------------

@@ -168,6 +168,12 @@ export class ChatView {
       if (event.error?.message) notice.append(el("div", "notice-detail", event.error.message));
       this.turn.append(notice);
     }
+    if (event.saveError) { // the answer is above; the saved copy stopped where the store refused a write
+      const notice = el("div", "notice notice-error save-error");
+      notice.setAttribute("role", "alert");
+      notice.append(el("strong", null, "This run could not be saved: "), el("div", "notice-detail", event.saveError));
+      this.turn.append(notice);
+    }
     const usage = event.tokenUsage ?? {};
     const summary = `${event.steps ?? 0} step${event.steps === 1 ? "" : "s"} · ${(event.duration ?? 0).toFixed(1)} s · `
       + `${(usage.inputTokens ?? 0) + (usage.outputTokens ?? 0)} tokens`;

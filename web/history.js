@@ -4,16 +4,21 @@
 // run shows its timeline and, folded, its steps as the chat showed them.
 // It reads IndexedDB directly (web/runs-api.js), so it works before Python has
 // loaded; the timeline and resuming wait for the agent worker.
+// An imported run's code came from a file: before resuming it, the panel shows
+// that code and asks whether to run it again (to rebuild its variables) or not.
+// A stored record that is not in the format is listed as damaged, to be deleted.
 //
 //   import { mountRunHistory } from "./history.js";
 //   const history = mountRunHistory({
 //     button: document.querySelector("#open-history"),       // opens the panel
 //     rpc: () => startRuntime().then(({ rpc }) => rpc),        // for timelines and traces
 //     modelId: () => settings.model,                           // names model calls in the trace
-//     onResume: (runId) => …,                                  // optional: shows "Resume"
+//     onResume: (runId, run, { replay }) => …,                 // optional: shows "Resume"; replay: undefined
+//                                                              // (made here: as usual), true or false (imported)
 //   });
 
 import { ChatView } from "./chat-view.js";
+import { MAX_EXPORT_CHARS } from "./run-format.js";
 import { deleteRun, exportRun, importRun, listRuns, renameRun, runEvents } from "./runs-api.js";
 import { TimelineView, downloadJson, el } from "./timeline.js";
 
@@ -58,6 +63,7 @@ export class RunHistory {
   #steps;
   #shown = null; // the run opened in the detail pane
   #runs = [];
+  #consent;
 
   constructor(options) {
     this.#options = options;
@@ -66,6 +72,8 @@ export class RunHistory {
     }
     const importInput = el("input", { type: "file", id: "runs-import", accept: ".json,application/json", class: "visually-hidden" });
     this.#status = el("p", { class: "runs-status", role: "status", "aria-live": "polite" });
+    this.#consent = el("section", { class: "runs-consent", role: "alertdialog", "aria-labelledby": "runs-consent-title",
+      hidden: true });
     this.#list = el("ul", { class: "runs-list", "aria-labelledby": "runs-title" });
     const timelineRoot = el("div");
     this.#steps = el("details", { class: "runs-steps" }, el("summary", {}, "Steps"), el("div", { class: "log" }));
@@ -82,7 +90,7 @@ export class RunHistory {
         importInput,
         el("label", { for: "runs-import", class: "btn runs-import", tabindex: "0", role: "button" }, "Import…"),
         close),
-      this.#status, this.#list, this.#detail);
+      this.#status, this.#consent, this.#list, this.#detail);
     document.body.append(this.#dialog);
     close.addEventListener("click", () => this.close());
     this.#dialog.querySelector(".runs-import").addEventListener("keydown", (event) => {
@@ -123,12 +131,14 @@ export class RunHistory {
   }
 
   #item(run) {
+    if (run.damage) return this.#damagedItem(run);
     const status = el("span", { class: `chip runs-chip runs-chip-${STATUS_KINDS[run.status] ?? "muted"}` },
       STATUS_LABELS[run.status] ?? run.status);
     const when = el("time", { datetime: new Date(run.updatedAt).toISOString(), title: new Date(run.updatedAt).toLocaleString("en") },
       whenText(run.updatedAt));
     const openButton = el("button", { type: "button", class: "runs-open", "aria-describedby": `run-meta-${run.id}` }, run.title);
     const meta = el("span", { class: "runs-meta", id: `run-meta-${run.id}` }, status,
+      run.imported ? el("span", { class: "chip runs-chip runs-chip-muted", title: "came from a file" }, "imported") : null,
       ` ${run.steps} step${run.steps === 1 ? "" : "s"} · updated `, when);
     const actions = el("span", { class: "runs-actions" });
     const action = (label, handler, extra = {}) => {
@@ -149,6 +159,20 @@ export class RunHistory {
     const item = el("li", { class: "runs-item", "data-run-id": run.id, "data-status": run.status },
       el("span", { class: "runs-main" }, openButton, meta), actions);
     return item;
+  }
+
+  // A record that is not in the format: what can be shown of it, why, and Delete.
+  #damagedItem(run) {
+    const actions = el("span", { class: "runs-actions" });
+    const remove = el("button", { type: "button", class: "btn btn-small runs-delete", "aria-label": `Delete the damaged run ${run.title}` },
+      "Delete");
+    remove.addEventListener("click", () => this.#delete(run, remove));
+    actions.append(remove);
+    return el("li", { class: "runs-item runs-damaged", "data-run-id": String(run.id), "data-status": "damaged" },
+      el("span", { class: "runs-main" }, el("span", { class: "runs-title" }, run.title),
+        el("span", { class: "runs-meta" }, el("span", { class: "chip runs-chip runs-chip-error" }, "damaged"),
+          " ", el("span", { class: "runs-damage" }, `This saved run cannot be read: ${run.damage}`))),
+      actions);
   }
 
   async #show(run) {
@@ -182,14 +206,48 @@ export class RunHistory {
     }
   }
 
-  async #resume(run) {
+  async #resume(run, replay = undefined) {
+    if (run.imported && replay === undefined) return this.#askToReplay(run);
+    this.#consent.hidden = true;
     this.close(); // the chat shows the resumed run
     try {
-      await this.#options.onResume(run.id, run);
+      await this.#options.onResume(run.id, run, { replay });
     } catch (error) {
       this.#say(`Could not resume “${run.title}”: ${error.message}`, true);
       await this.open();
     }
+  }
+
+  // An imported run's code is untrusted: show it, and let the user choose whether it runs again.
+  async #askToReplay(run) {
+    let code = [];
+    try {
+      // The steps a replay runs (wasm_agent/code_agent.py's `_restore_state`): code that ran without error.
+      code = (await exportRun(run.id)).steps.filter((step) => step.type === "action" && step.code_action && !step.error
+        && !step.is_final_answer).map((step) => `# step ${step.step_number}\n${step.code_action}`);
+    } catch (error) {
+      this.#say(`Could not read “${run.title}”: ${error.message}`, true);
+      return;
+    }
+    if (!code.length) return this.#resume(run, false); // nothing would run: nothing to ask
+    const button = (label, className, handler) => {
+      const node = el("button", { type: "button", class: `btn btn-small ${className}` }, label);
+      node.addEventListener("click", handler);
+      return node;
+    };
+    const choices = el("div", { class: "runs-consent-actions" },
+      button("Run its code and resume", "btn-primary runs-replay", () => this.#resume(run, true)),
+      button("Resume without running it", "runs-no-replay", () => this.#resume(run, false)),
+      button("Cancel", "runs-consent-cancel", () => { this.#consent.hidden = true; }));
+    this.#consent.replaceChildren(
+      el("h3", { id: "runs-consent-title" }, `“${run.title}” was imported from a file`),
+      el("p", {}, `To rebuild its variables, resuming runs the code saved in that file again (${code.length} `
+        + `step${code.length === 1 ? "" : "s"}), in the sandbox, where it can call your tools. Run it only if you trust `
+        + "where the file came from. Without it, the run goes on and the model is told that earlier variables are not defined."),
+      el("details", { class: "runs-consent-code" }, el("summary", {}, "The code that would run"), el("pre", {}, code.join("\n\n"))),
+      choices);
+    this.#consent.hidden = false;
+    choices.querySelector(".runs-no-replay").focus(); // the safe choice is the default one
   }
 
   #startRename(item, run) {
@@ -251,6 +309,7 @@ export class RunHistory {
     input.value = "";
     if (!file) return;
     try {
+      if (file.size > 4 * MAX_EXPORT_CHARS) throw new RangeError("the file is too large to be a saved run"); // ≤ 4 bytes a character
       const run = await importRun(await file.text());
       this.#say(`Imported “${run.title}”.`);
     } catch (error) {

@@ -10,17 +10,21 @@
 //
 // Records keep the Python field names (snake_case, times in seconds since the
 // epoch) so that JSON crosses to Python unchanged:
-//   {id, title, status, steps, created_at, updated_at, system_prompt, examples}
+//   {id, title, status, steps, created_at, updated_at, system_prompt, examples, imported}
+// `imported` is true for a run that came from a file (importRun): its code is
+// untrusted, and resuming it does not run that code again unless asked to.
+// A record that is not in the format (an older version's, or one written by
+// hand) is listed with `damage` saying what is wrong, so that it can be deleted.
 // A run whose status is "running" but which no live agent holds (its tab was
 // closed or reloaded) is listed as "interrupted": the writer holds a Web Lock
 // named `wasm-agent-run:<id>` while the run is running, and the browser
 // releases it when the worker dies. The same lock stops two tabs from
 // running (resuming) one run at once.
 
-export const EXPORT_FORMAT = "wasm-agent-run/1";
+import { EXPORT_FORMAT, RECORD_FIELDS, STATUSES, checkExport, checkRecord } from "./run-format.js";
+
+export { EXPORT_FORMAT };
 export const DEFAULT_DB_NAME = "wasm-agent-runs";
-const RUN_FIELDS = ["id", "title", "status", "steps", "created_at", "updated_at", "system_prompt", "examples"];
-const STATUSES = ["running", "interrupted", "success", "max_steps_error", "error"];
 const LOCK_PREFIX = "wasm-agent-run:";
 
 export class RunNotFoundError extends Error {
@@ -41,6 +45,8 @@ export class RunBusyError extends Error {
  * @property {number} updated_at
  * @property {string} system_prompt
  * @property {unknown[] | null} examples
+ * @property {boolean} imported       came from a file: its code is not run again unless asked
+ * @property {string} [damage]         set by listRuns on a record that is not in the format
  */
 
 /** Open (creating on first use) the run database of this origin. */
@@ -72,41 +78,41 @@ export class RunStore {
 
   /** @param {RunRecord} record  a new run (fails if its id exists) */
   async createRun(record) {
-    const clean = checkRecord(record);
+    const clean = withDefaults(record);
     await this.#holdWhileRunning(clean.id, clean.status);
     await this.#transaction(["runs"], (tx) => tx.objectStore("runs").add(clean));
   }
 
   /** Append a finished step (a `MemoryStep.to_dict()`); one transaction, committed before this resolves. */
   async appendStep(runId, step) {
-    await this.#transaction(["runs", "steps"], (tx) => {
+    await this.#releasingOnFailure(runId, this.#transaction(["runs", "steps"], (tx, guard) => {
       const steps = tx.objectStore("steps");
       const found = tx.objectStore("runs").getKey(runId);
-      found.onsuccess = () => {
+      found.onsuccess = guard(() => {
         if (found.result === undefined) return tx.abort();
         const count = steps.count(runRange(runId));
-        count.onsuccess = () => steps.add({ runId, index: count.result, step });
-      };
-    }, (error) => error ?? new RunNotFoundError(`no run ${runId} to append a step to`));
+        count.onsuccess = guard(() => steps.add({ runId, index: count.result, step }));
+      });
+    }, (error) => error ?? new RunNotFoundError(`no run ${runId} to append a step to`)));
   }
 
   /** Change fields of a run (not its id); `updated_at` becomes now. Returns the new record. */
   async updateRun(runId, fields) {
     for (const name of Object.keys(fields)) {
-      if (!RUN_FIELDS.includes(name) || name === "id") throw new TypeError(`a run has no field ${JSON.stringify(name)} to update`);
+      if (!RECORD_FIELDS.includes(name) || name === "id" || name === "imported") throw new TypeError(`a run has no field ${JSON.stringify(name)} to update`);
     }
     if ("status" in fields && !STATUSES.includes(fields.status)) throw new TypeError(`unknown run status ${fields.status}`);
     if (fields.status === "running") await this.#holdWhileRunning(runId, "running");
     let record;
-    await this.#transaction(["runs"], (tx) => {
+    await this.#releasingOnFailure(runId, this.#transaction(["runs"], (tx, guard) => {
       const runs = tx.objectStore("runs");
       const found = runs.get(runId);
-      found.onsuccess = () => {
+      found.onsuccess = guard(() => {
         if (!found.result) return tx.abort();
         record = { ...found.result, ...fields, updated_at: now() };
         runs.put(record);
-      };
-    }, (error) => error ?? new RunNotFoundError(`no run ${runId} to update`));
+      });
+    }, (error) => error ?? new RunNotFoundError(`no run ${runId} to update`)));
     if (record.status !== "running") this.#release(runId);
     return record;
   }
@@ -115,7 +121,9 @@ export class RunStore {
   async getRun(runId) {
     const record = await this.#read("runs", (store) => store.get(runId));
     if (!record) throw new RunNotFoundError(`no run ${runId} in this browser`);
-    return (await this.#withLiveStatus([record]))[0];
+    const [checked] = await this.#withLiveStatus(withDamage([record]));
+    if (checked.damage) throw new TypeError(`run ${runId} is damaged (${checked.damage}): delete it`);
+    return checked;
   }
 
   /** The run's finished steps, in order. */
@@ -124,10 +132,16 @@ export class RunStore {
     return rows.map((row) => row.step);
   }
 
-  /** @returns {Promise<RunRecord[]>} newest first */
+  /**
+   * Every stored run, newest first; one that is not in the format comes with `damage` (and first),
+   * so one bad record never hides the others. (Not the updated_at index: it leaves out records
+   * whose updated_at is not a valid key.)
+   * @returns {Promise<RunRecord[]>}
+   */
   async listRuns() {
-    const records = await this.#read("runs", (store) => store.index("updated_at").getAll());
-    return this.#withLiveStatus(records.reverse());
+    const records = withDamage(await this.#read("runs", (store) => store.getAll()));
+    const order = (record) => (record.damage ? Infinity : record.updated_at ?? 0);
+    return this.#withLiveStatus(records.sort((a, b) => order(b) - order(a) || 0));
   }
 
   /** Forget a run and its steps (nothing happens if there is none). */
@@ -155,9 +169,8 @@ export class RunStore {
    * is already here (delete that one first). Returns its record.
    */
   async importRun(data) {
-    if (data?.format !== EXPORT_FORMAT) throw new TypeError(`not an exported wasm-agent run (format '${EXPORT_FORMAT}')`);
-    if (!Array.isArray(data.steps)) throw new TypeError("an exported run needs a list of steps");
-    const record = checkRecord(data.run);
+    checkExport(data); // a file from elsewhere: every field is checked before anything is stored
+    const record = { ...withDefaults(data.run), imported: true };
     if (record.status === "running") record.status = "interrupted"; // nothing runs it here
     await this.#transaction(["runs", "steps"], (tx) => {
       tx.objectStore("runs").add(record);
@@ -186,18 +199,41 @@ export class RunStore {
   }
 
   // -- IndexedDB ------------------------------------------------------------------------
+  // `body(tx, guard)`: wrap request callbacks in `guard` so that what they throw (a QuotaExceededError
+  // from add/put, say) aborts the transaction and rejects with that error, instead of escaping.
   #transaction(names, body, describeFailure = (error) => error) {
     return new Promise((resolve, reject) => {
       const tx = this.#db.transaction(names, "readwrite", { durability: "strict" });
-      tx.oncomplete = () => resolve();
-      tx.onabort = () => reject(describeFailure(tx.error));
-      try {
-        body(tx);
-      } catch (error) {
-        tx.abort(); // nothing half-written
+      let thrown = null;
+      const fail = (error) => {
+        thrown ??= error;
+        try {
+          tx.abort(); // nothing half-written
+        } catch { /* already finished */ }
         reject(error);
-      }
+      };
+      const guard = (callback) => (...args) => {
+        try {
+          return callback(...args);
+        } catch (error) {
+          return fail(error);
+        }
+      };
+      tx.oncomplete = () => resolve();
+      tx.onabort = () => reject(thrown ?? describeFailure(tx.error));
+      guard(body)(tx, guard);
     });
+  }
+
+  // A run whose writes fail is no longer being saved: let go of its lock, so that it lists as
+  // interrupted (resumable from its last saved step) instead of running for ever.
+  async #releasingOnFailure(runId, writing) {
+    try {
+      return await writing;
+    } catch (error) {
+      this.#release(runId);
+      throw error;
+    }
   }
 
   #read(name, query) {
@@ -249,14 +285,26 @@ function now() {
   return Date.now() / 1000;
 }
 
-function checkRecord(record) {
-  if (!record || typeof record.id !== "string" || !/^[A-Za-z0-9_-]+$/.test(record.id)) {
-    throw new TypeError(`invalid run id ${JSON.stringify(record?.id)}`);
-  }
+// A checked record with its missing fields filled in (unknown fields dropped).
+function withDefaults(record) {
+  checkRecord(record);
   const time = now();
   const clean = { title: "Untitled run", status: "running", steps: 0, created_at: time, updated_at: time,
-    system_prompt: "", examples: null };
-  for (const name of RUN_FIELDS) if (record[name] !== undefined) clean[name] = record[name];
-  if (!STATUSES.includes(clean.status)) throw new TypeError(`unknown run status ${clean.status}`);
+    system_prompt: "", examples: null, imported: false };
+  for (const name of RECORD_FIELDS) if (record[name] !== undefined) clean[name] = record[name];
   return clean;
+}
+
+// Stored records as they are, or, when one is not in the format, what can be shown of it and why.
+function withDamage(records) {
+  return records.map((record) => {
+    try {
+      checkRecord(record, "run");
+      return { title: "Untitled run", status: "running", steps: 0, created_at: 0, updated_at: 0, system_prompt: "",
+        examples: null, imported: false, ...record };
+    } catch (error) {
+      return { id: record?.id, title: typeof record?.title === "string" ? record.title : "Damaged run",
+        status: "error", steps: 0, created_at: 0, updated_at: 0, damage: error.message };
+    }
+  });
 }

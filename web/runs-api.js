@@ -8,12 +8,15 @@
 // traces need the worker (Python owns the agent loop and wasm_agent.tracing).
 //
 // Worker messages added (page → worker):
-//   run {agentId, task, reset, resume?}   resume: a run id to continue instead of a new task
+//   run {agentId, task, reset, resume?}   resume: a run id to continue instead of a new task, or
+//                                          {runId, replay?}: replay true/false runs the saved code again or not
+//                                          (default: yes for runs made here, no for imported ones)
 //   runs.events {runId}                                  → [{type: "task" | "step" | "planning" | "final_answer", …}]
 //   runs.timeline {runId, agentId?, modelId?, prices?}   → {rows, totals}
 //   runs.trace {runId, agentId?, modelId?, prices?}      → OTLP/JSON
 // prices: {inputPerMillion, outputPerMillion} in US dollars; default: the agent's createAgent({prices}).
 
+import { checkExportText } from "./run-format.js";
 import { openRunStore } from "./run-store.js";
 
 let storeOpening = null;
@@ -33,12 +36,17 @@ export function runStore() {
  * @property {number} steps       finished action steps
  * @property {number} createdAt   milliseconds since the epoch
  * @property {number} updatedAt
+ * @property {boolean} imported   came from a file: resuming it runs its code again only with {replay: true}
+ * @property {string} [damage]    the record is not in the format (what is wrong): it can only be deleted
  */
 
 /** @returns {RunSummary} */
 export function summarize(record) {
-  return { id: record.id, title: record.title, status: record.status, steps: record.steps,
-    createdAt: Math.round(record.created_at * 1000), updatedAt: Math.round(record.updated_at * 1000) };
+  const summary = { id: record.id, title: record.title, status: record.status, steps: record.steps,
+    createdAt: Math.round(record.created_at * 1000), updatedAt: Math.round(record.updated_at * 1000),
+    imported: record.imported === true };
+  if (record.damage) summary.damage = record.damage;
+  return summary;
 }
 
 /** Runs saved by this origin, newest first. @returns {Promise<RunSummary[]>} */
@@ -53,6 +61,7 @@ export async function exportRun(runId) {
 
 /** Add an exported run (an object, or its JSON text). @returns {Promise<RunSummary>} */
 export async function importRun(data) {
+  if (typeof data === "string") checkExportText(data);
   return summarize(await (await runStore()).importRun(typeof data === "string" ? JSON.parse(data) : data));
 }
 
@@ -92,9 +101,13 @@ export function addRunMethods(AgentClass, rpcOf) {
     importRun,
     renameRun,
     deleteRun,
-    /** Continue a saved run from its last finished step; the same result as run(), with its runId. */
-    resume(runId) {
-      return this.run(null, { resume: runId });
+    /**
+     * Continue a saved run from its last finished step; the same result as run(), with its runId.
+     * `replay`: run the saved steps' code again to rebuild their variables (default: yes for a run
+     * made in this browser, no for an imported one, whose code is untrusted; the model is told what is missing).
+     */
+    resume(runId, { replay } = {}) {
+      return this.run(null, { resume: { runId, replay } });
     },
     exportTrace(runId, options = {}) {
       return exportTrace(rpcOf(this), runId, { agentId: this.id, ...options });
@@ -146,7 +159,9 @@ export function installRunHandlers(rpc, { pyodide, sessionOf }) {
     },
     async run(session, { task = null, reset = true, resume = null }, emit) {
       const { python: py } = await ready();
-      return JSON.parse(await py.run_session(session, task ?? undefined, emit, reset, resume ?? undefined));
+      const { runId, replay } = typeof resume === "string" ? { runId: resume } : resume ?? {};
+      return JSON.parse(await py.run_session(session, task ?? undefined, emit, reset, runId ?? undefined,
+        typeof replay === "boolean" ? replay : undefined));
     },
   };
 }

@@ -49,7 +49,7 @@ INTEGRATION: dict[str, list[tuple[str, str]]] = {
          '  button: $("#open-history"),\n'
          '  rpc: () => startRuntime().then(({ rpc }) => rpc),\n'
          '  modelId: () => state.settings.model || undefined,\n'
-         '  onResume: (runId, run) => runTask(`Resume “${run.title}”`, { resume: runId }),\n'
+         '  onResume: (runId, run, { replay } = {}) => runTask(`Resume “${run.title}”`, { resume: { runId, replay } }),\n'
          '});\n')),
         ("async function runTask(task) {", "async function runTask(task, { resume = null } = {}) {"),
         ("for await (const event of agent.stream(task)) view.handle(event);",

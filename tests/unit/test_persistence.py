@@ -1,4 +1,5 @@
 import json
+import shutil
 from typing import Any
 
 import pytest
@@ -6,6 +7,7 @@ import pytest
 from wasm_agent import CodeAgent, ScriptedModel, ToolCallingAgent, tool
 from wasm_agent.memory import NoteStep, TaskStep
 from wasm_agent.persistence import FileRunStore
+from wasm_agent.run_format import RunFormatError
 
 pytestmark = pytest.mark.cpython_only  # files on disk; the browser keeps runs in IndexedDB
 
@@ -150,3 +152,159 @@ async def test_steps_that_cannot_be_replayed_are_reported_lost(tmp_path):
     assert "step 2 and later are gone" in note
     agent_state = second.executor.runner.namespace
     assert "s" not in agent_state and "c" not in agent_state
+
+
+# -- imported runs are untrusted input ---------------------------------------------------
+
+# Code a run file could hold: it plants a variable, and a `print` that calls a tool with the file's own arguments.
+PLANTED = 'secret = "planted by the file"\ndef print(*args):\n    record(99)'
+# The resumed run's own code: it prints (the trap, if planted) and answers with what it finds.
+LOOK = 'print("hello")\ntry:\n    found = secret\nexcept NameError:\n    found = "absent"\nfinal_answer(found)'
+
+
+def provider_down(messages):
+    raise ConnectionError("offline")
+
+
+async def stopped_run_export(folder) -> dict:
+    """A run that ran PLANTED in step 1 and stopped, exported as a file would carry it."""
+    store = FileRunStore(folder)
+    agent = CodeAgent([record], ScriptedModel([code(PLANTED), provider_down]), executor_type="inprocess",
+                      run_store=store)
+    with pytest.raises(Exception, match="offline"):
+        await agent.arun("Do something")
+    return json.loads(json.dumps(await store.export_run(agent.run_id)))
+
+
+async def test_an_imported_run_is_not_replayed_until_the_user_agrees(tmp_path):
+    exported = await stopped_run_export(tmp_path / "elsewhere")
+    store = FileRunStore(tmp_path / "here")
+    imported = await store.import_run(exported)
+    assert imported.imported is True and imported.status == "error"
+    uses.clear()
+    model = ScriptedModel([code(LOOK)])
+    agent = CodeAgent([record], model, executor_type="inprocess", run_store=store)
+    assert await agent.aresume(imported.id) == "absent"  # the file's code did not run
+    assert uses == []  # and its trap did not call the tool
+    told = model.calls[0]["messages"][-1].content
+    assert "not run again" in told and "imported" in told and "not defined" in told
+    assert (await store.get_run(imported.id)).imported is True  # resuming does not launder it
+    with pytest.raises(ValueError, match="no field 'imported'"):
+        await store.update_run(imported.id, imported=False)  # nor can an update
+
+    again = await FileRunStore(tmp_path / "agreed").import_run(exported)
+    agent = CodeAgent([record], ScriptedModel([code(LOOK)]), executor_type="inprocess",
+                      run_store=FileRunStore(tmp_path / "agreed"))
+    assert await agent.aresume(again.id, replay=True) == "planted by the file"  # the user agreed: it ran
+    assert uses == [99]
+
+
+async def test_a_run_folder_copied_from_elsewhere_counts_as_imported(tmp_path):
+    exported = await stopped_run_export(tmp_path / "mine")
+    run_id = exported["run"]["id"]
+    mine = FileRunStore(tmp_path / "mine")
+    assert (await mine.get_run(run_id)).imported is False  # made here: replayed as before
+    (tmp_path / "theirs").mkdir()
+    shutil.copytree(tmp_path / "mine" / run_id, tmp_path / "theirs" / run_id)  # seal and all, key left behind
+    record_text = (tmp_path / "theirs" / run_id / "run.json").read_text()
+    assert json.loads(record_text)["imported"] is False  # the file even claims to be local
+    theirs = FileRunStore(tmp_path / "theirs")
+    assert (await theirs.get_run(run_id)).imported is True
+    uses.clear()
+    agent = CodeAgent([record], ScriptedModel([code(LOOK)]), executor_type="inprocess", run_store=theirs)
+    assert await agent.aresume(run_id) == "absent" and uses == []
+    agent = CodeAgent([record], ScriptedModel([code(LOOK)]), executor_type="inprocess", run_store=mine)
+    assert await agent.aresume(run_id) == "planted by the file" and uses == [99]  # a run made here: as today
+
+
+@pytest.mark.parametrize(("field", "value", "message"), [
+    ("steps[1].timing.start_time", "abc", 'steps[1].timing.start_time: expected a finite number, got "abc"'),
+    ("run.updated_at", None, "run.updated_at: expected a finite number, got null"),
+    ("run.steps", "2", 'run.steps: expected a whole number ≥ 0, got "2"'),
+    ("steps[1].code_action", {"evil": True}, "steps[1].code_action: expected a string, got an object"),
+    ("run.id", "../../x", 'run.id: expected a run id (1 to 128 letters, digits, - or _), got "../../x"'),
+])
+async def test_a_malformed_import_is_refused_naming_the_field_and_stores_nothing(tmp_path, field, value, message):
+    exported = await stopped_run_export(tmp_path / "elsewhere")
+    target, keys = exported, field.replace("[", ".").replace("]", "").split(".")
+    for key in keys[:-1]:
+        target = target[int(key)] if isinstance(target, list) else target[key]
+    target[keys[-1]] = value
+    store = FileRunStore(tmp_path / "here")
+    with pytest.raises(RunFormatError) as refused:
+        await store.import_run(exported)
+    assert str(refused.value) == message
+    assert await store.list_runs() == [] and not (tmp_path / "here").exists()
+
+
+async def test_a_damaged_run_folder_is_named_and_does_not_hide_the_others(tmp_path):
+    store = FileRunStore(tmp_path)
+    agent = CodeAgent([], ScriptedModel([code("final_answer(1)")]), executor_type="inprocess", run_store=store)
+    await agent.arun("Good run")
+    bad = tmp_path / "bad-run"
+    bad.mkdir()
+    (bad / "run.json").write_text(json.dumps({"id": "bad-run", "title": "Bad", "updated_at": "yesterday"}))
+    with pytest.warns(UserWarning, match="updated_at: expected a finite number"):
+        assert [run.title for run in await store.list_runs()] == ["Good run"]
+    with pytest.raises(RunFormatError, match="'bad-run'.*damaged.*updated_at"):
+        await store.get_run("bad-run")
+    await store.delete_run("bad-run")
+    assert not bad.exists()
+
+
+# -- a store write that fails ------------------------------------------------------------
+
+class FullDisk(FileRunStore):
+    """Appends fail once `room` steps are written (the disk is full); with `stuck`, record updates too."""
+
+    def __init__(self, directory, room: int, stuck: bool = False):
+        super().__init__(directory)
+        self.room, self.stuck = room, stuck
+
+    async def append_step(self, run_id, step):
+        if self.room <= 0:
+            raise OSError(28, "No space left on device")
+        self.room -= 1
+        await super().append_step(run_id, step)
+
+    async def update_run(self, run_id, **fields):
+        if self.stuck and self.room <= 0:
+            raise OSError(28, "No space left on device")
+        return await super().update_run(run_id, **fields)
+
+
+@pytest.mark.parametrize("stuck", [False, True])
+async def test_a_failed_store_write_ends_the_run_unsaved_with_its_answer(tmp_path, stuck):
+    earlier = CodeAgent([], ScriptedModel([code("final_answer('earlier')")]), executor_type="inprocess",
+                        run_store=FileRunStore(tmp_path))
+    await earlier.arun("Earlier run")
+    before = await FileRunStore(tmp_path).export_run(earlier.run_id)
+
+    store = FullDisk(tmp_path, room=2, stuck=stuck)  # the task and step 1 fit, step 2 does not
+    agent = CodeAgent([], ScriptedModel([code("x = 20"), code("y = x + 1"), code("final_answer(y * 2)"),
+                                      code("final_answer('saved')")]),
+                      executor_type="inprocess", run_store=store)
+    result = await agent.arun("Fill the disk", return_full_result=True)
+    assert (result.output, result.state) == (42, "success")  # the answer still comes
+    assert result.save_error == "OSError: [Errno 28] No space left on device"
+    saved = await FileRunStore(tmp_path).get_run(agent.run_id)
+    assert saved.status == ("running" if stuck else "error")  # marked failed, when the store still lets us
+    assert [s["type"] for s in await FileRunStore(tmp_path).load_steps(agent.run_id)] == ["task", "action"]
+    assert await FileRunStore(tmp_path).export_run(earlier.run_id) == before  # earlier runs intact
+
+    store.room = 10  # the next run is saved again
+    again = await agent.arun("Again", return_full_result=True)
+    assert (again.output, again.save_error) == ("saved", None)
+    assert (await FileRunStore(tmp_path).get_run(agent.run_id)).status == "success"
+
+
+async def test_a_local_run_resumed_with_replay_false_starts_clean_and_says_so(tmp_path):
+    await stopped_run_export(tmp_path)  # made here, so it would be replayed by default
+    [run] = await FileRunStore(tmp_path).list_runs()
+    assert run.imported is False
+    uses.clear()
+    model = ScriptedModel([code(LOOK)])
+    agent = CodeAgent([record], model, executor_type="inprocess", run_store=FileRunStore(tmp_path))
+    assert await agent.aresume(run.id, replay=False) == "absent" and uses == []
+    told = model.calls[0]["messages"][-1].content
+    assert "the user chose not to run it again" in told and "that step 1 defined are not defined now" in told

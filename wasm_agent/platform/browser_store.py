@@ -24,7 +24,8 @@ from typing import TYPE_CHECKING, Any
 from ..errors import AgentError
 from ..executor.protocol import to_wire
 from ..memory import ActionStep, AgentMemory, FinalAnswerStep, PlanningStep, TaskStep
-from ..persistence import RunRecord, RunStore
+from ..persistence import RunBusyError, RunRecord, RunStore, RunStoreError
+from ..run_format import RunFormatError
 from ..tracing import Prices, timeline, to_otlp, totals
 
 if TYPE_CHECKING:  # browser_agent imports js: only the agent worker can load it
@@ -38,7 +39,17 @@ class IndexedDBRunStore(RunStore):
         self._js = js_store
 
     async def _call(self, method: str, *args: Any) -> Any:
-        return json.loads(await self._js.callJson(method, json.dumps(args, ensure_ascii=False)))
+        try:
+            answer = await self._js.callJson(method, json.dumps(args, ensure_ascii=False))
+        except Exception as error:  # a JsException; its name says what happened
+            if "RunBusyError" in str(error):
+                raise RunBusyError(str(error)) from None
+            if str(error).startswith("RunFormatError: "):
+                raise RunFormatError(str(error).removeprefix("RunFormatError: ")) from None
+            if "RunNotFoundError" in str(error):
+                raise  # get_run makes it a KeyError
+            raise RunStoreError(str(error)) from None
+        return json.loads(answer)
 
     async def create_run(self, record: RunRecord) -> None:
         await self._call("createRun", asdict(record))
@@ -48,13 +59,13 @@ class IndexedDBRunStore(RunStore):
 
     async def update_run(self, run_id: str, **fields) -> RunRecord:
         for name in fields:
-            if name not in RunRecord.__dataclass_fields__ or name == "id":
+            if name not in RunRecord.__dataclass_fields__ or name in ("id", "imported"):
                 raise ValueError(f"a run has no field {name!r} to update")
-        return RunRecord(**await self._call("updateRun", run_id, fields))
+        return RunRecord.from_dict(await self._call("updateRun", run_id, fields))
 
     async def get_run(self, run_id: str) -> RunRecord:
         try:
-            return RunRecord(**await self._call("getRun", run_id))
+            return RunRecord.from_dict(await self._call("getRun", run_id))
         except Exception as error:  # a JsException; its name says what happened
             if "RunNotFoundError" in str(error):
                 raise KeyError(f"no run {run_id!r} in this browser") from None
@@ -64,7 +75,8 @@ class IndexedDBRunStore(RunStore):
         return await self._call("loadSteps", run_id)
 
     async def list_runs(self) -> list[RunRecord]:
-        return [RunRecord(**data) for data in await self._call("listRuns")]
+        # A damaged record (listed with "damage" for the page to show and delete) is no run to use here.
+        return [RunRecord.from_dict(data) for data in await self._call("listRuns") if "damage" not in data]
 
     async def delete_run(self, run_id: str) -> None:
         await self._call("deleteRun", run_id)
@@ -73,7 +85,7 @@ class IndexedDBRunStore(RunStore):
         return await self._call("exportRun", run_id)
 
     async def import_run(self, data: dict) -> RunRecord:
-        return RunRecord(**await self._call("importRun", data))  # one transaction there
+        return RunRecord.from_dict(await self._call("importRun", data))  # checked, in one transaction there
 
 
 # -- the agent worker's handlers (routed by web/runs-api.js) ------------------------------
@@ -84,17 +96,20 @@ def attach_run_store(session: AgentSession, js_store: Any) -> None:
 
 
 async def run_session(session: AgentSession, task: str | None, emit: Callable[[str], None], reset: bool = True,
-                      resume: str | None = None) -> str:
-    """Run `task` (or resume the saved run `resume`); the result JSON of `AgentSession.run` plus `runId`."""
+                      resume: str | None = None, replay: bool | None = None) -> str:
+    """Run `task` (or resume the saved run `resume`, replaying its code or not: see `aresume`);
+    the result JSON of `AgentSession.run` plus `runId`, and `saveError` when the run could not be saved."""
     if resume is None:
         result = json.loads(await session.run(task, emit, reset))
     else:
-        result = await _resume(session, resume, emit)
+        result = await _resume(session, resume, emit, replay)
     result["runId"] = session.agent.run_id
+    if session.agent.save_error:
+        result["saveError"] = session.agent.save_error
     return json.dumps(result, default=repr)
 
 
-async def _resume(session: AgentSession, run_id: str, emit: Callable[[str], None]) -> dict:
+async def _resume(session: AgentSession, run_id: str, emit: Callable[[str], None], replay: bool | None) -> dict:
     """Continue a saved run; its steps reach the page as "step" events (no token deltas)."""
     from .browser_agent import event_to_dict
 
@@ -112,7 +127,7 @@ async def _resume(session: AgentSession, run_id: str, emit: Callable[[str], None
     session.emit = emit  # tool_use events, and the worker finds the running session by it
     started = time.time()
     try:
-        output = await agent.aresume(run_id)
+        output = await agent.aresume(run_id, replay=replay)
         state = agent.last_result.state
         result: dict[str, Any] = {"output": to_wire(output), "state": state}
     except AgentError as error:

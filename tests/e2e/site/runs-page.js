@@ -42,13 +42,14 @@ window.runsTest = {
     }).finally(() => worker.terminate());
   },
   mountHistory(options = {}) {
+    if (this.history) return true; // one panel per page: a second one would open two dialogs
     this.history = mountRunHistory({
       button: document.querySelector("#open-history"),
       rpc: () => startRuntime().then(({ rpc }) => rpc),
       modelId: () => "mock-coder",
-      onResume: async (runId) => {
-        const result = await this.agent.resume(runId);
-        this.events.push({ type: "resumed", runId, result });
+      onResume: async (runId, run, { replay } = {}) => {
+        const result = await this.agent.resume(runId, { replay });
+        this.events.push({ type: "resumed", runId, replay, result });
         return result;
       },
       ...options,
