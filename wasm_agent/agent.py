@@ -15,6 +15,7 @@ from typing import Any, AsyncIterator, Callable, ClassVar, Iterable, Mapping
 from . import platform
 from .errors import (AgentError, AgentGenerationError, AgentInterruptedError,
                      AgentMaxStepsError, ToolDefinitionError)
+from .context import ContextBudget, fit_steps
 from .events import RunResult, StreamEvent
 from .memory import (ActionStep, AgentMemory, FinalAnswerStep, MemoryStep, NoteStep, PlanningStep,
                      SystemPromptStep, TaskStep, Timing)
@@ -112,7 +113,14 @@ class MultiStepAgent:
         return tool.to_code_prompt()
 
     def write_memory_to_messages(self, summary_mode: bool = False) -> list[ChatMessage]:
-        return self.memory.to_messages(summary_mode)
+        """The memory as messages, fitted to the model's context (older steps shortened first)."""
+        head = self.memory.system_prompt.to_messages(summary_mode)
+        return fit_steps(head, self.memory.steps, self.context_budget, summary_mode)
+
+    @property
+    def context_budget(self) -> ContextBudget:
+        """The model's context window and reply size (`model.max_context_tokens`, `max_tokens`)."""
+        return ContextBudget.for_model(self.model)
 
     # -- entry points -----------------------------------------------------------
     async def arun(self, task: str | None, *, reset: bool = True, images: Any = None,

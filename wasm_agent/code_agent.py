@@ -119,15 +119,15 @@ class CodeAgent(MultiStepAgent):
         call.timing.end_time = time.time()
         if self.run_store is not None:
             step.code_tool_calls = [record for record in self._tool_log]
-        logs = result.logs
+        logs, budget = result.logs, self.context_budget
         if result.error is not None:
             if logs:
-                step.observations = f"Execution logs:\n{logs.rstrip()}"
-            raise AgentExecutionError(result.error)
+                step.observations = budget.cap_observation(f"Execution logs:\n{logs.rstrip()}")
+            raise AgentExecutionError(budget.cap_observation(result.error))
         observation = f"Execution logs:\n{logs.rstrip()}" if logs else ""
         if not result.is_final_answer:
             observation += f"{chr(10) if observation else ''}Last output from code snippet:\n{_short(result.output)}"
-        step.observations = observation
+        step.observations = observation = budget.cap_observation(observation)
         if result.is_final_answer:
             await self._check_final_answer(result.output)
         step.action_output, step.is_final_answer = result.output, result.is_final_answer

@@ -52,7 +52,7 @@ class ToolCallingAgent(MultiStepAgent):
             outcomes = await asyncio.gather(*(self._call_tool(call) for call in calls))
         errors = [error for _, _, error in outcomes if error is not None]
         for call, (output, is_final, error) in zip(calls, outcomes):
-            call.observation = f"Error: {error.message}" if error else _short(output)
+            call.observation = self.context_budget.cap_observation(f"Error: {error.message}" if error else _short(output))
             yield ToolOutput(id=call.id, output=output, is_final_answer=is_final, observation=call.observation,
                              tool_call=call)
         step.observations = "\n".join(call.observation for call in calls)

@@ -25,6 +25,8 @@ class Model:
     # Which prompt variant suits this model: None (the full prompts) or e.g. "small",
     # which selects `<agent>_small.toml` (compact, with few-shot turns) for tiny models.
     prompt_variant: str | None = None
+    # The context window in tokens, when known: the agent caps observations and fits its messages to it.
+    max_context_tokens: int | None = None
 
     def __init__(self, model_id: str | None = None, **kwargs: Any):
         if model_id is not None:

@@ -45,6 +45,7 @@ class BrowserModel(Model):
         super().__init__(model_id or self.info.get("name") or "browser", **kwargs)
         self.prompt_variant = self.info.get("promptVariant") if prompt_variant is ... else prompt_variant
         self.temperature, self.max_tokens, self.seed = temperature, max_tokens, seed
+        self.max_context_tokens = int(self.info.get("nCtx") or 4096)  # the KV cache's size, set when loading
         self.last_timings: dict | None = None  # llama.cpp's figures of the last call (cache_n, prompt_n, ...)
 
     async def generate(self, messages: Sequence[ChatMessage], *, stop_sequences: Sequence[str] | None = None,

@@ -72,7 +72,7 @@ class ProviderModel(Model):
                  clock: Any = None, extra_headers: dict[str, str] | None = None,
                  headers: dict[str, str] | None = None, client_kwargs: dict[str, Any] | None = None,
                  custom_role_conversions: dict[str, str] | None = None, flatten_messages_as_text: Any = None,
-                 **options: Any):
+                 max_context_tokens: int | None = None, **options: Any):
         # smolagents' client_kwargs were given to the OpenAI SDK: take the ones that mean something here.
         client = dict(client_kwargs or {})
         api_base = api_base or client.pop("base_url", None)
@@ -97,6 +97,7 @@ class ProviderModel(Model):
         self.retrier = Retrier(policy, clock)
         self.extra_headers = {**headers, **(extra_headers or {})}
         self.role_conversions = {MessageRole(k): MessageRole(v) for k, v in (custom_role_conversions or {}).items()}
+        self.max_context_tokens = max_context_tokens  # the model's context window, for the agent's budget
         self.options = options  # flatten_messages_as_text is accepted for smolagents' sake: content is text already
 
     # -- hooks ------------------------------------------------------------------------------------

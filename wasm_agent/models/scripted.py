@@ -24,8 +24,10 @@ class ScriptedModel(Model):
 
     model_id = "scripted"
 
-    def __init__(self, responses: Sequence[Response], *, model_id: str = "scripted"):
+    def __init__(self, responses: Sequence[Response], *, model_id: str = "scripted",
+                 max_context_tokens: int | None = None):
         super().__init__(model_id)
+        self.max_context_tokens = max_context_tokens
         self.responses = list(responses)
         self.calls: list[dict] = []  # what each call received, for assertions
 
