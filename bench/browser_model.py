@@ -91,10 +91,21 @@ def measure(browser, site: ModelSite, n_threads: int | None, rounds: int, decode
         context.close()
 
 
-# (task, accepted answers): simple arithmetic-in-code and string tasks
-TASKS = [("What is 12 + 30?", {"42"}), ("What is 7 times 8?", {"56"}),
-         ("How many letters are in the word 'browser'?", {"7"}), ("Reverse the string 'wasm'.", {"msaw"}),
-         ("What is the sum of the numbers from 1 to 100?", {"5050"}), ("What is 2 to the power of 10?", {"1024"})]
+# (task, accepted answers): everyday tasks a visitor tries first, each one code step for a capable model
+TASKS = [("What is 15% of 240?", {"36", "36.0"}),
+         ("How many days are there between 2024-01-01 and 2024-03-01?", {"60"}),
+         ("Reverse the word 'wasm'.", {"msaw"}),
+         ("List the first 10 prime numbers.", {"[2,3,5,7,11,13,17,19,23,29]"}),
+         ("What is the capital of France?", {"paris"}),
+         ("Sort the numbers 42, 7, 19, 3 from smallest to largest.", {"[3,7,19,42]"}),
+         ("What is the sum of the numbers from 1 to 100?", {"5050"}),
+         ("How many letters are in the word 'browser'?", {"7"})]
+
+
+def normalise(answer: str) -> str:
+    """An answer as compared: no spaces, lower case, no final full stop or quotes."""
+    return "".join(answer.split()).lower().rstrip(".").strip("'\"")
+
 
 AGENT_RUN = """
 import json
@@ -124,7 +135,7 @@ def run_tasks(browser, site: ModelSite, wheel: Path, max_steps: int) -> list[dic
             t0 = time.time()
             run = page.evaluate("([code, args]) => modelTest.python(code, args)",
                                 [AGENT_RUN, {"task": task, "max_steps": max_steps}])
-            run.update(task=task, correct=run["state"] == "success" and run["output"].strip() in accepted,
+            run.update(task=task, correct=run["state"] == "success" and normalise(run["output"]) in accepted,
                        seconds=time.time() - t0)
             results.append(run)
             print(f"bench: {task!r}: {run['state']} {run['output']!r} ({run['seconds']:.0f} s)", file=sys.stderr)
@@ -192,7 +203,8 @@ def main() -> int:
     if tasks:
         print(f"\nCodeAgent, small prompt, max_steps={args.max_steps}, 2 threads: "
               f"{sum(r['first_code'] for r in tasks)}/{len(tasks)} first answers with a code block, "
-              f"{sum(r['correct'] for r in tasks)}/{len(tasks)} correct\n")
+              f"{sum(r['correct'] for r in tasks)}/{len(tasks)} correct; median time to an answer or to giving up "
+              f"{median([r['seconds'] for r in tasks]):.0f} s, longest {max(r['seconds'] for r in tasks):.0f} s\n")
         print("| task | state | answer | steps | s |")
         print("|---|---|---|---|---|")
         for r in tasks:
