@@ -205,6 +205,7 @@ class MultiStepAgent:
         started = Timing()
         await self._prepare_run(reset)
         final: ActionStep | None = None
+        gave_up: ActionStep | None = None  # a step that repeated the failure of the one before
         state = "success"
         for _ in range(max_steps):
             if self.interrupt_switch:
@@ -241,12 +242,26 @@ class MultiStepAgent:
                 break
             if state == "interrupted":
                 break
+            if self._repeats_a_failure(step):
+                gave_up = step
+                break
         output = final.action_output if final is not None else None
+        if final is None and self.interrupt_switch:
+            state = "interrupted"
         if final is None and state == "success":
             state = "max_steps_error"
-            step = await self._max_steps_step(max_steps)
-            output = step.action_output
-            yield step
+            self._in_step = True  # Stop reaches this last model call too
+            try:
+                step = await self._max_steps_step(max_steps, repeated=gave_up)
+                output = step.action_output
+                yield step
+            except asyncio.CancelledError:
+                if not self.interrupt_switch:
+                    raise
+                self._run_task.uncancel()
+                state, output = "interrupted", None
+            finally:
+                self._in_step = False
         final_step = FinalAnswerStep(output=output)
         self.memory.steps.append(final_step)
         await self._save(state)
@@ -314,8 +329,10 @@ class MultiStepAgent:
         memory = AgentMemory.from_dict({"system_prompt": record.system_prompt, "examples": record.examples,
                                         "steps": steps})
         if memory.steps and isinstance(memory.steps[-1], FinalAnswerStep):
-            self.last_result = RunResult(output=memory.steps[-1].output, state=record.status)
-            return self.last_result if return_full_result else self.last_result.output
+            if record.status != "interrupted":
+                self.last_result = RunResult(output=memory.steps[-1].output, state=record.status)
+                return self.last_result if return_full_result else self.last_result.output
+            memory.steps.pop()  # stopped by its user: it goes on (the saved log keeps the stop)
         self.memory, self.run_id, self._saved_steps = memory, run_id, len(memory.steps)
         self.task = next(step.task for step in reversed(memory.steps) if isinstance(step, TaskStep))
         self.step_number = max((step.step_number for step in memory.action_steps), default=0) + 1
@@ -405,10 +422,26 @@ class MultiStepAgent:
         step.plan = (message.content or "").split("<end_plan>")[0].strip()
         return step
 
-    async def _max_steps_step(self, max_steps: int) -> ActionStep:
-        """One last call that asks for an answer from what was done; recorded with the error."""
+    def _repeats_a_failure(self, step: ActionStep) -> bool:
+        """True when the agent gives up early (prompts with `give_up`, e.g. small models) and `step`
+        failed exactly as the step before it did: same code, same error. More steps would not help."""
+        if "give_up" not in self.prompt_templates or step.error is None:
+            return False
+        earlier = [s for s in self.memory.steps if isinstance(s, ActionStep) and s is not step]
+        before = earlier[-1] if earlier else None
+        return (before is not None and before.error is not None and before.code_action == step.code_action
+                and before.error.message == step.error.message)
+
+    async def _max_steps_step(self, max_steps: int, repeated: ActionStep | None = None) -> ActionStep:
+        """After the last step without an answer: one last call that asks for an answer from what was
+        done, or (prompts with `give_up`) a plain statement that no answer was found. Recorded with the error."""
         step = ActionStep(step_number=self.step_number, timing=Timing(),
                           error=AgentMaxStepsError(f"Reached the maximum number of steps ({max_steps})."))
+        if "give_up" in self.prompt_templates:
+            reason = (f"step {repeated.step_number} failed exactly like the step before it (same code, same error)"
+                      if repeated is not None else f"{max_steps} steps gave no answer")
+            step.error = AgentMaxStepsError(render(self.prompt_templates["give_up"], reason=reason))
+            return await self._record(step)
         templates = self.prompt_templates["final_answer"]
         messages = [ChatMessage(MessageRole.SYSTEM, render(templates["pre_messages"])),
                     *self.write_memory_to_messages()[1:],

@@ -65,3 +65,21 @@ async def test_requests_per_minute_spaces_requests_out():
     await retrier.before_request()  # the window holds one request: go at once
     await retrier.before_request()  # the oldest of the window is 30 s old: wait 30 more
     assert clock.sleeps == [60.0, 30.0]
+
+
+async def test_a_key_no_http_request_can_carry_fails_at_once_and_says_why():
+    import pytest
+    from providers.fakes import ScriptedTransport
+
+    from wasm_agent import AnthropicModel, OpenAIModel
+    from wasm_agent.errors import AgentGenerationError
+    from wasm_agent.messages import ChatMessage, MessageRole
+
+    for model_class in (OpenAIModel, AnthropicModel):
+        transport = ScriptedTransport()  # any request would fail the test: none is expected
+        model = model_class("m", api_key="sk-…", transport=transport, clock=FakeClock())
+        with pytest.raises(AgentGenerationError) as caught:
+            await model.generate([ChatMessage(MessageRole.USER, "hi")])
+        message = str(caught.value)
+        assert "'…' (U+2026) at position 4" in message and "placeholder" in message
+        assert transport.requests == []

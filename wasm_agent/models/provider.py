@@ -193,10 +193,30 @@ class ProviderModel(Model):
         if self.role_conversions:
             messages = [replace(m, role=self.role_conversions.get(m.role, m.role)) for m in messages]
         payload = self.payload(messages, stop_sequences=stop_sequences, tools=tools, stream=stream, options=options)
+        self._check_header_values(self.auth_headers(), key=True)
+        self._check_header_values({**self.extra_headers, **call_headers}, key=False)
         headers = {**self.auth_headers(), **self.extra_headers, **call_headers}
         if stream:
             headers.setdefault("accept", "text/event-stream")
         return HttpRequest.post_json(self.url(stream), headers, payload, timeout)
+
+    def _check_header_values(self, headers: dict[str, str], *, key: bool) -> None:
+        """HTTP headers carry Latin-1 only: a key pasted with a placeholder ('sk-…') can never be sent,
+        so say so at once, here, rather than let fetch fail as if the network were down (and retry)."""
+        for name, value in headers.items():
+            bad = next((c for c in str(value) if ord(c) > 255 or ord(c) < 32), None)
+            if bad is None:
+                continue
+            where = str(value).index(bad)
+            if key:
+                where = str(self.api_key or "").find(bad) if bad in str(self.api_key or "") else where
+                source = self.key_source or "api_key=..."
+                raise AgentGenerationError(
+                    f"The API key ({source}) holds the character {bad!r} (U+{ord(bad):04X}) at position {where + 1}, "
+                    "which no HTTP request can carry: it is not a real key (a placeholder such as 'sk-…' "
+                    "pasted from an example?). Paste the whole key from your provider's console.")
+            raise AgentGenerationError(f"The header {name!r} holds the character {bad!r} (U+{ord(bad):04X}) at "
+                                       f"position {where + 1}, which no HTTP request can carry.")
 
     async def _send(self, sending: Awaitable[T]) -> T:
         try:
