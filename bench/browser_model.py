@@ -112,13 +112,14 @@ import json
 from wasm_agent import CodeAgent
 from wasm_agent.models.browser import BrowserModel
 args = json.loads(args_json)
-agent = CodeAgent([], BrowserModel(max_tokens=96), executor_type="inprocess",
+agent = CodeAgent([], BrowserModel(), executor_type="inprocess",  # the small model's own defaults
                   max_steps=args["max_steps"])
 result = await agent.arun(args["task"], return_full_result=True)
 steps = [s for s in agent.memory.steps if type(s).__name__ == "ActionStep"]
 json.dumps({"state": str(getattr(result.state, "value", result.state)), "output": str(result.output),
             "steps": len(steps), "first_code": bool(steps and steps[0].code_action),
-            "first_output": steps[0].model_output if steps else None})
+            "first_output": steps[0].model_output if steps else None,
+            "trace": [[s.model_output, s.error.message if s.error else None] for s in steps]})
 """
 
 
@@ -139,6 +140,8 @@ def run_tasks(browser, site: ModelSite, wheel: Path, max_steps: int) -> list[dic
                        seconds=time.time() - t0)
             results.append(run)
             print(f"bench: {task!r}: {run['state']} {run['output']!r} ({run['seconds']:.0f} s)", file=sys.stderr)
+            for output, error in run["trace"]:
+                print(f"    step: {output!r}" + (f"\n    error: {error[:200]!r}" if error else ""), file=sys.stderr)
         return results
     finally:
         context.close()

@@ -14,8 +14,10 @@ import http.server
 import threading
 from pathlib import Path
 
-ISOLATION_HEADERS = {"Cross-Origin-Opener-Policy": "same-origin", "Cross-Origin-Embedder-Policy": "require-corp",
-                     "Cross-Origin-Resource-Policy": "same-origin"}
+ISOLATION_HEADERS = {"Cross-Origin-Opener-Policy": "same-origin", "Cross-Origin-Embedder-Policy": "require-corp"}
+# A page on another origin may embed the agent from this site (<script type=module src=…/wasm-agent.js>):
+# module scripts, the worker's imports and every file it fetches are CORS requests. The files are public.
+EMBEDDING_HEADERS = {"Access-Control-Allow-Origin": "*", "Cross-Origin-Resource-Policy": "cross-origin"}
 TYPES = {".js": "text/javascript", ".mjs": "text/javascript", ".wasm": "application/wasm",
          ".html": "text/html; charset=utf-8", ".css": "text/css", ".json": "application/json",
          ".zip": "application/zip", ".whl": "application/zip", ".svg": "image/svg+xml",
@@ -103,9 +105,9 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             self.send_header("Vary", "Accept-Encoding")
         self.send_header("Content-Length", str(len(data)))
         self.send_header("Cache-Control", "no-cache")  # the service worker does the caching
-        if self.site.isolated:
-            for name, value in ISOLATION_HEADERS.items():
-                self.send_header(name, value)
+        headers = {**EMBEDDING_HEADERS, **(ISOLATION_HEADERS if self.site.isolated else {})}
+        for name, value in headers.items():
+            self.send_header(name, value)
         self.end_headers()
         if body:
             self.wfile.write(data)

@@ -42,10 +42,11 @@ suite_browser_runs() {
 }
 
 # The static site: `build` into a temp folder, then the UI, JS API, <wasm-agent> and offline reload in
-# Chromium against the loopback mock provider, with and without COOP/COEP; and a site built from
-# agent.toml under a sub-path, with its tools and a package from a loopback package distribution.
+# Chromium against the loopback mock provider, with and without COOP/COEP; a first visit, also on a phone;
+# and a site built from agent.toml under a sub-path, with its tools and a package from a loopback package
+# distribution.
 suite_site() {
-  "$PYTHON" -m pytest -q -p no:cacheprovider tests/e2e/test_site.py tests/e2e/test_site_config.py
+  "$PYTHON" -m pytest -q -p no:cacheprovider tests/e2e/test_site.py tests/e2e/test_first_visit.py tests/e2e/test_site_config.py
 }
 
 SUITES=(cpython pyodide browser_sandbox browser_model browser_runs site)

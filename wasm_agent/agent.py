@@ -300,7 +300,8 @@ class MultiStepAgent:
         if self.run_id is None:
             record = RunRecord(id=RunRecord.new_id(), title=_title(self.task),
                                system_prompt=self.memory.system_prompt.system_prompt,
-                               examples=self.memory.system_prompt.examples)
+                               examples=self.memory.system_prompt.examples,
+                               model_id=getattr(self.model, "model_id", None))
             await store.create_run(record)
             self.run_id, self._saved_steps = record.id, 0
         for step in self.memory.steps[self._saved_steps:]:
@@ -329,10 +330,10 @@ class MultiStepAgent:
         memory = AgentMemory.from_dict({"system_prompt": record.system_prompt, "examples": record.examples,
                                         "steps": steps})
         if memory.steps and isinstance(memory.steps[-1], FinalAnswerStep):
-            if record.status != "interrupted":
+            if record.status not in ("interrupted", "max_steps_error"):
                 self.last_result = RunResult(output=memory.steps[-1].output, state=record.status)
                 return self.last_result if return_full_result else self.last_result.output
-            memory.steps.pop()  # stopped by its user: it goes on (the saved log keeps the stop)
+            memory.steps.pop()  # stopped by its user or the step limit: it goes on (the saved log keeps the end)
         self.memory, self.run_id, self._saved_steps = memory, run_id, len(memory.steps)
         self.task = next(step.task for step in reversed(memory.steps) if isinstance(step, TaskStep))
         self.step_number = max((step.step_number for step in memory.action_steps), default=0) + 1

@@ -103,7 +103,9 @@ class CodeAgent(MultiStepAgent):
             self._loop.create_task(self.executor.interrupt())
 
     async def _step_stream(self, step: ActionStep) -> AsyncIterator[StreamEvent]:
-        async for delta in self._generate_action(step, stop_sequences=self.stop_sequences):
+        constrained = {"grammar": self.prompt_templates["grammar"]} \
+            if self.prompt_templates.get("grammar") and getattr(self.model, "supports_grammar", False) else {}
+        async for delta in self._generate_action(step, stop_sequences=self.stop_sequences, **constrained):
             yield delta
         text = step.model_output_message.content or ""
         if "<code>" in text and "</code>" not in text.split("<code>")[-1]:

@@ -51,6 +51,7 @@ class RunRecord:
     system_prompt: str = ""
     examples: list | None = None
     imported: bool = False  # came from elsewhere: its code is not run again on resume unless asked
+    model_id: str | None = None  # the model the run used (its timeline and trace name it)
 
     @staticmethod
     def new_id() -> str:

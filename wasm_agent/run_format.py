@@ -31,7 +31,8 @@ MAX_DEPTH = 64  # nesting of free-form values (tool arguments, outputs)
 MAX_EXPORT_CHARS = 50_000_000  # the whole run as compact JSON
 RUN_ID = re.compile(r"[A-Za-z0-9_-]{1,128}")
 # The record's fields (unknown fields are dropped on import).
-RECORD_FIELDS = ("id", "title", "status", "steps", "created_at", "updated_at", "system_prompt", "examples", "imported")
+RECORD_FIELDS = ("id", "title", "status", "steps", "created_at", "updated_at", "system_prompt", "examples", "imported",
+                 "model_id")
 
 
 class RunFormatError(ValueError):
@@ -74,6 +75,7 @@ def check_record(record: Any, path: str = "run") -> None:
     _optional(record, path, "system_prompt", _text)
     _optional(record, path, "examples", _nullable(_list_of(_free)))
     _optional(record, path, "imported", _flag)
+    _optional(record, path, "model_id", _nullable(_text))
 
 
 def check_step(step: Any, path: str) -> None:

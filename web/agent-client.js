@@ -36,9 +36,37 @@ export function startRuntime({ onProgress } = {}) {
   return runtime;
 }
 
-async function boot() {
+/**
+ * The agent worker. A page may load this module from another origin (a hosted copy of the site), and a
+ * worker cannot be started from another origin's URL: then a `blob:` module of this page's origin
+ * imports it (the site's host must allow that with CORS headers; docs/site.md).
+ */
+function startWorker() {
+  const url = new URL("agent.worker.js", BASE);
+  if (url.origin === globalThis.location?.origin) return new Worker(url, { type: "module", name: "wasm-agent" });
+  const bootstrap = URL.createObjectURL(new Blob([`import ${JSON.stringify(url.href)};`], { type: "text/javascript" }));
+  const worker = new Worker(bootstrap, { type: "module", name: "wasm-agent" });
+  setTimeout(() => URL.revokeObjectURL(bootstrap), 60_000);
+  return worker;
+}
+
+/** What a page on another origin must know when the site's files did not come (CORS, most likely). */
+function crossOriginHint() {
+  if (BASE.origin === globalThis.location?.origin) return "";
+  return ` — this page (${location.origin}) loads wasm-agent from ${BASE.origin}: that host must send `
+    + "Access-Control-Allow-Origin and Cross-Origin-Resource-Policy: cross-origin for the site's files "
+    + "(`python -m wasm_agent serve` does), or copy the site into this page's origin (docs/site.md)";
+}
+
+function boot() {
+  return startAgentWorker().catch((error) => {
+    throw Object.assign(new Error(error.message + crossOriginHint()), { name: error.name });
+  });
+}
+
+async function startAgentWorker() {
   const started = performance.now();
-  const worker = new Worker(new URL("agent.worker.js", BASE), { type: "module", name: "wasm-agent" });
+  const worker = startWorker();
   const rpc = new RpcChannel(worker, { defaultTimeoutMs: 30_000 });
   rpc.on("progress", report);
   rpc.on("sandbox", (event) => {

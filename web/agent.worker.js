@@ -60,10 +60,13 @@ rpc.handle("boot", async () => {
 async function loadBrowserModel({ modelUrl, file }) {
   const { publishBrowserModel } = await import("./browser-model.js");
   const phases = { download: "Downloading the in-browser model", load: "Loading the in-browser model" };
-  await publishBrowserModel({
+  const model = await publishBrowserModel({
     modelUrl, file,
     onProgress: ({ phase, loaded, total }) => phase in phases && progress("model", { message: phases[phase], loaded, total }),
   });
+  // Reading a long prompt takes seconds before the first token: the running agent's view shows how far.
+  model.onPromptProgress = ({ processed, total, cached }) =>
+    promptWatcher?.(JSON.stringify({ type: "prompt_progress", processed, total, cached }));
   progress("ready", { message: "In-browser model ready" });
 }
 
@@ -177,16 +180,19 @@ rpc.handle("create", async ({ options }) => {
 });
 
 const running = new Map(); // AgentSession -> the promise of its run under way
+let promptWatcher = null; // the `emit` of the run under way: the in-browser model's prompt progress goes there
 
 rpc.handle("run", async ({ agentId, task, reset = true, resume = null }) => {
   const session = sessionOf(agentId);
   const emit = (json) => rpc.notify("event", { agentId, event: json });
   const run = runs.run(session, { task, reset, resume }, emit);
   running.set(session, run);
+  promptWatcher = emit;
   try {
     return await run;
   } finally {
     if (running.get(session) === run) running.delete(session);
+    if (promptWatcher === emit) promptWatcher = null;
   }
 });
 

@@ -19,6 +19,11 @@ const SETTINGS_KEY = `${STORE_PREFIX}wasm-agent:settings`;
 const KEY_KEY = `${STORE_PREFIX}wasm-agent:api-key`;
 const THEME_KEY = "wasm-agent:theme";
 
+// What the site's own small model can do, said plainly where the visitor chooses and starts.
+const SMALL_MODEL_NOTE = "The in-browser model is tiny (135M parameters, runs on your device, no key): it manages "
+  + "one-step tasks such as arithmetic, a percentage, reversing a word or sorting a short list, and says so when "
+  + "it cannot. For real work choose a provider or a bigger model in Model settings.";
+
 /** JS tools: they run here, in the page; the model's code calls them like Python functions. */
 const JS_TOOLS = [{
   name: "current_time",
@@ -31,6 +36,14 @@ const JS_TOOLS = [{
       weekday: now.toLocaleDateString("en", { weekday: "long" }), local: now.toLocaleString("en") };
   },
 }];
+
+// Simple one-step tasks for the in-browser model; the others for a provider's model.
+const SMALL_EXAMPLES = [
+  { kind: "Arithmetic", task: "What is 17 times 23?" },
+  { kind: "Text", task: "Reverse the word 'agent'." },
+  { kind: "List", task: "Sort the numbers 9, 2, 7, 4 from smallest to largest." },
+  { kind: "Percent", task: "What is 20% of 150?" },
+];
 
 const EXAMPLES = [
   { kind: "Code", task: "What is the sum of all prime numbers below 1000? Compute it with a sieve." },
@@ -52,7 +65,6 @@ const view = new ChatView($("#log"));
 mountRunHistory({
   button: $("#open-history"),
   rpc: () => startRuntime().then(({ rpc }) => rpc),
-  modelId: () => state.settings.model || undefined,
   onResume: (runId, run, { replay } = {}) => runTask(`Resume “${run.title}”`, { resume: { runId, replay } }),
 });
 
@@ -74,7 +86,7 @@ $("#theme-toggle").addEventListener("click", () => {
 function loadSettings() {
   // A configured site opens on its agent (site.json); what the visitor saved wins.
   const defaults = { provider: SITE?.model.provider ?? "openai", baseUrl: SITE?.model.baseUrl ?? "",
-    model: SITE?.model.model ?? "", agentType: SITE?.agent.type ?? "code", maxSteps: SITE?.agent.maxSteps ?? 10 };
+    model: SITE?.model.model ?? "", agentType: SITE?.agent.type ?? "code", maxSteps: SITE?.agent.maxSteps ?? "" }; // "": the model's default
   try {
     return { ...defaults, ...JSON.parse(localStorage.getItem(SETTINGS_KEY) ?? "{}") };
   } catch {
@@ -93,7 +105,7 @@ const form = $("#settings-form");
 function showProviderFields(provider) {
   for (const field of form.querySelectorAll("[data-for]")) field.hidden = !field.dataset.for.split(" ").includes(provider);
   const info = PROVIDERS[provider];
-  $("#provider-help").textContent = info.help;
+  $("#provider-help").textContent = provider === "browser" ? `${info.help} ${SMALL_MODEL_NOTE}` : info.help;
   $("#base-url").placeholder = info.baseUrl ?? "";
   $("#model").placeholder = info.exampleModel ?? "";
 }
@@ -111,6 +123,8 @@ function openSettings() {
   form.maxSteps.value = settings.maxSteps;
   showProviderFields(settings.provider);
   dialog.showModal();
+  // The dialog would focus its first control (the first radio): the chosen provider is where to start.
+  form.querySelector("input[name=provider]:checked")?.focus();
 }
 
 $("#open-settings").addEventListener("click", openSettings);
@@ -128,7 +142,7 @@ $("#forget").addEventListener("click", () => {
 form.addEventListener("submit", () => {
   state.settings = { provider: form.provider.value, baseUrl: form.baseUrl.value.trim(), model: form.model.value.trim(),
     modelUrl: form.modelUrl.value.trim(),
-    agentType: form.agentType.value, maxSteps: Math.max(1, Number(form.maxSteps.value) || 10) };
+    agentType: form.agentType.value, maxSteps: Number(form.maxSteps.value) > 0 ? Number(form.maxSteps.value) : "" };
   state.apiKey = form.apiKey.value.trim();
   // A picked file lives for this page only (a File cannot be saved); the browser keeps its weights cached.
   state.modelFile = form.modelFile.files[0] ?? state.modelFile ?? null;
@@ -137,6 +151,7 @@ form.addEventListener("submit", () => {
   else localStorage.removeItem(KEY_KEY);
   resetAgent();
   updateHint();
+  showExamples();
 });
 
 async function resetAgent() {
@@ -214,7 +229,7 @@ function getAgent() {
   state.agent ??= jsTools.then((tools) => createAgent({
     model: { provider, model, baseUrl: baseUrl || undefined, apiKey: state.apiKey || undefined,
       keySource: "the API key in Model settings", ...local },
-    agentType, maxSteps, tools, pythonTools: state.pythonTools,
+    agentType, maxSteps: maxSteps || undefined, tools, pythonTools: state.pythonTools,
     instructions: SITE?.agent.instructions ?? undefined,
     additionalAuthorizedImports: SITE?.agent.authorizedImports ?? [],
   }));
@@ -229,6 +244,7 @@ async function runTask(task, { resume = null } = {}) {
     return;
   }
   state.running = true;
+  setStatus("Agent working…", "loading");
   $("#welcome").hidden = true;
   $("#run").disabled = true;
   $("#stop").disabled = false;
@@ -241,6 +257,7 @@ async function runTask(task, { resume = null } = {}) {
   } finally {
     view.endTurn();
     state.running = false;
+    if (state.readyText) setStatus(state.readyText, "ready");
     $("#run").disabled = false;
     $("#stop").disabled = true;
     $("#task").focus();
@@ -291,7 +308,18 @@ for (const [name, info] of Object.entries(PROVIDERS)) {
   $("#providers").append(label);
 }
 
-for (const { kind, task } of examples) {
+/** The start screen's example cards (and the note on the small model), for the chosen model. */
+function showExamples() {
+  const small = state.settings.provider === "browser" && !state.settings.modelUrl;
+  const cards = SITE ? examples : small ? SMALL_EXAMPLES : EXAMPLES; // a configured site's own, else per model
+  $("#examples").replaceChildren(...cards.map(exampleCard));
+  $(".examples-title").hidden = cards.length === 0;
+  const note = $("#small-model-note");
+  note.textContent = SMALL_MODEL_NOTE;
+  note.hidden = !small;
+}
+
+function exampleCard({ kind, task }) {
   const item = document.createElement("li");
   const button = document.createElement("button");
   button.type = "button";
@@ -306,7 +334,7 @@ for (const { kind, task } of examples) {
     $("#task").focus();
   });
   item.append(button);
-  $("#examples").append(item);
+  return item;
 }
 
 // The in-browser model is offered when the build ships one (build.json says so), and a new
@@ -316,6 +344,7 @@ fetch("build.json").then((response) => response.json()).then((manifest) => {
     if (!localStorage.getItem(SETTINGS_KEY) && !SITE?.model.provider) {
       state.settings.provider = "browser";
       updateHint();
+      showExamples();
     }
     return;
   }
@@ -325,6 +354,7 @@ fetch("build.json").then((response) => response.json()).then((manifest) => {
 }).catch(() => {});
 
 updateHint();
+showExamples();
 boot().catch((error) => {
   setStatus("The agent could not start", "error");
   showNotice(`The agent could not start: ${error.message}`);

@@ -21,13 +21,14 @@
  *             options?: object }} GenerateRequest   // options: more llama-server sampling fields (e.g. ignore_eos)
  * @typedef {{ inputTokens: number, outputTokens: number, cachedTokens: number }} Usage
  * @typedef {{ type: "delta", text: string }
+ *         | { type: "prompt", processed: number, total: number, cached: number }   // reading the prompt
  *         | { type: "done", text: string, finishReason: string, usage: Usage, timings: object | null,
  *             ttftMs: number | null, totalMs: number }} GenerateEvent
  * @typedef {{
  *   base?: string,            // folder holding wllama/ and models/ (default: this module's folder)
  *   modelUrl?: string,        // a GGUF URL (default: the model the site ships)
  *   file?: Blob,              // a local GGUF (a File from <input type=file>); wins over modelUrl
- *   nThreads?: number,        // default: 2 when crossOriginIsolated (threads need SharedArrayBuffer), else 1
+ *   nThreads?: number,        // default: defaultThreads() (cores less one when crossOriginIsolated, else 1)
  *   nCtx?: number,            // context length in tokens (default 4096)
  *   promptVariant?: string | null,  // "small" (compact prompts + few-shot) or null (full); default: "small" for the default model
  *   onProgress?: (p: ModelProgress) => void,
@@ -45,14 +46,24 @@ globalThis.addEventListener?.("unhandledrejection", (event) => {
 });
 const DEFAULT_CTX = 4096;
 
+/**
+ * Threads for llama.cpp: one without cross-origin isolation (threads need SharedArrayBuffer; wllama
+ * would silently fall back anyway); else the visitor's cores less one left free for the page, all of
+ * them on one or two cores (measured: two threads read a prompt up to twice as fast as one on a
+ * 2-core machine), at most 8 (wasm threads gain little beyond). wllama alone would take half.
+ */
+export function defaultThreads(isolated, cores) {
+  if (!isolated) return 1;
+  const n = Math.max(1, Math.floor(cores || 1));
+  return Math.min(8, n <= 2 ? n : n - 1);
+}
+
 /** Load a model and return it ready to generate. */
 export async function createBrowserModel(options = {}) {
   const base = new URL(options.base ?? "./", import.meta.url);
   const { Wllama } = await import(new URL("wllama/index.js", base).href);
   const isolated = globalThis.crossOriginIsolated === true;
-  // wllama would take half the reported cores (1 on a 2-core machine) and, without isolation,
-  // silently fall back to one thread: say what we want.
-  const nThreads = options.nThreads ?? (isolated ? Math.min(2, navigator.hardwareConcurrency || 1) : 1);
+  const nThreads = options.nThreads ?? defaultThreads(isolated, globalThis.navigator?.hardwareConcurrency);
   const wllama = new Wllama({ default: new URL("wllama/wllama.wasm", base).href }, {
     allowOffline: true,
     logger: { ...console, debug() {}, log() {}, info() {} },
@@ -136,6 +147,7 @@ export class BrowserModel {
     this.wllama = wllama;
     this.info = info;
     this._queue = Promise.resolve();  // one generation at a time: they share the one KV-cache slot
+    this.onPromptProgress = null;  // (event) => …: how far the prompt is read, for a UI (the agent worker)
   }
 
   /**
@@ -169,10 +181,17 @@ export class BrowserModel {
       temperature: request.temperature ?? 0,
       seed: request.seed ?? 0,
       cache_prompt: true,      // keep the slot's KV cache: the next step pays only for its new tokens
+      return_progress: true,   // chunks with prompt_progress while the prompt is read (before any token)
       ...(signal ? { abortSignal: signal } : {}),
     });
     let text = "", finishReason = null, timings = null, usage = null, ttftMs = null;
     for await (const chunk of chunks) {
+      const reading = chunk.prompt_progress;
+      if (reading && ttftMs === null) {
+        const event = { type: "prompt", processed: reading.processed, total: reading.total, cached: reading.cache };
+        this.onPromptProgress?.(event);
+        yield event;
+      }
       const choice = chunk.choices?.[0];
       const piece = choice?.delta?.content;
       if (piece) {

@@ -32,15 +32,50 @@ export class ChatView {
     this.steps = el("div", "steps");
     this.turn.append(this.steps);
     this.container.append(this.turn);
+    this.#waitForModel();
     this.#scroll();
+  }
+
+  /**
+   * From a model call to its first token nothing streams (an in-browser model reads its prompt for
+   * seconds): the next step's card says what is happening, with a timer or the prompt's progress.
+   */
+  #waitForModel() {
+    const step = this.#liveStep();
+    step.waitStarted = performance.now();
+    const tick = () => {
+      if (this.live !== step || step.raw || step.hasCode) return this.#stopWaiting(step);
+      const seconds = Math.floor((performance.now() - step.waitStarted) / 1000);
+      const reading = step.prompt;
+      const text = reading && reading.total
+        ? `Reading the prompt… ${reading.processed} / ${reading.total} tokens · ${seconds} s`
+        : `Waiting for the model… ${seconds} s`;
+      step.head.querySelector(".step-status")?.replaceChildren(text);
+    };
+    tick();
+    step.timer = setInterval(tick, 500);
+  }
+
+  #stopWaiting(step) {
+    if (step?.timer) clearInterval(step.timer);
+    if (step) step.timer = null;
   }
 
   /** Show one event of `agent.stream()`. */
   handle(event) {
     switch (event.type) {
+      case "prompt_progress": { // the in-browser model reading its prompt, before the first token
+        const step = this.#liveStep();
+        step.prompt = { processed: event.processed, total: event.total };
+        break;
+      }
       case "delta": {
         // The model's text as it streams: the thought above, the code (so far) highlighted below.
         const step = this.#liveStep();
+        if (!step.raw) {
+          this.#stopWaiting(step);
+          step.head.querySelector(".step-status")?.replaceChildren("writing…");
+        }
         step.raw += event.text;
         step.thought.textContent = thoughtOf(step.raw);
         const code = partialCode(step.raw);
@@ -50,6 +85,8 @@ export class ChatView {
       case "tool_call":
         if (event.name === "python_interpreter") {
           const step = this.#liveStep();
+          this.#stopWaiting(step);
+          step.hasCode = true;
           this.#setCode(step, String(event.arguments ?? ""));
           step.head.querySelector(".step-status")?.replaceChildren("running the code…");
         } else {
@@ -71,6 +108,7 @@ export class ChatView {
         break;
       case "step":
         this.#finishStep(event);
+        if (!event.isFinalAnswer && !event.error?.type?.startsWith("AgentMaxSteps")) this.#waitForModel();
         break;
       case "planning": {
         const card = el("details", "step step-plan");
@@ -98,6 +136,11 @@ export class ChatView {
 
   /** A problem outside any step (the agent could not start, the worker died…). */
   showError(message) {
+    if (this.live && !this.live.raw && !this.live.hasCode) {
+      this.#stopWaiting(this.live);
+      this.live.card.remove();
+      this.live = null;
+    }
     const box = el("div", "notice notice-error", message);
     box.setAttribute("role", "alert");
     (this.turn ?? this.container).append(box);
@@ -128,6 +171,7 @@ export class ChatView {
 
   #finishStep(event) {
     const step = this.#liveStep();
+    this.#stopWaiting(step);
     this.live = null;
     step.card.classList.remove("step-live");
     if (event.error) step.card.classList.add("step-failed");
@@ -148,10 +192,15 @@ export class ChatView {
   }
 
   #result(event) {
-    if (this.live) {
-      this.live.card.classList.remove("step-live");
-      this.live.head.querySelector(".step-status")?.replaceChildren("stopped");
+    if (this.live) { // a model call the run did not wait for: stopped, or a step that never came
+      const live = this.live;
+      this.#stopWaiting(live);
       this.live = null;
+      if (!live.raw && !live.hasCode && event.state !== "interrupted") live.card.remove();
+      else {
+        live.card.classList.remove("step-live");
+        live.head.querySelector(".step-status")?.replaceChildren("stopped");
+      }
     }
     if (event.state === "success" || (event.state === "max_steps_error" && this.finalOutput != null)) {
       const answer = el("div", "final-answer");
@@ -159,8 +208,8 @@ export class ChatView {
         el("div", "final-text", formatValue(this.finalOutput)));
       this.turn.append(answer);
     }
-    this.finalOutput = undefined;
-    const labels = { interrupted: "Stopped by you", max_steps_error: "Reached the step limit", error: "The run failed" };
+    const labels = { interrupted: "Stopped by you", error: "The run failed",
+      max_steps_error: this.finalOutput == null ? "No answer found" : "Reached the step limit" };
     if (event.state in labels) {
       const notice = el("div", `notice ${event.state === "error" ? "notice-error" : "notice-warn"}`);
       notice.setAttribute("role", "alert");
@@ -174,9 +223,12 @@ export class ChatView {
       notice.append(el("strong", null, "This run could not be saved: "), el("div", "notice-detail", event.saveError));
       this.turn.append(notice);
     }
+    this.finalOutput = undefined;
     const usage = event.tokenUsage ?? {};
-    const summary = `${event.steps ?? 0} step${event.steps === 1 ? "" : "s"} · ${(event.duration ?? 0).toFixed(1)} s · `
-      + `${(usage.inputTokens ?? 0) + (usage.outputTokens ?? 0)} tokens`;
+    const tokens = (usage.inputTokens ?? 0) + (usage.outputTokens ?? 0);
+    // A step stopped mid-answer has no count from the model: say nothing rather than "0 tokens".
+    const summary = `${event.steps ?? 0} step${event.steps === 1 ? "" : "s"} · ${(event.duration ?? 0).toFixed(1)} s`
+      + (tokens ? ` · ${tokens} tokens` : "");
     this.turn.append(el("div", "run-summary", summary));
   }
 

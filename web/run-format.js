@@ -11,7 +11,7 @@
 export const EXPORT_FORMAT = "wasm-agent-run/1";
 export const STATUSES = ["running", "interrupted", "success", "max_steps_error", "error"];
 export const RECORD_FIELDS = ["id", "title", "status", "steps", "created_at", "updated_at", "system_prompt", "examples",
-  "imported"];
+  "imported", "model_id"];
 const STEP_TYPES = ["task", "action", "planning", "note", "final_answer"];
 const MAX_STEPS = 10_000;
 const MAX_TEXT = 5_000_000; // characters in one string (a prompt, an observation, code)
@@ -61,6 +61,7 @@ export function checkRecord(record, path = "run") {
   optional(record, path, "system_prompt", text);
   optional(record, path, "examples", nullable(listOf(free)));
   optional(record, path, "imported", flag);
+  optional(record, path, "model_id", nullable(text));
 }
 
 /** Refuse a saved step (`MemoryStep.to_dict()`) whose fields have the wrong shape. */

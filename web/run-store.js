@@ -10,7 +10,7 @@
 //
 // Records keep the Python field names (snake_case, times in seconds since the
 // epoch) so that JSON crosses to Python unchanged:
-//   {id, title, status, steps, created_at, updated_at, system_prompt, examples, imported}
+//   {id, title, status, steps, created_at, updated_at, system_prompt, examples, imported, model_id}
 // `imported` is true for a run that came from a file (importRun): its code is
 // untrusted, and resuming it does not run that code again unless asked to.
 // A record that is not in the format (an older version's, or one written by

@@ -3,9 +3,10 @@
 //   <script type="module" src="/dist/wasm-agent.js"></script>
 //   <wasm-agent provider="openai" base-url="http://127.0.0.1:11434/v1" model="qwen2.5-coder"></wasm-agent>
 //
-// Attributes: provider ("openai" | "anthropic" | "gemini"), model, base-url, api-key (prefer the
-// `apiKey` property: an attribute is visible in the page's HTML), agent-type, max-steps,
-// instructions, placeholder. Properties: `tools` (JS tools, as for createAgent), `pythonTools`.
+// Attributes: provider ("openai" | "anthropic" | "gemini", or "browser": the in-browser model the
+// site ships, no key; "scripted" for demos and tests), model, base-url, api-key (prefer the `apiKey`
+// property: an attribute is visible in the page's HTML), agent-type, max-steps (default: the model's,
+// 3 for the small in-browser model, else 10), instructions, placeholder. Properties: `tools` (JS tools, as for createAgent), `pythonTools`.
 // Events: "agent-event" (detail: each stream event), "agent-ready", "agent-error".
 
 import { ChatView } from "./chat-view.js";
@@ -87,7 +88,7 @@ class WasmAgentElement extends HTMLElement {
       model: { provider: this.getAttribute("provider") ?? "openai", model: this.getAttribute("model") ?? "",
         baseUrl: this.getAttribute("base-url") ?? undefined, apiKey: this.apiKey ?? this.getAttribute("api-key") ?? undefined },
       agentType: this.getAttribute("agent-type") ?? "code",
-      maxSteps: Number(this.getAttribute("max-steps") ?? 10),
+      maxSteps: this.hasAttribute("max-steps") ? Number(this.getAttribute("max-steps")) : undefined,  // else the model's default
       instructions: this.getAttribute("instructions") ?? undefined,
       tools: this.tools,
       pythonTools: this.pythonTools,

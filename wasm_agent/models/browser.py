@@ -38,12 +38,16 @@ class BrowserModel(Model):
     135M model: compact prompts with few-shot turns) unless given.
     """
 
+    supports_grammar = True  # `grammar=` (GBNF) in generate: llama.cpp constrains the output to it
+
     def __init__(self, handle: Any = None, *, model_id: str | None = None, temperature: float = 0.0,
-                 max_tokens: int = 512, seed: int = 0, prompt_variant: Any = ..., **kwargs: Any):
+                 max_tokens: int | None = None, seed: int = 0, prompt_variant: Any = ..., **kwargs: Any):
         self.handle = handle if handle is not None else _published_handle()
         self.info = json.loads(self.handle.info())
         super().__init__(model_id or self.info.get("name") or "browser", **kwargs)
         self.prompt_variant = self.info.get("promptVariant") if prompt_variant is ... else prompt_variant
+        # A small model's step is a short thought and a few lines of code: a low budget ends a runaway early.
+        max_tokens = max_tokens or (200 if self.prompt_variant == "small" else 512)
         self.temperature, self.max_tokens, self.seed = temperature, max_tokens, seed
         self.max_context_tokens = int(self.info.get("nCtx") or 4096)  # the KV cache's size, set when loading
         self.last_timings: dict | None = None  # llama.cpp's figures of the last call (cache_n, prompt_n, ...)
@@ -90,6 +94,8 @@ class BrowserModel(Model):
             "maxTokens": int(kwargs.get("max_tokens", self.max_tokens)),
             "temperature": float(kwargs.get("temperature", self.temperature)),
             "seed": int(kwargs.get("seed", self.seed)),
+            # llama.cpp's GBNF: the output can only take this shape (the agent's format, e.g. one code block)
+            "options": {"grammar": kwargs["grammar"]} if kwargs.get("grammar") else {},
         }
 
     def to_dict(self) -> dict:

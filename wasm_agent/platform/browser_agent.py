@@ -121,7 +121,9 @@ class AgentSession:
         tools: list[Tool] = [JsTool(spec, call_page_tool) for spec in options.get("tools", [])]
         for source in options.get("pythonTools", []):
             tools.extend(tools_from_source(source))
-        common = {"max_steps": int(options.get("maxSteps") or 10), "instructions": options.get("instructions"),
+        # A small model is given fewer steps: more rarely help it, and each costs the visitor time.
+        default_steps = 3 if getattr(model, "prompt_variant", None) == "small" else 10
+        common = {"max_steps": int(options.get("maxSteps") or default_steps), "instructions": options.get("instructions"),
                   "stream_outputs": options.get("stream", True), "step_callbacks": self.step_callbacks}
         if options.get("agentType", "code") == "toolcalling":
             self.agent: MultiStepAgent = ToolCallingAgent(tools, model, **common)
@@ -159,6 +161,9 @@ class AgentSession:
         else:
             last = self.agent.last_result
             result = {"output": to_wire(last.output), "state": last.state}
+            ended = [step for step in self.agent.memory.steps if isinstance(step, ActionStep)][-1:]
+            if last.state == "max_steps_error" and ended and ended[0].error is not None:
+                result["error"] = ended[0].error.to_dict()  # why it stopped: the step limit, or giving up
         finally:
             self.emit = None
         usage = self.agent._total_usage()

@@ -173,8 +173,10 @@ async def run_timeline(js_store: Any, run_id: str, options_json: str = "{}") -> 
     options: `{modelId?, prices?: {inputPerMillion, outputPerMillion}}`.
     """
     options = json.loads(options_json)
-    steps = await IndexedDBRunStore(js_store).load_steps(run_id)
-    rows = [{**asdict(row), "duration": row.duration} for row in timeline(steps, options.get("modelId"))]
+    store = IndexedDBRunStore(js_store)
+    record, steps = await store.get_run(run_id), await store.load_steps(run_id)
+    model_id = record.model_id or options.get("modelId")  # the run's own model; the option for older runs
+    rows = [{**asdict(row), "duration": row.duration} for row in timeline(steps, model_id)]
     return json.dumps({"rows": rows, "totals": totals(steps, _prices(options))}, default=repr)
 
 
@@ -184,7 +186,7 @@ async def export_trace(js_store: Any, run_id: str, options_json: str = "{}") -> 
     store = IndexedDBRunStore(js_store)
     record = await store.get_run(run_id)
     trace = to_otlp(await store.load_steps(run_id), run_id=run_id, title=record.title, status=record.status,
-                    model_id=options.get("modelId"), prices=_prices(options))
+                    model_id=record.model_id or options.get("modelId"), prices=_prices(options))
     return json.dumps(trace)
 
 
