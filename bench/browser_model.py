@@ -100,6 +100,12 @@ TASKS = [("What is 15% of 240?", {"36", "36.0"}),
          ("Sort the numbers 42, 7, 19, 3 from smallest to largest.", {"[3,7,19,42]"}),
          ("What is the sum of the numbers from 1 to 100?", {"5050"}),
          ("How many letters are in the word 'browser'?", {"7"})]
+# Kinds of task the small prompt's examples do not show (its examples cover the eight above: arithmetic,
+# percent, dates, strings, lists, a fact), to see how far beyond its examples the small model goes.
+OTHER_TASKS = [("What is the average of 4, 8 and 15?", {"9", "9.0"}),
+               ("Is 91 a prime number? Answer True or False.", {"false"}),
+               ("Convert 100 degrees Fahrenheit to Celsius, rounded to one decimal.", {"37.8"}),
+               ("What is the largest of 12, 45 and 7?", {"45"})]
 
 
 def normalise(answer: str) -> str:
@@ -132,11 +138,11 @@ def run_tasks(browser, site: ModelSite, wheel: Path, max_steps: int) -> list[dic
         page.evaluate("modelTest.load()")
         page.evaluate("(wheel) => modelTest.startPython(wheel)", f"/wheels/{wheel.name}")
         results = []
-        for task, accepted in TASKS:
+        for task, accepted in TASKS + OTHER_TASKS:
             t0 = time.time()
             run = page.evaluate("([code, args]) => modelTest.python(code, args)",
                                 [AGENT_RUN, {"task": task, "max_steps": max_steps}])
-            run.update(task=task, correct=run["state"] == "success" and normalise(run["output"]) in accepted,
+            run.update(task=task, other=(task, accepted) in OTHER_TASKS, correct=run["state"] == "success" and normalise(run["output"]) in accepted,
                        seconds=time.time() - t0)
             results.append(run)
             print(f"bench: {task!r}: {run['state']} {run['output']!r} ({run['seconds']:.0f} s)", file=sys.stderr)
@@ -204,14 +210,16 @@ def main() -> int:
               f"{row['prompt_tps']:.1f} | {row['ttft_s']:.1f} | {row['decode_tps']:.1f} | "
               f"{row['step2_new']:.0f} / {row['step2_cached']:.0f} | {row['step2_ttft_s']:.1f} |")
     if tasks:
+        others, tasks = [r for r in tasks if r["other"]], [r for r in tasks if not r["other"]]
+        print(f"\nOther kinds of task: {sum(r['correct'] for r in others)}/{len(others)} correct", end="")
         print(f"\nCodeAgent, small prompt, max_steps={args.max_steps}, 2 threads: "
               f"{sum(r['first_code'] for r in tasks)}/{len(tasks)} first answers with a code block, "
               f"{sum(r['correct'] for r in tasks)}/{len(tasks)} correct; median time to an answer or to giving up "
               f"{median([r['seconds'] for r in tasks]):.0f} s, longest {max(r['seconds'] for r in tasks):.0f} s\n")
         print("| task | state | answer | steps | s |")
         print("|---|---|---|---|---|")
-        for r in tasks:
-            print(f"| {r['task']} | {r['state']} | {r['output'][:30]!r} | {r['steps']} | {r['seconds']:.0f} |")
+        for r in tasks + others:
+            print(f"| {r['task']}{' (other kind)' if r['other'] else ''} | {r['state']} | {r['output'][:30]!r} | {r['steps']} | {r['seconds']:.0f} |")
     return 0
 
 

@@ -22,7 +22,8 @@ class FakeHandle:
 
     def stream(self, request_json):
         self.requests.append(json.loads(request_json))
-        events = [{"type": "delta", "text": piece} for piece in self.pieces.pop(0)]
+        events = [{"type": "prompt", "processed": 10, "total": 20, "cached": 0}]  # reading the prompt: not text
+        events += [{"type": "delta", "text": piece} for piece in self.pieces.pop(0)]
         events.append({"type": "done", "usage": {"inputTokens": self.usage[0], "outputTokens": self.usage[1]},
                        "timings": {"cache_n": 100, "prompt_n": 20}})
         handle = self
@@ -45,7 +46,8 @@ async def test_streams_deltas_then_usage_and_sends_stop_sequences():
     assert [d.content for d in deltas[:2]] == ["Thought: add.\n", "<code>\nfinal_answer(1 + 1)\n"]
     assert (deltas[-1].token_usage.input_tokens, deltas[-1].token_usage.output_tokens) == (120, 9)
     assert handle.requests[0] == {"messages": [{"role": "user", "content": "hi"}], "stop": ["</code>"],
-                                  "maxTokens": 512, "temperature": 0.0, "seed": 0}
+                                  "maxTokens": 200, "temperature": 0.0, "seed": 0, "options": {}}
+    assert BrowserModel(FakeHandle([], prompt_variant=None)).max_tokens == 512  # a bigger model, longer steps
     assert model.last_timings["cache_n"] == 100 and handle.cancelled == 0
 
 
@@ -75,3 +77,14 @@ async def test_an_abandoned_stream_is_cancelled_on_the_js_side():
     await stream.__anext__()
     await stream.aclose()
     assert handle.cancelled == 1
+
+
+async def test_the_small_code_agent_constrains_the_model_with_its_grammar_and_knows_its_context():
+    handle = FakeHandle([["Thought: add.\n<code>\nfinal_answer(2 + 3)\n"]])
+    model = BrowserModel(handle)
+    assert model.max_context_tokens == 4096  # the KV cache's size when the JS side does not say
+    agent = CodeAgent([], model, executor_type="inprocess")
+    assert await agent.arun("2 + 3?") == 5
+    grammar = handle.requests[0]["options"]["grammar"]
+    assert grammar.startswith('root ::= "Thought: "') and '"final_answer("' in grammar
+    assert agent.context_budget.context_tokens == 4096
