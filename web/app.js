@@ -110,12 +110,57 @@ function showProviderFields(provider) {
   $("#model").placeholder = info.exampleModel ?? "";
 }
 
+// -- the in-browser model's menu: the bundled model, or a known GGUF downloaded when chosen --
+const megabytes = (bytes) => `${Math.round(bytes / 1e6).toLocaleString("en")} MB`;
+let knownModels = [];
+import("./browser-model.js").then(({ KNOWN_MODELS }) => {
+  knownModels = KNOWN_MODELS;
+  const choice = $("#model-choice");
+  choice.append(new Option("SmolLM2-135M Instruct: bundled with this site, 98 MB, Apache-2.0", ""));
+  for (const model of KNOWN_MODELS) {
+    choice.append(new Option(`${model.name}: download ${megabytes(model.bytes)}, ${model.licence}`, model.url));
+  }
+}).catch(() => {});
+
+function describeModelChoice() {
+  const known = knownModels.find((model) => model.url === $("#model-choice").value);
+  $("#model-choice-help").textContent = known
+    ? `${known.can}. Downloaded from ${new URL(known.url).host} on the first run, then kept in this browser.`
+    : "One-step tasks (arithmetic, a percentage, a word, a short list); no download, no key.";
+}
+
+async function showDownloadedModels() {
+  const status = $("#delete-models-status");
+  const cached = await import("./browser-model.js").then((module) => module.cachedModels()).catch(() => []);
+  const bytes = cached.reduce((sum, model) => sum + Math.max(0, model.bytes), 0);
+  $("#delete-models").disabled = cached.length === 0;
+  status.textContent = cached.length
+    ? `${cached.length} model${cached.length > 1 ? "s" : ""} kept in this browser: ${megabytes(bytes)}.`
+    : "No model is kept in this browser.";
+  return bytes;
+}
+
+$("#model-choice").addEventListener("change", () => {
+  form.modelUrl.value = $("#model-choice").value;
+  describeModelChoice();
+});
+$("#delete-models").addEventListener("click", async () => {
+  const freed = await showDownloadedModels();
+  await resetAgent(); // the worker's model lets go of its files
+  await import("./browser-model.js").then((module) => module.clearCachedModels());
+  await showDownloadedModels();
+  $("#delete-models-status").textContent += ` Deleted: ${megabytes(freed)} freed.`;
+});
+
 function openSettings() {
   const { settings } = state;
   form.provider.value = settings.provider;
   form.baseUrl.value = settings.baseUrl;
   form.model.value = settings.model;
   form.modelUrl.value = settings.modelUrl ?? "";
+  $("#model-choice").value = knownModels.some((model) => model.url === settings.modelUrl) ? settings.modelUrl : "";
+  describeModelChoice();
+  showDownloadedModels();
   form.apiKey.value = state.apiKey;
   form.remember.checked = Boolean(localStorage.getItem(KEY_KEY));
   $("#remember-warning").hidden = !form.remember.checked;
@@ -170,7 +215,8 @@ function setStatus(text, kind) {
 function showProgress(progress) {
   if (progress.stage === "ready") { // the runtime, or later the in-browser model, is ready
     $("#progress").hidden = true;
-    if (state.readyText) setStatus(state.readyText, "ready");
+    if (state.running) setStatus("Agent working…", "loading"); // the model loaded for the run under way
+    else if (state.readyText) setStatus(state.readyText, "ready");
     return;
   }
   $("#progress").hidden = false;

@@ -134,6 +134,25 @@ export async function publishBrowserModel(options = {}) {
 
 let published = null;  // { source, loading: Promise<BrowserModel> } of publishBrowserModel
 
+/**
+ * Models known to work here, offered in the site's settings: downloaded only when a visitor picks one
+ * (from the model's public URL, then kept in OPFS by wllama). The default stays the bundled model.
+ */
+export const KNOWN_MODELS = [
+  { id: "qwen2.5-coder-0.5b", name: "Qwen2.5-Coder 0.5B Instruct (Q4_K_M)", bytes: 398e6, licence: "Apache-2.0",
+    url: "https://huggingface.co/Qwen/Qwen2.5-Coder-0.5B-Instruct-GGUF/resolve/main/qwen2.5-coder-0.5b-instruct-q4_k_m.gguf",
+    can: "short Python for simple tasks; about 4× slower than the bundled model" },
+  { id: "qwen2.5-coder-1.5b", name: "Qwen2.5-Coder 1.5B Instruct (Q4_K_M)", bytes: 1.12e9, licence: "Apache-2.0",
+    url: "https://huggingface.co/Qwen/Qwen2.5-Coder-1.5B-Instruct-GGUF/resolve/main/qwen2.5-coder-1.5b-instruct-q4_k_m.gguf",
+    can: "real multi-step code tasks; about 12× slower, for a fast machine" },
+];
+
+/** The models wllama keeps in OPFS: `[{url, bytes}]`. */
+export async function cachedModels() {
+  const { ModelManager } = await import(new URL("wllama/index.js", import.meta.url).href);
+  return (await new ModelManager().getModels()).map((model) => ({ url: model.url, bytes: model.size }));
+}
+
 /** Forget the cached weights of `url` (or of every model when no URL is given). */
 export async function clearCachedModels(url) {
   const { ModelManager } = await import(new URL("wllama/index.js", import.meta.url).href);

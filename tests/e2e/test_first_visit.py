@@ -58,6 +58,17 @@ def test_a_new_visitor_sees_what_the_small_model_can_do_and_examples_for_it(brow
         page.click("#open-settings")
         assert page.evaluate("document.activeElement.value") == "browser"
         assert "one-step tasks" in page.text_content("#provider-help")
+        # The model menu: the bundled model first, known GGUFs with size and licence, downloaded only if chosen.
+        options = page.locator("#model-choice option").all_text_contents()
+        assert options[0].startswith("SmolLM2-135M Instruct: bundled") and len(options) >= 3
+        assert all("MB" in option and "Apache-2.0" in option for option in options)
+        page.select_option("#model-choice", index=1)
+        assert page.input_value("#model-url").endswith(".gguf")
+        assert "Downloaded from huggingface.co on the first run" in page.text_content("#model-choice-help")
+        page.select_option("#model-choice", index=0)
+        assert page.input_value("#model-url") == ""
+        assert page.is_disabled("#delete-models")
+        assert page.text_content("#delete-models-status") == "No model is kept in this browser."
         page.check("input[name=provider][value=openai]")
         page.fill("#base-url", mock.openai_base)
         page.fill("#model", "mock-coder")

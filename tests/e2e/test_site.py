@@ -351,12 +351,21 @@ def test_in_browser_model_runs_a_step_with_no_key(browser, site_servers, site_di
         page.page.click("#settings button[type=submit]")
         page.start("What is 12 + 30?")
         page.page.wait_for_selector("#progress-text:has-text('in-browser model')", timeout=30_000)
+        # Before its first token the model reads its prompt (seconds here): the step says how far it is.
+        page.page.locator(".step-live .step-status", has_text="Reading the prompt…").wait_for(timeout=120_000)
+        assert page.page.text_content("#runtime-status") == "Agent working…"
         page.page.locator(".msg-agent").nth(page.turns).and_(
             page.page.locator("[aria-busy=false]")).wait_for(timeout=180_000)
         turn = page.last_turn()
         assert turn.locator(".step-action pre.code").count() >= 1  # it wrote code, and the sandbox ran it
         assert turn.locator(".final-answer").count() + turn.locator(".notice-warn").count() == 1
         screenshot(page.page, "in-browser-model")
+        # Its weights are kept in this browser; the settings say how much, and delete them.
+        page.page.click("#open-settings")
+        status = page.page.locator("#delete-models-status")
+        status.filter(has_text="1 model kept in this browser: 98 MB.").wait_for(timeout=10_000)
+        page.page.click("#delete-models")
+        status.filter(has_text="No model is kept in this browser. Deleted: 98 MB freed.").wait_for(timeout=10_000)
         assert page.errors == []
     finally:
         page.close()
