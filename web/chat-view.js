@@ -108,7 +108,10 @@ export class ChatView {
         break;
       case "step":
         this.#finishStep(event);
-        if (!event.isFinalAnswer && !event.error?.type?.startsWith("AgentMaxSteps")) this.#waitForModel();
+        // The run goes on to another model call, unless this step ended it.
+        if (!event.isFinalAnswer && !["AgentMaxStepsError", "AgentInterruptedError"].includes(event.error?.type)) {
+          this.#waitForModel();
+        }
         break;
       case "planning": {
         const card = el("details", "step step-plan");
@@ -132,6 +135,11 @@ export class ChatView {
   /** The current turn is over (its run ended, however it ended). */
   endTurn() {
     this.turn?.setAttribute("aria-busy", "false");
+    if (this.live && !this.live.raw && !this.live.hasCode) { // a model call that never came (a saved run's end)
+      this.#stopWaiting(this.live);
+      this.live.card.remove();
+      this.live = null;
+    }
   }
 
   /** A problem outside any step (the agent could not start, the worker died…). */
@@ -196,7 +204,7 @@ export class ChatView {
       const live = this.live;
       this.#stopWaiting(live);
       this.live = null;
-      if (!live.raw && !live.hasCode && event.state !== "interrupted") live.card.remove();
+      if (!live.raw && !live.hasCode) live.card.remove();
       else {
         live.card.classList.remove("step-live");
         live.head.querySelector(".step-status")?.replaceChildren("stopped");

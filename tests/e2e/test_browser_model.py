@@ -35,7 +35,7 @@ import json
 from wasm_agent import CodeAgent
 from wasm_agent.models.browser import BrowserModel
 args = json.loads(args_json)
-model = BrowserModel(max_tokens=args["max_tokens"])  # the handle publishBrowserModel() put on globalThis
+model = BrowserModel(max_tokens=args.get("max_tokens"))  # the handle publishBrowserModel() put on globalThis
 agent = CodeAgent([], model, executor_type="inprocess", max_steps=args["max_steps"])
 result = await agent.arun(args["task"], return_full_result=True)
 json.dumps({
@@ -43,7 +43,7 @@ json.dumps({
     "output": repr(result.output),
     "prompt_variant": model.prompt_variant,
     "steps": [{"model_output": s.model_output, "code": s.code_action, "observations": s.observations,
-               "error": type(s.error).__name__ if s.error else None,
+               "error": type(s.error).__name__ if s.error else None, "message": s.error.message if s.error else None,
                "usage": [s.token_usage.input_tokens, s.token_usage.output_tokens] if s.token_usage else None}
               for s in agent.memory.steps if type(s).__name__ == "ActionStep"],
     "first_input": [m.role.value for m in agent.memory.steps[1].model_input_messages]
@@ -109,7 +109,7 @@ def test_generation_is_deterministic_at_temperature_0_and_reuses_the_kv_cache(mo
 
 
 def test_code_agent_completes_a_step_on_the_in_browser_model(model_page, wheel):
-    model_page.evaluate("(wheel) => modelTest.startPython(wheel)", f"/wheels/{wheel.name}")
+    model_page.evaluate("(wheel) => window.pythonStarted ??= modelTest.startPython(wheel)", f"/wheels/{wheel.name}")
     run = model_page.evaluate("([code, args]) => modelTest.python(code, args)",
                               [AGENT_RUN, {"task": "What is 12 + 30?", "max_steps": 2, "max_tokens": 64}])
     assert run["prompt_variant"] == "small"
@@ -125,6 +125,31 @@ def test_code_agent_completes_a_step_on_the_in_browser_model(model_page, wheel):
     if len(steps) > 1 and run["last_timings"]:
         # Step 2 extends step 1's messages: most of its prompt came from the KV cache.
         assert run["last_timings"]["cache_n"] > run["last_timings"]["prompt_n"], run["last_timings"]
+
+
+def test_the_small_model_answers_in_the_agents_format_or_gives_up_plainly_within_its_budget(model_page, wheel):
+    """The real model with the small defaults: the grammar reaches llama.cpp (every step is a thought and
+    one code block that ends in final_answer), and the run ends in an answer or an honest give-up."""
+    import re
+    import time
+
+    model_page.evaluate("(wheel) => window.pythonStarted ??= modelTest.startPython(wheel)", f"/wheels/{wheel.name}")
+    started = time.monotonic()
+    run = model_page.evaluate("([code, args]) => modelTest.python(code, args)",
+                              [AGENT_RUN, {"task": "What is 7 times 8?", "max_steps": 3}])
+    elapsed = time.monotonic() - started
+    steps = [step for step in run["steps"] if step["model_output"]]
+    assert steps, run
+    shape = re.compile(r"Thought: [^\n<]{1,100}\n<code>\n(?:[^\n<][^\n]*\n){0,8}final_answer\([^\n]*\n</code>$")
+    for step in steps:
+        assert shape.match(step["model_output"]), step["model_output"]
+        assert step["usage"][1] <= 200
+    if run["state"] == "success":
+        assert run["output"] in ("56", "56.0"), run
+    else:
+        assert run["state"] == "max_steps_error"
+        assert run["steps"][-1]["message"].startswith("No answer found"), run
+    print(f"small model: {run['state']} {run['output']} in {elapsed:.0f} s, {len(steps)} step(s)")
 
 
 def test_offline_reload_loads_the_cached_weights_without_a_request(model_page, site):
