@@ -8,8 +8,8 @@ Model: the default SmolLM2-135M-Instruct Q4_1 through web/browser-model.js
 (wllama 3.13, CPU), served from a loopback site laid out like dist/.
 
 Modes, each in a fresh browser context (weights from the loopback site, then OPFS):
-  2 threads   page with COOP/COEP (cross-origin isolated), the default thread count there
-  1 thread    the same isolated page, nThreads: 1 (the effect of threads alone)
+  default     page with COOP/COEP (cross-origin isolated), defaultThreads() there
+  1/2/4 thr.  the same isolated page, nThreads given (4 only on a machine with 4 cores or more)
   plain       page without COOP/COEP: no SharedArrayBuffer, so one thread
 
 Per round, with temperature 0:
@@ -51,7 +51,10 @@ from wasm_agent import CodeAgent, ScriptedModel
 from wasm_agent.memory import TaskStep
 from wasm_agent.models.browser import _turn
 
-MODES = [("2 threads", True, None), ("1 thread", True, 1), ("plain", False, None)]
+# The isolated default is defaultThreads() of web/browser-model.js: the cores less one (all of 1-2 cores).
+MODES = [("default threads", True, None), ("1 thread", True, 1), ("2 threads", True, 2), ("plain", False, None)]
+if (os.cpu_count() or 1) >= 4:
+    MODES.insert(3, ("4 threads", True, 4))
 TASK = "What is the sum of the squares of the numbers from 1 to 10?"
 OBSERVATION = "Observation:\nExecution logs:\n385\nLast output from code snippet:\nNone"
 

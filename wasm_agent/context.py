@@ -38,7 +38,7 @@ def estimate_tokens(text: str | None) -> int:
     """A rough, deliberately high token count: digits one each, other characters three to a token."""
     if not text:
         return 0
-    digits = sum(character.isdigit() for character in text)
+    digits = sum(map(text.count, "0123456789"))  # ten scans in C: fast on long logs
     return digits + (len(text) - digits + 2) // 3
 
 
