@@ -140,7 +140,7 @@ def test_the_small_model_answers_in_the_agents_format_or_gives_up_plainly_within
     elapsed = time.monotonic() - started
     steps = [step for step in run["steps"] if step["model_output"]]
     assert steps, run
-    shape = re.compile(r"Thought: [^\n<]{1,100}\n<code>\n(?:[^\n<][^\n]*\n){0,8}final_answer\([^\n]*\n</code>$")
+    shape = re.compile(r"Thought: [^\n<]{1,60}\n<code>\n(?:[^\n<`][^\n`]*\n){0,3}final_answer\([^\n`]*\n</code>$")
     for step in steps:
         assert shape.match(step["model_output"]), step["model_output"]
         assert step["usage"][1] <= 200
