@@ -64,7 +64,7 @@ async function loadBrowserModel({ modelUrl, file }) {
     modelUrl, file,
     onProgress: ({ phase, loaded, total }) => phase in phases && progress("model", { message: phases[phase], loaded, total }),
   });
-  // Reading a long prompt takes seconds before the first token: the running agent's view shows how far.
+  // Reading a long prompt takes seconds before the first token: the running agent's view says so.
   model.onPromptProgress = ({ processed, total, cached }) =>
     promptWatcher?.(JSON.stringify({ type: "prompt_progress", processed, total, cached }));
   progress("ready", { message: "In-browser model ready" });

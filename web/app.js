@@ -290,13 +290,19 @@ async function runTask(task, { resume = null } = {}) {
     return;
   }
   state.running = true;
+  state.stopRequested = false;
   setStatus("Agent working…", "loading");
   $("#welcome").hidden = true;
   $("#run").disabled = true;
   $("#stop").disabled = false;
   view.addTask(task);
   try {
+    const started = performance.now();
     const agent = await getAgent();
+    if (state.stopRequested) { // Stop while the agent (or its model) was loading: the run does not start
+      view.handle({ type: "result", state: "interrupted", steps: 0, duration: (performance.now() - started) / 1000 });
+      return;
+    }
     for await (const event of agent.stream(resume ? null : task, { resume })) view.handle(event);
   } catch (error) {
     view.showError(error.message);
@@ -322,6 +328,7 @@ $("#task").addEventListener("keydown", (event) => {
 });
 $("#stop").addEventListener("click", async () => {
   $("#stop").disabled = true;
+  state.stopRequested = true;
   await (await state.agent)?.interrupt();
 });
 

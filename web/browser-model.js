@@ -21,7 +21,7 @@
  *             options?: object }} GenerateRequest   // options: more llama-server sampling fields (e.g. ignore_eos)
  * @typedef {{ inputTokens: number, outputTokens: number, cachedTokens: number }} Usage
  * @typedef {{ type: "delta", text: string }
- *         | { type: "prompt", processed: number, total: number, cached: number }   // reading the prompt
+ *         | { type: "prompt", processed: number, total: number | null, cached: number | null }   // reading starts
  *         | { type: "done", text: string, finishReason: string, usage: Usage, timings: object | null,
  *             ttftMs: number | null, totalMs: number }} GenerateEvent
  * @typedef {{
@@ -166,7 +166,7 @@ export class BrowserModel {
     this.wllama = wllama;
     this.info = info;
     this._queue = Promise.resolve();  // one generation at a time: they share the one KV-cache slot
-    this.onPromptProgress = null;  // (event) => …: how far the prompt is read, for a UI (the agent worker)
+    this.onPromptProgress = null;  // (event) => …: the prompt is being read, for a UI (the agent worker)
   }
 
   /**
@@ -190,6 +190,11 @@ export class BrowserModel {
 
   async *_generate(request, signal) {
     const t0 = performance.now();
+    // llama.cpp reads the whole prompt before the first token (seconds on a small machine). Its own
+    // progress (return_progress) comes only when the reading is over, so this says when it starts.
+    const reading = { type: "prompt", processed: 0, total: null, cached: null };
+    this.onPromptProgress?.(reading);
+    yield reading;
     const stop = (request.stop ?? []).filter(Boolean);
     const chunks = await this.wllama.createChatCompletion({
       ...request.options,
@@ -200,17 +205,10 @@ export class BrowserModel {
       temperature: request.temperature ?? 0,
       seed: request.seed ?? 0,
       cache_prompt: true,      // keep the slot's KV cache: the next step pays only for its new tokens
-      return_progress: true,   // chunks with prompt_progress while the prompt is read (before any token)
       ...(signal ? { abortSignal: signal } : {}),
     });
     let text = "", finishReason = null, timings = null, usage = null, ttftMs = null;
     for await (const chunk of chunks) {
-      const reading = chunk.prompt_progress;
-      if (reading && ttftMs === null) {
-        const event = { type: "prompt", processed: reading.processed, total: reading.total, cached: reading.cache };
-        this.onPromptProgress?.(event);
-        yield event;
-      }
       const choice = chunk.choices?.[0];
       const piece = choice?.delta?.content;
       if (piece) {

@@ -47,9 +47,9 @@ export class ChatView {
       if (this.live !== step || step.raw || step.hasCode) return this.#stopWaiting(step);
       const seconds = Math.floor((performance.now() - step.waitStarted) / 1000);
       const reading = step.prompt;
-      const text = reading && reading.total
-        ? `Reading the prompt… ${reading.processed} / ${reading.total} tokens · ${seconds} s`
-        : `Waiting for the model… ${seconds} s`;
+      const text = !reading ? `Waiting for the model… ${seconds} s`
+        : reading.total ? `Reading the prompt… ${reading.processed} / ${reading.total} tokens · ${seconds} s`
+          : `Reading the prompt… ${seconds} s`;
       step.head.querySelector(".step-status")?.replaceChildren(text);
     };
     tick();
@@ -64,7 +64,7 @@ export class ChatView {
   /** Show one event of `agent.stream()`. */
   handle(event) {
     switch (event.type) {
-      case "prompt_progress": { // the in-browser model reading its prompt, before the first token
+      case "prompt_progress": { // the in-browser model reads its prompt before the first token
         const step = this.#liveStep();
         step.prompt = { processed: event.processed, total: event.total };
         break;

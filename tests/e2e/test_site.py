@@ -385,7 +385,9 @@ def test_a_gguf_picked_from_the_device_is_the_model_the_agent_loads(browser, sit
         page.start("What is 12 + 30?")
         # The model loads (from the file), then the agent's first step starts on it.
         page.page.wait_for_selector("#progress-text:has-text('in-browser model')", timeout=60_000)
-        page.page.locator(".msg-agent").nth(page.turns).locator(".step").first.wait_for(timeout=150_000)
+        # Its first step has begun once the model writes (the step's card shows before, while it waits).
+        page.page.locator(".msg-agent").nth(page.turns).locator(".step-thought:not(:empty), pre.code").first.wait_for(
+            timeout=150_000)
         page.page.click("#stop")
         page.page.locator(".msg-agent").nth(page.turns).and_(
             page.page.locator("[aria-busy=false]")).wait_for(timeout=60_000)
