@@ -319,7 +319,8 @@ class MultiStepAgent:
         `replay` says whether to run that code: by default yes for a run this
         store made, no for an imported one (its code is untrusted input), and
         then the model is told that earlier variables are not defined.
-        A run that already ended returns its answer again.
+        A run that succeeded returns its answer again; one stopped by its user or by the step limit
+        goes on from where it stopped.
 
             agent.resume(run_id, replay=True)   # the user has read the file and agrees to run its code
         """
