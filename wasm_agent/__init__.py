@@ -22,6 +22,7 @@ from .messages import (ChatMessage, ChatMessageStreamDelta, ChatMessageToolCall,
 from .models import AnthropicModel, GeminiModel, Model, OpenAIModel, ScriptedModel
 from .persistence import FileRunStore, RunRecord, RunStore
 from .tools import FinalAnswerTool, Tool, tool
+from .tools.mcp import MCPClient, ToolCollection
 
 __version__ = "0.1.0"
 
@@ -34,5 +35,5 @@ __all__ = [
     "FinalAnswerTool", "InProcessExecutor", "ManagedAgentTool", "MemoryStep", "MessageRole", "Model",
     "MultiStepAgent", "PlanningStep", "RunResult", "ScriptedModel", "SystemPromptStep", "TaskStep",
     "Timing", "TokenUsage", "Tool", "ToolCall", "ToolCallDelta", "ToolCallingAgent", "ToolDefinitionError",
-    "ToolOutput", "tool",
+    "ToolOutput", "tool", "MCPClient", "ToolCollection",
 ]
