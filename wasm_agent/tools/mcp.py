@@ -354,7 +354,9 @@ class MCPClient:
         block_on(self.aconnect())
 
     async def aconnect(self) -> None:
-        """Open every session and list its tools."""
+        """Open every session and list its tools (nothing to do when connected)."""
+        if self._tools is not None:
+            return
         opened = []
         try:
             for session in self.sessions:
@@ -399,8 +401,7 @@ class MCPClient:
         self.disconnect()
 
     async def __aenter__(self) -> list[Tool]:
-        if self._tools is None:
-            await self.aconnect()
+        await self.aconnect()
         return self._tools or []
 
     async def __aexit__(self, *exc_info: Any) -> None:
