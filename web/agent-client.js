@@ -146,6 +146,8 @@ function toolSpecs(tools = []) {
  * @param {string[]} [options.pythonTools]  Python sources whose @tool functions become tools (run in the worker)
  * @param {{url: string, headers?: Record<string, string>}[]} [options.mcpServers]  MCP servers (Streamable HTTP)
  *   whose tools the agent gets; they are called from the agent worker, and must allow this page's origin (CORS)
+ * @param {(string | {name: string, [option: string]: any})[]} [options.builtinTools]  "wikipedia_search",
+ *   "visit_webpage" (option corsProxy: "https://proxy/?url={url}"), "web_search" (option endpoint: "https://…?q={query}")
  * @param {(question: string) => string | Promise<string>} [options.onUserInput]  gives the agent the tool
  *   `user_input(question)`; its answer (or rejection) is what the model's code gets
  * @param {number} [options.maxSteps]

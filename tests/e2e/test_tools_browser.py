@@ -15,6 +15,7 @@ import pytest
 from site_pages import MockProviderServer, SitePage, SiteServer, build_site, screenshot
 
 from tests.providers.mcp_process import mcp_server
+from tests.providers.web_apis import WebApiServer
 
 pytest.importorskip("mcp", reason="the test extra installs the MCP SDK: pip install -e '.[test]'")
 
@@ -51,13 +52,13 @@ def mock():
         yield server
 
 
-def run_agent(page, responses, servers, task="Use the tools"):
+def run_agent(page, responses, servers=(), task="Use the tools", **options):
     """createAgent + run in the page; returns {output, state, observations, error}."""
-    return page.page.evaluate("""async ([responses, servers, task]) => {
+    return page.page.evaluate("""async ([responses, options, task]) => {
         const { createAgent } = await import("./wasm-agent.js");
         let agent;
         try {
-            agent = await createAgent({ model: { provider: "scripted", responses }, mcpServers: servers });
+            agent = await createAgent({ model: { provider: "scripted", responses }, ...options });
         } catch (error) {
             return { error: error.message, name: error.name };
         }
@@ -67,7 +68,7 @@ def run_agent(page, responses, servers, task="Use the tools"):
         }
         await agent.close();
         return { output: agent.lastResult.output, state: agent.lastResult.state, observations };
-    }""", [responses, servers, task])
+    }""", [responses, {"mcpServers": list(servers), **options}, task])
 
 
 def code(body: str) -> str:
@@ -158,3 +159,34 @@ def test_stop_ends_a_run_that_waits_for_the_user(page, mock):
     assert page.last_turn().locator(".final-text").count() == 0
     page.run_ok = ui.is_enabled("#run")
     assert page.run_ok
+
+
+@pytest.fixture(scope="module")
+def web():
+    with WebApiServer() as server:
+        yield server
+
+
+def test_the_page_reads_wikipedia_and_is_told_when_a_site_refuses_cors(page, web):
+    tools = [{"name": "wikipedia_search", "apiUrl": f"{web.url}/w/api.php", "contentType": "summary"},
+             "visit_webpage"]
+    result = run_agent(page, [code("print(wikipedia_search(query='Ada Lovelace'))"),
+                              code(f"visit_webpage(url='{web.url}/article.html')"),
+                              code("final_answer('read')")], builtinTools=tools)
+    assert result["output"] == "read", result
+    assert "Wikipedia page: Ada Lovelace" in result["observations"][0]
+    assert "Analytical Engine" in result["observations"][0]
+    refused = result["observations"][1]
+    assert "does not allow cross-origin requests" in refused and "CORS proxy" in refused, refused
+    api_calls = [headers for path, headers in web.requests if path.startswith("/w/api.php") and "origin=%2A" in path]
+    assert api_calls and api_calls[-1].get("Api-User-Agent", "").startswith("wasm-agent")
+    page.errors.clear()  # the browser logs the refused request itself
+
+
+def test_a_cors_proxy_set_by_the_site_owner_lets_the_page_read_any_page(page, web):
+    proxy = {"name": "visit_webpage", "corsProxy": f"{web.url}/proxy?url={{url}}"}
+    result = run_agent(page, [code(f"final_answer(visit_webpage(url='{web.url}/article.html'))")],
+                       builtinTools=[proxy])
+    assert "# Lighthouses of Brittany" in result["output"], result
+    assert "**Phare du Créac'h**" in result["output"]
+    assert page.errors == []

@@ -14,6 +14,7 @@ can save each finished step.
 from __future__ import annotations
 
 import json
+import re
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -31,6 +32,7 @@ from ..providers import PROVIDERS, REMOTE_PROVIDERS
 from ..tools import Tool
 from ..tools.source import tools_from_source
 from ..tools.builtin import UserInputTool
+from ..tools.web import VisitWebpageTool, WebSearchTool, WikipediaSearchTool
 from ..tools.mcp import MCPClient, MCPError
 from .browser_sandbox import BrowserSandboxExecutor
 
@@ -101,6 +103,25 @@ class JsTool(Tool):
         return from_wire(answer.get("value"))
 
 
+BUILTIN_TOOLS: dict[str, type[Tool]] = {tool.name: tool for tool in (WikipediaSearchTool, VisitWebpageTool,
+                                                                    WebSearchTool)}
+
+
+def builtin_tools(specs: list) -> list[Tool]:
+    """`createAgent({builtinTools: ["wikipedia_search", {name: "visit_webpage", corsProxy: "…"}]})`:
+    each a name, or a name with the tool's options (camelCase or snake_case)."""
+    tools = []
+    for spec in specs:
+        spec = {"name": spec} if isinstance(spec, str) else dict(spec)
+        name = spec.pop("name", None)
+        if name not in BUILTIN_TOOLS:
+            raise ValueError(f"unknown built-in tool {name!r}; known: {', '.join(sorted(BUILTIN_TOOLS))}")
+        options = {re.sub(r"(?<!^)([A-Z])", lambda m: "_" + m.group(1).lower(), key): value
+                   for key, value in spec.items()}
+        tools.append(BUILTIN_TOOLS[name](**options))
+    return tools
+
+
 def _page_asker(call_page: Callable[[str, str], Awaitable[str]]) -> Callable[[str], Awaitable[str]]:
     async def ask(question: str) -> str:
         answer = json.loads(await call_page(UserInputTool.name, json.dumps({"question": question})))
@@ -133,6 +154,7 @@ class AgentSession:
         tools: list[Tool] = [JsTool(spec, call_page_tool) for spec in options.get("tools", [])]
         for source in options.get("pythonTools", []):
             tools.extend(tools_from_source(source))
+        tools.extend(builtin_tools(options.get("builtinTools", [])))
         tools.extend(mcp.get_tools() if mcp is not None else [])
         if options.get("userInput"):  # the page answers: createAgent({onUserInput})
             tools.append(UserInputTool(ask=_page_asker(call_page_tool)))
