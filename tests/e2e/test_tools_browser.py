@@ -77,11 +77,15 @@ def code(body: str) -> str:
 
 def test_the_page_lists_and_calls_the_tools_of_an_mcp_server_on_another_origin(page, mcp_url, site_url):
     assert mcp_url.split("/mcp")[0] != site_url  # another origin: CORS applies
-    result = run_agent(page, [code("w = weather(city='Lyon')\nfinal_answer([add(a=2, b=3), w['sky'], "
-                                   "shout_text(text='hi', times=2)])")],
+    # The model's code reaches the server only through the tools, which run outside the sandbox.
+    direct = (f"import js\nfrom pyodide.ffi import run_sync\ntry:\n    run_sync(js.fetch({mcp_url!r}))\n"
+              "    print('direct: ALLOWED')\nexcept Exception as error:\n    print('direct: blocked', error)")
+    result = run_agent(page, [code(direct), code("w = weather(city='Lyon')\nfinal_answer([add(a=2, b=3), w['sky'], "
+                                                 "shout_text(text='hi', times=2)])")],
                        [{"url": mcp_url, "headers": {"Authorization": f"Bearer {TOKEN}"}}])
     assert result.get("error") is None, result
     assert (result["output"], result["state"]) == ([5, "clear", "HI HI"], "success")
+    assert "direct: blocked" in result["observations"][0], result["observations"][0]
     assert page.errors == []
 
 
@@ -189,4 +193,29 @@ def test_a_cors_proxy_set_by_the_site_owner_lets_the_page_read_any_page(page, we
                        builtinTools=[proxy])
     assert "# Lighthouses of Brittany" in result["output"], result
     assert "**Phare du Créac'h**" in result["output"]
+    assert page.errors == []
+
+
+def test_the_wasm_agent_element_takes_mcp_servers_and_asks_in_its_own_chat(page, mock):
+    mock.reset()
+    mock.script(code("name = user_input('Who are you?')\nfinal_answer(f'{name}: {add(a=1, b=2)}')"))
+    ui = page.page
+    with mcp_server() as (url, _):
+        ui.evaluate("""([url, base, key]) => {
+            const element = document.createElement("wasm-agent");
+            element.id = "embedded";
+            for (const [name, value] of [["provider", "openai"], ["base-url", base], ["model", "m"], ["mcp-servers", url]]) {
+                element.setAttribute(name, value);
+            }
+            element.apiKey = key;
+            document.body.append(element);
+            window.embeddedResult = element.run("Who and 1 + 2?");
+        }""", [url, mock.openai_base, KEY])
+        box = ui.locator("#embedded .user-question[role=dialog]")
+        box.wait_for(timeout=60_000)
+        assert "Who are you?" in box.text_content()
+        ui.fill("#embedded .user-question input", "Grace")
+        ui.click("#embedded .user-question button[type=submit]")
+        assert ui.evaluate("window.embeddedResult.then((result) => result.output)") == "Grace: 3"
+    ui.evaluate("document.querySelector('#embedded').remove()")
     assert page.errors == []
