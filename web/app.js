@@ -223,7 +223,7 @@ function getAgent() {
     agentType, maxSteps, tools, pythonTools: state.pythonTools,
     instructions: SITE?.agent.instructions ?? undefined,
     additionalAuthorizedImports: SITE?.agent.authorizedImports ?? [],
-    mcpServers: mcp.servers(),
+    mcpServers: [...(SITE?.agent.mcpServers ?? []), ...mcp.servers()],
     // user_input(...) for the model; not for the small in-browser model, whose prompt must stay short
     onUserInput: provider === "browser" ? undefined : (question) => questions.ask(question),
   }));
