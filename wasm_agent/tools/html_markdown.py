@@ -17,6 +17,7 @@ _SKIP = {"script", "style", "noscript", "template", "svg", "iframe", "head", "fo
          "canvas", "object"}
 _BLOCKS = {"p", "div", "section", "article", "main", "header", "footer", "aside", "nav", "figure",
            "figcaption", "table", "dl", "dt", "dd", "address", "details", "summary"}
+_INLINE = {"code": "`", "strong": "**", "b": "**", "em": "*", "i": "*"}  # the same mark opens and closes
 _VOID = {"br", "hr", "img", "input", "meta", "link", "area", "base", "col", "embed", "source", "track", "wbr"}
 
 
@@ -84,12 +85,8 @@ class _Converter(HTMLParser):
             self.block()
             self.emit("```\n")
             self.pre_depth += 1
-        elif tag == "code" and not self.pre_depth:
-            self.emit("`")
-        elif tag in ("strong", "b"):
-            self.emit("**")
-        elif tag in ("em", "i"):
-            self.emit("*")
+        elif tag in _INLINE and not (tag == "code" and self.pre_depth):
+            self.emit(_INLINE[tag])
         elif tag == "a":
             href = attributes.get("href")
             usable = href and not href.startswith(("javascript:", "#"))
@@ -124,12 +121,8 @@ class _Converter(HTMLParser):
             self.pre_depth = max(self.pre_depth - 1, 0)
             self.emit("\n```")
             self.block()
-        elif tag == "code" and not self.pre_depth:
-            self.emit("`")
-        elif tag in ("strong", "b"):
-            self.emit("**")
-        elif tag in ("em", "i"):
-            self.emit("*")
+        elif tag in _INLINE and not (tag == "code" and self.pre_depth):
+            self.emit(_INLINE[tag])
         elif tag == "a" and self.links:
             href = self.links.pop()
             if href:
