@@ -43,7 +43,7 @@ from .wheel import BuildError
 SCHEMA: dict[str, dict[str, type | tuple[type, ...]]] = {
     "": {"title": str, "intro": str, "examples": list, "base_path": str, "agent": dict, "model": dict},
     "agent": {"type": str, "instructions": str, "max_steps": int, "python_tools": list, "js_tools": str,
-              "wheels": list, "authorized_imports": list},
+              "wheels": list, "authorized_imports": list, "mcp_servers": list},
     "model": {"provider": str, "model": str, "base_url": str},
 }
 KEY_WORDS = re.compile(r"(^|_)(api_?key|key|secret|token|password)$", re.I)
@@ -69,6 +69,7 @@ class SiteConfig:
     js_tools: Path | None = None
     wheels: list[str] = field(default_factory=list)
     authorized_imports: list[str] = field(default_factory=list)
+    mcp_servers: list[str] = field(default_factory=list)
     provider: str | None = None
     model: str | None = None
     base_url: str | None = None
@@ -78,7 +79,8 @@ class SiteConfig:
         return {
             "title": self.title, "intro": self.intro, "examples": self.examples, "basePath": self.base_path,
             "agent": {"type": self.agent_type, "instructions": self.instructions, "maxSteps": self.max_steps,
-                      "authorizedImports": self.authorized_imports},
+                      "authorizedImports": self.authorized_imports,
+                      "mcpServers": [{"url": url} for url in self.mcp_servers]},
             "model": {"provider": self.provider, "model": self.model, "baseUrl": self.base_url},
             "pythonTools": [f"tools/{path.name}" for path in self.python_tools],
             "jsTools": f"tools/{self.js_tools.name}" if self.js_tools else None,
@@ -117,6 +119,11 @@ def load_config(path: Path | str) -> SiteConfig:
         config.js_tools = _js_tools(agent["js_tools"], where)
     config.wheels = [_wheel(item, where) for item in _strings(agent, "agent", "wheels", where)]
     config.authorized_imports = _strings(agent, "agent", "authorized_imports", where)
+    config.mcp_servers = _strings(agent, "agent", "mcp_servers", where)
+    for url in config.mcp_servers:
+        parts = urlsplit(url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            where.fail("agent", "mcp_servers", f"{url!r} is not an http(s) URL of an MCP server")
     config.provider, config.model = model.get("provider"), model.get("model")
     if config.provider is not None and config.provider not in PROVIDERS:
         where.fail("model", "provider", f"{config.provider!r} is not a provider; known: {', '.join(PROVIDERS)}")

@@ -20,7 +20,7 @@ import { SandboxClient } from "../web/sandbox-client.js";
 import { openSandboxPort } from "./sandbox_workers.js";
 
 const USAGE = `usage: deno run <permissions> deno/agent.js TASK --provider NAME --model MODEL
-  [--api-base URL] [--key-env VARIABLE] [--tools FILE.py]... [--imports MODULE]... [--agent-type code|toolcalling]
+  [--api-base URL] [--key-env VARIABLE] [--tools FILE.py]... [--imports MODULE]... [--mcp URL]... [--agent-type code|toolcalling]
   [--max-steps N] [--timeout SECONDS] [--site DIR]`;
 const AGENT_TYPES = ["code", "toolcalling"];
 const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
@@ -45,6 +45,7 @@ function readArguments(argv) {
         "key-env": { type: "string" },
         tools: { type: "string", multiple: true, default: [] },
         imports: { type: "string", multiple: true, default: [] },
+        mcp: { type: "string", multiple: true, default: [] },
         "agent-type": { type: "string", default: "code" },
         "max-steps": { type: "string", default: "10" },
         timeout: { type: "string", default: "30" },
@@ -64,7 +65,7 @@ function readArguments(argv) {
   if (!(timeout > 0)) throw new UsageError("--timeout must be a positive number of seconds");
   return { task: positionals[0], provider: values.provider, model: values.model, apiBase: values["api-base"] ?? null,
     apiKey: readKey(values["key-env"], values["api-base"]), keyEnv: values["key-env"] ?? null,
-    tools: values.tools, imports: values.imports, agentType: values["agent-type"], maxSteps, timeout,
+    tools: values.tools, imports: values.imports, mcp: values.mcp, agentType: values["agent-type"], maxSteps, timeout,
     siteUrl: values.site ? folderUrl(values.site) : new URL("../dist/", import.meta.url) };
 }
 
@@ -166,8 +167,13 @@ async function main() {
     model: { provider: args.provider, model: args.model, baseUrl: args.apiBase, apiKey: args.apiKey,
       keySource: args.keyEnv ? `the ${args.keyEnv} environment variable, named by --key-env` : "--key-env" },
   };
-  const { AgentSession } = pyodide.pyimport("wasm_agent.platform.browser_agent");
-  session = AgentSession(JSON.stringify(options), null, sandbox);
+  const { AgentSession, open_mcp_servers: openMcpServers } = pyodide.pyimport("wasm_agent.platform.browser_agent");
+  let mcp;
+  if (args.mcp.length) {
+    progress(`Connecting to ${args.mcp.join(", ")}`);
+    mcp = await openMcpServers(JSON.stringify(args.mcp.map((url) => ({ url }))));
+  }
+  session = AgentSession(JSON.stringify(options), null, sandbox, mcp);
   checkNetPermission(session.agent.model.api_base);
   progress("Agent ready");
   // Ctrl+C stops the step under way (the run ends "interrupted", its steps printed); a second one quits.

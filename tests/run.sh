@@ -49,7 +49,13 @@ suite_site() {
   "$PYTHON" -m pytest -q -p no:cacheprovider tests/e2e/test_site.py tests/e2e/test_first_visit.py tests/e2e/test_site_config.py
 }
 
-SUITES=(cpython pyodide browser_sandbox browser_model browser_runs site)
+# Tools from outside the page in Chromium: MCP servers (the official SDK's, on another origin), user_input,
+# Wikipedia and web pages through loopback servers that answer like the real APIs.
+suite_browser_tools() {
+  "$PYTHON" -m pytest -q -p no:cacheprovider tests/e2e/test_tools_browser.py
+}
+
+SUITES=(cpython pyodide browser_sandbox browser_model browser_runs site browser_tools)
 
 selected=("${@:-${SUITES[@]}}")
 summary=()

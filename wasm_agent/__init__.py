@@ -21,7 +21,9 @@ from .messages import (ChatMessage, ChatMessageStreamDelta, ChatMessageToolCall,
                        ToolCallDelta)
 from .models import AnthropicModel, GeminiModel, Model, OpenAIModel, ScriptedModel
 from .persistence import FileRunStore, RunRecord, RunStore
-from .tools import FinalAnswerTool, Tool, tool
+from .tools import FinalAnswerTool, Tool, UserInputTool, tool
+from .tools.mcp import MCPClient, ToolCollection
+from .tools.web import VisitWebpageTool, WebSearchTool, WikipediaSearchTool
 
 __version__ = "0.1.0"
 
@@ -34,5 +36,6 @@ __all__ = [
     "FinalAnswerTool", "InProcessExecutor", "ManagedAgentTool", "MemoryStep", "MessageRole", "Model",
     "MultiStepAgent", "PlanningStep", "RunResult", "ScriptedModel", "SystemPromptStep", "TaskStep",
     "Timing", "TokenUsage", "Tool", "ToolCall", "ToolCallDelta", "ToolCallingAgent", "ToolDefinitionError",
-    "ToolOutput", "tool",
+    "ToolOutput", "tool", "MCPClient", "ToolCollection", "UserInputTool", "VisitWebpageTool", "WebSearchTool",
+    "WikipediaSearchTool",
 ]

@@ -295,6 +295,8 @@ def add_deno_command(commands: Any) -> None:
                            "(additional_authorized_imports; its wheel must be in the site: --wheel); repeatable")
     deno.add_argument("--wheel", action="append", default=[], metavar="WHEEL",
                       help="build the site with this package (a pure-Python wheel file or a requirement); repeatable")
+    deno.add_argument("--mcp", action="append", default=[], metavar="URL",
+                      help="an MCP server (Streamable HTTP) whose tools the agent gets; Deno may connect to it (repeatable)")
     deno.add_argument("--agent-type", choices=("code", "toolcalling"), default="code")
     deno.add_argument("--max-steps", type=int, default=10)
     deno.add_argument("--timeout", type=float, default=30, help="wall time of one code step, in seconds")
@@ -325,7 +327,7 @@ def deno_command(args: argparse.Namespace) -> int:
     try:
         command = agent_command(deno_bin, out, args.task, provider=args.provider, model=args.model,
                                 api_base=args.api_base, key_env=key_env, tools=tuple(map(Path, args.tools)),
-                                imports=tuple(args.imports), agent_type=args.agent_type,
+                                imports=tuple(args.imports), mcp=tuple(args.mcp), agent_type=args.agent_type,
                                 max_steps=args.max_steps, timeout=args.timeout)
     except RunnerSetupError as error:
         print(f"error: {error}", file=sys.stderr)

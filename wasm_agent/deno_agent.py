@@ -29,17 +29,23 @@ class RunnerSetupError(ValueError):
 
 
 def net_target(provider: str, api_base: str | None) -> str:
-    """`host:port` of the model's server: the only address Deno may connect to."""
-    url = urlsplit(api_base or PROVIDERS[provider].base_url)
-    if url.scheme not in ("http", "https") or not url.hostname:
-        raise RunnerSetupError(f"--api-base {api_base!r} is not an http(s) URL")
-    host = f"[{url.hostname}]" if ":" in url.hostname else url.hostname
-    return f"{host}:{url.port or (443 if url.scheme == 'https' else 80)}"
+    """`host:port` of the model's server: an address Deno may connect to."""
+    return host_port(api_base or PROVIDERS[provider].base_url, f"--api-base {api_base!r}")
+
+
+def host_port(url: str, given_as: str) -> str:
+    """`host:port` of an http(s) URL (the model's server, an MCP server's `--mcp URL`)."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise RunnerSetupError(f"{given_as} is not an http(s) URL")
+    host = f"[{parts.hostname}]" if ":" in parts.hostname else parts.hostname
+    return f"{host}:{parts.port or (443 if parts.scheme == 'https' else 80)}"
 
 
 def agent_command(deno_bin: str, site: Path, task: str, *, provider: str, model: str, api_base: str | None = None,
                   key_env: str | None = None, tools: tuple[Path, ...] = (), imports: tuple[str, ...] = (),
-                  agent_type: str = "code", max_steps: int = 10, timeout: float = 30) -> list[str]:
+                  mcp: tuple[str, ...] = (), agent_type: str = "code", max_steps: int = 10,
+                  timeout: float = 30) -> list[str]:
     """The `deno run …` command line of the agent in Deno, with exactly the permissions it needs."""
     if key_env is not None and not ENV_NAME.match(key_env):
         raise RunnerSetupError(f"--key-env {key_env!r} is not an environment variable name")
@@ -50,11 +56,13 @@ def agent_command(deno_bin: str, site: Path, task: str, *, provider: str, model:
     reads = [*(str(site / name) for name in SITE_FILES), *map(str, READ_FOLDERS), *map(str, tool_files)]
     if any("," in path for path in reads):
         raise RunnerSetupError("a path with a comma cannot be given to Deno's --allow-read; move the files")
-    permissions = [f"--allow-read={','.join(reads)}", f"--allow-net={net_target(provider, api_base)}",
+    hosts = dict.fromkeys([net_target(provider, api_base), *(host_port(url, f"--mcp {url!r}") for url in mcp)])
+    permissions = [f"--allow-read={','.join(reads)}", f"--allow-net={','.join(hosts)}",
                    *([f"--allow-env={key_env}"] if key_env else []), *DENIED]
     arguments = ["--provider", provider, "--model", model, "--site", str(site), "--agent-type", agent_type,
                  "--max-steps", str(max_steps), "--timeout", str(timeout),
                  *(item for name in imports for item in ("--imports", name)),
+                 *(item for url in mcp for item in ("--mcp", url)),
                  *(["--api-base", api_base] if api_base else []), *(["--key-env", key_env] if key_env else []),
                  *(item for path in tool_files for item in ("--tools", str(path))), "--", task]
     return [deno_bin, "run", "--quiet", "--no-prompt", "--no-config", "--no-lock", "--no-remote",

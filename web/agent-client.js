@@ -172,18 +172,40 @@ function toolSpecs(tools = []) {
  * @param {"code" | "toolcalling"} [options.agentType]
  * @param {{name: string, description: string, inputs?: object, outputType?: string, fn: Function}[]} [options.tools]
  * @param {string[]} [options.pythonTools]  Python sources whose @tool functions become tools (run in the worker)
+ * @param {{url: string, headers?: Record<string, string>}[]} [options.mcpServers]  MCP servers (Streamable HTTP)
+ *   whose tools the agent gets; they are called from the agent worker, and must allow this page's origin (CORS)
+ * @param {(string | {name: string, [option: string]: any})[]} [options.builtinTools]  "wikipedia_search",
+ *   "visit_webpage" (option corsProxy: "https://proxy/?url={url}"), "web_search" (option endpoint: "https://…?q={query}")
+ * @param {(question: string) => string | Promise<string>} [options.onUserInput]  gives the agent the tool
+ *   `user_input(question)`; its answer (or rejection) is what the model's code gets
  * @param {number} [options.maxSteps]
  * @param {number} [options.timeoutSeconds]  wall time of one code step (default 30)
  * @param {string} [options.instructions]
  * @param {(progress: Progress) => void} [options.onProgress]
  */
 export async function createAgent(options) {
-  const { onProgress, tools = [], ...rest } = options;
+  const { onProgress, tools = [], onUserInput, ...rest } = options;
   const { rpc, info } = await startRuntime({ onProgress });
   const specs = toolSpecs(tools);
-  const { agentId } = await rpc.request("create", { options: { ...rest, tools: specs } });
-  toolsByAgent.set(agentId, new Map(tools.map((tool) => [tool.name, tool])));
+  const { agentId } = await rpc.request("create", { options: { ...rest, tools: specs, userInput: Boolean(onUserInput) } },
+    { timeoutMs: null }); // MCP servers have their own time limits
+  const pageTools = new Map(tools.map((tool) => [tool.name, tool]));
+  // The worker's UserInputTool asks through here (wasm_agent/platform/browser_agent.py).
+  if (onUserInput) pageTools.set(USER_INPUT, { fn: ({ question }) => onUserInput(question) });
+  toolsByAgent.set(agentId, pageTools);
   return new Agent(rpc, agentId, info);
+}
+
+const USER_INPUT = "user_input";
+
+/**
+ * The tools of an MCP server, for a settings page: `{tools: [{name, description}]}`, or `{error}`
+ * saying why it cannot be used from this page (unreachable, no CORS, credentials refused).
+ * @param {{url: string, headers?: Record<string, string>}} server
+ */
+export async function listMcpTools(server) {
+  const { rpc } = await startRuntime();
+  return rpc.request("mcp.tools", server, { timeoutMs: null });
 }
 
 export class Agent {

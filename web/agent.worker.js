@@ -12,6 +12,7 @@
 //                  create {options}         make an agent (JS tools come as specs without fn)
 //                  run {agentId, task}      run it; events come back as "event" notifications
 //                  interrupt {agentId}      close {agentId}
+//                  mcp.tools {url, headers} → {tools: [{name, description}]} | {error}  (for settings pages)
 //   worker → page  progress {stage, …}      notifications while loading
 //                  event {agentId, event}   one stream event of a run (JSON text)
 //                  call_tool {agentId, name, kwargs}  a JS tool, run in the page
@@ -162,13 +163,18 @@ rpc.handle("create", async ({ options }) => {
   }
   const entry = wantsCode ? await takeSandbox() : null;
   let session;
+  let mcp = null;
   try {
     if (entry) await installImports(pyodide, entry.client, SITE, options.additionalAuthorizedImports ?? []);
     if (options.model?.provider === "browser") await loadBrowserModel(options.model);
-    session = module.AgentSession(JSON.stringify(options), callPageTool, entry ? entry.client : null);
+    mcp = await openMcpServers(options.mcpServers);
+    session = module.AgentSession(JSON.stringify(options), callPageTool, entry ? entry.client : null, mcp ?? undefined);
   } catch (error) {
     if (entry) releaseSandbox(entry);
+    if (mcp && !session) await mcp.adisconnect().catch(() => {});
     throw error;
+  } finally {
+    mcp?.destroy(); // the session holds the client now (or nobody does)
   }
   if (entry) {
     entry.session = session;
@@ -178,6 +184,27 @@ rpc.handle("create", async ({ options }) => {
   await runs.attach(session, options);
   return { agentId };
 });
+
+/** The MCP servers of `createAgent({mcpServers})`, connected and listed (a Python MCPClient), or null. */
+async function openMcpServers(servers) {
+  if (!servers?.length) return null;
+  progress("mcp", { message: `Connecting to ${servers.length} MCP server${servers.length > 1 ? "s" : ""}` });
+  try {
+    return await module.open_mcp_servers(JSON.stringify(servers));
+  } catch (error) {
+    throw Object.assign(new Error(pythonMessage(error)), { name: error.type ?? "MCPError" });
+  } finally {
+    progress("ready", { message: "Agent ready" });
+  }
+}
+
+/** A Python exception's own message, without the traceback a PythonError carries. */
+function pythonMessage(error) {
+  const last = String(error?.message ?? error).trim().split("\n").at(-1);
+  return error?.type && last.startsWith(`${error.type}: `) ? last.slice(error.type.length + 2) : last;
+}
+
+rpc.handle("mcp.tools", async (server) => JSON.parse(await module.mcp_server_tools(JSON.stringify(server))));
 
 const running = new Map(); // AgentSession -> the promise of its run under way
 let promptWatcher = null; // the `emit` of the run under way: the in-browser model's prompt progress goes there

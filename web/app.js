@@ -4,6 +4,8 @@
 import { ChatView } from "./chat-view.js";
 import { createAgent, enableOffline, startRuntime } from "./wasm-agent.js";
 import { mountRunHistory } from "./history.js";
+import { mountMcpSettings } from "./mcp-settings.js";
+import { UserQuestions } from "./user-question.js";
 
 const $ = (selector) => document.querySelector(selector);
 
@@ -62,6 +64,7 @@ const state = {
   modelFile: null, // a GGUF picked in Model settings, for this page only
 };
 const view = new ChatView($("#log"));
+const questions = new UserQuestions(() => view.steps ?? $("#log")); // the agent's user_input(...) asks here
 mountRunHistory({
   button: $("#open-history"),
   rpc: () => startRuntime().then(({ rpc }) => rpc),
@@ -199,6 +202,9 @@ form.addEventListener("submit", () => {
   showExamples();
 });
 
+const mcp = mountMcpSettings({ root: $("#mcp-settings"), storageKey: `${STORE_PREFIX}wasm-agent:mcp-servers`,
+  onChange: () => resetAgent() });
+
 async function resetAgent() {
   const agent = state.agent;
   state.agent = null;
@@ -278,6 +284,9 @@ function getAgent() {
     agentType, maxSteps: maxSteps || undefined, tools, pythonTools: state.pythonTools,
     instructions: SITE?.agent.instructions ?? undefined,
     additionalAuthorizedImports: SITE?.agent.authorizedImports ?? [],
+    mcpServers: [...(SITE?.agent.mcpServers ?? []), ...mcp.servers()],
+    // user_input(...) for the model; not for the small in-browser model, whose prompt must stay short
+    onUserInput: provider === "browser" ? undefined : (question) => questions.ask(question),
   }));
   state.agent.catch(() => { state.agent = null; });
   return state.agent;
@@ -329,6 +338,7 @@ $("#task").addEventListener("keydown", (event) => {
 $("#stop").addEventListener("click", async () => {
   $("#stop").disabled = true;
   state.stopRequested = true;
+  questions.cancel();
   await (await state.agent)?.interrupt();
 });
 

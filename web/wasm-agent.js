@@ -6,25 +6,32 @@
 // Attributes: provider ("openai" | "anthropic" | "gemini", or "browser": the in-browser model the
 // site ships, no key; "scripted" for demos and tests), model, base-url, api-key (prefer the `apiKey`
 // property: an attribute is visible in the page's HTML), agent-type, max-steps (default: the model's,
-// 3 for the small in-browser model, else 10), instructions, placeholder. Properties: `tools` (JS tools, as for createAgent), `pythonTools`.
+// 3 for the small in-browser model, else 10), instructions, placeholder, mcp-servers (space-separated
+// URLs of MCP servers). Properties: `tools` (JS tools, as for createAgent), `pythonTools`, `mcpServers`
+// ([{url, headers}], for servers that need credentials), `onUserInput` (question => answer; by default
+// the agent asks in the element's chat).
 // Events: "agent-event" (detail: each stream event), "agent-ready", "agent-error".
 
 import { ChatView } from "./chat-view.js";
 import { createAgent, enableOffline, startRuntime } from "./agent-client.js";
+import { UserQuestions } from "./user-question.js";
 
-export { Agent, createAgent, enableOffline, startRuntime } from "./agent-client.js";
+export { Agent, createAgent, enableOffline, listMcpTools, startRuntime } from "./agent-client.js";
 
 const STYLE_URL = new URL("chat.css", import.meta.url).href;
 
 class WasmAgentElement extends HTMLElement {
   #agent = null; // Promise<Agent>, made on the first run
   #view = null;
+  #questions = null;
   #busy = false;
 
   constructor() {
     super();
     this.tools = [];
     this.pythonTools = [];
+    this.mcpServers = [];
+    this.onUserInput = null;
     this.apiKey = null;
   }
 
@@ -62,6 +69,7 @@ class WasmAgentElement extends HTMLElement {
       if (event.key === "Enter" && (event.ctrlKey || event.metaKey)) form.requestSubmit();
     });
     this.#view = new ChatView(root.querySelector(".wa-log"));
+    this.#questions = new UserQuestions(() => this.#view.steps ?? root.querySelector(".wa-log"));
     form.addEventListener("submit", (event) => {
       event.preventDefault();
       const task = textarea.value.trim();
@@ -92,6 +100,9 @@ class WasmAgentElement extends HTMLElement {
       instructions: this.getAttribute("instructions") ?? undefined,
       tools: this.tools,
       pythonTools: this.pythonTools,
+      mcpServers: [...(this.getAttribute("mcp-servers") ?? "").split(/\s+/).filter(Boolean).map((url) => ({ url })),
+        ...this.mcpServers],
+      onUserInput: (question) => (this.onUserInput ? this.onUserInput(question) : this.#questions.ask(question)),
     }).catch((error) => {
       this.#agent = null; // the next run tries again
       throw error;
@@ -128,6 +139,7 @@ class WasmAgentElement extends HTMLElement {
   }
 
   interrupt() {
+    this.#questions?.cancel();
     return this.#agent?.then((agent) => agent.interrupt());
   }
 }

@@ -283,3 +283,27 @@ def test_the_runner_takes_its_providers_from_the_sites_registry(run, site):
                             env={**os.environ, "DENO_NO_UPDATE_CHECK": "1"})
     assert result.returncode == 2
     assert f"error: --provider must be one of {', '.join(REMOTE_PROVIDERS)}" in result.stderr
+
+
+def test_the_agent_in_deno_calls_the_tools_of_an_mcp_server(site):
+    pytest.importorskip("mcp", reason="the test extra installs the MCP SDK: pip install -e '.[test]'")
+    from providers.mcp_process import mcp_server
+    from providers.mock import MockProviderServer
+
+    with MockProviderServer(api_key=KEY) as provider, mcp_server() as (url, _):
+        provider.script("Thought: the server adds.\n<code>\nw = weather(city='Lyon')\n"
+                        "final_answer(f\"{add(a=20, b=22)} {w['sky']}\")\n</code>")
+        result = wasm_agent_deno(site, "Add", "--model", "m", "--api-base", provider.openai_base,
+                                 "--key-env", KEY_ENV, "--mcp", url, "--verbose")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "── tool call: add({'a': 20, 'b': 22}) → 42" in result.stdout
+    assert "Final answer: 42 clear" in result.stdout
+    command = next(line for line in result.stderr.splitlines() if "deno/agent.js" in line)
+    port = url.split(":")[2].split("/")[0]
+    assert f"127.0.0.1:{port}" in next(arg for arg in command.split() if arg.startswith("--allow-net="))
+
+
+def test_an_mcp_url_that_is_not_http_is_refused_before_deno_starts(tmp_path):
+    with pytest.raises(RunnerSetupError, match="--mcp"):
+        agent_command("deno", tmp_path, "task", provider="openai", model="m", api_base="http://127.0.0.1:1/v1",
+                      mcp=("file:///etc/passwd",))

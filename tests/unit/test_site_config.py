@@ -54,6 +54,7 @@ python_tools = ["tools.py"]
 js_tools = "tools.js"
 wheels = ["six"]
 authorized_imports = ["six"]
+mcp_servers = ["https://tools.example.org/mcp"]
 
 [model]
 provider = "anthropic"
@@ -67,7 +68,8 @@ def test_a_full_config_becomes_the_pages_site_json(tmp_path, config):
     assert site == {
         "title": "Shouter", "intro": "It shouts.", "basePath": "/my-repo/",
         "examples": [{"label": "", "task": "Shout hello"}, {"label": "Tool", "task": "Shout bye"}],
-        "agent": {"type": "toolcalling", "instructions": "Be loud.", "maxSteps": 4, "authorizedImports": ["six"]},
+        "agent": {"type": "toolcalling", "instructions": "Be loud.", "maxSteps": 4, "authorizedImports": ["six"],
+                  "mcpServers": [{"url": "https://tools.example.org/mcp"}]},
         "model": {"provider": "anthropic", "model": "claude-x", "baseUrl": "http://127.0.0.1:9/"},
         "pythonTools": ["tools/tools.py"], "jsTools": "tools/tools.js",
     }
@@ -98,6 +100,8 @@ def test_write_site_config_copies_the_tool_files_next_to_site_json(tmp_path, con
     ('[agent]\njs_tools = "tools.py"\n', 2, r"agent.js_tools: 'tools.py' must be a .js or .mjs file"),
     ('[agnet]\ntype = "code"\n', 1, r"agnet: unknown key"),
     ('examples = [3]\n', 1, r"examples: each example is a task string"),
+    ('[agent]\nmcp_servers = ["tools.example.org/mcp"]\n', 2,
+     r"agent.mcp_servers: 'tools.example.org/mcp' is not an http\(s\) URL of an MCP server"),
 ])
 def test_a_mistake_names_the_file_line_and_key(tmp_path, config, text, line, message):
     path = write(tmp_path, text)

@@ -14,6 +14,7 @@ can save each finished step.
 from __future__ import annotations
 
 import json
+import re
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -30,6 +31,9 @@ from ..messages import ChatMessageStreamDelta
 from ..providers import PROVIDERS, REMOTE_PROVIDERS
 from ..tools import Tool
 from ..tools.source import tools_from_source
+from ..tools.builtin import UserInputTool
+from ..tools.web import VisitWebpageTool, WebSearchTool, WikipediaSearchTool
+from ..tools.mcp import MCPClient, MCPError
 from .browser_sandbox import BrowserSandboxExecutor
 
 
@@ -99,13 +103,42 @@ class JsTool(Tool):
         return from_wire(answer.get("value"))
 
 
+BUILTIN_TOOLS: dict[str, type[Tool]] = {tool.name: tool for tool in (WikipediaSearchTool, VisitWebpageTool,
+                                                                    WebSearchTool)}
+
+
+def builtin_tools(specs: list) -> list[Tool]:
+    """`createAgent({builtinTools: ["wikipedia_search", {name: "visit_webpage", corsProxy: "…"}]})`:
+    each a name, or a name with the tool's options (camelCase or snake_case)."""
+    tools = []
+    for spec in specs:
+        spec = {"name": spec} if isinstance(spec, str) else dict(spec)
+        name = spec.pop("name", None)
+        if name not in BUILTIN_TOOLS:
+            raise ValueError(f"unknown built-in tool {name!r}; known: {', '.join(sorted(BUILTIN_TOOLS))}")
+        options = {re.sub(r"(?<!^)([A-Z])", lambda m: "_" + m.group(1).lower(), key): value
+                   for key, value in spec.items()}
+        tools.append(BUILTIN_TOOLS[name](**options))
+    return tools
+
+
+def _page_asker(call_page: Callable[[str, str], Awaitable[str]]) -> Callable[[str], Awaitable[str]]:
+    async def ask(question: str) -> str:
+        answer = json.loads(await call_page(UserInputTool.name, json.dumps({"question": question})))
+        if not answer.get("ok"):
+            raise AgentToolExecutionError(f"the user gave no answer: {answer.get('error')}")
+        return str(answer.get("value") or "")
+    return ask
+
+
 class AgentSession:
     """One agent of a page: `await session.run(task, emit)`; `interrupt()`; `close()`."""
 
     def __init__(self, options_json: str, call_page_tool: Callable[[str, str], Awaitable[str]],
-                 sandbox_client: Any = None):
+                 sandbox_client: Any = None, mcp: MCPClient | None = None):
         options = json.loads(options_json)
         self.sandbox_client = sandbox_client
+        self.mcp = mcp  # the MCP servers' connection (open_mcp_servers), closed with the session
         self.executor: BrowserSandboxExecutor | None = None
         self.emit: Callable[[str], None] | None = None
         self.step_callbacks: list[Callable] = []
@@ -121,6 +154,10 @@ class AgentSession:
         tools: list[Tool] = [JsTool(spec, call_page_tool) for spec in options.get("tools", [])]
         for source in options.get("pythonTools", []):
             tools.extend(tools_from_source(source))
+        tools.extend(builtin_tools(options.get("builtinTools", [])))
+        tools.extend(mcp.get_tools() if mcp is not None else [])
+        if options.get("userInput"):  # the page answers: createAgent({onUserInput})
+            tools.append(UserInputTool(ask=_page_asker(call_page_tool)))
         # A small model is given fewer steps: more rarely help it, and each costs the visitor time.
         default_steps = 3 if getattr(model, "prompt_variant", None) == "small" else 10
         common = {"max_steps": int(options.get("maxSteps") or default_steps), "instructions": options.get("instructions"),
@@ -177,6 +214,8 @@ class AgentSession:
 
     async def close(self) -> None:
         await self.agent.close()
+        if self.mcp is not None:
+            await self.mcp.adisconnect()
 
     def _tool_used(self, name: str, arguments: Any, value: Any, ok: bool) -> None:
         for callback in self.tool_use_callbacks:
@@ -184,6 +223,27 @@ class AgentSession:
         if self.emit is not None:
             self.emit(json.dumps({"type": "tool_use", "name": name, "arguments": arguments, "ok": ok,
                                   "result": value}, default=repr))
+
+
+async def open_mcp_servers(servers_json: str) -> MCPClient:
+    """Connect to `createAgent({mcpServers: [{url, headers}]})`'s servers and list their tools."""
+    client = MCPClient([{"transport": "streamable-http", **server} for server in json.loads(servers_json)])
+    await client.aconnect()
+    return client
+
+
+async def mcp_server_tools(server_json: str) -> str:
+    """The tools of one MCP server `{url, headers}`, for a settings page, as JSON:
+    `{"tools": [{name, description}]}`, or `{"error": message}` when it cannot be reached."""
+    client = MCPClient({"transport": "streamable-http", **json.loads(server_json)})
+    try:
+        await client.aconnect()
+        tools = [{"name": tool.name, "description": tool.description} for tool in client.get_tools()]
+    except (MCPError, ValueError) as error:
+        return json.dumps({"error": str(error)})
+    finally:
+        await client.adisconnect()
+    return json.dumps({"tools": tools})
 
 
 def event_to_dict(event: Any) -> dict | None:
@@ -211,4 +271,5 @@ def event_to_dict(event: Any) -> dict | None:
     return None
 
 
-__all__ = ["MODEL_PROVIDERS", "AgentSession", "ExecutorUnavailableError", "JsTool", "register_model_provider"]
+__all__ = ["MODEL_PROVIDERS", "AgentSession", "ExecutorUnavailableError", "JsTool", "mcp_server_tools",
+           "open_mcp_servers", "register_model_provider"]

@@ -1,6 +1,6 @@
 """Tools: the `Tool` class, the `@tool` decorator and built-in tools."""
 
 from .base import AUTHORIZED_TYPES, Tool, tool
-from .builtin import FinalAnswerTool
+from .builtin import FinalAnswerTool, UserInputTool
 
-__all__ = ["AUTHORIZED_TYPES", "FinalAnswerTool", "Tool", "tool"]
+__all__ = ["AUTHORIZED_TYPES", "FinalAnswerTool", "Tool", "UserInputTool", "tool"]

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
+import asyncio
+import inspect
+from typing import Any, Callable
 
+from ..errors import AgentToolExecutionError
+from ..platform import IN_PYODIDE
 from .base import Tool
 
 
@@ -17,3 +21,34 @@ class FinalAnswerTool(Tool):
 
     def forward(self, answer: Any) -> Any:
         return answer
+
+
+class UserInputTool(Tool):
+    """Asks the person running the agent a question; the model's code calls `user_input("…")`.
+
+    Who answers depends on where the agent runs: `ask` (sync or async, question → answer) when
+    given, which is how a page answers (`createAgent({onUserInput})`, a dialog in the chat); else
+    the terminal on CPython.
+
+    >>> UserInputTool(ask=lambda question: "blue").name
+    'user_input'
+    """
+
+    name = "user_input"
+    description = "Asks for user's input on a specific question"
+    inputs = {"question": {"type": "string", "description": "The question to ask the user"}}
+    output_type = "string"
+
+    def __init__(self, ask: Callable[[str], Any] | None = None):
+        self.ask = ask
+        super().__init__()
+
+    async def forward(self, question: str) -> str:
+        if self.ask is not None:
+            answer = self.ask(question)
+            return str(await answer if inspect.isawaitable(answer) else answer)
+        if IN_PYODIDE:
+            raise AgentToolExecutionError("nobody can answer here: give UserInputTool an `ask` function "
+                                          "(in a page: createAgent({onUserInput}))")
+        # a thread, so that the agent's event loop (interrupts, other tools) keeps going meanwhile
+        return await asyncio.to_thread(input, f"{question} => Type your answer here: ")
