@@ -21,7 +21,18 @@ from .messages import (ChatMessage, ChatMessageStreamDelta, ChatMessageToolCall,
                        ToolCallDelta)
 from .models import AnthropicModel, GeminiModel, Model, OpenAIModel, ScriptedModel
 from .persistence import FileRunStore, RunRecord, RunStore
-from .tools import FinalAnswerTool, Tool, tool
+from .tools import FinalAnswerTool, PythonInterpreterTool, Tool, tool, validate_tool_arguments
+from .agent_types import AgentAudio, AgentImage, AgentText
+from .memory import CallbackRegistry
+from .messages import ChatMessageToolCallFunction, get_clean_message_list, parse_json_if_needed
+from .monitoring import AgentLogger, LogLevel, Monitor
+from .parsing import BASE_BUILTIN_MODULES, parse_code_blobs
+from .prompts import EMPTY_PROMPT_TEMPLATES, populate_template
+from .unavailable import unavailable
+
+# smolagents' Gradio UI: the UI here is the static site (`python -m wasm_agent serve`).
+GradioUI = unavailable("GradioUI")
+stream_to_gradio = unavailable("stream_to_gradio")
 
 __version__ = "0.1.0"
 
@@ -35,4 +46,9 @@ __all__ = [
     "MultiStepAgent", "PlanningStep", "RunResult", "ScriptedModel", "SystemPromptStep", "TaskStep",
     "Timing", "TokenUsage", "Tool", "ToolCall", "ToolCallDelta", "ToolCallingAgent", "ToolDefinitionError",
     "ToolOutput", "tool",
+    # smolagents' names (docs/smolagents.md)
+    "AgentAudio", "AgentImage", "AgentLogger", "AgentText", "BASE_BUILTIN_MODULES", "CallbackRegistry",
+    "ChatMessageToolCallFunction", "EMPTY_PROMPT_TEMPLATES", "LogLevel", "Monitor", "PythonInterpreterTool",
+    "get_clean_message_list", "parse_code_blobs", "parse_json_if_needed", "populate_template",
+    "validate_tool_arguments",
 ]

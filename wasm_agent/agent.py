@@ -20,6 +20,7 @@ from .memory import (ActionStep, AgentMemory, FinalAnswerStep, MemoryStep, NoteS
                      SystemPromptStep, TaskStep, Timing)
 from .messages import ChatMessage, ChatMessageStreamDelta, MessageRole, TokenUsage, agglomerate_stream_deltas
 from .models.base import Model, call_generate
+from .monitoring import AgentLogger, LogLevel, Monitor
 from .persistence import RunBusyError, RunRecord, RunStore, RunStoreError
 from .prompts import load_prompts, render
 from .tools import FinalAnswerTool, Tool, tool as make_tool
@@ -49,7 +50,8 @@ class MultiStepAgent:
         return_full_result: bool = False,
         provide_run_summary: bool = False,
         run_store: RunStore | None = None,
-        verbosity_level: int | None = None,  # accepted for smolagents compatibility; we print nothing
+        verbosity_level: int | None = None,
+        logger: AgentLogger | None = None,
         add_base_tools: bool = False,
     ):
         if add_base_tools:
@@ -71,9 +73,10 @@ class MultiStepAgent:
         self.save_error: str | None = None  # why this run stopped being saved (quota, disk full…), if it did
         # A model may ask for a variant of the prompts (e.g. "small": compact, with few-shot turns).
         variant = getattr(model, "prompt_variant", None)
-        self.prompt_templates = {**load_prompts("common"), **load_prompts(self.prompt_file),
-                                 **(load_prompts(f"{self.prompt_file}_{variant}") if variant else {}),
-                                 **(prompt_templates or {})}
+        variant = variant if isinstance(variant, str) else None  # a stand-in model (a mock) has none
+        files = ["common", self.prompt_file, f"{self.prompt_file}_{variant}" if variant else ""]
+        self.prompt_templates = {key: value for name in files if name for key, value in load_prompts(name).items()}
+        self.prompt_templates.update(prompt_templates or {})
         self.tools = _build_tools(tools)
         self.managed_agents = {agent.name: agent for agent in managed_agents}
         for agent_name, agent in self.managed_agents.items():
@@ -83,11 +86,17 @@ class MultiStepAgent:
                 raise ToolDefinitionError(f"managed agent {agent_name!r} has the name of a tool")
         self.callables: dict[str, Tool] = {**self.tools, **{n: ManagedAgentTool(a) for n, a in
                                                              self.managed_agents.items()}}
-        self.step_callbacks = _callbacks_by_type(step_callbacks)
+        if self.name is not None and self.name in self.callables:
+            raise ToolDefinitionError(f"agent name {self.name!r} is also the name of one of its tools")
+        if verbosity_level is None:  # like smolagents: progress on the console; in a page, the UI shows it
+            verbosity_level = LogLevel.OFF if platform.IN_PYODIDE else LogLevel.INFO
+        self.logger = logger or AgentLogger(level=verbosity_level)
+        self.monitor = Monitor(self.model, self.logger)
+        self.step_callbacks = [(ActionStep, [self.monitor.update_metrics]), *_callbacks_by_type(step_callbacks)]
         self.memory = AgentMemory(self.initialize_system_prompt(), self.prompt_templates.get("few_shot"))
         self.state: dict[str, Any] = {}
         self.task: str | None = None
-        self.step_number = 1
+        self.step_number = 0
         self.interrupt_switch = False
         self._loop: asyncio.AbstractEventLoop | None = None
         self._run_task: asyncio.Task | None = None
@@ -111,6 +120,11 @@ class MultiStepAgent:
     def _describe_tool(self, tool: Tool) -> str:
         return tool.to_code_prompt()
 
+    @property
+    def system_prompt(self) -> str:
+        """The system prompt as this agent's tools and instructions make it now (read-only)."""
+        return self.initialize_system_prompt()
+
     def write_memory_to_messages(self, summary_mode: bool = False) -> list[ChatMessage]:
         return self.memory.to_messages(summary_mode)
 
@@ -126,10 +140,13 @@ class MultiStepAgent:
         >>> asyncio.run(agent.arun("What is 2 + 2?"))
         4
         """
-        async for _ in self._run(task, reset=reset, additional_args=additional_args, max_steps=max_steps):
+        async for _ in self._run(task, reset=reset, additional_args=additional_args, max_steps=max_steps,
+                                 images=images):
             pass
         full = self.return_full_result if return_full_result is None else return_full_result
         if not full:
+            if self.last_result.state == "interrupted":  # a bare answer cannot say so: raise, as smolagents does
+                raise AgentInterruptedError("Agent interrupted.")
             return self.last_result.output
         self.last_result.steps = self.memory.get_full_steps()
         return self.last_result
@@ -147,9 +164,10 @@ class MultiStepAgent:
         return platform.block_on(self.arun(task, **kwargs))
 
     async def stream(self, task: str | None, *, reset: bool = True, additional_args: dict | None = None,
-                     max_steps: int | None = None, **_: Any) -> AsyncIterator[StreamEvent]:
+                     max_steps: int | None = None, images: Any = None, **_: Any) -> AsyncIterator[StreamEvent]:
         """Yield the run's events as they happen (see `wasm_agent.events`)."""
-        async for event in self._run(task, reset=reset, additional_args=additional_args, max_steps=max_steps):
+        async for event in self._run(task, reset=reset, additional_args=additional_args, max_steps=max_steps,
+                                     images=images):
             yield event
 
     def interrupt(self) -> None:
@@ -171,7 +189,7 @@ class MultiStepAgent:
 
     # -- the loop ---------------------------------------------------------------
     async def _run(self, task: str | None, *, reset: bool, additional_args: dict | None,
-                   max_steps: int | None) -> AsyncIterator[StreamEvent]:
+                   max_steps: int | None, images: Any = None) -> AsyncIterator[StreamEvent]:
         max_steps = max_steps or self.max_steps
         self.interrupt_switch = False
         self.save_error = None
@@ -180,6 +198,8 @@ class MultiStepAgent:
             self.state.update(additional_args)
         if reset:
             self.memory.reset()
+            self.monitor.reset()
+        if reset or self.step_number == 0:
             self.step_number = 1
         self.memory.system_prompt = SystemPromptStep(system_prompt=self.initialize_system_prompt(),
                                                      examples=self.prompt_templates.get("few_shot"))
@@ -188,7 +208,9 @@ class MultiStepAgent:
                 task += ("\nYou have been given these additional arguments, available as variables "
                          f"of the same names in your code:\n{_summarise(additional_args)}")
             self.task = task
-            self.memory.steps.append(TaskStep(task=task))
+            self.memory.steps.append(TaskStep(task=task, task_images=list(images) if images else None))
+            self.logger.log_task(task.strip(), subtitle=f"{type(self.model).__name__} - {self.model.model_id}",
+                                 title=self.name, level=LogLevel.INFO)
         elif not any(isinstance(step, TaskStep) for step in self.memory.steps):
             raise ValueError("no task: give one, or continue a memory that holds one (reset=False)")
         if reset or self.run_id is None:
@@ -207,6 +229,7 @@ class MultiStepAgent:
                 planning_step = await self._plan(first=self.step_number == 1, remaining=max_steps)
                 yield await self._record(planning_step)
             step = ActionStep(step_number=self.step_number, timing=Timing())
+            self.logger.log_rule(f"Step {self.step_number}", level=LogLevel.INFO)
             self._in_step = True
             try:
                 async for event in self._step_stream(step):
@@ -239,23 +262,37 @@ class MultiStepAgent:
             step = await self._max_steps_step(max_steps)
             output = step.action_output
             yield step
-        final_step = FinalAnswerStep(output=output)
-        self.memory.steps.append(final_step)
-        await self._save(state)
+        final_step = FinalAnswerStep(output=output)  # yielded and saved; memory keeps the steps that happened
+        await self._save(state, final_step)
         await self._run_callbacks(final_step)
-        self.last_result = RunResult(output=output, state=state, token_usage=self._total_usage(),
+        if state == "success":
+            self.logger.log(f"Final answer: {_short(output, 2_000)}", level=LogLevel.INFO)
+        usage = self._total_usage() if any(getattr(s, "token_usage", None) for s in self.memory.steps) else None
+        self.last_result = RunResult(output=output, state=state, token_usage=usage,
                                      timing=Timing(started.start_time, time.time()), save_error=self.save_error)
         yield final_step
 
     async def _record(self, step: MemoryStep) -> MemoryStep:
         step.timing.end_time = time.time()
         self.memory.steps.append(step)
+        if isinstance(step, ActionStep):
+            self._log_step(step)
         await self._save("running")
         await self._run_callbacks(step)
         return step
 
-    async def _save(self, status: str) -> None:
-        """Write the steps the store does not have yet, and the run's status.
+    def _log_step(self, step: ActionStep) -> None:
+        if step.model_output:
+            self.logger.log_markdown(step.model_output, title="Output message of the LLM:", level=LogLevel.DEBUG)
+        if step.code_action:
+            self.logger.log_code("Executing parsed code:", step.code_action, level=LogLevel.INFO)
+        if step.observations:
+            self.logger.log(step.observations, level=LogLevel.INFO)
+        if step.error is not None:
+            self.logger.log_error(step.error.message)
+
+    async def _save(self, status: str, final_step: FinalAnswerStep | None = None) -> None:
+        """Write the steps the store does not have yet (and the final answer), and the run's status.
 
         A write that fails (quota, disk full, an aborted transaction) does not stop the run: it goes
         on unsaved, marked "error" in the store if that still works, and `save_error` says why.
@@ -263,7 +300,7 @@ class MultiStepAgent:
         if self.run_store is None or self.save_error is not None:
             return
         try:
-            await self._write_steps(status)
+            await self._write_steps(status, final_step)
         except RunBusyError:
             raise
         except Exception as error:
@@ -272,7 +309,7 @@ class MultiStepAgent:
                 with contextlib.suppress(Exception):
                     await self.run_store.update_run(self.run_id, status="error")
 
-    async def _write_steps(self, status: str) -> None:
+    async def _write_steps(self, status: str, final_step: FinalAnswerStep | None) -> None:
         store = self.run_store
         if self.run_id is None:
             record = RunRecord(id=RunRecord.new_id(), title=_title(self.task),
@@ -283,6 +320,8 @@ class MultiStepAgent:
         for step in self.memory.steps[self._saved_steps:]:
             await store.append_step(self.run_id, step.to_dict())
         self._saved_steps = len(self.memory.steps)
+        if final_step is not None:
+            await store.append_step(self.run_id, final_step.to_dict())
         await store.update_run(self.run_id, status=status, steps=len(self.memory.action_steps))
 
     async def aresume(self, run_id: str, *, replay: bool | None = None, max_steps: int | None = None,
@@ -401,14 +440,26 @@ class MultiStepAgent:
         """One last call that asks for an answer from what was done; recorded with the error."""
         step = ActionStep(step_number=self.step_number, timing=Timing(),
                           error=AgentMaxStepsError(f"Reached the maximum number of steps ({max_steps})."))
-        templates = self.prompt_templates["final_answer"]
-        messages = [ChatMessage(MessageRole.SYSTEM, render(templates["pre_messages"])),
-                    *self.write_memory_to_messages()[1:],
-                    ChatMessage(MessageRole.USER, render(templates["post_messages"], task=self.task))]
-        message = await self._complete(messages)
+        message = await self._final_answer_message(self.task)
         step.model_output_message, step.token_usage = message, message.token_usage
         step.model_output = step.action_output = message.content
         return await self._record(step)
+
+    async def _final_answer_message(self, task: str | None) -> ChatMessage:
+        templates = self.prompt_templates["final_answer"]
+        messages = [ChatMessage(MessageRole.SYSTEM, [{"type": "text", "text": render(templates["pre_messages"])}]),
+                    *self.write_memory_to_messages()[1:],
+                    ChatMessage(MessageRole.USER, [{"type": "text",
+                                                    "text": render(templates["post_messages"], task=task)}])]
+        return await self._complete(messages)
+
+    def provide_final_answer(self, task: str) -> ChatMessage:
+        """Ask the model for a final answer from the memory so far (what a run does at max_steps)."""
+        return platform.block_on(self._final_answer_message(task))
+
+    def replay(self, detailed: bool = False) -> None:
+        """Print the steps of the last run again (with `detailed`, each step's model input too)."""
+        self.memory.replay(self.logger, detailed=detailed)
 
     async def _check_final_answer(self, answer: Any) -> None:
         for check in self.final_answer_checks:
@@ -477,8 +528,8 @@ def _callbacks_by_type(callbacks: Any) -> list[tuple[type, list[Callable]]]:
     if isinstance(callbacks, Mapping):
         return [(step_type, list(cbs) if isinstance(cbs, (list, tuple)) else [cbs])
                 for step_type, cbs in callbacks.items()]
-    callbacks = list(callbacks)
-    return [(ActionStep, callbacks), (PlanningStep, callbacks), (FinalAnswerStep, callbacks)] if callbacks else []
+    callbacks = list(callbacks)  # a plain list: called after each action step, as in smolagents
+    return [(ActionStep, callbacks)] if callbacks else []
 
 
 def _takes_agent(function: Callable) -> bool:

@@ -39,6 +39,11 @@ class CodeAgent(MultiStepAgent):
         self._tools_sent = False
         self._tool_log: list[dict] = []  # calls made by the running code, when runs are saved
 
+    @property
+    def python_executor(self) -> Executor:
+        """smolagents' name of `executor`."""
+        return self.executor
+
     def _prompt_variables(self) -> dict[str, Any]:
         imports = self.additional_authorized_imports
         return {**super()._prompt_variables(),

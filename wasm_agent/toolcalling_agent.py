@@ -34,7 +34,7 @@ class ToolCallingAgent(MultiStepAgent):
 
     async def _step_stream(self, step: ActionStep) -> AsyncIterator[StreamEvent]:
         async for delta in self._generate_action(step, stop_sequences=self.stop_sequences,
-                                                 tools=list(self.callables.values())):
+                                                 tools_to_call_from=list(self.callables.values())):
             yield delta
         message = step.model_output_message
         step.model_output = message.content

@@ -1,6 +1,29 @@
 """Tools: the `Tool` class, the `@tool` decorator and built-in tools."""
 
-from .base import AUTHORIZED_TYPES, Tool, tool
-from .builtin import FinalAnswerTool
+from ..unavailable import unavailable
+from .base import AUTHORIZED_TYPES, Tool, tool, validate_tool_arguments
+from .builtin import FinalAnswerTool, PythonInterpreterTool
 
-__all__ = ["AUTHORIZED_TYPES", "FinalAnswerTool", "Tool", "tool"]
+__all__ = ["AUTHORIZED_TYPES", "FinalAnswerTool", "PythonInterpreterTool", "Tool", "tool", "validate_tool_arguments"]
+
+# smolagents' web and speech tools and its Gradio launcher: importable, failing on use with what to do instead.
+DuckDuckGoSearchTool = unavailable("DuckDuckGoSearchTool")
+GoogleSearchTool = unavailable("GoogleSearchTool")
+ApiWebSearchTool = unavailable("ApiWebSearchTool")
+WebSearchTool = unavailable("WebSearchTool")
+VisitWebpageTool = unavailable("VisitWebpageTool")
+WikipediaSearchTool = unavailable("WikipediaSearchTool")
+SpeechToTextTool = unavailable("SpeechToTextTool")
+launch_gradio_demo = unavailable("launch_gradio_demo")
+load_tool = unavailable("load_tool")
+
+
+def __getattr__(name: str):
+    if name in ("ToolCollection", "MCPClient"):  # the MCP client (tools/mcp.py), loaded on first use
+        from importlib import import_module
+
+        try:
+            return getattr(import_module(f"{__name__}.mcp"), name)
+        except ModuleNotFoundError:  # a build without the MCP client
+            return unavailable(name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
