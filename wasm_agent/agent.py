@@ -18,7 +18,9 @@ from .errors import (AgentError, AgentGenerationError, AgentInterruptedError,
 from .events import RunResult, StreamEvent
 from .memory import (ActionStep, AgentMemory, FinalAnswerStep, MemoryStep, NoteStep, PlanningStep,
                      SystemPromptStep, TaskStep, Timing)
-from .messages import ChatMessage, ChatMessageStreamDelta, MessageRole, TokenUsage, agglomerate_stream_deltas
+from .agent_types import handle_agent_output_types
+from .messages import (ChatMessage, ChatMessageStreamDelta, MessageRole, TokenUsage, agglomerate_stream_deltas,
+                       content_text)
 from .models.base import Model, call_generate
 from .monitoring import AgentLogger, LogLevel, Monitor
 from .persistence import RunBusyError, RunRecord, RunStore, RunStoreError
@@ -125,6 +127,11 @@ class MultiStepAgent:
         """The system prompt as this agent's tools and instructions make it now (read-only)."""
         return self.initialize_system_prompt()
 
+    @system_prompt.setter
+    def system_prompt(self, value: str) -> None:
+        raise AttributeError("The 'system_prompt' property is read-only. "
+                             "Use 'self.prompt_templates[\"system_prompt\"]' instead.")
+
     def write_memory_to_messages(self, summary_mode: bool = False) -> list[ChatMessage]:
         return self.memory.to_messages(summary_mode)
 
@@ -180,9 +187,20 @@ class MultiStepAgent:
         if loop is not None and not loop.is_closed():
             loop.call_soon_threadsafe(self._cancel_running_step)
 
-    def __call__(self, task: str, **kwargs: Any) -> Any:
-        """Run as a managed agent, synchronously; returns the manager's report."""
-        return platform.block_on(ManagedAgentTool(self).forward(task, kwargs.get("additional_args")))
+    def __call__(self, task: str, **kwargs: Any) -> str:
+        """Run as a managed agent, synchronously; returns the report its manager reads."""
+        full_task = render(self.prompt_templates["managed_agent"]["task"], name=self.name, task=task)
+        return self.managed_report(self.run(full_task, **kwargs))
+
+    def managed_report(self, output: Any) -> str:
+        """What a manager is told of this agent's run: its answer (and, with provide_run_summary, its steps)."""
+        report = render(self.prompt_templates["managed_agent"]["report"], name=self.name, final_answer=output)
+        if self.provide_run_summary:
+            report += "\n\nFor more detail, find below a summary of this agent's work:\n<summary_of_work>\n"
+            for message in self.write_memory_to_messages(summary_mode=True):
+                report += f"\n{_short(content_text(message.content))}\n---"
+            report += "\n</summary_of_work>"
+        return report
 
     async def close(self) -> None:
         """Release the executor (a sandbox process or worker)."""
@@ -226,7 +244,9 @@ class MultiStepAgent:
                 break
             if self.planning_interval and (self.step_number == 1 or
                                            (self.step_number - 1) % self.planning_interval == 0):
-                planning_step = await self._plan(first=self.step_number == 1, remaining=max_steps)
+                # The initial plan when the memory holds only this task; else an update from what it holds.
+                planning_step = await self._plan(first=len(self.memory.steps) == 1,
+                                                 remaining=max_steps - self.step_number + 1)
                 yield await self._record(planning_step)
             step = ActionStep(step_number=self.step_number, timing=Timing())
             self.logger.log_rule(f"Step {self.step_number}", level=LogLevel.INFO)
@@ -254,9 +274,12 @@ class MultiStepAgent:
             if step.is_final_answer:
                 final = step
                 break
+            if self.interrupt_switch:
+                state = "interrupted"
+                break
             if state == "interrupted":
                 break
-        output = final.action_output if final is not None else None
+        output = handle_agent_output_types(final.action_output) if final is not None else None
         if final is None and state == "success":
             state = "max_steps_error"
             step = await self._max_steps_step(max_steps)
@@ -424,16 +447,20 @@ class MultiStepAgent:
     async def _plan(self, first: bool, remaining: int) -> PlanningStep:
         variables = {**self._prompt_variables(), "task": self.task, "remaining_steps": remaining}
         planning = self.prompt_templates["planning"]
+
+        def text(role: MessageRole, key: str) -> ChatMessage:
+            return ChatMessage(role, [{"type": "text", "text": render(planning[key], **variables)}])
+
         if first:
-            messages = [ChatMessage(MessageRole.USER, render(planning["initial_plan"], **variables))]
+            messages = [text(MessageRole.USER, "initial_plan")]
         else:
-            messages = [ChatMessage(MessageRole.SYSTEM, render(planning["update_plan_pre_messages"], **variables)),
+            messages = [text(MessageRole.SYSTEM, "update_plan_pre_messages"),
                         *self.write_memory_to_messages(summary_mode=True),
-                        ChatMessage(MessageRole.USER, render(planning["update_plan_post_messages"], **variables))]
+                        text(MessageRole.USER, "update_plan_post_messages")]
         step = PlanningStep(model_input_messages=messages, timing=Timing())
         message = await self._complete(messages, stop_sequences=["<end_plan>"])
         step.model_output_message, step.token_usage = message, message.token_usage
-        step.plan = (message.content or "").split("<end_plan>")[0].strip()
+        step.plan = content_text(message.content).split("<end_plan>")[0].strip()
         return step
 
     async def _max_steps_step(self, max_steps: int) -> ActionStep:
@@ -447,7 +474,7 @@ class MultiStepAgent:
 
     async def _final_answer_message(self, task: str | None) -> ChatMessage:
         templates = self.prompt_templates["final_answer"]
-        messages = [ChatMessage(MessageRole.SYSTEM, [{"type": "text", "text": render(templates["pre_messages"])}]),
+        messages = [ChatMessage(MessageRole.SYSTEM, [{"type": "text", "text": templates["pre_messages"]}]),
                     *self.write_memory_to_messages()[1:],
                     ChatMessage(MessageRole.USER, [{"type": "text",
                                                     "text": render(templates["post_messages"], task=task)}])]
@@ -468,10 +495,10 @@ class MultiStepAgent:
                 if inspect.isawaitable(result):
                     result = await result
             except Exception as error:  # noqa: BLE001 - the model is told what the check said
-                raise AgentError(f"The final answer was refused by check {_name(check)}: "
-                                 f"{type(error).__name__}: {error}") from error
+                raise AgentError(f"Check {_name(check)} failed with error: {type(error).__name__}: {error}. "
+                                 "The final answer was refused: fix it and answer again.") from error
             if not result:
-                raise AgentError(f"The final answer was refused by check {_name(check)}. Fix it and answer again.")
+                raise AgentError(f"Check {_name(check)} failed: the final answer was refused. Fix it and answer again.")
 
     # -- what each agent defines ----------------------------------------------------
     async def _prepare_run(self, reset: bool) -> None:
@@ -488,7 +515,7 @@ class ManagedAgentTool(Tool):
 
     def __init__(self, agent: MultiStepAgent):
         self.agent = agent
-        self.name, self.description = agent.name or "", agent.description or ""
+        self.name, self.description = agent.name or "", str(agent.description or "")
         self.inputs = {
             "task": {"type": "string", "description": "The task, in detail: the member sees only this."},
             "additional_args": {"type": "object", "nullable": True,
@@ -497,14 +524,8 @@ class ManagedAgentTool(Tool):
         super().__init__()
 
     async def forward(self, task: str, additional_args: dict | None = None) -> str:
-        templates = self.agent.prompt_templates["managed_agent"]
-        full_task = render(templates["task"], name=self.name, task=task)
-        output = await self.agent.arun(full_task, additional_args=additional_args)
-        report = render(templates["report"], name=self.name, final_answer=output)
-        if self.agent.provide_run_summary:
-            summary = "\n".join(m.content or "" for m in self.agent.write_memory_to_messages(summary_mode=True))
-            report += f"\n\nSummary of the work of {self.name}:\n{summary}"
-        return report
+        full_task = render(self.agent.prompt_templates["managed_agent"]["task"], name=self.name, task=task)
+        return self.agent.managed_report(await self.agent.arun(full_task, additional_args=additional_args))
 
 
 # -- helpers ------------------------------------------------------------------------

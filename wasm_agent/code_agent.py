@@ -10,6 +10,7 @@ from .errors import AgentExecutionError
 from .events import ActionOutput, StreamEvent, ToolOutput
 from .executor import Executor, create_executor
 from .memory import ActionStep, Timing, ToolCall
+from .messages import content_text
 from .models.base import Model
 from .parsing import extract_code
 from .replay import RecordingTool, ReplayTool, can_replay
@@ -110,9 +111,10 @@ class CodeAgent(MultiStepAgent):
     async def _step_stream(self, step: ActionStep) -> AsyncIterator[StreamEvent]:
         async for delta in self._generate_action(step, stop_sequences=self.stop_sequences):
             yield delta
-        text = step.model_output_message.content or ""
+        text = content_text(step.model_output_message.content)
         if "<code>" in text and "</code>" not in text.split("<code>")[-1]:
             text += "</code>"  # the stop sequence ate the closing tag
+            step.model_output_message.content = text
         step.model_output = text
         code = step.code_action = extract_code(text)
         call = ToolCall(name="python_interpreter", arguments=code, id=f"call_{step.step_number}")
@@ -128,6 +130,9 @@ class CodeAgent(MultiStepAgent):
         if result.error is not None:
             if logs:
                 step.observations = f"Execution logs:\n{logs.rstrip()}"
+            if "ModuleNotFoundError" in result.error:  # for the developer, not the model
+                self.logger.log_error("The code imports a module the sandbox does not have: give the agent "
+                                      "`additional_authorized_imports` (the module's wheel must be available).")
             raise AgentExecutionError(result.error)
         observation = f"Execution logs:\n{logs.rstrip()}" if logs else ""
         if not result.is_final_answer:

@@ -49,8 +49,8 @@ class ToolCall:
     name: str
     arguments: Any
     id: str
-    observation: str | None = None  # what the call returned, as the model sees it
-    timing: Timing | None = None  # when it ran (the code's execution, for a code action)
+    observation: str | None = field(default=None, compare=False)  # what the call returned, as the model sees it
+    timing: Timing | None = field(default=None, compare=False)  # when it ran (the code's execution, for a code action)
 
     def to_dict(self) -> dict:
         return {"name": self.name, "arguments": _jsonable(self.arguments), "id": self.id,
@@ -188,7 +188,7 @@ class ActionStep(MemoryStep):
             return messages
         if self.model_output is not None and not summary_mode:
             messages.append(ChatMessage(MessageRole.ASSISTANT, _text(self.model_output.strip())))
-        if self.tool_calls is not None and self.code_action is None:  # a code action's call is its code, shown above
+        if self.tool_calls is not None and (self.code_action is None or summary_mode):  # else the code shows above
             calls = str([call.dict() for call in self.tool_calls])
             messages.append(ChatMessage(MessageRole.TOOL_CALL, _text(f"Calling tools:\n{calls}")))
         if self.observations_images:

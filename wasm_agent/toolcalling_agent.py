@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import time
-from typing import Any, AsyncIterator
+from typing import Any, AsyncIterator, Iterator
 
+from . import platform
 from .agent import MultiStepAgent, _short
 from .errors import AgentError, AgentGenerationError, AgentToolCallError, AgentToolExecutionError
 from .events import ActionOutput, StreamEvent, ToolOutput
 from .memory import ActionStep, Timing, ToolCall
+from .messages import ChatMessage, content_text
 from .parsing import parse_json_tool_call
 from .tools import Tool
 
@@ -41,8 +43,26 @@ class ToolCallingAgent(MultiStepAgent):
         if message.tool_calls:
             calls = [ToolCall(c.name, c.parsed_arguments(), c.id) for c in message.tool_calls]
         else:
-            name, arguments = parse_json_tool_call(message.content)
+            name, arguments = parse_json_tool_call(content_text(message.content))
             calls = [ToolCall(name, arguments, f"call_{step.step_number}")]
+        async for event in self._run_calls(calls, step):
+            yield event
+
+    def process_tool_calls(self, chat_message: ChatMessage, memory_step: ActionStep) -> Iterator[StreamEvent]:
+        """Run the native tool calls of a model message into `memory_step` (synchronously); yields each
+        `ToolCall`, each `ToolOutput` and, on a final answer, the `ActionOutput`."""
+        calls = [ToolCall(c.name, c.parsed_arguments(), c.id) for c in chat_message.tool_calls or ()]
+        return platform.iterate_sync(self._run_calls(calls, memory_step))
+
+    def execute_tool_call(self, tool_name: str, arguments: dict | Any) -> Any:
+        """Call one tool (or managed agent) by name, synchronously; raises `AgentToolCallError` for
+        arguments that do not fit and `AgentToolExecutionError` when the tool fails."""
+        output, _, error = platform.block_on(self._run_tool(ToolCall(tool_name, arguments, "call")))
+        if error is not None:
+            raise error
+        return output
+
+    async def _run_calls(self, calls: list[ToolCall], step: ActionStep) -> AsyncIterator[StreamEvent]:
         step.tool_calls, step.native_tool_calls = calls, True
         for call in calls:
             yield call
@@ -75,16 +95,15 @@ class ToolCallingAgent(MultiStepAgent):
     async def _run_tool(self, call: ToolCall) -> tuple[Any, bool, AgentError | None]:
         tool = self.callables.get(call.name)
         if tool is None:
-            return None, False, AgentToolCallError(
+            return None, False, AgentToolExecutionError(
                 f"Unknown tool {call.name!r}; the tools are: {', '.join(self.callables)}.")
         arguments = call.arguments
         try:
             if isinstance(arguments, dict):
-                output = await tool.acall(**arguments)
-            elif len(tool.inputs) == 1 and arguments is not None:
-                output = await tool.acall(arguments)
+                bound = tool.bind_arguments((), arguments)
             else:
-                output = await tool.acall()
+                bound = tool.bind_arguments((arguments,) if arguments is not None else (), {})
+            output = await tool.acall(**bound)
         except AgentToolCallError as error:
             return None, False, error
         except (AgentGenerationError, asyncio.CancelledError):
