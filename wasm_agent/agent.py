@@ -16,8 +16,8 @@ from . import platform
 from .errors import (AgentError, AgentGenerationError, AgentInterruptedError,
                      AgentMaxStepsError, ToolDefinitionError)
 from .events import RunResult, StreamEvent
-from .memory import (ActionStep, AgentMemory, FinalAnswerStep, MemoryStep, NoteStep, PlanningStep,
-                     SystemPromptStep, TaskStep, Timing)
+from .memory import (ActionStep, AgentMemory, CallbackRegistry, FinalAnswerStep, MemoryStep, NoteStep,
+                     PlanningStep, SystemPromptStep, TaskStep, Timing)
 from .agent_types import handle_agent_output_types
 from .messages import (ChatMessage, ChatMessageStreamDelta, MessageRole, TokenUsage, agglomerate_stream_deltas,
                        content_text)
@@ -77,8 +77,13 @@ class MultiStepAgent:
         variant = getattr(model, "prompt_variant", None)
         variant = variant if isinstance(variant, str) else None  # a stand-in model (a mock) has none
         files = ["common", self.prompt_file, f"{self.prompt_file}_{variant}" if variant else ""]
-        self.prompt_templates = {key: value for name in files if name for key, value in load_prompts(name).items()}
-        self.prompt_templates.update(prompt_templates or {})
+        defaults = {key: value for name in files if name for key, value in load_prompts(name).items()}
+        # smolagents' keys, given ones first; our own parts (sections, few-shot turns) stay out of the dict.
+        self.prompt_templates = dict(prompt_templates or {})
+        self.prompt_templates.update({key: defaults[key] for key in _TEMPLATE_KEYS
+                                      if key in defaults and key not in self.prompt_templates})
+        self._prompt_parts = {key: self.prompt_templates.get(key, value) for key, value in defaults.items()
+                              if key not in _TEMPLATE_KEYS}
         self.tools = _build_tools(tools)
         self.managed_agents = {agent.name: agent for agent in managed_agents}
         for agent_name, agent in self.managed_agents.items():
@@ -94,8 +99,8 @@ class MultiStepAgent:
             verbosity_level = LogLevel.OFF if platform.IN_PYODIDE else LogLevel.INFO
         self.logger = logger or AgentLogger(level=verbosity_level)
         self.monitor = Monitor(self.model, self.logger)
-        self.step_callbacks = [(ActionStep, [self.monitor.update_metrics]), *_callbacks_by_type(step_callbacks)]
-        self.memory = AgentMemory(self.initialize_system_prompt(), self.prompt_templates.get("few_shot"))
+        self._setup_step_callbacks(step_callbacks)
+        self.memory = AgentMemory(self.initialize_system_prompt(), self._prompt_parts.get("few_shot"))
         self.state: dict[str, Any] = {}
         self.task: str | None = None
         self.step_number = 0
@@ -112,15 +117,15 @@ class MultiStepAgent:
         agents = "\n\n".join(self._describe_tool(ManagedAgentTool(a)) for a in self.managed_agents.values())
         return {
             "tools": "\n\n".join(self._describe_tool(t) for t in self.tools.values()),
-            "managed_agents": render(self.prompt_templates["managed_agents_section"], agents=agents)
+            "managed_agents": render(self._prompt_parts["managed_agents_section"], agents=agents)
             if agents else "",
-            "instructions": render(self.prompt_templates["instructions_section"], instructions=self.instructions)
+            "instructions": render(self._prompt_parts["instructions_section"], instructions=self.instructions)
             if self.instructions else "",
             "authorized_imports": "",
         }
 
     def _describe_tool(self, tool: Tool) -> str:
-        return tool.to_code_prompt()
+        return tool.to_code_prompt(python_types=True)  # the model writes Python: it reads Python type names
 
     @property
     def system_prompt(self) -> str:
@@ -134,6 +139,19 @@ class MultiStepAgent:
 
     def write_memory_to_messages(self, summary_mode: bool = False) -> list[ChatMessage]:
         return self.memory.to_messages(summary_mode)
+
+    def to_dict(self) -> dict:
+        """The agent as plain data: settings, model, tools as source, managed agents (see `from_dict`)."""
+        from .agent_config import agent_to_dict
+
+        return agent_to_dict(self)
+
+    @classmethod
+    def from_dict(cls, agent_dict: dict, **kwargs: Any) -> "MultiStepAgent":
+        """The agent that `to_dict()` described (keyword arguments override what it says)."""
+        from .agent_config import agent_from_dict
+
+        return agent_from_dict(cls, agent_dict, **kwargs)
 
     # -- entry points -----------------------------------------------------------
     async def arun(self, task: str | None, *, reset: bool = True, images: Any = None,
@@ -220,7 +238,7 @@ class MultiStepAgent:
         if reset or self.step_number == 0:
             self.step_number = 1
         self.memory.system_prompt = SystemPromptStep(system_prompt=self.initialize_system_prompt(),
-                                                     examples=self.prompt_templates.get("few_shot"))
+                                                     examples=self._prompt_parts.get("few_shot"))
         if task is not None:
             if additional_args:
                 task += ("\nYou have been given these additional arguments, available as variables "
@@ -389,13 +407,28 @@ class MultiStepAgent:
         """Synchronous `aresume`."""
         return platform.block_on(self.aresume(run_id, **kwargs))
 
+    def _setup_step_callbacks(self, step_callbacks: Any) -> None:
+        """A plain list is called after each action step; a dict maps step classes to callbacks."""
+        self.step_callbacks = CallbackRegistry()
+        if isinstance(step_callbacks, Mapping):
+            for step_type, callbacks in step_callbacks.items():
+                for callback in callbacks if isinstance(callbacks, (list, tuple)) else [callbacks]:
+                    self.step_callbacks.register(step_type, callback)
+        else:
+            for callback in step_callbacks or ():
+                self.step_callbacks.register(ActionStep, callback)
+        self.step_callbacks.register(ActionStep, self.monitor.update_metrics)
+
+    def _finalize_step(self, step: MemoryStep) -> list[Any]:
+        """Close the step's timing and call its callbacks; returns what async callbacks left to await."""
+        timing = getattr(step, "timing", None)
+        if isinstance(timing, Timing) and timing.end_time is None:
+            timing.end_time = time.time()
+        return [result for result in self.step_callbacks.callback(step, agent=self) if inspect.isawaitable(result)]
+
     async def _run_callbacks(self, step: MemoryStep) -> None:
-        for step_type, callbacks in self.step_callbacks:
-            if isinstance(step, step_type):
-                for callback in callbacks:
-                    result = callback(step, agent=self) if _takes_agent(callback) else callback(step)
-                    if inspect.isawaitable(result):
-                        await result
+        for pending in self._finalize_step(step):
+            await pending
 
     def _cancel_running_step(self) -> None:
         if self._in_step and self._run_task is not None and not self._run_task.done():
@@ -468,8 +501,7 @@ class MultiStepAgent:
         step = ActionStep(step_number=self.step_number, timing=Timing(),
                           error=AgentMaxStepsError(f"Reached the maximum number of steps ({max_steps})."))
         message = await self._final_answer_message(self.task)
-        step.model_output_message, step.token_usage = message, message.token_usage
-        step.model_output = step.action_output = message.content
+        step.token_usage, step.action_output = message.token_usage, message.content
         return await self._record(step)
 
     async def _final_answer_message(self, task: str | None) -> ChatMessage:
@@ -508,6 +540,10 @@ class MultiStepAgent:
         raise NotImplementedError
 
 
+# The templates smolagents' `prompt_templates` holds (ours has a few more parts, kept apart).
+_TEMPLATE_KEYS = ("system_prompt", "planning", "managed_agent", "final_answer")
+
+
 class ManagedAgentTool(Tool):
     """Lets a manager call an agent like a tool: task in, report out."""
 
@@ -543,14 +579,6 @@ def _build_tools(tools: Iterable[Tool | Callable]) -> dict[str, Tool]:
         built[item.name] = item
     built.setdefault("final_answer", FinalAnswerTool())
     return built
-
-
-def _callbacks_by_type(callbacks: Any) -> list[tuple[type, list[Callable]]]:
-    if isinstance(callbacks, Mapping):
-        return [(step_type, list(cbs) if isinstance(cbs, (list, tuple)) else [cbs])
-                for step_type, cbs in callbacks.items()]
-    callbacks = list(callbacks)  # a plain list: called after each action step, as in smolagents
-    return [(ActionStep, callbacks)] if callbacks else []
 
 
 def _takes_agent(function: Callable) -> bool:

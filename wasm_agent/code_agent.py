@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 from typing import Any, AsyncIterator, Callable, Iterable, Mapping
 
@@ -31,8 +32,12 @@ class CodeAgent(MultiStepAgent):
 
     def __init__(self, tools: Iterable[Tool | Callable], model: Model, *, executor_type: str = "sandbox",
                  executor: Executor | None = None, additional_authorized_imports: Iterable[str] = (),
-                 executor_kwargs: Mapping[str, Any] | None = None, **kwargs: Any):
+                 executor_kwargs: Mapping[str, Any] | None = None, use_structured_outputs_internally: bool = False,
+                 **kwargs: Any):
+        # With structured outputs the model answers {"thought": ..., "code": ...} (JSON schema), not tags.
+        self.use_structured_outputs_internally = use_structured_outputs_internally
         self.additional_authorized_imports = list(additional_authorized_imports)
+        self.executor_type, self.executor_kwargs = executor_type, dict(executor_kwargs or {})
         super().__init__(tools, model, **kwargs)
         self.executor = executor or create_executor(
             executor_type, additional_authorized_imports=self.additional_authorized_imports,
@@ -109,9 +114,13 @@ class CodeAgent(MultiStepAgent):
             self._loop.create_task(self.executor.interrupt())
 
     async def _step_stream(self, step: ActionStep) -> AsyncIterator[StreamEvent]:
-        async for delta in self._generate_action(step, stop_sequences=self.stop_sequences):
+        options = {"response_format": CODE_RESPONSE_FORMAT} if self.use_structured_outputs_internally else \
+            {"stop_sequences": self.stop_sequences}
+        async for delta in self._generate_action(step, **options):
             yield delta
         text = content_text(step.model_output_message.content)
+        if self.use_structured_outputs_internally:
+            text = _code_of_json_answer(text)
         if "<code>" in text and "</code>" not in text.split("<code>")[-1]:
             text += "</code>"  # the stop sequence ate the closing tag
             step.model_output_message.content = text
@@ -148,8 +157,29 @@ class CodeAgent(MultiStepAgent):
     async def close(self) -> None:
         await self.executor.close()
 
+    def to_dict(self) -> dict:
+        return {**super().to_dict(), "use_structured_outputs_internally": self.use_structured_outputs_internally}
+
     async def __aenter__(self) -> "CodeAgent":
         return self
 
     async def __aexit__(self, *exc: Any) -> None:
         await self.close()
+
+
+# The answer format asked of the model with `use_structured_outputs_internally` (a JSON schema).
+CODE_RESPONSE_FORMAT = {"type": "json_schema", "json_schema": {"name": "ThoughtAndCodeAnswer", "strict": True, "schema": {
+    "type": "object", "additionalProperties": False, "required": ["thought", "code"],
+    "properties": {"thought": {"type": "string", "description": "A free form text description of the thought process."},
+                   "code": {"type": "string", "description": "Valid Python code snippet implementing the thought."}}}}}
+
+
+def _code_of_json_answer(text: str) -> str:
+    """A structured answer as the usual text: the thought, then the code in tags (unreadable JSON stays as is)."""
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError:
+        return text
+    if not isinstance(data, dict) or not isinstance(data.get("code"), str):
+        return text
+    return f"Thought: {data.get('thought', '')}\n<code>\n{data['code']}\n</code>"

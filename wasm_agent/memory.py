@@ -414,6 +414,9 @@ class CallbackRegistry:
     def register(self, step_cls: type, callback: Callable) -> None:
         self._callbacks.setdefault(step_cls, []).append(callback)
 
+    def unregister(self, step_cls: type, callback: Callable) -> None:
+        self._callbacks.get(step_cls, []).remove(callback)
+
     def callback(self, memory_step: MemoryStep, **kwargs: Any) -> list[Any]:
         """Call the callbacks of the step's class and its bases; returns what they returned (awaitables too)."""
         results = []

@@ -8,6 +8,7 @@ from typing import Any, AsyncIterator, Iterator
 
 from . import platform
 from .agent import MultiStepAgent, _short
+from .agent_types import AgentAudio, AgentImage
 from .errors import AgentError, AgentGenerationError, AgentToolCallError, AgentToolExecutionError
 from .events import ActionOutput, StreamEvent, ToolOutput
 from .memory import ActionStep, Timing, ToolCall
@@ -72,7 +73,7 @@ class ToolCallingAgent(MultiStepAgent):
             outcomes = await asyncio.gather(*(self._call_tool(call) for call in calls))
         errors = [error for _, _, error in outcomes if error is not None]
         for call, (output, is_final, error) in zip(calls, outcomes):
-            call.observation = f"Error: {error.message}" if error else _short(output)
+            call.observation = f"Error: {error.message}" if error else self._observe(output, is_final)
             yield ToolOutput(id=call.id, output=output, is_final_answer=is_final, observation=call.observation,
                              tool_call=call)
         step.observations = "\n".join(call.observation for call in calls)
@@ -83,6 +84,15 @@ class ToolCallingAgent(MultiStepAgent):
             await self._check_final_answer(final[-1])
             step.action_output, step.is_final_answer = final[-1], True
             yield ActionOutput(output=final[-1], is_final_answer=True)
+
+    def _observe(self, output: Any, is_final: bool) -> str:
+        """What the model reads of an output; an image or audio is kept in `state` and named instead."""
+        kind = _media_kind(output)
+        if kind is None or is_final:
+            return _short(output)
+        name = f"{kind}.{'png' if kind == 'image' else 'mp3'}"
+        self.state[name] = output
+        return f"Stored '{name}' in memory."
 
     async def _call_tool(self, call: ToolCall) -> tuple[Any, bool, AgentError | None]:
         """Run one call (timed on `call.timing`); returns (output, is_final_answer, error)."""
@@ -98,6 +108,8 @@ class ToolCallingAgent(MultiStepAgent):
             return None, False, AgentToolExecutionError(
                 f"Unknown tool {call.name!r}; the tools are: {', '.join(self.callables)}.")
         arguments = call.arguments
+        if call.name == "final_answer" and isinstance(arguments, str) and arguments in self.state:
+            arguments = self.state[arguments]  # an answer that names a stored image or audio
         try:
             if isinstance(arguments, dict):
                 bound = tool.bind_arguments((), arguments)
@@ -113,3 +125,10 @@ class ToolCallingAgent(MultiStepAgent):
                 f"Error executing tool {call.name!r} with arguments {_short(arguments, 200)}: "
                 f"{type(error).__name__}: {error}")
         return output, call.name == "final_answer", None
+
+
+def _media_kind(value: Any) -> str | None:
+    """"image" for a PIL or agent image, "audio" for agent audio, else None (Pillow is not imported)."""
+    if isinstance(value, AgentImage) or type(value).__module__.startswith("PIL."):
+        return "image"
+    return "audio" if isinstance(value, AgentAudio) else None

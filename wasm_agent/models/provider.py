@@ -120,6 +120,8 @@ class ProviderModel(Model):
     async def agenerate(self, messages: Sequence[ChatMessage], stop_sequences: Sequence[str] | None = None,
                         response_format: Any = None, tools_to_call_from: Sequence[Any] | None = None,
                         **kwargs: Any) -> ChatMessage:
+        if response_format is not None:  # OpenAI's field; what other providers call it is theirs to map
+            kwargs["response_format"] = response_format
         request = self._request(messages, stop_sequences, tools_to_call_from, kwargs, stream=False)
 
         async def attempt() -> ChatMessage:
@@ -182,6 +184,11 @@ class ProviderModel(Model):
 
     def to_dict(self) -> dict:
         return {**super().to_dict(), "api_base": self.api_base, "options": dict(self.options)}
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "ProviderModel":
+        """The model `to_dict()` described (its API key comes from the environment again, never the data)."""
+        return cls(data.get("model_id"), api_base=data.get("api_base"), **(data.get("options") or {}))
 
     # -- machinery ----------------------------------------------------------------------------------
     def _request(self, messages, stop_sequences, tools, kwargs, *, stream: bool) -> HttpRequest:

@@ -103,11 +103,20 @@ class Tool:
                 raise ToolDefinitionError(f"{where}: Nullable argument {arg!r} in {side} should have key "
                                           f"'nullable' set to True in {other} (a default value or Optional there).")
 
-    def to_code_prompt(self) -> str:
-        """The tool as a Python signature with its docstring, for a code-writing model."""
+    def to_code_prompt(self, *, python_types: bool = False) -> str:
+        """The tool as a Python signature with its docstring, for a code-writing model.
+
+        Types are named as in `inputs` (`string`, `integer`...), as smolagents writes them; with
+        `python_types`, as Python names them (`str`, `int`...), which is what CodeAgent's prompt shows.
+        """
+        def name_of(kind: Any) -> str:
+            if python_types:
+                return _py_type(kind)
+            return " | ".join(_types_of(kind)) if isinstance(kind, list) else kind
+
         params = []
         for arg, spec in self.inputs.items():
-            annotation = _py_type(spec["type"])
+            annotation = name_of(spec["type"])
             params.append(f"{arg}: {annotation} = None" if spec.get("nullable") else f"{arg}: {annotation}")
         doc = [self.description.strip()]
         if self.inputs:
@@ -115,7 +124,7 @@ class Tool:
             doc.append("Args:")
             doc.extend(f"    {arg}: {spec['description']}" for arg, spec in self.inputs.items())
         body = "\n".join(f"    {line}".rstrip() for line in "\n".join(doc).splitlines()).lstrip()
-        return f'def {self.name}({", ".join(params)}) -> {_py_type(self.output_type)}:\n    """{body}\n    """'
+        return f'def {self.name}({", ".join(params)}) -> {name_of(self.output_type)}:\n    """{body}\n    """'
 
     def to_tool_calling_prompt(self) -> str:
         """The tool as one line of description, for a tool-calling model (smolagents' format)."""
