@@ -21,13 +21,19 @@ from .messages import (ChatMessage, ChatMessageStreamDelta, ChatMessageToolCall,
                        ToolCallDelta)
 from .models import AnthropicModel, GeminiModel, Model, OpenAIModel, ScriptedModel
 from .persistence import FileRunStore, RunRecord, RunStore
-from .tools import FinalAnswerTool, PythonInterpreterTool, Tool, tool, validate_tool_arguments
-from .agent_types import AgentAudio, AgentImage, AgentText
+from .tools import FinalAnswerTool, Tool, tool
+
+# The rest of smolagents' top-level names (docs/smolagents.md has the whole table).
+from .agent_types import AgentAudio, AgentImage, AgentText, AgentType, handle_agent_output_types
 from .memory import CallbackRegistry
-from .messages import ChatMessageToolCallFunction, get_clean_message_list, parse_json_if_needed
+from .messages import (ChatMessageToolCallFunction, agglomerate_stream_deltas, get_clean_message_list,
+                       parse_json_if_needed)
+from .models import MODEL_REGISTRY, OpenAIServerModel
 from .monitoring import AgentLogger, LogLevel, Monitor
 from .parsing import BASE_BUILTIN_MODULES, parse_code_blobs
 from .prompts import EMPTY_PROMPT_TEMPLATES, populate_template
+from .tools import PythonInterpreterTool, validate_tool_arguments
+from .tools.base import is_valid_name
 from .unavailable import unavailable
 
 # smolagents' Gradio UI: the UI here is the static site (`python -m wasm_agent serve`).
@@ -47,8 +53,9 @@ __all__ = [
     "Timing", "TokenUsage", "Tool", "ToolCall", "ToolCallDelta", "ToolCallingAgent", "ToolDefinitionError",
     "ToolOutput", "tool",
     # smolagents' names (docs/smolagents.md)
-    "AgentAudio", "AgentImage", "AgentLogger", "AgentText", "BASE_BUILTIN_MODULES", "CallbackRegistry",
+    "AgentAudio", "AgentImage", "AgentLogger", "AgentText", "AgentType", "MODEL_REGISTRY", "OpenAIServerModel",
+    "agglomerate_stream_deltas", "handle_agent_output_types", "BASE_BUILTIN_MODULES", "CallbackRegistry",
     "ChatMessageToolCallFunction", "EMPTY_PROMPT_TEMPLATES", "LogLevel", "Monitor", "PythonInterpreterTool",
-    "get_clean_message_list", "parse_code_blobs", "parse_json_if_needed", "populate_template",
+    "get_clean_message_list", "is_valid_name", "parse_code_blobs", "parse_json_if_needed", "populate_template",
     "validate_tool_arguments",
 ]

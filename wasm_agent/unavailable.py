@@ -31,6 +31,10 @@ REASONS: dict[str, str] = {
                           "with OpenAIModel",
     "AzureOpenAIModel": "here, use OpenAIModel(model_id, api_base=<your Azure deployment's /openai/v1 URL>, "
                         "api_key=<key>)",
+    "AzureOpenAIServerModel": "smolagents' former name of AzureOpenAIModel; here, use OpenAIModel with your "
+                              "Azure deployment's /openai/v1 URL",
+    "AmazonBedrockServerModel": "smolagents' former name of AmazonBedrockModel; here, use Bedrock's "
+                                "OpenAI-compatible endpoint with OpenAIModel",
     "DuckDuckGoSearchTool": _NO_WEB,
     "GoogleSearchTool": _NO_WEB,
     "ApiWebSearchTool": _NO_WEB,

@@ -17,6 +17,10 @@ from .retry import RetryPolicy  # noqa: E402
 
 __all__ += ["OpenAIModel", "AnthropicModel", "GeminiModel", "RetryPolicy"]
 
+OpenAIServerModel = OpenAIModel  # smolagents' former name
+# The roles smolagents' models send its step roles as (what get_clean_message_list applies).
+tool_role_conversions = {MessageRole.TOOL_CALL: MessageRole.ASSISTANT, MessageRole.TOOL_RESPONSE: MessageRole.USER}
+
 # smolagents' in-process and SDK-based models: importable, failing on use with what to use instead.
 InferenceClientModel = unavailable("InferenceClientModel")
 HfApiModel = unavailable("HfApiModel")
@@ -27,8 +31,11 @@ VLLMModel = unavailable("VLLMModel")
 MLXModel = unavailable("MLXModel")
 AmazonBedrockModel = unavailable("AmazonBedrockModel")
 AzureOpenAIModel = unavailable("AzureOpenAIModel")
+AzureOpenAIServerModel = unavailable("AzureOpenAIServerModel")
+AmazonBedrockServerModel = unavailable("AmazonBedrockServerModel")
 
 # Model classes by name, as `MultiStepAgent.from_dict` finds them.
 MODEL_REGISTRY: dict[str, type] = {cls.__name__: cls for cls in (
-    ScriptedModel, OpenAIModel, AnthropicModel, GeminiModel, InferenceClientModel, HfApiModel, LiteLLMModel,
-    LiteLLMRouterModel, TransformersModel, VLLMModel, MLXModel, AmazonBedrockModel, AzureOpenAIModel)}
+    ScriptedModel, OpenAIModel, OpenAIServerModel, AnthropicModel, GeminiModel, InferenceClientModel, HfApiModel, LiteLLMModel,
+    LiteLLMRouterModel, TransformersModel, VLLMModel, MLXModel, AmazonBedrockModel, AmazonBedrockServerModel,
+    AzureOpenAIModel, AzureOpenAIServerModel)}

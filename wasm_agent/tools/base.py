@@ -294,6 +294,11 @@ def tool(function: Callable) -> Tool:
     return FunctionTool(function, name, description, inputs, output_type)
 
 
+def is_valid_name(name: str) -> bool:
+    """True for a name a tool or agent can have: a Python identifier, not a keyword."""
+    return isinstance(name, str) and name.isidentifier() and not keyword.iskeyword(name)
+
+
 def validate_tool_arguments(tool: Tool, arguments: Any) -> None:
     """Check arguments against a tool's inputs: `ValueError` for a missing or unknown argument,
     `TypeError` for a value of the wrong type (an integer is a number; None fits a nullable input).
