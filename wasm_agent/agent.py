@@ -266,6 +266,9 @@ class MultiStepAgent:
                 planning_step = await self._plan(first=len(self.memory.steps) == 1,
                                                  remaining=max_steps - self.step_number + 1)
                 yield await self._record(planning_step)
+                if self.interrupt_switch:  # stopped from a callback that read the plan: no action follows
+                    state = "interrupted"
+                    break
             step = ActionStep(step_number=self.step_number, timing=Timing())
             self.logger.log_rule(f"Step {self.step_number}", level=LogLevel.INFO)
             self._in_step = True
