@@ -326,6 +326,8 @@ class MultiStepAgent:
         return step
 
     def _log_step(self, step: ActionStep) -> None:
+        if self.logger.level < LogLevel.ERROR:  # quiet: build no text
+            return
         if step.model_output:
             self.logger.log_markdown(step.model_output, title="Output message of the LLM:", level=LogLevel.DEBUG)
         if step.code_action:

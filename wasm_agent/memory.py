@@ -410,6 +410,7 @@ class CallbackRegistry:
 
     def __init__(self) -> None:
         self._callbacks: dict[type, list[Callable]] = {}
+        self._takes_kwargs: dict[Any, bool] = {}  # per callback, read once (signatures are slow to read)
 
     def register(self, step_cls: type, callback: Callable) -> None:
         self._callbacks.setdefault(step_cls, []).append(callback)
@@ -422,8 +423,10 @@ class CallbackRegistry:
         results = []
         for cls in type(memory_step).__mro__:
             for callback in self._callbacks.get(cls, ()):
-                results.append(callback(memory_step, **kwargs) if _takes_more_than_step(callback)
-                               else callback(memory_step))
+                takes_kwargs = self._takes_kwargs.get(callback)
+                if takes_kwargs is None:
+                    takes_kwargs = self._takes_kwargs[callback] = _takes_more_than_step(callback)
+                results.append(callback(memory_step, **kwargs) if takes_kwargs else callback(memory_step))
         return results
 
 

@@ -73,7 +73,8 @@ class AgentLogger:
 
     def _text(self, text: str, level: int, style: str | None = None) -> None:
         # Plain text, never markup: what tools print may contain "[/...]" that rich would parse.
-        self.log(_styled(text, style), level=level)
+        if level <= self.level:
+            self.console.print(_styled(text, style))
 
     def log_error(self, error_message: str) -> None:
         self._text(printable(error_message), LogLevel.ERROR, "bold red")
@@ -146,11 +147,14 @@ class Monitor:
     def update_metrics(self, step_log: Any) -> None:
         duration = step_log.timing.duration or 0.0
         self.step_durations.append(duration)
-        line = f"[Step {len(self.step_durations)}: Duration {duration:.2f} seconds"
         usage = getattr(step_log, "token_usage", None)
         if usage is not None:
             self.total_input_token_count += usage.input_tokens
             self.total_output_token_count += usage.output_tokens
+        if self.logger.level < LogLevel.INFO:
+            return
+        line = f"[Step {len(self.step_durations)}: Duration {duration:.2f} seconds"
+        if usage is not None:
             line += (f"| Input tokens: {self.total_input_token_count:,} | "
                      f"Output tokens: {self.total_output_token_count:,}")
         self.logger._text(line + "]", LogLevel.INFO, "dim")

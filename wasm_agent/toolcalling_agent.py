@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import inspect
 import time
 from typing import Any, AsyncIterator, Iterator
 
@@ -115,7 +116,9 @@ class ToolCallingAgent(MultiStepAgent):
                 bound = tool.bind_arguments((), arguments)
             else:
                 bound = tool.bind_arguments((arguments,) if arguments is not None else (), {})
-            output = await tool.acall(**bound)
+            output = tool.forward(**bound)  # checked just above
+            if inspect.isawaitable(output):
+                output = await output
         except AgentToolCallError as error:
             return None, False, error
         except (AgentGenerationError, asyncio.CancelledError):
