@@ -186,7 +186,7 @@ async def test_an_imported_run_is_not_replayed_until_the_user_agrees(tmp_path):
     agent = CodeAgent([record], model, executor_type="inprocess", run_store=store)
     assert await agent.aresume(imported.id) == "absent"  # the file's code did not run
     assert uses == []  # and its trap did not call the tool
-    told = model.calls[0]["messages"][-1].content
+    told = model.calls[0]["messages"][-1].text
     assert "not run again" in told and "imported" in told and "not defined" in told
     assert (await store.get_run(imported.id)).imported is True  # resuming does not launder it
     with pytest.raises(ValueError, match="no field 'imported'"):
@@ -306,5 +306,5 @@ async def test_a_local_run_resumed_with_replay_false_starts_clean_and_says_so(tm
     model = ScriptedModel([code(LOOK)])
     agent = CodeAgent([record], model, executor_type="inprocess", run_store=FileRunStore(tmp_path))
     assert await agent.aresume(run.id, replay=False) == "absent" and uses == []
-    told = model.calls[0]["messages"][-1].content
+    told = model.calls[0]["messages"][-1].text
     assert "the user chose not to run it again" in told and "that step 1 defined are not defined now" in told
