@@ -98,11 +98,11 @@ def ours_agents(scenario: str):
             messages = [ChatMessage(role="assistant", token_usage=usage, tool_calls=[
                 {"id": f"call_{i}", "type": "function", "function": {"name": name, "arguments": arguments}}])
                 for i, (name, arguments) in enumerate(tool_calls())]
-            return ToolCallingAgent([add_one], ScriptedModel(messages), max_steps=STEPS)
+            return ToolCallingAgent([add_one], ScriptedModel(messages), max_steps=STEPS, verbosity_level=-1)
         messages = [ChatMessage(role="assistant", content=text, token_usage=usage) for text in code_responses()]
         executor = InlineExecutor() if scenario == "code-inline" else None
         return CodeAgent([], ScriptedModel(messages), executor_type="inprocess", executor=executor,
-                         max_steps=STEPS)
+                         max_steps=STEPS, verbosity_level=-1)  # quiet, as the smolagents side
 
     def check(agent, output):
         steps = [s for s in agent.memory.steps if isinstance(s, ActionStep)]

@@ -25,6 +25,23 @@ from .tools import FinalAnswerTool, Tool, UserInputTool, tool
 from .tools.mcp import MCPClient, ToolCollection
 from .tools.web import VisitWebpageTool, WebSearchTool, WikipediaSearchTool
 
+# The rest of smolagents' top-level names (docs/smolagents.md has the whole table).
+from .agent_types import AgentAudio, AgentImage, AgentText, AgentType, handle_agent_output_types
+from .memory import CallbackRegistry
+from .messages import (ChatMessageToolCallFunction, agglomerate_stream_deltas, get_clean_message_list,
+                       parse_json_if_needed)
+from .models import MODEL_REGISTRY, OpenAIServerModel
+from .monitoring import AgentLogger, LogLevel, Monitor
+from .parsing import BASE_BUILTIN_MODULES, parse_code_blobs
+from .prompts import EMPTY_PROMPT_TEMPLATES, populate_template
+from .tools import PythonInterpreterTool, validate_tool_arguments
+from .tools.base import is_valid_name
+from .unavailable import unavailable
+
+# smolagents' Gradio UI: the UI here is the static site (`python -m wasm_agent serve`).
+GradioUI = unavailable("GradioUI")
+stream_to_gradio = unavailable("stream_to_gradio")
+
 __version__ = "0.1.0"
 
 __all__ = [
@@ -38,4 +55,10 @@ __all__ = [
     "Timing", "TokenUsage", "Tool", "ToolCall", "ToolCallDelta", "ToolCallingAgent", "ToolDefinitionError",
     "ToolOutput", "tool", "MCPClient", "ToolCollection", "UserInputTool", "VisitWebpageTool", "WebSearchTool",
     "WikipediaSearchTool",
+    # smolagents' names (docs/smolagents.md)
+    "AgentAudio", "AgentImage", "AgentLogger", "AgentText", "AgentType", "MODEL_REGISTRY", "OpenAIServerModel",
+    "agglomerate_stream_deltas", "handle_agent_output_types", "BASE_BUILTIN_MODULES", "CallbackRegistry",
+    "ChatMessageToolCallFunction", "EMPTY_PROMPT_TEMPLATES", "LogLevel", "Monitor", "PythonInterpreterTool",
+    "get_clean_message_list", "is_valid_name", "parse_code_blobs", "parse_json_if_needed", "populate_template",
+    "validate_tool_arguments",
 ]

@@ -17,10 +17,13 @@ from .errors import (AgentError, AgentGenerationError, AgentInterruptedError,
                      AgentMaxStepsError, ToolDefinitionError)
 from .context import ContextBudget, fit_steps
 from .events import RunResult, StreamEvent
-from .memory import (ActionStep, AgentMemory, FinalAnswerStep, MemoryStep, NoteStep, PlanningStep,
-                     SystemPromptStep, TaskStep, Timing)
-from .messages import ChatMessage, ChatMessageStreamDelta, MessageRole, TokenUsage, agglomerate_stream_deltas
+from .memory import (ActionStep, AgentMemory, CallbackRegistry, FinalAnswerStep, MemoryStep, NoteStep,
+                     PlanningStep, SystemPromptStep, TaskStep, Timing)
+from .agent_types import handle_agent_output_types
+from .messages import (ChatMessage, ChatMessageStreamDelta, MessageRole, TokenUsage, agglomerate_stream_deltas,
+                       content_text)
 from .models.base import Model, call_generate
+from .monitoring import AgentLogger, LogLevel, Monitor
 from .persistence import RunBusyError, RunRecord, RunStore, RunStoreError
 from .prompts import load_prompts, render
 from .tools import FinalAnswerTool, Tool, tool as make_tool
@@ -50,7 +53,8 @@ class MultiStepAgent:
         return_full_result: bool = False,
         provide_run_summary: bool = False,
         run_store: RunStore | None = None,
-        verbosity_level: int | None = None,  # accepted for smolagents compatibility; we print nothing
+        verbosity_level: int | None = None,
+        logger: AgentLogger | None = None,
         add_base_tools: bool = False,
     ):
         if add_base_tools:
@@ -72,9 +76,15 @@ class MultiStepAgent:
         self.save_error: str | None = None  # why this run stopped being saved (quota, disk full…), if it did
         # A model may ask for a variant of the prompts (e.g. "small": compact, with few-shot turns).
         variant = getattr(model, "prompt_variant", None)
-        self.prompt_templates = {**load_prompts("common"), **load_prompts(self.prompt_file),
-                                 **(load_prompts(f"{self.prompt_file}_{variant}") if variant else {}),
-                                 **(prompt_templates or {})}
+        variant = variant if isinstance(variant, str) else None  # a stand-in model (a mock) has none
+        files = ["common", self.prompt_file, f"{self.prompt_file}_{variant}" if variant else ""]
+        defaults = {key: value for name in files if name for key, value in load_prompts(name).items()}
+        # smolagents' keys, given ones first; our own parts (sections, few-shot turns) stay out of the dict.
+        self.prompt_templates = dict(prompt_templates or {})
+        self.prompt_templates.update({key: defaults[key] for key in _TEMPLATE_KEYS
+                                      if key in defaults and key not in self.prompt_templates})
+        self._prompt_parts = {key: self.prompt_templates.get(key, value) for key, value in defaults.items()
+                              if key not in _TEMPLATE_KEYS}
         self.tools = _build_tools(tools)
         self.managed_agents = {agent.name: agent for agent in managed_agents}
         for agent_name, agent in self.managed_agents.items():
@@ -84,11 +94,17 @@ class MultiStepAgent:
                 raise ToolDefinitionError(f"managed agent {agent_name!r} has the name of a tool")
         self.callables: dict[str, Tool] = {**self.tools, **{n: ManagedAgentTool(a) for n, a in
                                                              self.managed_agents.items()}}
-        self.step_callbacks = _callbacks_by_type(step_callbacks)
-        self.memory = AgentMemory(self.initialize_system_prompt(), self.prompt_templates.get("few_shot"))
+        if self.name is not None and self.name in self.callables:
+            raise ToolDefinitionError(f"agent name {self.name!r} is also the name of one of its tools")
+        if verbosity_level is None:  # like smolagents: progress on the console; in a page, the UI shows it
+            verbosity_level = LogLevel.OFF if platform.IN_PYODIDE else LogLevel.INFO
+        self.logger = logger or AgentLogger(level=verbosity_level)
+        self.monitor = Monitor(self.model, self.logger)
+        self._setup_step_callbacks(step_callbacks)
+        self.memory = AgentMemory(self.initialize_system_prompt(), self._prompt_parts.get("few_shot"))
         self.state: dict[str, Any] = {}
         self.task: str | None = None
-        self.step_number = 1
+        self.step_number = 0
         self.interrupt_switch = False
         self._loop: asyncio.AbstractEventLoop | None = None
         self._run_task: asyncio.Task | None = None
@@ -102,15 +118,25 @@ class MultiStepAgent:
         agents = "\n\n".join(self._describe_tool(ManagedAgentTool(a)) for a in self.managed_agents.values())
         return {
             "tools": "\n\n".join(self._describe_tool(t) for t in self.tools.values()),
-            "managed_agents": render(self.prompt_templates["managed_agents_section"], agents=agents)
+            "managed_agents": render(self._prompt_parts["managed_agents_section"], agents=agents)
             if agents else "",
-            "instructions": render(self.prompt_templates["instructions_section"], instructions=self.instructions)
+            "instructions": render(self._prompt_parts["instructions_section"], instructions=self.instructions)
             if self.instructions else "",
             "authorized_imports": "",
         }
 
     def _describe_tool(self, tool: Tool) -> str:
-        return tool.to_code_prompt()
+        return tool.to_code_prompt(python_types=True)  # the model writes Python: it reads Python type names
+
+    @property
+    def system_prompt(self) -> str:
+        """The system prompt as this agent's tools and instructions make it now (read-only)."""
+        return self.initialize_system_prompt()
+
+    @system_prompt.setter
+    def system_prompt(self, value: str) -> None:
+        raise AttributeError("The 'system_prompt' property is read-only. "
+                             "Use 'self.prompt_templates[\"system_prompt\"]' instead.")
 
     def write_memory_to_messages(self, summary_mode: bool = False) -> list[ChatMessage]:
         """The memory as messages, fitted to the model's context (older steps shortened first)."""
@@ -121,6 +147,19 @@ class MultiStepAgent:
     def context_budget(self) -> ContextBudget:
         """The model's context window and reply size (`model.max_context_tokens`, `max_tokens`)."""
         return ContextBudget.for_model(self.model)
+
+    def to_dict(self) -> dict:
+        """The agent as plain data: settings, model, tools as source, managed agents (see `from_dict`)."""
+        from .agent_config import agent_to_dict
+
+        return agent_to_dict(self)
+
+    @classmethod
+    def from_dict(cls, agent_dict: dict, **kwargs: Any) -> "MultiStepAgent":
+        """The agent that `to_dict()` described (keyword arguments override what it says)."""
+        from .agent_config import agent_from_dict
+
+        return agent_from_dict(cls, agent_dict, **kwargs)
 
     # -- entry points -----------------------------------------------------------
     async def arun(self, task: str | None, *, reset: bool = True, images: Any = None,
@@ -134,10 +173,13 @@ class MultiStepAgent:
         >>> asyncio.run(agent.arun("What is 2 + 2?"))
         4
         """
-        async for _ in self._run(task, reset=reset, additional_args=additional_args, max_steps=max_steps):
+        async for _ in self._run(task, reset=reset, additional_args=additional_args, max_steps=max_steps,
+                                 images=images):
             pass
         full = self.return_full_result if return_full_result is None else return_full_result
         if not full:
+            if self.last_result.state == "interrupted":  # a bare answer cannot say so: raise, as smolagents does
+                raise AgentInterruptedError("Agent interrupted.")
             return self.last_result.output
         self.last_result.steps = self.memory.get_full_steps()
         return self.last_result
@@ -155,9 +197,10 @@ class MultiStepAgent:
         return platform.block_on(self.arun(task, **kwargs))
 
     async def stream(self, task: str | None, *, reset: bool = True, additional_args: dict | None = None,
-                     max_steps: int | None = None, **_: Any) -> AsyncIterator[StreamEvent]:
+                     max_steps: int | None = None, images: Any = None, **_: Any) -> AsyncIterator[StreamEvent]:
         """Yield the run's events as they happen (see `wasm_agent.events`)."""
-        async for event in self._run(task, reset=reset, additional_args=additional_args, max_steps=max_steps):
+        async for event in self._run(task, reset=reset, additional_args=additional_args, max_steps=max_steps,
+                                     images=images):
             yield event
 
     def interrupt(self) -> None:
@@ -170,16 +213,27 @@ class MultiStepAgent:
         if loop is not None and not loop.is_closed():
             loop.call_soon_threadsafe(self._cancel_running_step)
 
-    def __call__(self, task: str, **kwargs: Any) -> Any:
-        """Run as a managed agent, synchronously; returns the manager's report."""
-        return platform.block_on(ManagedAgentTool(self).forward(task, kwargs.get("additional_args")))
+    def __call__(self, task: str, **kwargs: Any) -> str:
+        """Run as a managed agent, synchronously; returns the report its manager reads."""
+        full_task = render(self.prompt_templates["managed_agent"]["task"], name=self.name, task=task)
+        return self.managed_report(self.run(full_task, **kwargs))
+
+    def managed_report(self, output: Any) -> str:
+        """What a manager is told of this agent's run: its answer (and, with provide_run_summary, its steps)."""
+        report = render(self.prompt_templates["managed_agent"]["report"], name=self.name, final_answer=output)
+        if self.provide_run_summary:
+            report += "\n\nFor more detail, find below a summary of this agent's work:\n<summary_of_work>\n"
+            for message in self.write_memory_to_messages(summary_mode=True):
+                report += f"\n{_short(content_text(message.content))}\n---"
+            report += "\n</summary_of_work>"
+        return report
 
     async def close(self) -> None:
         """Release the executor (a sandbox process or worker)."""
 
     # -- the loop ---------------------------------------------------------------
     async def _run(self, task: str | None, *, reset: bool, additional_args: dict | None,
-                   max_steps: int | None) -> AsyncIterator[StreamEvent]:
+                   max_steps: int | None, images: Any = None) -> AsyncIterator[StreamEvent]:
         max_steps = max_steps or self.max_steps
         self.interrupt_switch = False
         self.save_error = None
@@ -188,15 +242,19 @@ class MultiStepAgent:
             self.state.update(additional_args)
         if reset:
             self.memory.reset()
+            self.monitor.reset()
+        if reset or self.step_number == 0:
             self.step_number = 1
         self.memory.system_prompt = SystemPromptStep(system_prompt=self.initialize_system_prompt(),
-                                                     examples=self.prompt_templates.get("few_shot"))
+                                                     examples=self._prompt_parts.get("few_shot"))
         if task is not None:
             if additional_args:
                 task += ("\nYou have been given these additional arguments, available as variables "
                          f"of the same names in your code:\n{_summarise(additional_args)}")
             self.task = task
-            self.memory.steps.append(TaskStep(task=task))
+            self.memory.steps.append(TaskStep(task=task, task_images=list(images) if images else None))
+            self.logger.log_task(task.strip(), subtitle=f"{type(self.model).__name__} - {self.model.model_id}",
+                                 title=self.name, level=LogLevel.INFO)
         elif not any(isinstance(step, TaskStep) for step in self.memory.steps):
             raise ValueError("no task: give one, or continue a memory that holds one (reset=False)")
         if reset or self.run_id is None:
@@ -213,9 +271,15 @@ class MultiStepAgent:
                 break
             if self.planning_interval and (self.step_number == 1 or
                                            (self.step_number - 1) % self.planning_interval == 0):
-                planning_step = await self._plan(first=self.step_number == 1, remaining=max_steps)
+                # The initial plan when the memory holds only this task; else an update from what it holds.
+                planning_step = await self._plan(first=len(self.memory.steps) == 1,
+                                                 remaining=max_steps - self.step_number + 1)
                 yield await self._record(planning_step)
+                if self.interrupt_switch:  # stopped from a callback that read the plan: no action follows
+                    state = "interrupted"
+                    break
             step = ActionStep(step_number=self.step_number, timing=Timing())
+            self.logger.log_rule(f"Step {self.step_number}", level=LogLevel.INFO)
             self._in_step = True
             try:
                 async for event in self._step_stream(step):
@@ -240,12 +304,15 @@ class MultiStepAgent:
             if step.is_final_answer:
                 final = step
                 break
+            if self.interrupt_switch:
+                state = "interrupted"
+                break
             if state == "interrupted":
                 break
             if self._repeats_a_failure(step):
                 gave_up = step
                 break
-        output = final.action_output if final is not None else None
+        output = handle_agent_output_types(final.action_output) if final is not None else None
         if final is None and self.interrupt_switch:
             state = "interrupted"
         if final is None and state == "success":
@@ -262,23 +329,39 @@ class MultiStepAgent:
                 state, output = "interrupted", None
             finally:
                 self._in_step = False
-        final_step = FinalAnswerStep(output=output)
-        self.memory.steps.append(final_step)
-        await self._save(state)
+        final_step = FinalAnswerStep(output=output)  # yielded and saved; memory keeps the steps that happened
+        await self._save(state, final_step)
         await self._run_callbacks(final_step)
-        self.last_result = RunResult(output=output, state=state, token_usage=self._total_usage(),
+        if state == "success":
+            self.logger.log(f"Final answer: {_short(output, 2_000)}", level=LogLevel.INFO)
+        usage = self._total_usage() if any(getattr(s, "token_usage", None) for s in self.memory.steps) else None
+        self.last_result = RunResult(output=output, state=state, token_usage=usage,
                                      timing=Timing(started.start_time, time.time()), save_error=self.save_error)
         yield final_step
 
     async def _record(self, step: MemoryStep) -> MemoryStep:
         step.timing.end_time = time.time()
         self.memory.steps.append(step)
+        if isinstance(step, ActionStep):
+            self._log_step(step)
         await self._save("running")
         await self._run_callbacks(step)
         return step
 
-    async def _save(self, status: str) -> None:
-        """Write the steps the store does not have yet, and the run's status.
+    def _log_step(self, step: ActionStep) -> None:
+        if self.logger.level < LogLevel.ERROR:  # quiet: build no text
+            return
+        if step.model_output:
+            self.logger.log_markdown(step.model_output, title="Output message of the LLM:", level=LogLevel.DEBUG)
+        if step.code_action:
+            self.logger.log_code("Executing parsed code:", step.code_action, level=LogLevel.INFO)
+        if step.observations:
+            self.logger.log(step.observations, level=LogLevel.INFO)
+        if step.error is not None:
+            self.logger.log_error(step.error.message)
+
+    async def _save(self, status: str, final_step: FinalAnswerStep | None = None) -> None:
+        """Write the steps the store does not have yet (and the final answer), and the run's status.
 
         A write that fails (quota, disk full, an aborted transaction) does not stop the run: it goes
         on unsaved, marked "error" in the store if that still works, and `save_error` says why.
@@ -286,7 +369,7 @@ class MultiStepAgent:
         if self.run_store is None or self.save_error is not None:
             return
         try:
-            await self._write_steps(status)
+            await self._write_steps(status, final_step)
         except RunBusyError:
             raise
         except Exception as error:
@@ -295,7 +378,7 @@ class MultiStepAgent:
                 with contextlib.suppress(Exception):
                     await self.run_store.update_run(self.run_id, status="error")
 
-    async def _write_steps(self, status: str) -> None:
+    async def _write_steps(self, status: str, final_step: FinalAnswerStep | None) -> None:
         store = self.run_store
         if self.run_id is None:
             record = RunRecord(id=RunRecord.new_id(), title=_title(self.task),
@@ -307,6 +390,8 @@ class MultiStepAgent:
         for step in self.memory.steps[self._saved_steps:]:
             await store.append_step(self.run_id, step.to_dict())
         self._saved_steps = len(self.memory.steps)
+        if final_step is not None:
+            await store.append_step(self.run_id, final_step.to_dict())
         await store.update_run(self.run_id, status=status, steps=len(self.memory.action_steps))
 
     async def aresume(self, run_id: str, *, replay: bool | None = None, max_steps: int | None = None,
@@ -354,13 +439,28 @@ class MultiStepAgent:
         """Synchronous `aresume`."""
         return platform.block_on(self.aresume(run_id, **kwargs))
 
+    def _setup_step_callbacks(self, step_callbacks: Any) -> None:
+        """A plain list is called after each action step; a dict maps step classes to callbacks."""
+        self.step_callbacks = CallbackRegistry()
+        if isinstance(step_callbacks, Mapping):
+            for step_type, callbacks in step_callbacks.items():
+                for callback in callbacks if isinstance(callbacks, (list, tuple)) else [callbacks]:
+                    self.step_callbacks.register(step_type, callback)
+        else:
+            for callback in step_callbacks or ():
+                self.step_callbacks.register(ActionStep, callback)
+        self.step_callbacks.register(ActionStep, self.monitor.update_metrics)
+
+    def _finalize_step(self, step: MemoryStep) -> list[Any]:
+        """Close the step's timing and call its callbacks; returns what async callbacks left to await."""
+        timing = getattr(step, "timing", None)
+        if isinstance(timing, Timing) and timing.end_time is None:
+            timing.end_time = time.time()
+        return [result for result in self.step_callbacks.callback(step, agent=self) if inspect.isawaitable(result)]
+
     async def _run_callbacks(self, step: MemoryStep) -> None:
-        for step_type, callbacks in self.step_callbacks:
-            if isinstance(step, step_type):
-                for callback in callbacks:
-                    result = callback(step, agent=self) if _takes_agent(callback) else callback(step)
-                    if inspect.isawaitable(result):
-                        await result
+        for pending in self._finalize_step(step):
+            await pending
 
     def _cancel_running_step(self) -> None:
         if self._in_step and self._run_task is not None and not self._run_task.done():
@@ -412,16 +512,20 @@ class MultiStepAgent:
     async def _plan(self, first: bool, remaining: int) -> PlanningStep:
         variables = {**self._prompt_variables(), "task": self.task, "remaining_steps": remaining}
         planning = self.prompt_templates["planning"]
+
+        def text(role: MessageRole, key: str) -> ChatMessage:
+            return ChatMessage(role, [{"type": "text", "text": render(planning[key], **variables)}])
+
         if first:
-            messages = [ChatMessage(MessageRole.USER, render(planning["initial_plan"], **variables))]
+            messages = [text(MessageRole.USER, "initial_plan")]
         else:
-            messages = [ChatMessage(MessageRole.SYSTEM, render(planning["update_plan_pre_messages"], **variables)),
+            messages = [text(MessageRole.SYSTEM, "update_plan_pre_messages"),
                         *self.write_memory_to_messages(summary_mode=True),
-                        ChatMessage(MessageRole.USER, render(planning["update_plan_post_messages"], **variables))]
+                        text(MessageRole.USER, "update_plan_post_messages")]
         step = PlanningStep(model_input_messages=messages, timing=Timing())
         message = await self._complete(messages, stop_sequences=["<end_plan>"])
         step.model_output_message, step.token_usage = message, message.token_usage
-        step.plan = (message.content or "").split("<end_plan>")[0].strip()
+        step.plan = content_text(message.content).split("<end_plan>")[0].strip()
         return step
 
     def _repeats_a_failure(self, step: ActionStep) -> bool:
@@ -444,14 +548,25 @@ class MultiStepAgent:
                       if repeated is not None else f"{max_steps} steps gave no answer")
             step.error = AgentMaxStepsError(render(self.prompt_templates["give_up"], reason=reason))
             return await self._record(step)
-        templates = self.prompt_templates["final_answer"]
-        messages = [ChatMessage(MessageRole.SYSTEM, render(templates["pre_messages"])),
-                    *self.write_memory_to_messages()[1:],
-                    ChatMessage(MessageRole.USER, render(templates["post_messages"], task=self.task))]
-        message = await self._complete(messages)
-        step.model_output_message, step.token_usage = message, message.token_usage
-        step.model_output = step.action_output = message.content
+        message = await self._final_answer_message(self.task)
+        step.token_usage, step.action_output = message.token_usage, message.content
         return await self._record(step)
+
+    async def _final_answer_message(self, task: str | None) -> ChatMessage:
+        templates = self.prompt_templates["final_answer"]
+        messages = [ChatMessage(MessageRole.SYSTEM, [{"type": "text", "text": templates["pre_messages"]}]),
+                    *self.write_memory_to_messages()[1:],
+                    ChatMessage(MessageRole.USER, [{"type": "text",
+                                                    "text": render(templates["post_messages"], task=task)}])]
+        return await self._complete(messages)
+
+    def provide_final_answer(self, task: str) -> ChatMessage:
+        """Ask the model for a final answer from the memory so far (what a run does at max_steps)."""
+        return platform.block_on(self._final_answer_message(task))
+
+    def replay(self, detailed: bool = False) -> None:
+        """Print the steps of the last run again (with `detailed`, each step's model input too)."""
+        self.memory.replay(self.logger, detailed=detailed)
 
     async def _check_final_answer(self, answer: Any) -> None:
         for check in self.final_answer_checks:
@@ -460,10 +575,10 @@ class MultiStepAgent:
                 if inspect.isawaitable(result):
                     result = await result
             except Exception as error:  # noqa: BLE001 - the model is told what the check said
-                raise AgentError(f"The final answer was refused by check {_name(check)}: "
-                                 f"{type(error).__name__}: {error}") from error
+                raise AgentError(f"Check {_name(check)} failed with error: {type(error).__name__}: {error}. "
+                                 "The final answer was refused: fix it and answer again.") from error
             if not result:
-                raise AgentError(f"The final answer was refused by check {_name(check)}. Fix it and answer again.")
+                raise AgentError(f"Check {_name(check)} failed: the final answer was refused. Fix it and answer again.")
 
     # -- what each agent defines ----------------------------------------------------
     async def _prepare_run(self, reset: bool) -> None:
@@ -473,6 +588,10 @@ class MultiStepAgent:
         raise NotImplementedError
 
 
+# The templates smolagents' `prompt_templates` holds (ours has a few more parts, kept apart).
+_TEMPLATE_KEYS = ("system_prompt", "planning", "managed_agent", "final_answer")
+
+
 class ManagedAgentTool(Tool):
     """Lets a manager call an agent like a tool: task in, report out."""
 
@@ -480,7 +599,7 @@ class ManagedAgentTool(Tool):
 
     def __init__(self, agent: MultiStepAgent):
         self.agent = agent
-        self.name, self.description = agent.name or "", agent.description or ""
+        self.name, self.description = agent.name or "", str(agent.description or "")
         self.inputs = {
             "task": {"type": "string", "description": "The task, in detail: the member sees only this."},
             "additional_args": {"type": "object", "nullable": True,
@@ -489,14 +608,8 @@ class ManagedAgentTool(Tool):
         super().__init__()
 
     async def forward(self, task: str, additional_args: dict | None = None) -> str:
-        templates = self.agent.prompt_templates["managed_agent"]
-        full_task = render(templates["task"], name=self.name, task=task)
-        output = await self.agent.arun(full_task, additional_args=additional_args)
-        report = render(templates["report"], name=self.name, final_answer=output)
-        if self.agent.provide_run_summary:
-            summary = "\n".join(m.content or "" for m in self.agent.write_memory_to_messages(summary_mode=True))
-            report += f"\n\nSummary of the work of {self.name}:\n{summary}"
-        return report
+        full_task = render(self.agent.prompt_templates["managed_agent"]["task"], name=self.name, task=task)
+        return self.agent.managed_report(await self.agent.arun(full_task, additional_args=additional_args))
 
 
 # -- helpers ------------------------------------------------------------------------
@@ -514,14 +627,6 @@ def _build_tools(tools: Iterable[Tool | Callable]) -> dict[str, Tool]:
         built[item.name] = item
     built.setdefault("final_answer", FinalAnswerTool())
     return built
-
-
-def _callbacks_by_type(callbacks: Any) -> list[tuple[type, list[Callable]]]:
-    if isinstance(callbacks, Mapping):
-        return [(step_type, list(cbs) if isinstance(cbs, (list, tuple)) else [cbs])
-                for step_type, cbs in callbacks.items()]
-    callbacks = list(callbacks)
-    return [(ActionStep, callbacks), (PlanningStep, callbacks), (FinalAnswerStep, callbacks)] if callbacks else []
 
 
 def _takes_agent(function: Callable) -> bool:

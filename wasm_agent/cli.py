@@ -188,9 +188,10 @@ def main(argv: list[str] | None = None) -> int:
             if args.executor == "sandbox":
                 print("Starting the WASM sandbox (Pyodide)…", flush=True)
             agent: MultiStepAgent = CodeAgent([], model, executor_type=args.executor, max_steps=args.max_steps,
-                                              stream_outputs=getattr(args, "stream", False))
-        else:
-            agent = ToolCallingAgent([], model, max_steps=args.max_steps, stream_outputs=args.stream)
+                                              stream_outputs=getattr(args, "stream", False), verbosity_level=-1)
+        else:  # the CLI prints the stream itself: the agents' own console log stays off
+            agent = ToolCallingAgent([], model, max_steps=args.max_steps, stream_outputs=args.stream,
+                                     verbosity_level=-1)
     except ExecutorUnavailableError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 from typing import Any, AsyncIterator, Callable, Iterable, Mapping
 
@@ -10,6 +11,7 @@ from .errors import AgentExecutionError
 from .events import ActionOutput, StreamEvent, ToolOutput
 from .executor import Executor, create_executor
 from .memory import ActionStep, Timing, ToolCall
+from .messages import content_text
 from .models.base import Model
 from .parsing import extract_code
 from .replay import RecordingTool, ReplayTool, can_replay
@@ -30,14 +32,23 @@ class CodeAgent(MultiStepAgent):
 
     def __init__(self, tools: Iterable[Tool | Callable], model: Model, *, executor_type: str = "sandbox",
                  executor: Executor | None = None, additional_authorized_imports: Iterable[str] = (),
-                 executor_kwargs: Mapping[str, Any] | None = None, **kwargs: Any):
+                 executor_kwargs: Mapping[str, Any] | None = None, use_structured_outputs_internally: bool = False,
+                 **kwargs: Any):
+        # With structured outputs the model answers {"thought": ..., "code": ...} (JSON schema), not tags.
+        self.use_structured_outputs_internally = use_structured_outputs_internally
         self.additional_authorized_imports = list(additional_authorized_imports)
+        self.executor_type, self.executor_kwargs = executor_type, dict(executor_kwargs or {})
         super().__init__(tools, model, **kwargs)
         self.executor = executor or create_executor(
             executor_type, additional_authorized_imports=self.additional_authorized_imports,
             **(executor_kwargs or {}))
         self._tools_sent = False
         self._tool_log: list[dict] = []  # calls made by the running code, when runs are saved
+
+    @property
+    def python_executor(self) -> Executor:
+        """smolagents' name of `executor`."""
+        return self.executor
 
     def _prompt_variables(self) -> dict[str, Any]:
         imports = self.additional_authorized_imports
@@ -103,13 +114,20 @@ class CodeAgent(MultiStepAgent):
             self._loop.create_task(self.executor.interrupt())
 
     async def _step_stream(self, step: ActionStep) -> AsyncIterator[StreamEvent]:
-        constrained = {"grammar": self.prompt_templates["grammar"]} \
-            if self.prompt_templates.get("grammar") and getattr(self.model, "supports_grammar", False) else {}
-        async for delta in self._generate_action(step, stop_sequences=self.stop_sequences, **constrained):
+        if self.use_structured_outputs_internally:
+            options = {"response_format": CODE_RESPONSE_FORMAT}
+        else:
+            options = {"stop_sequences": self.stop_sequences}
+            if self.prompt_templates.get("grammar") and getattr(self.model, "supports_grammar", False):
+                options["grammar"] = self.prompt_templates["grammar"]
+        async for delta in self._generate_action(step, **options):
             yield delta
-        text = step.model_output_message.content or ""
+        text = content_text(step.model_output_message.content)
+        if self.use_structured_outputs_internally:
+            text = _code_of_json_answer(text)
         if "<code>" in text and "</code>" not in text.split("<code>")[-1]:
             text += "</code>"  # the stop sequence ate the closing tag
+            step.model_output_message.content = text
         step.model_output = text
         code = step.code_action = extract_code(text)
         call = ToolCall(name="python_interpreter", arguments=code, id=f"call_{step.step_number}")
@@ -125,6 +143,9 @@ class CodeAgent(MultiStepAgent):
         if result.error is not None:
             if logs:
                 step.observations = budget.cap_observation(f"Execution logs:\n{logs.rstrip()}")
+            if "ModuleNotFoundError" in result.error:  # for the developer, not the model
+                self.logger.log_error("The code imports a module the sandbox does not have: give the agent "
+                                      "`additional_authorized_imports` (the module's wheel must be available).")
             raise AgentExecutionError(budget.cap_observation(result.error))
         observation = f"Execution logs:\n{logs.rstrip()}" if logs else ""
         if not result.is_final_answer:
@@ -140,8 +161,29 @@ class CodeAgent(MultiStepAgent):
     async def close(self) -> None:
         await self.executor.close()
 
+    def to_dict(self) -> dict:
+        return {**super().to_dict(), "use_structured_outputs_internally": self.use_structured_outputs_internally}
+
     async def __aenter__(self) -> "CodeAgent":
         return self
 
     async def __aexit__(self, *exc: Any) -> None:
         await self.close()
+
+
+# The answer format asked of the model with `use_structured_outputs_internally` (a JSON schema).
+CODE_RESPONSE_FORMAT = {"type": "json_schema", "json_schema": {"name": "ThoughtAndCodeAnswer", "strict": True, "schema": {
+    "type": "object", "additionalProperties": False, "required": ["thought", "code"],
+    "properties": {"thought": {"type": "string", "description": "A free form text description of the thought process."},
+                   "code": {"type": "string", "description": "Valid Python code snippet implementing the thought."}}}}}
+
+
+def _code_of_json_answer(text: str) -> str:
+    """A structured answer as the usual text: the thought, then the code in tags (unreadable JSON stays as is)."""
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError:
+        return text
+    if not isinstance(data, dict) or not isinstance(data.get("code"), str):
+        return text
+    return f"Thought: {data.get('thought', '')}\n<code>\n{data['code']}\n</code>"

@@ -11,9 +11,11 @@ from __future__ import annotations
 class AgentError(Exception):
     """Base class of every error an agent records or raises."""
 
-    def __init__(self, message: str):
+    def __init__(self, message: str, logger: object = None):  # logger: smolagents' signature; it logs the error
         super().__init__(message)
         self.message = message
+        if logger is not None and hasattr(logger, "log_error"):
+            logger.log_error(message)
 
     def to_dict(self) -> dict:
         return {"type": type(self).__name__, "message": self.message}

@@ -10,7 +10,8 @@ step, as stored in memory) and, last, `FinalAnswerStep`.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import warnings
+from dataclasses import InitVar, dataclass, field
 from typing import Any, Literal, Union
 
 from .memory import ActionStep, FinalAnswerStep, PlanningStep, Timing, ToolCall
@@ -40,15 +41,29 @@ class RunResult:
 
     `steps` holds the memory steps as dicts when the full result is asked
     for (`agent.last_result` of other runs leaves it empty; `agent.memory`
-    always has the steps).
+    always has the steps). `token_usage` is None when the model reported none.
     """
 
     output: Any
     state: RunState
     steps: list[dict] = field(default_factory=list)
-    token_usage: TokenUsage = field(default_factory=TokenUsage)
+    token_usage: TokenUsage | None = field(default_factory=TokenUsage)
     timing: Timing = field(default_factory=Timing)
     save_error: str | None = None  # the run went on unsaved after a store write failed (why)
+    messages: InitVar[list[dict] | None] = None  # smolagents' former name of `steps`
+
+    def __post_init__(self, messages: list[dict] | None) -> None:
+        if messages is not None:
+            if self.steps:
+                raise ValueError("Cannot specify both `steps` and `messages` (its deprecated name)")
+            warnings.warn("RunResult(messages=...) is deprecated: use steps=...", FutureWarning, stacklevel=3)
+            self.steps = messages
+
+    def __getattribute__(self, name: str) -> Any:
+        if name == "messages":
+            warnings.warn("RunResult.messages is deprecated: use .steps", FutureWarning, stacklevel=2)
+            return object.__getattribute__(self, "steps")
+        return object.__getattribute__(self, name)
 
 
 StreamEvent = Union[ChatMessageStreamDelta, ToolCall, ToolOutput, ActionOutput, ActionStep, PlanningStep,

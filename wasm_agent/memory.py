@@ -7,13 +7,16 @@ reads our memory unchanged. `to_dict()`/`from_dict()` round-trip as JSON.
 
 from __future__ import annotations
 
-import json
+import inspect
 import time
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import Any, Callable, ClassVar
 
 from .errors import AgentError
 from .messages import ChatMessage, ChatMessageToolCall, MessageRole, TokenUsage
+
+__all__ = ["ActionStep", "AgentMemory", "CallbackRegistry", "ChatMessage", "FinalAnswerStep", "MemoryStep",
+           "MessageRole", "PlanningStep", "SystemPromptStep", "TaskStep", "Timing", "ToolCall"]
 
 RETRY_HINT = ("Now let's retry: take care not to repeat previous errors! "
               "If you have retried several times, try a completely different approach.")
@@ -31,6 +34,8 @@ class Timing:
     def to_dict(self) -> dict:
         return {"start_time": self.start_time, "end_time": self.end_time, "duration": self.duration}
 
+    dict = to_dict  # smolagents' name
+
     @classmethod
     def from_dict(cls, data: dict | None) -> "Timing":
         data = data or {}
@@ -44,12 +49,17 @@ class ToolCall:
     name: str
     arguments: Any
     id: str
-    observation: str | None = None  # what the call returned, as the model sees it
-    timing: Timing | None = None  # when it ran (the code's execution, for a code action)
+    observation: str | None = field(default=None, compare=False)  # what the call returned, as the model sees it
+    timing: Timing | None = field(default=None, compare=False)  # when it ran (the code's execution, for a code action)
 
     def to_dict(self) -> dict:
         return {"name": self.name, "arguments": _jsonable(self.arguments), "id": self.id,
                 "observation": self.observation, "timing": self.timing.to_dict() if self.timing else None}
+
+    def dict(self) -> dict:
+        """smolagents' view: the call as a provider's tool call."""
+        return {"id": self.id, "type": "function",
+                "function": {"name": self.name, "arguments": _jsonable(self.arguments)}}
 
     @classmethod
     def from_dict(cls, data: dict) -> "ToolCall":
@@ -77,13 +87,15 @@ class MemoryStep:
         return ()
 
     def _build_messages(self, summary_mode: bool) -> list[ChatMessage]:
-        return []
+        raise NotImplementedError(f"{type(self).__name__} cannot be shown to a model")
 
     def to_dict(self) -> dict:
+        """The step as JSON data that `AgentMemory.from_dict` reads back (saved runs)."""
         raise NotImplementedError
 
-    def dict(self) -> dict:  # smolagents' name
-        return self.to_dict()
+    def dict(self) -> dict:
+        """smolagents' view of the step (its fields, JSON-compatible); `to_dict` is the saved form."""
+        return {}
 
 
 @dataclass
@@ -104,11 +116,14 @@ class SystemPromptStep(MemoryStep):
     def _build_messages(self, summary_mode: bool) -> list[ChatMessage]:
         if summary_mode:
             return []
-        return [ChatMessage(MessageRole.SYSTEM, self.system_prompt),
-                *(ChatMessage(turn["role"], turn["content"]) for turn in self.examples or ())]
+        return [ChatMessage(MessageRole.SYSTEM, _text(self.system_prompt)),
+                *(ChatMessage(turn["role"], _text(turn["content"])) for turn in self.examples or ())]
 
     def to_dict(self) -> dict:
         return {"type": self.kind, "system_prompt": self.system_prompt, "examples": self.examples}
+
+    def dict(self) -> dict:
+        return {"system_prompt": self.system_prompt}
 
 
 @dataclass
@@ -118,13 +133,17 @@ class TaskStep(MemoryStep):
     task_images: list | None = None
 
     def _message_key(self) -> tuple:
-        return (self.task,)
+        return (self.task, len(self.task_images or ()))
 
     def _build_messages(self, summary_mode: bool) -> list[ChatMessage]:
-        return [ChatMessage(MessageRole.USER, f"New task:\n{self.task}")]
+        images = [{"type": "image", "image": image} for image in self.task_images or ()]
+        return [ChatMessage(MessageRole.USER, [*_text(f"New task:\n{self.task}"), *images])]
 
     def to_dict(self) -> dict:
         return {"type": self.kind, "task": self.task}
+
+    def dict(self) -> dict:
+        return {"task": self.task, "task_images": self.task_images}
 
 
 @dataclass
@@ -149,31 +168,56 @@ class ActionStep(MemoryStep):
 
     def _message_key(self) -> tuple:
         calls = tuple((c.id, c.name, id(c.arguments), c.observation) for c in self.tool_calls) \
-            if self.native_tool_calls and self.tool_calls else None
-        return (self.model_output, self.observations, self.error, self.native_tool_calls, calls)
+            if self.tool_calls else None
+        return (self.model_output, self.observations, self.error, self.native_tool_calls, calls,
+                len(self.observations_images or ()))
 
     def _build_messages(self, summary_mode: bool) -> list[ChatMessage]:
+        """smolagents' shape: the model's text; the calls ("Calling tools:"); images; the observation;
+        the error. Native tool calls replay as a tool-call message and one tool message per result."""
         messages: list[ChatMessage] = []
         if self.native_tool_calls and self.tool_calls:
             messages.append(ChatMessage(
-                MessageRole.ASSISTANT, (self.model_output or None) if not summary_mode else None,
+                MessageRole.ASSISTANT, _text(self.model_output) if self.model_output and not summary_mode else None,
                 tool_calls=[ChatMessageToolCall(id=c.id, name=c.name, arguments=c.arguments) for c in self.tool_calls]))
             messages.extend(
                 ChatMessage(MessageRole.TOOL, call.observation or "(no output)", tool_call_id=call.id, name=call.name)
                 for call in self.tool_calls)
             if self.error is not None and not any(c.observation for c in self.tool_calls):
-                messages.append(ChatMessage(MessageRole.USER, f"Error:\n{self.error.message}\n{RETRY_HINT}"))
+                messages.append(ChatMessage(MessageRole.TOOL_RESPONSE, _text(_error_text(self.error))))
             return messages
-        if self.model_output and not summary_mode:
-            messages.append(ChatMessage(MessageRole.ASSISTANT, self.model_output.strip()))
-        feedback = []
+        if self.model_output is not None and not summary_mode:
+            messages.append(ChatMessage(MessageRole.ASSISTANT, _text(self.model_output.strip())))
+        if self.tool_calls is not None and (self.code_action is None or summary_mode):  # else the code shows above
+            calls = str([call.dict() for call in self.tool_calls])
+            messages.append(ChatMessage(MessageRole.TOOL_CALL, _text(f"Calling tools:\n{calls}")))
+        if self.observations_images:
+            messages.append(ChatMessage(MessageRole.USER, [{"type": "image", "image": image}
+                                                           for image in self.observations_images]))
         if self.observations is not None:
-            feedback.append(f"Observation:\n{self.observations}")
+            messages.append(ChatMessage(MessageRole.TOOL_RESPONSE, _text(f"Observation:\n{self.observations}")))
         if self.error is not None:
-            feedback.append(f"Error:\n{self.error.message}\n{RETRY_HINT}")
-        if feedback:
-            messages.append(ChatMessage(MessageRole.USER, "\n".join(feedback)))
+            messages.append(ChatMessage(MessageRole.TOOL_RESPONSE, _text(_error_text(self.error))))
         return messages
+
+    def dict(self) -> dict:
+        return {
+            "step_number": self.step_number,
+            "timing": self.timing.to_dict() if isinstance(self.timing, Timing) else self.timing,
+            "model_input_messages": [_jsonable(m.dict()) for m in self.model_input_messages]
+            if self.model_input_messages else None,
+            "tool_calls": [call.dict() for call in self.tool_calls] if self.tool_calls else [],
+            "error": self.error.to_dict() if self.error else None,
+            "model_output_message": _jsonable(self.model_output_message.dict()) if self.model_output_message else None,
+            "model_output": self.model_output,
+            "code_action": self.code_action,
+            "observations": self.observations,
+            "observations_images": [_jsonable(image) for image in self.observations_images]
+            if self.observations_images else None,
+            "action_output": _jsonable(self.action_output),
+            "token_usage": self.token_usage.to_dict() if self.token_usage else None,
+            "is_final_answer": self.is_final_answer,
+        }
 
     def to_dict(self) -> dict:
         return {
@@ -230,12 +274,21 @@ class PlanningStep(MemoryStep):
     def _build_messages(self, summary_mode: bool) -> list[ChatMessage]:
         if summary_mode:
             return []
-        return [ChatMessage(MessageRole.ASSISTANT, self.plan.strip()),
-                ChatMessage(MessageRole.USER, "Now proceed and carry out this plan.")]
+        return [ChatMessage(MessageRole.ASSISTANT, _text(self.plan.strip())),
+                ChatMessage(MessageRole.USER, _text("Now proceed and carry out this plan."))]
 
     def to_dict(self) -> dict:
         return {"type": self.kind, "plan": self.plan, "timing": self.timing.to_dict(),
                 "token_usage": self.token_usage.to_dict() if self.token_usage else None}
+
+    def dict(self) -> dict:
+        return {
+            "model_input_messages": [_jsonable(m.dict()) for m in self.model_input_messages or ()],
+            "model_output_message": _jsonable(self.model_output_message.dict()) if self.model_output_message else None,
+            "plan": self.plan,
+            "timing": self.timing.to_dict(),
+            "token_usage": self.token_usage.to_dict() if self.token_usage else None,
+        }
 
     @classmethod
     def from_dict(cls, data: dict) -> "PlanningStep":
@@ -254,7 +307,7 @@ class NoteStep(MemoryStep):
         return (self.text,)
 
     def _build_messages(self, summary_mode: bool) -> list[ChatMessage]:
-        return [ChatMessage(MessageRole.USER, self.text)]
+        return [ChatMessage(MessageRole.USER, _text(self.text))]
 
     def to_dict(self) -> dict:
         return {"type": self.kind, "text": self.text}
@@ -265,8 +318,14 @@ class FinalAnswerStep(MemoryStep):
     kind: ClassVar[str] = "final_answer"
     output: Any = None
 
+    def _build_messages(self, summary_mode: bool) -> list[ChatMessage]:
+        return []
+
     def to_dict(self) -> dict:
         return {"type": self.kind, "output": _jsonable(self.output)}
+
+    def dict(self) -> dict:
+        return {"output": _jsonable(self.output)}
 
 
 _STEP_READERS = {
@@ -324,11 +383,76 @@ class AgentMemory:
     def action_steps(self) -> list[ActionStep]:
         return [step for step in self.steps if isinstance(step, ActionStep)]
 
+    def return_full_code(self) -> str:
+        """The code of every code action so far, as one script."""
+        return "\n\n".join(step.code_action for step in self.action_steps if step.code_action is not None)
+
+    def replay(self, logger: Any, detailed: bool = False) -> None:
+        """Print the steps again with an `AgentLogger` (with `detailed`, also each step's model input)."""
+        level = 0  # shown at every verbosity but OFF
+        logger.log_markdown(title="System prompt", content=self.system_prompt.system_prompt, level=level)
+        for step in self.steps:
+            if isinstance(step, TaskStep):
+                logger.log_task(step.task, "", level=level)
+            elif isinstance(step, (ActionStep, PlanningStep)):
+                logger.log_rule(f"Step {step.step_number}" if isinstance(step, ActionStep) else "Planning step",
+                                level=level)
+                if detailed and step.model_input_messages is not None:
+                    logger.log_messages(step.model_input_messages, level=level)
+                text = step.model_output if isinstance(step, ActionStep) else step.plan
+                if text is not None:
+                    logger.log_markdown(title="Agent output:", content=text, level=level)
+
+
+class CallbackRegistry:
+    """Step callbacks by step class: `register(ActionStep, callback)`; a callback that takes
+    more than the step also gets the keyword arguments given to `callback` (the agent)."""
+
+    def __init__(self) -> None:
+        self._callbacks: dict[type, list[Callable]] = {}
+        self._takes_kwargs: dict[Any, bool] = {}  # per callback, read once (signatures are slow to read)
+
+    def register(self, step_cls: type, callback: Callable) -> None:
+        self._callbacks.setdefault(step_cls, []).append(callback)
+
+    def unregister(self, step_cls: type, callback: Callable) -> None:
+        self._callbacks.get(step_cls, []).remove(callback)
+
+    def callback(self, memory_step: MemoryStep, **kwargs: Any) -> list[Any]:
+        """Call the callbacks of the step's class and its bases; returns what they returned (awaitables too)."""
+        results = []
+        for cls in type(memory_step).__mro__:
+            for callback in self._callbacks.get(cls, ()):
+                takes_kwargs = self._takes_kwargs.get(callback)
+                if takes_kwargs is None:
+                    takes_kwargs = self._takes_kwargs[callback] = _takes_more_than_step(callback)
+                results.append(callback(memory_step, **kwargs) if takes_kwargs else callback(memory_step))
+        return results
+
+
+def _takes_more_than_step(callback: Callable) -> bool:
+    try:
+        parameters = inspect.signature(callback).parameters.values()
+    except (TypeError, ValueError):
+        return False
+    return len(parameters) > 1 or any(p.kind is p.VAR_KEYWORD for p in parameters)
+
 
 def _jsonable(value: Any) -> Any:
-    """The value if it survives JSON, else its repr (marked as such)."""
-    try:
-        json.dumps(value)
+    """The value as JSON data: containers kept, anything else JSON cannot hold as its repr (marked)."""
+    if value is None or isinstance(value, (str, bool, int, float)):
         return value
-    except (TypeError, ValueError):
-        return {"__repr__": repr(value)}
+    if isinstance(value, dict):
+        return {str(key): _jsonable(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(item) for item in value]
+    return {"__repr__": repr(value)}
+
+
+def _text(text: str) -> list[dict]:
+    """Message content with one text part."""
+    return [{"type": "text", "text": text}]
+
+
+def _error_text(error: AgentError) -> str:
+    return f"Error:\n{error.message}\n{RETRY_HINT}\n"

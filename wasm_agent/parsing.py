@@ -67,3 +67,25 @@ def parse_json_tool_call(text: str | None) -> tuple[str, Any]:
     raise AgentParsingError(
         "The model output contained no tool call. Call a tool, for example "
         '{"name": "final_answer", "arguments": {"answer": "..."}}.')
+
+
+# Modules every CodeAgent may import (smolagents' list; the sandbox has the whole standard library).
+BASE_BUILTIN_MODULES = ["collections", "datetime", "itertools", "math", "queue", "random", "re", "stat",
+                        "statistics", "time", "unicodedata"]
+
+
+def parse_code_blobs(text: str, code_block_tags: tuple[str, str] = ("<code>", "</code>")) -> str:
+    """smolagents' name for `extract_code`: the code of a model answer; `ValueError` when there is none.
+
+    >>> parse_code_blobs("Thought: go.\\n<code>final_answer(1)</code>")
+    'final_answer(1)'
+    """
+    opening, closing = code_block_tags
+    if (opening, closing) != ("<code>", "</code>"):
+        blocks = re.findall(re.escape(opening) + r"(.*?)" + re.escape(closing), text, re.DOTALL)
+        if blocks:
+            return "\n\n".join(block.strip() for block in blocks)
+    try:
+        return extract_code(text)
+    except AgentParsingError as error:
+        raise ValueError(error.message) from None

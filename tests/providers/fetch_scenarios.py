@@ -65,7 +65,7 @@ async def scenarios() -> dict:
     results = {"transport": type(default_transport()).__name__}
     for cls in (OpenAIModel, AnthropicModel, GeminiModel):
         await script({"text": "Hi there.", "usage": [7, 2]})
-        answer = await model(cls).generate(HELLO)
+        answer = await model(cls).agenerate(HELLO)
         preflights = [r for r in await requests() if r["method"] == "OPTIONS"]  # cached after the first
         await script({"text": "one two three", "tool_calls": [{"id": "c1", "name": "add", "arguments": {"a": 1}}]})
         deltas = await collect(model(cls))
@@ -78,10 +78,10 @@ async def scenarios() -> dict:
 
     clock = NoWaitClock()
     await script({"status": 429, "retry_after": "4"}, "after the wait")
-    results["retry_after"] = [(await model(clock=clock).generate(HELLO)).content, clock.sleeps]
+    results["retry_after"] = [(await model(clock=clock).agenerate(HELLO)).content, clock.sleeps]
 
     await script({"delay": 3}, {"delay": 3})
-    results["timeout"] = await error_of(model(timeout=0.3).generate(HELLO))
+    results["timeout"] = await error_of(model(timeout=0.3).agenerate(HELLO))
 
     await script({"text": "one two three four five six", "stall": 3})
     results["stall"] = await error_of(collect(model(timeout=0.3)))
@@ -90,14 +90,14 @@ async def scenarios() -> dict:
     results["cut_early"] = agglomerate_stream_deltas(await collect(model())).content
 
     await script({"text": "cut", "truncate": True}, "whole")
-    results["truncated_json"] = (await model().generate(HELLO)).content
+    results["truncated_json"] = (await model().agenerate(HELLO)).content
 
     results["refused"] = await error_of(OpenAIModel("m", api_base="http://127.0.0.1:9/v1", max_retries=0)
-                                        .generate(HELLO))
+                                        .agenerate(HELLO))
 
     if NO_CORS_URL:  # browser runs: a provider that does not answer preflights
         results["no_cors"] = await error_of(OpenAIModel("m", api_base=NO_CORS_URL + "/v1", max_retries=0)
-                                            .generate(HELLO))
+                                            .agenerate(HELLO))
 
     await script({"text": " ".join(["word"] * 40), "stall": 3})
     stream = model(timeout=10).generate_stream(HELLO)

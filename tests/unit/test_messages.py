@@ -35,7 +35,7 @@ def test_stream_deltas_join_into_text_and_tool_calls():
 
 async def test_scripted_model_cuts_at_stop_sequences_like_a_provider():
     model = ScriptedModel(["Thought: x\n<code>print(1)</code>\nObservation: made up"])
-    answer = await model.generate([ChatMessage(role="user", content="go")], stop_sequences=["Observation:"])
+    answer = await model.agenerate([ChatMessage(role="user", content="go")], stop_sequences=["Observation:"])
     assert answer.content == "Thought: x\n<code>print(1)</code>\n"
     assert model.calls[0]["stop_sequences"] == ["Observation:"]
 

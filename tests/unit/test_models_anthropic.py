@@ -72,7 +72,7 @@ def test_max_tokens_has_a_default_and_tool_choice_takes_openai_words():
 
 async def test_headers_allow_direct_browser_access_and_name_the_api_version():
     transport = ScriptedTransport(json_response(wire.anthropic_json(wire.Reply("hi"), "claude-test")))
-    await model(transport=transport).generate(CONVERSATION[2:3])
+    await model(transport=transport).agenerate(CONVERSATION[2:3])
     (request,) = transport.requests
     assert request.url == "https://api.anthropic.com/v1/messages"
     assert request.headers["x-api-key"] == "sk-ant-test"

@@ -63,7 +63,7 @@ async def collect(model, messages=HELLO):
 
 async def test_rate_limit_waits_as_long_as_retry_after_says(provider):
     model = provider.model(provider.error(429, **{"retry-after": "7"}), provider.ok())
-    answer = await model.generate(HELLO)
+    answer = await model.agenerate(HELLO)
     assert answer.content == "Hello!"
     assert provider.clock.sleeps == [7.0]
 
@@ -71,21 +71,21 @@ async def test_rate_limit_waits_as_long_as_retry_after_says(provider):
 async def test_retry_after_as_an_http_date(provider):
     when = formatdate(provider.clock.now + 42, usegmt=True)
     model = provider.model(provider.error(429, **{"retry-after": when}), provider.ok())
-    await model.generate(HELLO)
+    await model.agenerate(HELLO)
     assert provider.clock.sleeps == [42.0]
 
 
 async def test_server_errors_and_network_errors_back_off_exponentially(provider):
     model = provider.model(provider.error(500), TransportError("connection reset"), provider.error(503),
                            provider.ok())
-    assert (await model.generate(HELLO)).content == "Hello!"
+    assert (await model.agenerate(HELLO)).content == "Hello!"
     assert provider.clock.sleeps == [1, 2, 4]
 
 
 async def test_after_the_last_retry_the_error_says_what_happened(provider):
     model = provider.model(*[provider.error(503, "overloaded right now")] * 4)
     with pytest.raises(AgentGenerationError) as caught:
-        await model.generate(HELLO)
+        await model.agenerate(HELLO)
     assert len(provider.transport.requests) == 4
     assert "after 4 attempts" in caught.value.message
     assert "HTTP 503: overloaded right now" in caught.value.message
@@ -95,7 +95,7 @@ async def test_after_the_last_retry_the_error_says_what_happened(provider):
 async def test_bad_key_is_not_retried_and_the_message_says_check_the_key(provider):
     model = provider.model(provider.error(401, "invalid x-api-key"))
     with pytest.raises(AgentGenerationError) as caught:
-        await model.generate(HELLO)
+        await model.agenerate(HELLO)
     assert len(provider.transport.requests) == 1 and provider.clock.sleeps == []
     assert "HTTP 401: invalid x-api-key" in caught.value.message
     assert "Check the API key" in caught.value.message and model.api_key_env in caught.value.message
@@ -105,7 +105,7 @@ async def test_bad_key_advice_names_where_the_runtime_takes_its_key(provider):
     model = provider.model(provider.error(401, "invalid x-api-key"))
     model.key_source = "the API key in Model settings"  # as the browser agent sets it
     with pytest.raises(AgentGenerationError) as caught:
-        await model.generate(HELLO)
+        await model.agenerate(HELLO)
     assert "Check the API key (the API key in Model settings)" in caught.value.message
     assert "environment variable" not in caught.value.message
 
@@ -113,7 +113,7 @@ async def test_bad_key_advice_names_where_the_runtime_takes_its_key(provider):
 async def test_unknown_model_names_the_model_and_the_url(provider):
     model = provider.model(provider.error(404, "model not found"))
     with pytest.raises(AgentGenerationError) as caught:
-        await model.generate(HELLO)
+        await model.agenerate(HELLO)
     assert len(provider.transport.requests) == 1
     assert "'mock-model'" in caught.value.message and "http://mock.test" in caught.value.message
 
@@ -121,21 +121,21 @@ async def test_unknown_model_names_the_model_and_the_url(provider):
 async def test_other_client_errors_are_not_retried(provider):
     model = provider.model(provider.error(400, "messages: field required"))
     with pytest.raises(AgentGenerationError, match="field required.*rejected the request"):
-        await model.generate(HELLO)
+        await model.agenerate(HELLO)
     assert len(provider.transport.requests) == 1
 
 
 async def test_a_retry_after_longer_than_we_wait_fails_at_once(provider):
     model = provider.model(provider.error(429, **{"retry-after": "86400"}))
     with pytest.raises(AgentGenerationError, match="asked to wait 86400 s"):
-        await model.generate(HELLO)
+        await model.agenerate(HELLO)
     assert provider.clock.sleeps == []
 
 
 async def test_timeouts_are_retried_then_reported_with_the_setting_to_change(provider):
     model = provider.model(*[TransportTimeout("no answer within 5 s")] * 2, max_retries=1, timeout=5)
     with pytest.raises(AgentGenerationError, match=r"raise timeout= \(now 5 s\)"):
-        await model.generate(HELLO)
+        await model.agenerate(HELLO)
     assert len(provider.transport.requests) == 2
 
 
@@ -143,7 +143,7 @@ async def test_a_body_that_is_not_the_provider_format_is_reported_not_retried(pr
     page = HttpResponse(200, {"content-type": "text/html"}, b"<html><body>Welcome to nginx!</body></html>")
     model = provider.model(page)
     with pytest.raises(AgentGenerationError) as caught:
-        await model.generate(HELLO)
+        await model.agenerate(HELLO)
     assert len(provider.transport.requests) == 1
     assert "Welcome to nginx" in caught.value.message and "base URL" in caught.value.message
 
@@ -213,5 +213,5 @@ async def test_leaving_a_stream_early_closes_the_response(provider):
 async def test_requests_per_minute_limit_applies_across_calls(provider):
     model = provider.model(provider.ok(), provider.ok(), provider.ok(), requests_per_minute=2)
     for _ in range(3):
-        await model.generate(HELLO)
+        await model.agenerate(HELLO)
     assert provider.clock.sleeps == [60.0]

@@ -76,7 +76,7 @@ def test_tool_choice_becomes_a_function_calling_mode():
 async def test_key_goes_in_a_header_never_in_the_url():
     transport = ScriptedTransport(json_response(wire.gemini_json(wire.Reply("hi"), "gemini-test")),
                                   Streamed([e.encode() for e in wire.gemini_events(wire.Reply("hi"), "gemini-test")]))
-    await model(transport=transport).generate(CONVERSATION[1:2])
+    await model(transport=transport).agenerate(CONVERSATION[1:2])
     [d async for d in model(transport=transport).generate_stream(CONVERSATION[1:2])]
     plain, streamed = transport.requests
     base = "https://generativelanguage.googleapis.com/v1beta/models/gemini-test"
@@ -101,7 +101,7 @@ def test_an_answer_becomes_a_message_with_calls_and_usage_counting_thoughts():
 async def test_a_blocked_prompt_is_reported_not_retried():
     transport = ScriptedTransport(json_response({"promptFeedback": {"blockReason": "SAFETY"}}))
     with pytest.raises(AgentGenerationError, match=r"blocked the prompt \(SAFETY\).*refused"):
-        await model(transport=transport).generate(CONVERSATION[1:2])
+        await model(transport=transport).agenerate(CONVERSATION[1:2])
     assert len(transport.requests) == 1
 
 
@@ -126,7 +126,7 @@ def test_stream_chunks_are_complete_at_the_finish_reason_and_usage_is_the_last_t
 async def test_an_error_in_a_list_is_read_like_any_other():
     transport = ScriptedTransport(json_response([{"error": {"code": 400, "message": "API key not valid."}}], 400))
     with pytest.raises(AgentGenerationError, match="API key not valid.*Check the API key"):
-        await model(transport=transport).generate(CONVERSATION[1:2])
+        await model(transport=transport).agenerate(CONVERSATION[1:2])
     assert json.loads(transport.requests[0].body)["contents"][0]["parts"] == [{"text": "Who wrote Dune?"}]
 
 

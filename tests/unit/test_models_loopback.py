@@ -50,7 +50,7 @@ def make(request, server):
 
 async def test_generate_over_http(server, make):
     server.script({"text": "Hello!", "usage": [21, 3]})
-    answer = await make().generate(HELLO, stop_sequences=["</code>"])
+    answer = await make().agenerate(HELLO, stop_sequences=["</code>"])
     assert answer.content == "Hello!" and answer.token_usage.total_tokens == 24
     (request,) = server.requests
     assert "mock-model" in request.path or request.json["model"] == "mock-model"
@@ -70,7 +70,7 @@ async def test_stream_over_http_with_a_tool_call(server, make):
 
 async def test_a_wrong_key_gets_the_providers_401_and_advice(server, make):
     with pytest.raises(AgentGenerationError, match="HTTP 401: Invalid API key.*Check the API key"):
-        await make(api_key="wrong").generate(HELLO)
+        await make(api_key="wrong").agenerate(HELLO)
     assert len(server.requests) == 1
 
 
@@ -78,13 +78,13 @@ async def test_a_wrong_base_url_gets_404_advice(server, make):
     model = make()
     model.api_base += "/nope"
     with pytest.raises(AgentGenerationError, match="HTTP 404.*Check the model id 'mock-model' and the base URL"):
-        await model.generate(HELLO)
+        await model.agenerate(HELLO)
 
 
 async def test_429_with_retry_after_then_success(server, make):
     server.script({"status": 429, "retry_after": "5", "error": "slow down"}, {"status": 500}, "fine")
     model = make()
-    assert (await model.generate(HELLO)).content == "fine"
+    assert (await model.agenerate(HELLO)).content == "fine"
     assert model.retrier.clock.sleeps == [5.0, 2.0]  # Retry-After, then backoff for the 500 (2nd retry)
 
 
@@ -92,7 +92,7 @@ async def test_a_slow_server_times_out_fast(server, make):
     server.script({"delay": 3}, {"delay": 3})
     start = time.monotonic()
     with pytest.raises(AgentGenerationError, match="after 2 attempts.*no answer.*raise timeout="):
-        await make(timeout=0.3, max_retries=1).generate(HELLO)
+        await make(timeout=0.3, max_retries=1).agenerate(HELLO)
     assert time.monotonic() - start < 2.5
 
 
@@ -108,7 +108,7 @@ async def test_a_stream_that_stalls_after_deltas_is_reported(server, make):
 
 async def test_a_truncated_json_body_is_retried(server, make):
     server.script({"text": "cut", "truncate": True}, "whole")
-    assert (await make().generate(HELLO)).content == "whole"
+    assert (await make().agenerate(HELLO)).content == "whole"
     assert len(server.requests) == 2
 
 
@@ -134,7 +134,7 @@ async def test_a_stream_error_event_before_any_delta_is_retried(server, make):
 async def test_garbage_is_reported_with_what_came_back(server, make):
     server.script({"garbage": "<html>Bad Gateway</html>"}, {"garbage": "<html>Bad Gateway</html>"})
     with pytest.raises(AgentGenerationError, match="Bad Gateway"):
-        await make().generate(HELLO)
+        await make().agenerate(HELLO)
     with pytest.raises(AgentGenerationError, match="not an event stream.*Bad Gateway"):
         [d async for d in make().generate_stream(HELLO)]
     assert len(server.requests) == 2
@@ -149,7 +149,7 @@ async def test_nothing_listening_is_a_network_error_with_advice(make):
     model = make(max_retries=1)
     model.api_base = f"http://127.0.0.1:{port}"
     with pytest.raises(AgentGenerationError, match="could not reach.*Check the network and the base URL"):
-        await model.generate(HELLO)
+        await model.agenerate(HELLO)
 
 
 # -- agents against the mock ----------------------------------------------------------------------

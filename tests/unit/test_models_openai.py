@@ -59,7 +59,7 @@ def test_streaming_asks_for_usage_unless_told_not_to():
 
 async def test_options_go_into_the_body_and_call_keywords_override_them():
     transport = ScriptedTransport(json_response(wire.openai_json(wire.Reply("hi"), "gpt-test")))
-    await model(transport=transport, temperature=0.2, seed=7).generate(CONVERSATION[:2], temperature=0.9,
+    await model(transport=transport, temperature=0.2, seed=7).agenerate(CONVERSATION[:2], temperature=0.9,
                                                                        tool_choice="required")
     (body,) = transport.json_bodies()
     assert (body["temperature"], body["seed"], body["tool_choice"]) == (0.9, 7, "required")
@@ -68,7 +68,7 @@ async def test_options_go_into_the_body_and_call_keywords_override_them():
 async def test_headers_carry_key_organization_project_and_extra_headers():
     transport = ScriptedTransport(json_response(wire.openai_json(wire.Reply("hi"), "gpt-test")))
     await model(transport=transport, api_base="https://router.example/v1/", organization="org-1",
-                project="proj-1", extra_headers={"HTTP-Referer": "https://my.site"}).generate(CONVERSATION[:2])
+                project="proj-1", extra_headers={"HTTP-Referer": "https://my.site"}).agenerate(CONVERSATION[:2])
     (request,) = transport.requests
     assert request.url == "https://router.example/v1/chat/completions"
     assert request.headers["authorization"] == "Bearer sk-test"
@@ -163,7 +163,7 @@ def test_a_call_without_arguments_sends_an_empty_object():
 
 async def test_timeout_and_extra_headers_per_call_stay_out_of_the_body():
     transport = ScriptedTransport(json_response(wire.openai_json(wire.Reply("hi"), "gpt-test")))
-    await model(transport=transport, timeout=30).generate(CONVERSATION[:2], timeout=4, extra_headers={"x-run": "7"})
+    await model(transport=transport, timeout=30).agenerate(CONVERSATION[:2], timeout=4, extra_headers={"x-run": "7"})
     (request,) = transport.requests
     assert request.timeout == 4 and request.headers["x-run"] == "7"
     assert "timeout" not in json.loads(request.body) and "extra_headers" not in json.loads(request.body)

@@ -88,10 +88,11 @@ def test_memory_round_trips_through_json():
 def test_memory_becomes_messages_the_model_can_read():
     messages = _memory().to_messages()
     roles = [m.role.value for m in messages]
-    assert roles == ["system", "user", "assistant", "user", "assistant", "user", "assistant", "user"]
-    assert messages[1].content == "New task:\nAdd numbers"
-    assert messages[5].content.startswith("Observation:\nLast output")
-    assert messages[7].content.startswith("Error:\nbad")
+    assert roles == ["system", "user", "assistant", "user", "assistant", "tool-response", "assistant",
+                     "tool-response"]
+    assert messages[1].text == "New task:\nAdd numbers"
+    assert messages[5].text.startswith("Observation:\nLast output")
+    assert messages[7].text.startswith("Error:\nbad")
 
 
 def test_native_tool_call_steps_become_tool_messages():

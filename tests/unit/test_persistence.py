@@ -38,7 +38,7 @@ async def test_each_finished_step_is_saved_and_the_run_listed(tmp_path):
     assert (run.id, run.title, run.status, run.steps) == (agent.run_id, "Add one", "success", 2)
     saved = await store.load_steps(run.id)
     assert [s["type"] for s in saved] == ["task", "action", "action", "final_answer"]
-    assert saved == agent.memory.get_full_steps()
+    assert saved == [*agent.memory.get_full_steps(), {"type": "final_answer", "output": 2}]  # the answer: saved only
 
 
 async def test_a_crashed_run_resumes_from_its_last_finished_step_without_repeating(tmp_path):
@@ -59,7 +59,7 @@ async def test_a_crashed_run_resumes_from_its_last_finished_step_without_repeati
     second = CodeAgent([record], model, executor_type="inprocess", run_store=store)
     assert await second.aresume(first.run_id) == 30
     assert uses == [10, 20]  # replaying steps 1 and 2 answered record() from the saved outputs
-    sent = [m.content for m in model.calls[0]["messages"]]
+    sent = [m.text for m in model.calls[0]["messages"]]
     assert sent[1] == "New task:\nRecord two values then add them"
     assert "resumed" in sent[-1] and "run again to restore" in sent[-1]
     assert any(isinstance(step, NoteStep) for step in second.memory.steps)
@@ -148,7 +148,7 @@ async def test_steps_that_cannot_be_replayed_are_reported_lost(tmp_path):
     model = ScriptedModel([code("final_answer(a)")])
     second = CodeAgent([record, make_set], model, executor_type="inprocess", run_store=store)
     assert await second.aresume(first.run_id) == 1  # step 1 was rebuilt
-    note = model.calls[0]["messages"][-1].content
+    note = model.calls[0]["messages"][-1].text
     assert "step 2 and later are gone" in note
     agent_state = second.executor.runner.namespace
     assert "s" not in agent_state and "c" not in agent_state
@@ -186,7 +186,7 @@ async def test_an_imported_run_is_not_replayed_until_the_user_agrees(tmp_path):
     agent = CodeAgent([record], model, executor_type="inprocess", run_store=store)
     assert await agent.aresume(imported.id) == "absent"  # the file's code did not run
     assert uses == []  # and its trap did not call the tool
-    told = model.calls[0]["messages"][-1].content
+    told = model.calls[0]["messages"][-1].text
     assert "not run again" in told and "imported" in told and "not defined" in told
     assert (await store.get_run(imported.id)).imported is True  # resuming does not launder it
     with pytest.raises(ValueError, match="no field 'imported'"):
@@ -306,5 +306,5 @@ async def test_a_local_run_resumed_with_replay_false_starts_clean_and_says_so(tm
     model = ScriptedModel([code(LOOK)])
     agent = CodeAgent([record], model, executor_type="inprocess", run_store=FileRunStore(tmp_path))
     assert await agent.aresume(run.id, replay=False) == "absent" and uses == []
-    told = model.calls[0]["messages"][-1].content
+    told = model.calls[0]["messages"][-1].text
     assert "the user chose not to run it again" in told and "that step 1 defined are not defined now" in told

@@ -59,7 +59,7 @@ async def test_an_imported_run_resumes_in_the_sandbox_without_its_code_unless_ag
         agent = CodeAgent([note], model, executor=executor, run_store=store)
         assert await agent.aresume(run.id) == "absent"
         assert calls == []
-        assert "imported from a file" in model.calls[0]["messages"][-1].content
+        assert "imported from a file" in model.calls[0]["messages"][-1].text
 
         agreed = FileRunStore(tmp_path / "agreed")
         run = await agreed.import_run(exported)

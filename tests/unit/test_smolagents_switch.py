@@ -51,8 +51,7 @@ def test_a_smolagents_script_runs_unchanged_but_for_the_import():
     answer = agent.run("What's the weather like in Paris?")
     assert answer == "THE WEATHER IN PARIS IS SUNNY WITH TEMPERATURES OF 21"
     assert seen == [1, 2]
-    assert [type(s).__name__ for s in agent.memory.steps] == ["TaskStep", "ActionStep", "ActionStep",
-                                                                 "FinalAnswerStep"]
+    assert [type(s).__name__ for s in agent.memory.steps] == ["TaskStep", "ActionStep", "ActionStep"]
     assert agent.memory.steps[1].observations.startswith("Execution logs:\nThe weather in Paris")
 
 

@@ -82,7 +82,7 @@ async def test_plain_text_without_a_call_is_a_parsing_error_and_the_run_goes_on(
     agent = ToolCallingAgent([], ScriptedModel(["I don't know", reply(call("final_answer", {"answer": 1}))]))
     assert await agent.arun("Go") == 1
     assert isinstance(agent.memory.steps[1].error, AgentParsingError)
-    assert agent.model.calls[1]["messages"][-1].content.startswith("Error:\nThe model output contained no tool call")
+    assert agent.model.calls[1]["messages"][-1].text.startswith("Error:\nThe model output contained no tool call")
 
 
 async def test_managed_agent_as_a_native_tool():

@@ -2,23 +2,31 @@
 
 from __future__ import annotations
 
+import functools
 import inspect
 from typing import Any, AsyncIterator, Sequence
 
+from .. import platform
 from ..messages import ChatMessage, ChatMessageStreamDelta, ToolCallDelta
 
 
 class Model:
     """Base class of every model.
 
-    A subclass implements `generate`; it may also implement `generate_stream`
-    to yield deltas as they arrive. A subclass that only implements
-    `generate` still streams: the base yields its whole answer as one delta.
-    smolagents-style subclasses whose `generate` is synchronous work too.
+    A subclass implements either `generate` synchronously, the smolagents way,
+    or `agenerate` as a coroutine (what Pyodide needs, where HTTP is async);
+    the agent detects which. Both take `(messages, stop_sequences=None,
+    response_format=None, tools_to_call_from=None, **kwargs)` and return an
+    assistant `ChatMessage`. `model(messages)` and `model.generate(...)` are
+    synchronous where the platform can block; `await model.agenerate(...)`
+    works everywhere. A subclass may also implement `generate_stream` (async)
+    to yield deltas; otherwise the whole answer streams as one delta.
 
     >>> class Echo(Model):
-    ...     async def generate(self, messages, *, stop_sequences=None, tools=None, **kw):
+    ...     def generate(self, messages, stop_sequences=None, tools_to_call_from=None, **kwargs):
     ...         return ChatMessage(role="assistant", content=messages[-1].content)
+    >>> Echo()([ChatMessage(role="user", content="hi")]).content
+    'hi'
     """
 
     model_id: str | None = None
@@ -33,25 +41,30 @@ class Model:
             self.model_id = model_id
         self.kwargs = kwargs
 
-    async def generate(
-        self,
-        messages: Sequence[ChatMessage],
-        *,
-        stop_sequences: Sequence[str] | None = None,
-        tools: Sequence[Any] | None = None,
-        **kwargs: Any,
-    ) -> ChatMessage:
-        raise NotImplementedError(f"{type(self).__name__} must implement `async def generate(...)`")
+    def generate(self, messages: Sequence[ChatMessage], stop_sequences: Sequence[str] | None = None,
+                 response_format: Any = None, tools_to_call_from: Sequence[Any] | None = None,
+                 **kwargs: Any) -> ChatMessage:
+        """The model's answer, synchronously (wraps `agenerate` for async models)."""
+        if type(self).agenerate is Model.agenerate:
+            raise NotImplementedError(f"{type(self).__name__} must implement `generate` or `async def agenerate`")
+        if not platform.can_block():
+            raise RuntimeError(f"{type(self).__name__}.generate() cannot block here (an event loop is running, or "
+                               "Pyodide has no JSPI): use `await model.agenerate(...)`")
+        return platform.block_on(self.agenerate(messages, stop_sequences=stop_sequences, response_format=response_format,
+                                                tools_to_call_from=tools_to_call_from, **kwargs))
 
-    async def generate_stream(
-        self,
-        messages: Sequence[ChatMessage],
-        *,
-        stop_sequences: Sequence[str] | None = None,
-        tools: Sequence[Any] | None = None,
-        **kwargs: Any,
-    ) -> AsyncIterator[ChatMessageStreamDelta]:
-        message = await call_generate(self, messages, stop_sequences=stop_sequences, tools=tools, **kwargs)
+    async def agenerate(self, messages: Sequence[ChatMessage], stop_sequences: Sequence[str] | None = None,
+                        response_format: Any = None, tools_to_call_from: Sequence[Any] | None = None,
+                        **kwargs: Any) -> ChatMessage:
+        """The model's answer, as a coroutine (runs a synchronous `generate` in place)."""
+        return await call_generate(self, messages, stop_sequences=stop_sequences, tools_to_call_from=tools_to_call_from,
+                                   **kwargs)
+
+    async def generate_stream(self, messages: Sequence[ChatMessage], stop_sequences: Sequence[str] | None = None,
+                              tools_to_call_from: Sequence[Any] | None = None,
+                              **kwargs: Any) -> AsyncIterator[ChatMessageStreamDelta]:
+        message = await call_generate(self, messages, stop_sequences=stop_sequences,
+                                      tools_to_call_from=tools_to_call_from, **kwargs)
         yield ChatMessageStreamDelta(
             content=message.content,
             tool_calls=[
@@ -67,16 +80,28 @@ class Model:
         """True when the subclass streams for real (overrides `generate_stream`)."""
         return type(self).generate_stream is not Model.generate_stream
 
-    async def __call__(self, messages: Sequence[ChatMessage], **kwargs: Any) -> ChatMessage:
-        return await call_generate(self, messages, **kwargs)
+    def __call__(self, messages: Sequence[ChatMessage], *args: Any, **kwargs: Any) -> ChatMessage:
+        return self.generate(messages, *args, **kwargs)
 
     def to_dict(self) -> dict:
         return {"class": type(self).__name__, "model_id": self.model_id}
 
+    @classmethod
+    def from_dict(cls, data: dict) -> "Model":
+        return cls(**{k: v for k, v in data.items() if k != "class"})
+
 
 async def call_generate(model: Any, messages: Sequence[ChatMessage], **kwargs: Any) -> ChatMessage:
-    """Call `model.generate`, awaiting it when it is async, and coerce the result."""
-    result = model.generate(list(messages), **kwargs)
+    """Ask any model for an answer: `agenerate` when it has its own, else its `generate`
+    (sync or async), given only the arguments its signature takes."""
+    kwargs = {k: v for k, v in kwargs.items() if v is not None or k not in _OPTIONAL}
+    if isinstance(model, Model) and type(model).agenerate is not Model.agenerate:
+        result = model.agenerate(list(messages), **kwargs)
+    else:
+        generate = getattr(model, "generate", None)
+        if generate is None or (isinstance(model, Model) and type(model).generate is Model.generate):
+            raise NotImplementedError(f"{type(model).__name__} must implement `generate` or `async def agenerate`")
+        result = generate(list(messages), **_accepted(generate, kwargs))
     if inspect.isawaitable(result):
         result = await result
     if isinstance(result, str):
@@ -84,6 +109,35 @@ async def call_generate(model: Any, messages: Sequence[ChatMessage], **kwargs: A
     if not isinstance(result, ChatMessage):
         raise TypeError(f"{type(model).__name__}.generate returned {type(result).__name__}, expected ChatMessage")
     return result
+
+
+_OPTIONAL = ("stop_sequences", "response_format", "tools_to_call_from")
+
+
+def _accepted(function: Any, kwargs: dict[str, Any]) -> dict[str, Any]:
+    """The keyword arguments `function` takes (an older `tools=` parameter gets the tools)."""
+    parameters = _parameters(function)
+    if parameters is None:
+        return kwargs
+    names, var_keyword = parameters
+    if "tools_to_call_from" in kwargs and "tools_to_call_from" not in names and "tools" in names:
+        kwargs = {**kwargs, "tools": kwargs["tools_to_call_from"]}
+        del kwargs["tools_to_call_from"]
+    return kwargs if var_keyword else {k: v for k, v in kwargs.items() if k in names}
+
+
+@functools.lru_cache(maxsize=256)
+def _signature_of(function: Any) -> tuple[frozenset, bool] | None:
+    try:
+        parameters = inspect.signature(function).parameters.values()
+    except (TypeError, ValueError):
+        return None
+    return (frozenset(p.name for p in parameters if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)),
+            any(p.kind is p.VAR_KEYWORD for p in parameters))
+
+
+def _parameters(bound: Any) -> tuple[frozenset, bool] | None:
+    return _signature_of(getattr(bound, "__func__", bound))
 
 
 def truncate_at_stop(text: str, stop_sequences: Sequence[str] | None) -> str:

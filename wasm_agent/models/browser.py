@@ -22,10 +22,11 @@ import json
 from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
-from ..messages import ChatMessage, ChatMessageStreamDelta, MessageRole, TokenUsage
+from ..messages import ChatMessage, ChatMessageStreamDelta, MessageRole, TokenUsage, content_text
 from .base import Model
 
-_ROLES = {"system": "system", "user": "user", "assistant": "assistant", "tool": "user"}
+_ROLES = {"system": "system", "user": "user", "assistant": "assistant", "tool": "user", "tool-call": "assistant",
+          "tool-response": "user"}
 
 
 class BrowserModel(Model):
@@ -52,17 +53,18 @@ class BrowserModel(Model):
         self.max_context_tokens = int(self.info.get("nCtx") or 4096)  # the KV cache's size, set when loading
         self.last_timings: dict | None = None  # llama.cpp's figures of the last call (cache_n, prompt_n, ...)
 
-    async def generate(self, messages: Sequence[ChatMessage], *, stop_sequences: Sequence[str] | None = None,
-                       tools: Sequence[Any] | None = None, **kwargs: Any) -> ChatMessage:
+    async def agenerate(self, messages: Sequence[ChatMessage], stop_sequences: Sequence[str] | None = None,
+                        response_format: Any = None, tools_to_call_from: Sequence[Any] | None = None,
+                        **kwargs: Any) -> ChatMessage:
         text, usage = [], None
-        async for delta in self.generate_stream(messages, stop_sequences=stop_sequences, tools=tools, **kwargs):
+        async for delta in self.generate_stream(messages, stop_sequences=stop_sequences,
+                                                tools_to_call_from=tools_to_call_from, **kwargs):
             text.append(delta.content or "")
             usage = delta.token_usage or usage
         return ChatMessage(MessageRole.ASSISTANT, "".join(text), token_usage=usage, raw=self.last_timings)
 
-    async def generate_stream(self, messages: Sequence[ChatMessage], *,
-                              stop_sequences: Sequence[str] | None = None, tools: Sequence[Any] | None = None,
-                              **kwargs: Any) -> AsyncIterator[ChatMessageStreamDelta]:
+    async def generate_stream(self, messages: Sequence[ChatMessage], stop_sequences: Sequence[str] | None = None,
+                              tools_to_call_from: Sequence[Any] | None = None, **kwargs: Any) -> AsyncIterator[ChatMessageStreamDelta]:
         request = self.request(messages, stop_sequences, **kwargs)
         stream = self.handle.stream(json.dumps(request))
         finished = False
@@ -103,9 +105,9 @@ class BrowserModel(Model):
 
 
 def _turn(message: ChatMessage | dict) -> dict:
-    if isinstance(message, dict):  # ChatMessage normalises the role and joins content parts
+    if isinstance(message, dict):  # ChatMessage normalises the role
         message = ChatMessage(message["role"], message.get("content"))
-    return {"role": _ROLES.get(message.role.value, "user"), "content": message.content or ""}
+    return {"role": _ROLES.get(message.role.value, "user"), "content": content_text(message.content)}
 
 
 def _published_handle() -> Any:

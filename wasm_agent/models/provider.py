@@ -18,7 +18,7 @@ from dataclasses import replace
 from typing import Any, AsyncIterator, Awaitable, Callable, Protocol, Sequence, TypeVar
 
 from ..errors import AgentGenerationError
-from ..messages import ChatMessage, ChatMessageStreamDelta, ChatMessageToolCall, MessageRole
+from ..messages import ChatMessage, ChatMessageStreamDelta, ChatMessageToolCall, MessageRole, get_clean_message_list
 from ..platform import IN_PYODIDE
 from .base import Model
 from .retry import ProviderFailure, Retrier, RetryPolicy, parse_retry_after
@@ -118,9 +118,12 @@ class ProviderModel(Model):
         raise NotImplementedError
 
     # -- Model --------------------------------------------------------------------------------------
-    async def generate(self, messages: Sequence[ChatMessage], *, stop_sequences: Sequence[str] | None = None,
-                       tools: Sequence[Any] | None = None, **kwargs: Any) -> ChatMessage:
-        request = self._request(messages, stop_sequences, tools, kwargs, stream=False)
+    async def agenerate(self, messages: Sequence[ChatMessage], stop_sequences: Sequence[str] | None = None,
+                        response_format: Any = None, tools_to_call_from: Sequence[Any] | None = None,
+                        **kwargs: Any) -> ChatMessage:
+        if response_format is not None:  # OpenAI's field; what other providers call it is theirs to map
+            kwargs["response_format"] = response_format
+        request = self._request(messages, stop_sequences, tools_to_call_from, kwargs, stream=False)
 
         async def attempt() -> ChatMessage:
             await self.retrier.before_request()
@@ -138,10 +141,10 @@ class ProviderModel(Model):
 
         return await self._with_retries(attempt)
 
-    async def generate_stream(self, messages: Sequence[ChatMessage], *,
-                              stop_sequences: Sequence[str] | None = None, tools: Sequence[Any] | None = None,
+    async def generate_stream(self, messages: Sequence[ChatMessage], stop_sequences: Sequence[str] | None = None,
+                              tools_to_call_from: Sequence[Any] | None = None,
                               **kwargs: Any) -> AsyncIterator[ChatMessageStreamDelta]:
-        request = self._request(messages, stop_sequences, tools, kwargs, stream=True)
+        request = self._request(messages, stop_sequences, tools_to_call_from, kwargs, stream=True)
 
         async def attempt():
             # Retrying is safe until the first delta is out: so read up to it inside the attempt.
@@ -183,15 +186,18 @@ class ProviderModel(Model):
     def to_dict(self) -> dict:
         return {**super().to_dict(), "api_base": self.api_base, "options": dict(self.options)}
 
+    @classmethod
+    def from_dict(cls, data: dict) -> "ProviderModel":
+        """The model `to_dict()` described (its API key comes from the environment again, never the data)."""
+        return cls(data.get("model_id"), api_base=data.get("api_base"), **(data.get("options") or {}))
+
     # -- machinery ----------------------------------------------------------------------------------
     def _request(self, messages, stop_sequences, tools, kwargs, *, stream: bool) -> HttpRequest:
         kwargs = dict(kwargs)
         timeout = kwargs.pop("timeout", None) or self.timeout  # per call; not part of the request body
         call_headers = kwargs.pop("extra_headers", None) or {}
         options = {**self.options, **kwargs}
-        messages = [m if isinstance(m, ChatMessage) else ChatMessage.from_dict(m) for m in messages]  # dicts too
-        if self.role_conversions:
-            messages = [replace(m, role=self.role_conversions.get(m.role, m.role)) for m in messages]
+        messages = get_clean_message_list(messages, self.role_conversions)  # dicts and parts too
         payload = self.payload(messages, stop_sequences=stop_sequences, tools=tools, stream=stream, options=options)
         self._check_header_values(self.auth_headers(), key=True)
         self._check_header_values({**self.extra_headers, **call_headers}, key=False)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import inspect
 from typing import Any, Callable, Sequence, Union
 
-from ..messages import ChatMessage, MessageRole, TokenUsage
+from ..messages import ChatMessage, MessageRole, TokenUsage, content_text
 from .base import Model, truncate_at_stop
 
 Response = Union[str, ChatMessage, Callable[[list[ChatMessage]], Any]]
@@ -31,8 +31,9 @@ class ScriptedModel(Model):
         self.responses = list(responses)
         self.calls: list[dict] = []  # what each call received, for assertions
 
-    async def generate(self, messages, *, stop_sequences=None, tools=None, **kwargs) -> ChatMessage:
-        self.calls.append({"messages": list(messages), "stop_sequences": stop_sequences, "tools": tools})
+    async def agenerate(self, messages, stop_sequences=None, response_format=None, tools_to_call_from=None,
+                        **kwargs) -> ChatMessage:
+        self.calls.append({"messages": list(messages), "stop_sequences": stop_sequences, "tools": tools_to_call_from})
         index = len(self.calls) - 1
         if index >= len(self.responses):
             raise IndexError(f"ScriptedModel has only {len(self.responses)} responses; call {index + 1} has none")
@@ -45,9 +46,11 @@ class ScriptedModel(Model):
             response = ChatMessage(role=MessageRole.ASSISTANT, content=response)
         if not isinstance(response, ChatMessage):
             raise TypeError(f"scripted response {index + 1} is {type(response).__name__}, not str or ChatMessage")
-        content = truncate_at_stop(response.content, stop_sequences) if response.content else response.content
+        content = response.content
+        if isinstance(content, str) and content:
+            content = truncate_at_stop(content, stop_sequences)
         usage = response.token_usage or TokenUsage(  # about four characters a token, like real tokenizers
-            input_tokens=sum(len(m.content) for m in messages if m.content) // 4,
+            input_tokens=sum(len(content_text(m.content)) for m in messages) // 4,
             output_tokens=len(content or "") // 4,
         )
         return ChatMessage(role=MessageRole.ASSISTANT, content=content, tool_calls=response.tool_calls,

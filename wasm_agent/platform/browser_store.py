@@ -122,8 +122,9 @@ async def _resume(session: AgentSession, run_id: str, emit: Callable[[str], None
         if data is not None:
             emit(json.dumps(data, default=repr))
 
-    callbacks = [(ActionStep, [forward]), (PlanningStep, [forward]), (FinalAnswerStep, [forward])]
-    agent.step_callbacks.extend(callbacks)
+    step_types = (ActionStep, PlanningStep, FinalAnswerStep)
+    for step_type in step_types:
+        agent.step_callbacks.register(step_type, forward)
     session.emit = emit  # tool_use events, and the worker finds the running session by it
     started = time.time()
     try:
@@ -134,8 +135,8 @@ async def _resume(session: AgentSession, run_id: str, emit: Callable[[str], None
         result = {"output": None, "state": "error", "error": error.to_dict()}
     finally:
         session.emit = None
-        for entry in callbacks:
-            agent.step_callbacks.remove(entry)
+        for step_type in step_types:
+            agent.step_callbacks.unregister(step_type, forward)
     usage = agent._total_usage()
     result.update(steps=sum(isinstance(step, ActionStep) for step in agent.memory.steps),
                   tokenUsage={"inputTokens": usage.input_tokens, "outputTokens": usage.output_tokens},

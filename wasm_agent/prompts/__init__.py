@@ -38,3 +38,17 @@ def render(template: str, **variables: Any) -> str:
         return str(variables[name])
 
     return _VARIABLE.sub(substitute, template).strip()
+
+
+def populate_template(template: str, variables: dict[str, Any]) -> str:
+    """smolagents' name for `render`: fill `{{name}}` placeholders from `variables` (all must be given)."""
+    return render(template, **variables)
+
+
+# The shape of `prompt_templates`, with every template empty (smolagents' constant).
+EMPTY_PROMPT_TEMPLATES: dict[str, Any] = {
+    "system_prompt": "",
+    "planning": {"initial_plan": "", "update_plan_pre_messages": "", "update_plan_post_messages": ""},
+    "managed_agent": {"task": "", "report": ""},
+    "final_answer": {"pre_messages": "", "post_messages": ""},
+}

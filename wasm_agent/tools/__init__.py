@@ -1,6 +1,26 @@
 """Tools: the `Tool` class, the `@tool` decorator and built-in tools."""
 
-from .base import AUTHORIZED_TYPES, Tool, tool
-from .builtin import FinalAnswerTool, UserInputTool
+from ..unavailable import unavailable
+from .base import AUTHORIZED_TYPES, Tool, tool, validate_tool_arguments
+from .builtin import FinalAnswerTool, PythonInterpreterTool, UserInputTool
+from .web import VisitWebpageTool, WebSearchTool, WikipediaSearchTool
 
-__all__ = ["AUTHORIZED_TYPES", "FinalAnswerTool", "Tool", "UserInputTool", "tool"]
+__all__ = ["AUTHORIZED_TYPES", "FinalAnswerTool", "PythonInterpreterTool", "Tool", "UserInputTool",
+           "VisitWebpageTool", "WebSearchTool", "WikipediaSearchTool", "tool", "validate_tool_arguments"]
+
+# smolagents' tools that cannot work here, and its Gradio launcher: importable, failing on use with
+# what to do instead (docs/tools.md says why a page cannot call DuckDuckGo or Google).
+DuckDuckGoSearchTool = unavailable("DuckDuckGoSearchTool")
+GoogleSearchTool = unavailable("GoogleSearchTool")
+ApiWebSearchTool = unavailable("ApiWebSearchTool")
+SpeechToTextTool = unavailable("SpeechToTextTool")
+launch_gradio_demo = unavailable("launch_gradio_demo")
+load_tool = unavailable("load_tool")
+
+
+def __getattr__(name: str):
+    if name in ("ToolCollection", "MCPClient"):  # the MCP client (tools/mcp.py), loaded on first use
+        from importlib import import_module
+
+        return getattr(import_module(f"{__name__}.mcp"), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

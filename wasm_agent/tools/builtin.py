@@ -52,3 +52,32 @@ class UserInputTool(Tool):
                                           "(in a page: createAgent({onUserInput}))")
         # a thread, so that the agent's event loop (interrupts, other tools) keeps going meanwhile
         return await asyncio.to_thread(input, f"{question} => Type your answer here: ")
+
+
+class PythonInterpreterTool(Tool):
+    """Runs Python code in the WASM sandbox (smolagents' `python_interpreter`, for ToolCallingAgent).
+
+    The sandbox starts on first use and keeps its variables between calls.
+    """
+
+    name = "python_interpreter"
+    description = ("This is a tool that evaluates python code. It can be used to perform calculations. "
+                   "The code runs in an isolated sandbox: it cannot reach the network or files.")
+    inputs = {"code": {"type": "string", "description": "The python code to run in interpreter"}}
+    output_type = "string"
+
+    def __init__(self, *args: Any, authorized_imports: list[str] | None = None, executor: Any = None,
+                 **kwargs: Any):
+        super().__init__()
+        self.authorized_imports = list(authorized_imports or ())
+        self.executor = executor
+
+    async def forward(self, code: str) -> str:
+        if self.executor is None:
+            from ..executor import create_executor
+
+            self.executor = create_executor("sandbox", additional_authorized_imports=self.authorized_imports)
+        result = await self.executor.run(code)
+        if result.error is not None:
+            raise RuntimeError(result.error)
+        return f"Stdout:\n{result.logs}\nOutput: {result.output}"
