@@ -531,7 +531,7 @@ class MultiStepAgent:
     def _repeats_a_failure(self, step: ActionStep) -> bool:
         """True when the agent gives up early (prompts with `give_up`, e.g. small models) and `step`
         failed exactly as the step before it did: same code, same error. More steps would not help."""
-        if "give_up" not in self.prompt_templates or step.error is None:
+        if "give_up" not in self._prompt_parts or step.error is None:
             return False
         earlier = [s for s in self.memory.steps if isinstance(s, ActionStep) and s is not step]
         before = earlier[-1] if earlier else None
@@ -543,10 +543,10 @@ class MultiStepAgent:
         done, or (prompts with `give_up`) a plain statement that no answer was found. Recorded with the error."""
         step = ActionStep(step_number=self.step_number, timing=Timing(),
                           error=AgentMaxStepsError(f"Reached the maximum number of steps ({max_steps})."))
-        if "give_up" in self.prompt_templates:
+        if "give_up" in self._prompt_parts:
             reason = (f"step {repeated.step_number} failed exactly like the step before it (same code, same error)"
                       if repeated is not None else f"{max_steps} steps gave no answer")
-            step.error = AgentMaxStepsError(render(self.prompt_templates["give_up"], reason=reason))
+            step.error = AgentMaxStepsError(render(self._prompt_parts["give_up"], reason=reason))
             return await self._record(step)
         message = await self._final_answer_message(self.task)
         step.token_usage, step.action_output = message.token_usage, message.content

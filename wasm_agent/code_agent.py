@@ -118,8 +118,8 @@ class CodeAgent(MultiStepAgent):
             options = {"response_format": CODE_RESPONSE_FORMAT}
         else:
             options = {"stop_sequences": self.stop_sequences}
-            if self.prompt_templates.get("grammar") and getattr(self.model, "supports_grammar", False):
-                options["grammar"] = self.prompt_templates["grammar"]
+            if self._prompt_parts.get("grammar") and getattr(self.model, "supports_grammar", False):
+                options["grammar"] = self._prompt_parts["grammar"]
         async for delta in self._generate_action(step, **options):
             yield delta
         text = content_text(step.model_output_message.content)

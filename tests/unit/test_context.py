@@ -16,11 +16,11 @@ class SmallContextModel(ScriptedModel):
     an upper bound for any tokenizer on ASCII text.
     """
 
-    async def generate(self, messages, **kwargs):
-        size = sum(len(m.content or "") for m in messages)
+    async def agenerate(self, messages, **kwargs):
+        size = sum(len(m.text) for m in messages)
         if size > self.max_context_tokens:
             raise RuntimeError(f"the prompt ({size} tokens) is longer than the context ({self.max_context_tokens})")
-        return await super().generate(messages, **kwargs)
+        return await super().agenerate(messages, **kwargs)
 
 
 def code(body: str) -> str:
@@ -75,13 +75,13 @@ async def test_older_steps_are_shortened_first_then_left_out_and_the_memory_keep
     budget = agent.context_budget
     for call in model.calls:
         assert budget.fits(call["messages"])
-    last_prompt = "\n".join(m.content or "" for m in model.calls[-1]["messages"])
+    last_prompt = "\n".join(m.text for m in model.calls[-1]["messages"])
     assert "Tell a long story" in last_prompt
     assert "# step 7" in last_prompt and "word 39 of a long story" in last_prompt  # the last step, whole
     assert "earlier step" in last_prompt and "left out here to fit" in last_prompt
     # a shortened step: its code without its thought, and a cut observation
     middle = model.calls[5]["messages"]
-    shortened = [m.content for m in middle if m.role == MessageRole.ASSISTANT and "# step 1" in (m.content or "")]
+    shortened = [m.text for m in middle if m.role == MessageRole.ASSISTANT and "# step 1" in m.text]
     assert shortened and not shortened[0].startswith("Thought")
     steps = [s for s in agent.memory.steps if isinstance(s, ActionStep)]
     assert all("word 39 of a long story" in s.observations for s in steps[:8])  # the memory is whole

@@ -79,7 +79,7 @@ async def test_a_key_no_http_request_can_carry_fails_at_once_and_says_why():
         transport = ScriptedTransport()  # any request would fail the test: none is expected
         model = model_class("m", api_key="sk-…", transport=transport, clock=FakeClock())
         with pytest.raises(AgentGenerationError) as caught:
-            await model.generate([ChatMessage(MessageRole.USER, "hi")])
+            await model.agenerate([ChatMessage(MessageRole.USER, "hi")])
         message = str(caught.value)
         assert "'…' (U+2026) at position 4" in message and "placeholder" in message
         assert transport.requests == []

@@ -23,7 +23,7 @@ async def test_a_small_model_stops_when_a_step_fails_exactly_like_the_one_before
     result = await agent.arun("Do it", return_full_result=True)
     assert (result.state, result.output) == ("max_steps_error", None)
     assert len(model.calls) == 2  # no third try, no "best answer" call
-    last = agent.memory.steps[-2]
+    last = agent.memory.steps[-1]  # memory keeps the steps that happened, as in smolagents
     assert isinstance(last.error, AgentMaxStepsError)
     assert "No answer found: step 2 failed exactly like the step before it" in last.error.message
 
@@ -34,7 +34,7 @@ async def test_a_small_model_says_it_found_no_answer_instead_of_a_best_answer_ra
     result = await agent.arun("Do it", return_full_result=True)
     assert (result.state, result.output) == ("max_steps_error", None)
     assert len(model.calls) == 3
-    assert "No answer found: 3 steps gave no answer" in agent.memory.steps[-2].error.message
+    assert "No answer found: 3 steps gave no answer" in agent.memory.steps[-1].error.message
 
 
 async def test_other_models_still_get_a_last_answer_attempt_and_may_repeat():
