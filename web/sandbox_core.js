@@ -122,11 +122,14 @@ export function serveSandbox(scope, post, postToolCall = post) {
     if (request.type !== "run") session.clearInterrupt();
     let body;
     try {
+      stepRunning = request.type === "run";
       body = await session.handle(data);
     } catch (error) {
       if (error?.type !== "KeyboardInterrupt") throw error;
       return encode({ type: "result", id, ok: false,
         error: { type: "KeyboardInterrupt", message: "the request was interrupted" } });
+    } finally {
+      stepRunning = false;
     }
     let reply;
     try {
@@ -245,12 +248,15 @@ async function boot(boot, send, postSnapshot, wasm, sendToolCall) {
 
 /**
  * The `tool_call` for Python's request `{name, args, kwargs}` (JSON text): the envelope and the id are
- * made here. Returns [id, text], or [id, null, the `tool_result` text refusing a malformed request].
+ * made here. Returns [id, text], or [id, null, the `tool_result` text refusing it]: malformed, or made
+ * while no step's code runs (by a timer or task that code left behind, between steps).
  */
 let toolCallIds = 0;
+let stepRunning = false; // a `run` request is being answered
 function toolCall(body) {
   const id = ++toolCallIds;
   try {
+    if (!stepRunning) throw new ProtocolError("tools can be called only while a step's code runs");
     if (typeof body !== "string") throw new ProtocolError("not text");
     checkShape(body, MAX_MESSAGE_CHARS, MAX_MESSAGE_DEPTH - 1);
     const { name, args, kwargs } = parseJSON(body);

@@ -29,6 +29,7 @@ import itertools
 import json
 import math
 import re
+import reprlib
 from typing import Any
 
 # Keep in the same order as MESSAGE_TYPES in web/protocol.js.
@@ -119,6 +120,10 @@ def to_wire(value: Any, exact: bool = False, _depth: int = 0) -> Any:
         if isinstance(value, dict) and all(isinstance(key, str) for key in value) and \
                 not value.keys() & {REPR_KEY, FLOAT_KEY, TUPLE_KEY}:
             return {key: to_wire(item, exact, _depth + 1) for key, item in value.items()}
+    elif isinstance(value, (list, tuple, dict, set, frozenset)):
+        # Too deep to cross: a repr that stops a few levels down (a full one would recurse as deep
+        # as the value, and in Pyodide overflowing the stack is fatal).
+        return {REPR_KEY: reprlib.repr(value), TYPE_KEY: type(value).__name__}
     return _repr_marker(value)
 
 
