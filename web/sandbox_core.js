@@ -166,7 +166,7 @@ export function serveSandbox(scope, post, postToolCall = post) {
 
 /** Python's answer body ({ok, value | error} as JSON text), checked before it is parsed. */
 function readBody(text) {
-  if (typeof text !== "string") throw new ProtocolError("not text");
+  if (typeof text !== "string") throw new ProtocolError(`not text but ${typeof text}`);
   checkShape(text, MAX_MESSAGE_CHARS, MAX_MESSAGE_DEPTH - 1);
   const body = parseJSON(text);
   if (body === null || typeof body !== "object" || typeof body.ok !== "boolean") throw new ProtocolError("not an answer");
