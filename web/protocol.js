@@ -11,6 +11,12 @@ export const REQUEST_TYPES = Object.freeze(["run", "send_tools", "send_variables
 /** What a sandbox may send to its host; anything else from it is dropped. */
 export const SANDBOX_MESSAGE_TYPES = Object.freeze(["result", "tool_call", "ready", "crashed", "log"]);
 export const MAX_MESSAGE_CHARS = 16 * 1024 * 1024;
+/** Arrays and objects inside one another, the envelope included; deeper messages are refused unread. */
+export const MAX_MESSAGE_DEPTH = 128;
+
+// Taken before any other code runs here: generated code in a sandbox worker may replace the globals.
+const parseJSON = JSON.parse;
+const stringifyJSON = JSON.stringify;
 
 /**
  * Wire data as plain JavaScript values: the markers that keep Python's integral floats and tuples
@@ -27,6 +33,33 @@ export function plainValue(data) {
 }
 
 export class ProtocolError extends Error {}
+
+/**
+ * Throw ProtocolError when `text` is over the size limit or nests arrays and objects deeper than the
+ * depth limit: checked on the text, in one loop, before any parser (JSON.parse, Python's json, Pyodide's
+ * conversions) could recurse into it. Twin of `check_shape` in wasm_agent/executor/protocol.py.
+ * @param {string} text
+ */
+export function checkShape(text, maxChars = MAX_MESSAGE_CHARS, maxDepth = MAX_MESSAGE_DEPTH) {
+  if (typeof text !== "string") throw new ProtocolError("a message must be a JSON string");
+  if (text.length > maxChars) throw new ProtocolError(`message of ${text.length} characters is over the ${maxChars} limit`);
+  let depth = 0;
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const code = text.charCodeAt(i);
+    if (inString) {
+      if (code === 92) i++; // backslash: the next character is escaped
+      else if (code === 34) inString = false;
+    } else if (code === 34) {
+      inString = true;
+    } else if (code === 91 || code === 123) {
+      if (++depth > maxDepth) throw new ProtocolError(`message nested deeper than ${maxDepth} levels`);
+    } else if (code === 93 || code === 125) {
+      depth--;
+    }
+  }
+}
+
 export class SandboxDiedError extends Error {}
 export class RequestTimeoutError extends Error {}
 
@@ -37,11 +70,10 @@ export class RequestTimeoutError extends Error {}
  * @returns {{type: string, id?: number, [key: string]: unknown}}
  */
 export function decode(text, allowed = MESSAGE_TYPES) {
-  if (typeof text !== "string") throw new ProtocolError("a message must be a JSON string");
-  if (text.length > MAX_MESSAGE_CHARS) throw new ProtocolError(`message of ${text.length} characters is over the limit`);
+  checkShape(text);
   let message;
   try {
-    message = JSON.parse(text);
+    message = parseJSON(text);
   } catch (error) {
     throw new ProtocolError(`not JSON: ${error.message}`);
   }
@@ -55,8 +87,13 @@ export function decode(text, allowed = MESSAGE_TYPES) {
 /** One line of JSON for a checked message. */
 export function encode(message) {
   if (!MESSAGE_TYPES.includes(message?.type)) throw new ProtocolError(`unknown message type ${message?.type}`);
-  const text = JSON.stringify(message);
-  if (text.length > MAX_MESSAGE_CHARS) throw new ProtocolError(`message of ${text.length} characters is over the limit`);
+  let text;
+  try {
+    text = stringifyJSON(message);
+  } catch (error) { // a cycle, a BigInt, or nesting deep enough to overflow the stack
+    throw new ProtocolError(`the message cannot be sent: ${error.message}`);
+  }
+  checkShape(text);
   return text;
 }
 

@@ -38,7 +38,9 @@ export class SandboxClient {
   #toolCallsInFlight = 0;
   #wheels = {}; // installed packages: file name -> base64, installed again into every new worker
   #toolPort = null; // the current worker's tool calls come here
+  #toolPortKey = ""; // ...framed with this key by the worker's core
   #answerOnToolPort = false;
+  #used = false; // code ran in the current worker: a reset needs a fresh one
   #closed = false;
   #heartbeat = null; // interval timer
   #pingSentAt = null; // a ping awaiting its pong (performance.now())
@@ -104,8 +106,16 @@ export class SandboxClient {
     await this.#request("send_variables", { variables });
   }
 
+  /**
+   * Forget the variables and imports of earlier runs: a fresh worker (the warm spare when there is one)
+   * once code has run in this one, since that code may have changed anything in its interpreter.
+   * Tools and installed packages come along.
+   */
   async reset() {
-    await this.#request("reset", {});
+    if (!this.#used) return void await this.#request("reset", {});
+    this.#renew();
+    this.options.onEvent({ type: "reset" });
+    await this.#whenReady();
   }
 
   /**
@@ -162,6 +172,7 @@ export class SandboxClient {
         markFinished();
       };
       this.#running = run;
+      this.#used = true;
       this.#pending.open((id) => {
         run.id = id;
         this.#send({ type: "run", id, code, max_output_chars: this.options.maxOutputChars });
@@ -303,10 +314,17 @@ export class SandboxClient {
 
   /** The sandbox is gone (crashed, or we restart it): fail what waits, and expect a new `ready`. */
   #died(reason, { restart }) {
-    if (restart) this.#send({ type: "restart" });
+    if (restart) this.#renew();
     this.#expectReady();
     this.#pending.rejectAll(new SandboxDiedError(reason));
     this.options.onEvent({ type: restart ? "restarted" : "crashed", reason });
+  }
+
+  /** Ask for a fresh worker; what the old one still says on its tool port is not heard. */
+  #renew() {
+    this.#send({ type: "restart" });
+    this.#closeToolPort();
+    this.#expectReady();
   }
 
   #expectReady() {
@@ -357,7 +375,8 @@ export class SandboxClient {
     try {
       message = decode(data, SANDBOX_MESSAGE_TYPES);
     } catch (error) {
-      return this.options.onEvent({ type: "dropped", reason: error.message });
+      this.options.onEvent({ type: "dropped", reason: error.message });
+      return this.#unreadable(error);
     }
     switch (message.type) {
       case "result":
@@ -380,22 +399,41 @@ export class SandboxClient {
     }
   }
 
+  /**
+   * A message from the sandbox that could not be read (too big, too deep, not the protocol) while code
+   * runs: the step fails with what happened and the sandbox is replaced, so nothing waits for an
+   * answer that was lost.
+   */
+  #unreadable(error) {
+    const run = this.#running;
+    if (!run) return;
+    const reason = `The sandbox sent a message that could not be read (${error.message}), so it was restarted. ${LOST}`;
+    run.settle(failed(reason));
+    this.#died(reason, { restart: true });
+  }
+
   #useToolPort(event) {
     this.#toolPort?.close(); // the previous worker's, if any: it is gone
     const [toolPort] = event.ports;
     if (!toolPort) return;
     this.#toolPort = toolPort;
+    this.#toolPortKey = String(event.data.key ?? "");
     this.#answerOnToolPort = event.data.answerHere === true;
     toolPort.onmessage = (portEvent) => {
+      if (portEvent.data?.k !== this.#toolPortKey) return; // not framed by the worker's core
+      let message;
       try {
-        this.#answerTool(decode(portEvent.data, ["tool_call"]), toolPort);
+        message = decode(portEvent.data.m, ["tool_call"]);
       } catch (error) {
         this.options.onEvent({ type: "dropped", reason: error.message });
+        return this.#unreadable(error);
       }
+      this.#answerTool(message, toolPort);
     };
   }
 
   async #onReady(message) {
+    this.#used = false;
     // A fresh sandbox has no tools: give it the current ones before anyone else may use it.
     if (this.#tools.length) {
       try {
@@ -436,6 +474,11 @@ export class SandboxClient {
     const kwargs = message.kwargs && typeof message.kwargs === "object" && !Array.isArray(message.kwargs)
       ? wire(message.kwargs) : {};
     try {
+      // Only the code of a step under way calls tools: not a timer or task it left behind.
+      if (!this.#running || this.#running.stopping) {
+        throw Object.assign(new Error("tools can be called only while a step's code runs"),
+          { name: "AgentToolCallError" });
+      }
       if (typeof name !== "string" || !this.#tools.some((tool) => tool.name === name)) {
         throw Object.assign(new Error(`there is no tool named ${JSON.stringify(String(name).slice(0, 100))}`),
           { name: "AgentToolCallError" });

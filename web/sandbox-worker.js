@@ -4,12 +4,12 @@
 // its code and Pyodide arrive as text and bytes in the first message.
 //
 // It makes importScripts unavailable (Pyodide refuses classic workers, which
-// it detects with it), caps the wasm memory, then loads the shared sandbox
-// core (web/sandbox_core.js, the same as in Deno) from blob: URLs and hands it
-// the boot message. From then on sandbox_core.js owns onmessage.
+// it detects with it), then loads the shared sandbox core (web/sandbox_core.js,
+// the same as in Deno) from blob: URLs and hands it the boot message. From then
+// on sandbox_core.js listens for messages.
 //
 // First message: {kind: "boot", modules: {"protocol.js": text, "sandbox_core.js": text},
-//                 maxMemoryBytes, ...the Boot of sandbox_core.js}
+//                 toolPort, ...the Boot of sandbox_core.js}
 "use strict";
 
 delete self.importScripts;
@@ -26,43 +26,25 @@ self.onmessage = async (event) => {
   const boot = event.data;
   if (boot?.kind !== "boot") return;
   self.onmessage = (later) => early.push(later);
+  // Bound now, before generated code could replace postMessage on the prototypes.
   const toPeer = self.postMessage.bind(self);
   // Tool calls go straight to the host on their own port (the relay gave it); the rest to the relay.
   const toolPort = boot.toolPort;
   delete boot.toolPort;
-  const post = (message, transfer) => (typeof message === "string" && message.startsWith('{"type":"tool_call"')
-    ? toolPort.postMessage(message) : toPeer(message, transfer));
-  // JSPI: the host answers on the same port; the core takes the answer like any message.
-  toolPort.onmessage = (event) => typeof event.data === "string" && self.onmessage?.({ data: event.data });
+  const toTool = toolPort.postMessage.bind(toolPort);
   try {
-    limitMemory(boot.maxMemoryBytes);
     const blobUrl = (text) => URL.createObjectURL(new Blob([text], { type: "text/javascript" }));
     const protocolUrl = blobUrl(boot.modules["protocol.js"]);
     // A blob: module cannot resolve "./protocol.js": point the import at the blob instead.
     const core = boot.modules["sandbox_core.js"].replace(/from\s+["']\.\/protocol\.js["']/, `from "${protocolUrl}"`);
     const { serveSandbox } = await import(blobUrl(core));
     delete boot.modules;
-    serveSandbox(self, post);
-    for (const message of [{ data: boot }, ...early.splice(0)]) self.onmessage(message);
+    self.onmessage = null; // the core listens from now on
+    const { receive } = serveSandbox(self, toPeer, toTool);
+    // JSPI: the host answers on the tool port; the core takes the answer like any message.
+    toolPort.onmessage = (portEvent) => portEvent.isTrusted && typeof portEvent.data === "string" && receive(portEvent.data);
+    for (const message of [{ data: boot }, ...early.splice(0)]) receive(message.data);
   } catch (error) {
-    post(JSON.stringify({ type: "crashed", reason: `the sandbox worker could not start: ${error?.stack ?? error}` }));
+    toPeer({ k: boot.key, m: JSON.stringify({ type: "crashed", reason: `the sandbox worker could not start: ${error?.stack ?? error}` }) });
   }
 };
-
-// Emscripten grows the heap with Memory.prototype.grow and treats a throw as
-// "no memory": malloc fails and Python raises MemoryError. Not configurable
-// afterwards, so generated code cannot lift the limit (it can only lower it).
-function limitMemory(maxBytes) {
-  if (!maxBytes) return;
-  const grow = WebAssembly.Memory.prototype.grow;
-  Object.defineProperty(WebAssembly.Memory.prototype, "grow", {
-    value: function grow_(pages) {
-      if (this.buffer.byteLength + pages * 65536 > maxBytes) {
-        throw new RangeError(`the sandbox's memory limit of ${maxBytes >> 20} MB is reached`);
-      }
-      return grow.call(this, pages);
-    },
-    writable: false,
-    configurable: false,
-  });
-}

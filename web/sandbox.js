@@ -8,8 +8,9 @@
 // text, and {kind: "stop"} when it is done. The relay keeps the boot bytes, runs the sandbox worker (and a warm
 // spare), answers tool calls through shared memory when this document is
 // cross-origin isolated, and turns `interrupt` and `restart` into the
-// interrupt buffer or a fresh worker. Everything the worker says goes to the
-// parent as text; the parent trusts none of it.
+// interrupt buffer or a fresh worker. Each worker gets a random key with its
+// boot: only messages framed with it (by web/sandbox_core.js, which Python
+// cannot reach) are passed on, as text; the parent trusts none of them.
 "use strict";
 
 (() => {
@@ -52,6 +53,8 @@
       ready: null, // the same, once warmed up: from then on it may serve the host
       busy: false, // a `run` is under way
       logs: 0, // `log` messages forwarded since the last run started
+      key: randomKey(),
+      gate: atomics ? new Int32Array(new SharedArrayBuffer(4)) : null, // messages posted to it (sandbox_core.js idle)
       interrupt: atomics ? new Int32Array(new SharedArrayBuffer(4)) : null,
       control: atomics ? new Int32Array(new SharedArrayBuffer(8)) : null,
       data: atomics ? new SharedArrayBuffer(1 << 20, { maxByteLength: MAX_TOOL_ANSWER_BYTES }) : null,
@@ -67,9 +70,11 @@
     const tools = new MessageChannel();
     state.toolPort = tools.port1;
     const { workerSource, ...rest } = boot;
-    worker.postMessage({
+    toWorker(state, {
       ...rest,
       kind: "boot",
+      key: state.key,
+      gate: state.gate?.buffer,
       files: filesWithoutWasm,
       wasmModule: true, // compiled once, here; sent below (workers then share its tiered-up code)
       maxMemoryBytes: options.maxMemoryBytes ?? 0,
@@ -77,11 +82,26 @@
       channel: atomics ? { control: state.control.buffer, data: state.data } : undefined,
       toolPort: tools.port2,
     }, [tools.port2]);
-    wasmModule.then((module) => worker.postMessage({ kind: "wasm", module }));
+    wasmModule.then((module) => toWorker(state, { kind: "wasm", module }));
     return state;
   }
 
-  function onWorkerMessage(state, data) {
+  /** Every message to a worker goes this way: it wakes the worker if it sleeps between requests. */
+  function toWorker(state, message, transfer) {
+    state.worker.postMessage(message, transfer);
+    if (state.gate) {
+      Atomics.add(state.gate, 0, 1);
+      Atomics.notify(state.gate, 0);
+    }
+  }
+
+  function randomKey() {
+    return Array.from(crypto.getRandomValues(new Uint8Array(16)), (byte) => byte.toString(16).padStart(2, "0")).join("");
+  }
+
+  function onWorkerMessage(state, frame) {
+    if (frame?.k !== state.key) return; // not framed by the sandbox core: posted by the code itself
+    const data = frame.m;
     if (typeof data !== "string") return; // the protocol is text; anything else is dropped
     if (data.length > MAX_MESSAGE_CHARS) {
       if (state === active) hostMessage({ type: "log", text: `dropped a ${data.length}-character message from the sandbox` });
@@ -120,7 +140,7 @@
   /** The worker serves the host from now on: its tool port, then its `ready`. */
   function announce(state) {
     // Atomics: answers go through the relay (the worker waits on shared memory); JSPI: on the port.
-    port.postMessage({ kind: "tool-port", answerHere: !atomics }, [state.toolPort]);
+    port.postMessage({ kind: "tool-port", answerHere: !atomics, key: state.key }, [state.toolPort]);
     toHost(state.ready);
   }
 
@@ -134,7 +154,7 @@
       { type: "send_tools", tools: [] },
       { type: "reset" },
     ].entries()) {
-      state.worker.postMessage(JSON.stringify({ ...message, id: WARM_UP_ID - 3 + index }));
+      toWorker(state, JSON.stringify({ ...message, id: WARM_UP_ID - 3 + index }));
     }
   }
 
@@ -231,20 +251,20 @@
           state.interrupted = true;
           Atomics.store(state.interrupt, 0, 2);
         }
-        if (!atomics) state.worker.postMessage(data); // JSPI: fails a pending tool call
+        if (!atomics) toWorker(state, data); // JSPI: fails a pending tool call
         return;
       case "restart":
         return replaceActive();
       case "tool_result":
-        return atomics ? answerTool(state, data) : state.worker.postMessage(data);
+        return atomics ? answerTool(state, data) : toWorker(state, data);
       case "run":
         if (state.interrupt) Atomics.store(state.interrupt, 0, 0);
         state.interrupted = false;
         state.busy = true;
         state.logs = 0;
-        return state.worker.postMessage(data);
+        return toWorker(state, data);
       default:
-        return state.worker.postMessage(data);
+        return toWorker(state, data);
     }
   }
 

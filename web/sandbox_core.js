@@ -3,15 +3,21 @@
 // answers protocol messages with wasm_agent/executor/sandbox_main.py.
 //
 // The parent posts one `boot` object, then protocol messages as JSON text.
-// The worker posts JSON text back (`ready`, `result`, `tool_call`, `log`) and,
-// when asked to make a snapshot, one `{snapshot: Uint8Array}` object.
+// The worker posts back frames `{k: key, m: JSON text}` (`ready`, `result`, `tool_call`, `log`,
+// `crashed`) and, when asked to make a snapshot, one `{k: key, snapshot: Uint8Array}`. The key comes
+// with the boot and lives only in this module's closures: Python, which can post messages of its own
+// (`js.postMessage`), never sees it, so its parent drops whatever it did not frame here. Results and
+// tool calls get their envelope (type, id) here too: Python gives only their body.
 //
 // Tool calls block the Python code until the host answers, in one of two ways:
 //   "atomics": the host writes the `tool_result` into `channel.data` (a growable
 //              SharedArrayBuffer) and flips `channel.control[0]` to 1;
 //   "jspi":    the answer comes as an ordinary message; Python waits with run_sync.
 
-import { decode } from "./protocol.js";
+import { MAX_MESSAGE_CHARS, MAX_MESSAGE_DEPTH, ProtocolError, REQUEST_TYPES, checkShape, decode, encode }
+  from "./protocol.js";
+
+const parseJSON = JSON.parse; // taken before generated code can replace it
 
 /**
  * @typedef {object} Boot
@@ -26,6 +32,10 @@ import { decode } from "./protocol.js";
  * @property {boolean} [makeSnapshot]      boot, warm up, post the snapshot, do nothing else
  * @property {SharedArrayBuffer} [interrupt]  Pyodide's interrupt buffer (Int32Array[1])
  * @property {{control: SharedArrayBuffer, data: SharedArrayBuffer}} [channel]  atomics tool bridge
+ * @property {string} key                  frames every message of this worker (see above)
+ * @property {SharedArrayBuffer} [gate]    Int32Array[1]: the parent adds 1 for each message it posts
+ *                                         here; between requests the worker sleeps on it
+ * @property {number} [maxMemoryBytes]     the wasm memory limit (MemoryError in Python past it)
  */
 
 const ORIGIN = "https://pyodide.invalid/";  // never reached: the fetch shim answers it
@@ -39,17 +49,25 @@ for name in sandbox_main.WARM_IMPORTS:
 `;
 
 /**
- * Serve the sandbox in `scope` (a worker's global object).
- * @param {{postMessage: Function, onmessage: any}} scope
- * @param {(message: string | object, transfer?: Transferable[]) => void} post
+ * Serve the sandbox in `scope` (a worker's global object). Returns `receive`, for messages that come
+ * another way than `scope`'s message events, and `log`, which sends a `log` message to the host.
+ * @param {EventTarget} scope
+ * @param {(frame: object) => void} post          to the parent (bound before any other code ran)
+ * @param {(frame: object) => void} [postToolCall]  where `tool_call`s go (default: `post`)
  */
-export function serveSandbox(scope, post) {
+export function serveSandbox(scope, post, postToolCall = post) {
   let session = null;
   let jspiAnswers = null;
+  let key = ""; // the frame key of this worker's messages: given at boot, never seen by Python
+  let gate = null; // Int32Array: how many messages the parent has posted here (see idle())
+  let received = 0;
   const queue = [];
   let busy = false;
   let resolveWasm;
   const wasm = new Promise((resolve) => { resolveWasm = resolve; });
+  // Everything this worker says goes out framed with the key; code that posts on its own is dropped.
+  const send = (text) => post({ k: key, m: text });
+  const sendToolCall = (text) => postToolCall({ k: key, m: text });
 
   async function pump() {
     if (busy) return;
@@ -58,44 +76,75 @@ export function serveSandbox(scope, post) {
       while (queue.length) {
         const data = queue.shift();
         if (data?.kind === "boot") {
-          const booted = await boot(data, post, wasm);
+          key = String(data.key ?? "");
+          delete data.key;
+          gate = data.gate ? new Int32Array(data.gate) : null;
+          const booted = await boot(data, send, (snapshot) => post({ k: key, snapshot }), wasm, sendToolCall);
           session = booted?.session ?? null;
           jspiAnswers = booted?.answers ?? null;
         } else if (session) {
-          post(await answer(session, data));
+          send(await answer(session, data));
         }
       }
     } catch (error) {
-      post(JSON.stringify({ type: "crashed", reason: String(error?.stack ?? error) }));
+      send(encode({ type: "crashed", reason: String(error?.stack ?? error) }));
     } finally {
       busy = false;
     }
+    if (session && !queue.length) idle();
+  }
+
+  // Between requests the worker sleeps until its parent posts again: timers, promises or tasks that
+  // generated code left behind get no CPU (nor memory) after the step that started them has answered.
+  function idle() {
+    if (!gate) return;
+    while (Atomics.load(gate, 0) === received) Atomics.wait(gate, 0, received);
   }
 
   /**
-   * The session's answer to one request. A KeyboardInterrupt can land in the protocol's own Python
-   * around the code (an interrupt meant for code that has just finished): the code's state is
-   * intact, so the request is answered as interrupted instead of the sandbox being given up.
+   * The framed `result` for one request. Python returns only its body ({ok, value | error}); the
+   * envelope (type, the request's id) is made here, where generated code cannot reach. A body that is
+   * not one (too big, too deep, not JSON: the runtime was tampered with) fails the sandbox, which the
+   * host replaces. A KeyboardInterrupt that lands in the protocol's own Python around the code (an
+   * interrupt meant for code that has just finished) leaves the code's state intact: answered as
+   * interrupted, the sandbox is kept.
    */
   async function answer(session, data) {
+    let request;
+    try {
+      request = decode(data, REQUEST_TYPES);
+    } catch (error) {
+      return encode({ type: "log", text: `the sandbox ignored a message: ${error.message}` });
+    }
+    const id = request.id ?? 0;
     // An interrupt is for the code of a run: one left over (it came as the last run ended) must not
     // stop the next request. The host clears it itself when it sends a run.
-    if (typeof data === "string" && !data.startsWith('{"type":"run"')) session.clearInterrupt();
+    if (request.type !== "run") session.clearInterrupt();
+    let body;
     try {
-      return await session.handle(data);
+      stepRunning = request.type === "run";
+      body = await session.handle(data);
     } catch (error) {
       if (error?.type !== "KeyboardInterrupt") throw error;
-      let id = 0;
-      try {
-        id = JSON.parse(data).id ?? 0;
-      } catch { /* not JSON: the session would have said so */ }
-      return JSON.stringify({ type: "result", id, ok: false,
+      return encode({ type: "result", id, ok: false,
         error: { type: "KeyboardInterrupt", message: "the request was interrupted" } });
+    } finally {
+      stepRunning = false;
     }
+    let reply;
+    try {
+      reply = readBody(body);
+    } catch (error) {
+      return encode({ type: "crashed", reason: `the sandbox's answer to a request could not be read (${error.message}): `
+        + "its runtime was changed by the code, or the answer was too big" });
+    }
+    return encode(reply.ok ? { type: "result", id, ok: true, value: reply.value ?? null }
+      : { type: "result", id, ok: false, error: { type: String(reply.error?.type ?? "Error"),
+        message: String(reply.error?.message ?? "the request failed") } });
   }
 
-  scope.onmessage = (event) => {
-    const data = event.data;
+  function receive(data) {
+    received++;
     if (data?.kind === "wasm") return resolveWasm(data.module);
     // In JSPI mode a tool answer arrives while Python waits: deliver it at once.
     if (typeof data === "string" && jspiAnswers) {
@@ -106,16 +155,35 @@ export function serveSandbox(scope, post) {
     }
     queue.push(data);
     pump();
-  };
+  }
+
+  // Only messages from the parent: an event that code dispatches itself is not trusted.
+  scope.addEventListener("message", (event) => event.isTrusted && receive(event.data));
+  // Diagnostics for the host (the worker's console, say), framed like the rest.
+  const log = (text) => send(encode({ type: "log", text: String(text).slice(0, 2000) }));
+  return { receive, log };
+}
+
+/** Python's answer body ({ok, value | error} as JSON text), checked before it is parsed. */
+function readBody(text) {
+  if (typeof text !== "string") throw new ProtocolError(`not text but ${typeof text}`);
+  checkShape(text, MAX_MESSAGE_CHARS, MAX_MESSAGE_DEPTH - 1);
+  const body = parseJSON(text);
+  if (body === null || typeof body !== "object" || typeof body.ok !== "boolean") throw new ProtocolError("not an answer");
+  return body;
 }
 
 /**
  * @param {Boot} boot
+ * @param {(text: string) => void} send        a protocol message to the parent, framed
+ * @param {(bytes: Uint8Array) => void} postSnapshot
  * @param {Promise<WebAssembly.Module>} wasm the compiled module, when `boot.wasmModule`
+ * @param {(text: string) => void} sendToolCall  a `tool_call` to the host, framed
  */
-async function boot(boot, post, wasm) {
+async function boot(boot, send, postSnapshot, wasm, sendToolCall) {
   const started = performance.now();
   const files = boot.files;
+  limitMemory(boot.maxMemoryBytes);
   globalThis.fetch = fetchShim(files);  // Pyodide's only source of bytes
   const instantiateStreaming = WebAssembly.instantiateStreaming;
   if (boot.wasmModule) {
@@ -154,11 +222,11 @@ async function boot(boot, post, wasm) {
     pyodide.runPython(WARM_UP);
   }
   if (boot.makeSnapshot) {
-    post({ snapshot: pyodide.makeMemorySnapshot() });
+    postSnapshot(pyodide.makeMemorySnapshot());
     return null;
   }
   if (boot.interrupt) pyodide.setInterruptBuffer(new Int32Array(boot.interrupt));
-  const bridge = boot.channel ? atomicsBridge(boot.channel, boot.interrupt, post) : jspiBridge(post);
+  const bridge = boot.channel ? atomicsBridge(boot.channel, boot.interrupt, sendToolCall) : jspiBridge(sendToolCall);
   const module = pyodide.pyimport("wasm_agent.executor.sandbox_main");
   const pySession = module.SandboxSession(bridge.callHost, boot.interrupt ? interruptibleSleep(boot.interrupt) : null);
   const handle = pySession.handle;
@@ -169,13 +237,52 @@ async function boot(boot, post, wasm) {
     handle: jspi ? (text) => handle.callPromising(text) : (text) => handle(text),
     clearInterrupt: () => interruptView && Atomics.store(interruptView, 0, 0),
   };
-  post(JSON.stringify({
+  send(encode({
     type: "ready", startup_ms: Math.round(performance.now() - started), snapshot: Boolean(boot.snapshot),
     phases_ms: { import: Math.round(imported - started), load: Math.round(loaded - imported),
                  setup: Math.round(performance.now() - loaded) },
     bridge: boot.channel ? "atomics" : "jspi", interrupts: Boolean(boot.interrupt),
   }));
   return { session, answers: boot.channel ? null : bridge };
+}
+
+/**
+ * The `tool_call` for Python's request `{name, args, kwargs}` (JSON text): the envelope and the id are
+ * made here. Returns [id, text], or [id, null, the `tool_result` text refusing it]: malformed, or made
+ * while no step's code runs (by a timer or task that code left behind, between steps).
+ */
+let toolCallIds = 0;
+let stepRunning = false; // a `run` request is being answered
+function toolCall(body) {
+  const id = ++toolCallIds;
+  try {
+    if (!stepRunning) throw new ProtocolError("tools can be called only while a step's code runs");
+    if (typeof body !== "string") throw new ProtocolError("not text");
+    checkShape(body, MAX_MESSAGE_CHARS, MAX_MESSAGE_DEPTH - 1);
+    const { name, args, kwargs } = parseJSON(body);
+    return [id, encode({ type: "tool_call", id, name: String(name), args: args ?? [], kwargs: kwargs ?? {} })];
+  } catch (error) {
+    return [id, null, encode({ type: "tool_result", id, ok: false,
+      error: { type: "ProtocolError", message: `the tool call cannot be sent: ${error.message}` } })];
+  }
+}
+
+// Emscripten grows the heap with Memory.prototype.grow and treats a throw as "no memory": malloc fails
+// and Python raises MemoryError. Not configurable afterwards, so generated code cannot lift the limit
+// (it can only lower it).
+function limitMemory(maxBytes) {
+  if (!maxBytes) return;
+  const grow = WebAssembly.Memory.prototype.grow;
+  Object.defineProperty(WebAssembly.Memory.prototype, "grow", {
+    value: function grow_(pages) {
+      if (this.buffer.byteLength + pages * 65536 > maxBytes) {
+        throw new RangeError(`the sandbox's memory limit of ${maxBytes >> 20} MB is reached`);
+      }
+      return grow.call(this, pages);
+    },
+    writable: false,
+    configurable: false,
+  });
 }
 
 function fetchShim(files) {
@@ -208,8 +315,9 @@ function atomicsBridge(channel, interruptBuffer, post) {
   const interrupt = interruptBuffer ? new Int32Array(interruptBuffer) : null;
   const decoder = new TextDecoder();
   return {
-    callHost(text) {
-      const id = JSON.parse(text).id;
+    callHost(body) {
+      const [id, text, refusal] = toolCall(body);
+      if (refusal) return refusal;
       Atomics.store(control, 0, 0);
       post(text);
       for (;;) {
@@ -217,11 +325,11 @@ function atomicsBridge(channel, interruptBuffer, post) {
         if (Atomics.load(control, 0) === 1) {
           const length = Atomics.load(control, 1);
           const answer = decoder.decode(new Uint8Array(channel.data, 0, length).slice());
-          if (JSON.parse(answer).id === id) return answer;
+          if (parseJSON(answer).id === id) return answer;
           Atomics.store(control, 0, 0);  // an answer to some other (forged) call: keep waiting
         } else if (interrupt && Atomics.load(interrupt, 0) === 2) {
           Atomics.store(interrupt, 0, 0);  // consumed here, so Python does not raise it twice
-          return JSON.stringify({ type: "tool_result", id, ok: false, interrupted: true });
+          return encode({ type: "tool_result", id, ok: false, interrupted: true });
         }
       }
     },
@@ -232,8 +340,9 @@ function atomicsBridge(channel, interruptBuffer, post) {
 function jspiBridge(post) {
   const waiting = new Map();
   return {
-    callHost(text) {
-      const id = JSON.parse(text).id;
+    callHost(body) {
+      const [id, text, refusal] = toolCall(body);
+      if (refusal) return Promise.resolve(refusal);
       return new Promise((resolve) => {
         waiting.set(id, resolve);
         post(text);
@@ -241,7 +350,7 @@ function jspiBridge(post) {
     },
     interruptAll() {
       for (const id of [...waiting.keys()]) {
-        this.deliver(id, JSON.stringify({ type: "tool_result", id, ok: false, interrupted: true }));
+        this.deliver(id, encode({ type: "tool_result", id, ok: false, interrupted: true }));
       }
     },
     deliver(id, text) {

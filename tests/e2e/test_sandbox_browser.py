@@ -186,12 +186,17 @@ def test_worker_cannot_close_itself(sandbox):
     assert sandbox.run("add(kept, 3)")["output"] == 6
 
 
-def test_worker_that_reports_a_crash_is_replaced(sandbox):
+def test_a_crash_report_posted_by_the_code_itself_is_not_heard(sandbox):
+    """Only what the worker's core frames with its key reaches the host: code that posts `crashed`
+    (or anything else) on its own is dropped, and its step ends by the time limit as any loop."""
     sandbox.run("kept = 1")
-    result = sandbox.run("import js\njs.postMessage('{\"type\":\"crashed\",\"reason\":\"forged\"}')\nwhile True:\n    pass",
-                         timeout_ms=20_000)
-    assert "crashed" in result["error"] and "lost" in result["error"], result
-    assert "NameError" in sandbox.run("kept")["error"]
+    result = sandbox.run("import js\njs.postMessage('{\"type\":\"crashed\",\"reason\":\"forged\"}')\n"
+                         "js.postMessage(js.JSON.parse('{\"k\": \"guess\", \"m\": \"{}\"}'))\nwhile True:\n    pass",
+                         timeout_ms=3000)
+    assert result["error"].startswith("Execution stopped"), result
+    assert not [event for event in sandbox.events("crashed") if "forged" in str(event.get("reason"))]
+    if sandbox.mode == "isolated":  # the interrupt buffer stopped it: the variables are there
+        assert sandbox.run("kept")["output"] == 1
     assert sandbox.run("add(3, 3)")["output"] == 6
 
 

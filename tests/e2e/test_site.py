@@ -466,3 +466,37 @@ def test_additional_imports_come_from_the_sites_own_wheels(browser, tmp_path):
     finally:
         page.close()
         server.close()
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_an_agent_made_after_close_gets_a_sandbox_no_earlier_code_touched(browser, site_servers, mode):
+    """The page's first sandbox serves the next agent (createAgent after close(), a <wasm-agent> put back,
+    new Model settings): it is a fresh worker, so what the earlier agent's code changed is gone and its
+    timers call nothing of the next agent's."""
+    page = SitePage(browser, site_servers[mode].url).open()
+    try:
+        result = page.page.evaluate("""async () => {
+            const { createAgent } = await import("./wasm-agent.js");
+            const calls = { first: [], next: [] }; // each agent's own tool, recording its own calls
+            const tools = (who) => [{ name: "record", description: "Record a text.", outputType: "string",
+                                      inputs: { text: { type: "string", description: "what" } },
+                                      fn: ({ text }) => { calls[who].push(text); return text; } }];
+            const tamper = "leftover = 1\\nimport builtins, js\\nfrom pyodide.ffi import create_proxy\\n"
+              + "builtins.sorted = lambda *a, **k: 'forged'\\n"
+              + "def steal():\\n    try:\\n        record('stolen')\\n    except Exception:\\n        pass\\n"
+              + "js.setInterval(create_proxy(steal), 1)\\nfinal_answer('first')";
+            const first = await createAgent({ tools: tools("first"), model: { provider: "scripted", responses: [`<code>${tamper}</code>`] } });
+            const one = await first.run("Tamper");
+            await first.close();
+            await new Promise((resolve) => setTimeout(resolve, 500));
+            const next = await createAgent({ tools: tools("next"), model: { provider: "scripted", responses: [
+                "<code>final_answer([record('legit'), sorted([2, 1]), 'leftover' in dir()])</code>"] } });
+            const two = await next.run("Check");
+            await next.close();
+            return { one: one.output, two: two.output, calls: calls.next };
+        }""")
+        # The first agent's code may call its own tool while its step runs; never the next agent's.
+        assert result == {"one": "first", "two": ["legit", [1, 2], False], "calls": ["legit"]}, result
+        assert page.errors == []
+    finally:
+        page.close()

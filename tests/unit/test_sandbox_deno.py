@@ -345,6 +345,9 @@ def canary():
     server.shutdown()
 
 
+NO_EVAL = "Code generation from strings disallowed"
+
+
 def js_attempt(expression: str) -> str:
     """Python for the sandbox that starts async JS and leaves how it ended in `js.attempt`."""
     source = (f"globalThis.attempt = 'pending'; (async () => {{ {expression} }})().then("
@@ -397,7 +400,9 @@ async def test_attack_is_blocked(executor, canary, name):
               .replace("@PYPROJECT@", str(sandbox.REPO_DIR / "pyproject.toml")))
     result = await executor.run(attack)
     outcome = result.error or ""
-    if "js.eval" in attack:
+    if NO_EVAL in outcome:  # the process refuses to make code from strings: the JS never ran
+        outcome = f"{NO_EVAL}: {refusal}"
+    elif "js.eval" in attack:
         for _ in range(200):
             outcome = str((await executor.run("import js\njs.attempt")).output)
             if outcome != "pending":
@@ -439,20 +444,17 @@ async def test_forged_protocol_messages_are_ignored(executor, canary):
     assert Canary.hits == []
 
 
-async def test_lines_a_spawned_worker_writes_to_stdout_are_not_messages(executor):
+async def test_code_cannot_spawn_a_worker_or_write_javascript_of_its_own(executor):
+    """A worker spawned from the sandbox would have `Deno` (stdout, the process) again: there is no
+    `Worker`, and no eval or Function constructor to write JS that would reach one another way."""
     restarts = executor.restarts
-    forge = in_worker("const line = (t) => Deno.stdout.writeSync(new TextEncoder().encode(t)); "
-                      'line(`{"type":"crashed","reason":"forged"}\\n`); '
-                      'line(`0123456789abcdef {"type":"crashed","reason":"forged"}\\n`); '
-                      "return 'written'")
-    await executor.run(forge)
-    for _ in range(200):
-        outcome = str((await executor.run("import js\njs.attempt")).output)
-        if outcome != "pending":
-            break
-        await asyncio.sleep(0.02)
-    assert outcome.endswith("ALLOWED: written")  # stdout needs no permission; the key is what counts
-    assert executor.restarts == restarts and any("forged" in line for line in executor.logs)
+    result = await executor.run(in_worker("Deno.stdout.writeSync(new TextEncoder().encode('junk')); return 1"))
+    assert NO_EVAL in result.error
+    result = await executor.run("import js\njs.Worker.new('data:text/javascript,1')")
+    assert "AttributeError" in result.error and "Worker" in result.error
+    result = await executor.run("from pyodide.code import run_js\nrun_js('import(\"node:process\")')")
+    assert NO_EVAL in result.error
+    assert executor.restarts == restarts
     assert (await executor.run("6 * 7")).output == 42
 
 
@@ -468,7 +470,8 @@ async def test_output_floods_are_capped(executor):
 async def test_deep_recursion_and_huge_tool_arguments_fail_cleanly(executor):
     await executor.send_tools({"add": add})  # the shared executor may hold another test's tools
     assert "RecursionError" in (await executor.run("def f(n): return f(n + 1)\nf(0)")).error
-    assert "ProtocolError" in (await executor.run("add('x' * 20_000_000, 1)")).error
+    error = (await executor.run("add('x' * 20_000_000, 1)")).error
+    assert "the tool call cannot be sent" in error and "over the" in error
     assert (await executor.run("6 * 7")).output == 42
 
 

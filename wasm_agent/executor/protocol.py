@@ -28,6 +28,8 @@ import asyncio
 import itertools
 import json
 import math
+import re
+import reprlib
 from typing import Any
 
 # Keep in the same order as MESSAGE_TYPES in web/protocol.js.
@@ -38,6 +40,9 @@ MESSAGE_TYPES = (
 REQUEST_TYPES = ("run", "send_tools", "send_variables", "reset", "install")
 # A message bigger than this is refused; a value that would make one is sent as a truncated repr.
 MAX_MESSAGE_CHARS = 16 * 1024 * 1024
+# Arrays and objects inside one another, the envelope included: deeper messages are refused unread
+# (parsers recurse, and in Pyodide a deep recursion is a fatal error, not an exception).
+MAX_MESSAGE_DEPTH = 128
 MAX_REPR_CHARS = 100_000
 REPR_KEY, TYPE_KEY = "$repr", "$type"
 # Across the sandbox boundary (`exact=True`), what JavaScript would flatten keeps its type: a float
@@ -115,6 +120,10 @@ def to_wire(value: Any, exact: bool = False, _depth: int = 0) -> Any:
         if isinstance(value, dict) and all(isinstance(key, str) for key in value) and \
                 not value.keys() & {REPR_KEY, FLOAT_KEY, TUPLE_KEY}:
             return {key: to_wire(item, exact, _depth + 1) for key, item in value.items()}
+    elif isinstance(value, (list, tuple, dict, set, frozenset)):
+        # Too deep to cross: a repr that stops a few levels down (a full one would recurse as deep
+        # as the value, and in Pyodide overflowing the stack is fatal).
+        return {REPR_KEY: reprlib.repr(value), TYPE_KEY: type(value).__name__}
     return _repr_marker(value)
 
 
@@ -148,16 +157,50 @@ def encode(message: dict) -> str:
     """One line of JSON (no raw newlines), refusing unknown types and huge messages."""
     if message.get("type") not in MESSAGE_TYPES:
         raise ProtocolError(f"unknown message type {message.get('type')!r}")
-    text = json.dumps(message, separators=(",", ":"), allow_nan=False)
-    if len(text) > MAX_MESSAGE_CHARS:
-        raise ProtocolError(f"message of {len(text)} characters is over the {MAX_MESSAGE_CHARS} limit")
+    try:
+        text = json.dumps(message, separators=(",", ":"), allow_nan=False)
+    except (ValueError, TypeError, RecursionError) as error:
+        raise ProtocolError(f"the message cannot be sent: {error}") from None
+    check_shape(text)
     return text
+
+
+# A JSON string (with its escapes) or one bracket: what lies between is neither nesting nor quoting.
+_TOKENS = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"|[\[\]{}]', re.DOTALL)
+_BYTE_TOKENS = re.compile(_TOKENS.pattern.encode(), re.DOTALL)
+_OPENING, _CLOSING = frozenset("[{") | frozenset(b"[{"), frozenset("]}") | frozenset(b"]}")
+
+
+def check_shape(text: str | bytes, max_chars: int = MAX_MESSAGE_CHARS, max_depth: int = MAX_MESSAGE_DEPTH) -> None:
+    """Raise `ProtocolError` if `text` is too long or nests deeper than `max_depth`, before any parser
+    (recursive) sees it. One loop over its brackets; twin of `checkShape` in web/protocol.js.
+
+    >>> check_shape('{"a": [[1], "]]]]"]}', max_depth=3)
+    >>> try:
+    ...     check_shape("[" * 4 + "]" * 4, max_depth=3)
+    ... except ProtocolError as error:
+    ...     print(error)
+    message nested deeper than 3 levels
+    """
+    if len(text) > max_chars:
+        raise ProtocolError(f"message of {len(text)} characters is over the {max_chars} limit")
+    opening = (b"[", b"{") if isinstance(text, bytes) else ("[", "{")
+    if text.count(opening[0]) + text.count(opening[1]) <= max_depth:
+        return  # most messages: too few brackets to nest too deep
+    depth = 0
+    for match in (_BYTE_TOKENS if isinstance(text, bytes) else _TOKENS).finditer(text):
+        char = text[match.start()]
+        if char in _OPENING:
+            depth += 1
+            if depth > max_depth:
+                raise ProtocolError(f"message nested deeper than {max_depth} levels")
+        elif char in _CLOSING:
+            depth -= 1
 
 
 def decode(text: str | bytes) -> dict:
     """Parse and check one message; raise `ProtocolError` if it is not one."""
-    if len(text) > MAX_MESSAGE_CHARS:
-        raise ProtocolError(f"message of {len(text)} characters is over the {MAX_MESSAGE_CHARS} limit")
+    check_shape(text)
     try:
         message = json.loads(text)
     except ValueError as error:

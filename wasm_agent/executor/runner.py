@@ -99,6 +99,11 @@ class CodeRunner:
 
     # -- running ----------------------------------------------------------------
     def run(self, code: str) -> CodeOutput:
+        # Tools (final_answer too) and print again before every step: code that rebound one of them
+        # in an earlier step must not leave the run without a way to call it, or to finish.
+        self.namespace.update(self.functions)
+        self.namespace["print"] = self._print
+        self.namespace["__builtins__"] = builtins
         buffer = self._buffer = OutputBuffer(self.max_output_chars)
         try:
             module = ast.parse(code, filename=CODE_FILENAME)

@@ -59,6 +59,9 @@ DEFAULT_PYODIDE_DIR = REPO_DIR / "node_modules" / "pyodide"
 STOP_GRACE_SECONDS = 5.0      # stopped code gets this long to unwind before the sandbox is replaced (a loaded
                               # machine took over 2 s to pass an interrupt and its answer through)
 REQUEST_TIMEOUT_SECONDS = 30.0
+DEFAULT_MEMORY_MB = 1024      # without limits.max_memory_mb: the sandbox's wasm memory stops growing here
+                              # (MemoryError in the code), and the process may grow 512 MB more (JS heap)
+                              # before the sandbox is replaced
 LOST_STATE = "all variables were lost; define them again before use"
 
 
@@ -90,6 +93,12 @@ class DenoSandboxExecutor(Executor):
     restart after a timeout or crash is immediate; it costs about 190 MiB
     (the process holds about 300 MiB without it) and CPU while it boots, and
     restarting from the snapshot takes well under a second anyway.
+    Memory: `limits.max_memory_mb` (default `DEFAULT_MEMORY_MB`, 1024) caps the sandbox's wasm memory
+    (past it the code gets MemoryError and the sandbox goes on); the process is watched at all times,
+    and past that figure plus 512 MB of growth (JS objects the code made) the sandbox is replaced.
+    `reset()` after code ran (a new run, a resume) replaces the sandbox with a fresh one, so nothing
+    an earlier run did to its interpreter reaches the next: the figure `bench/sandbox_deno.py`
+    reports as "reset" is what that costs per run.
     `bridge` is how tool calls block: "atomics" (SharedArrayBuffer) or "jspi".
     `wheels` (or $WASM_AGENT_WHEELS) is a folder with a pyodide-lock.json and its wheels, such as a
     built site's `dist/pyodide`: the packages of `additional_authorized_imports`, with their
@@ -138,7 +147,8 @@ class DenoSandboxExecutor(Executor):
         self.tools: dict[str, Any] = {}
         self.variables: dict[str, Any] = {}
         self.last_ready: dict = {}           # the latest `ready` message (startup_ms, snapshot, ...)
-        self.restarts = 0
+        self.restarts = 0                    # sandboxes replaced because of a failure
+        self.resets = 0                      # sandboxes replaced for a new run (`reset()` after code ran)
         self._process: asyncio.subprocess.Process | None = None
         self._reader: asyncio.Task | None = None     # reads the process's stdout until it exits
         self._exit_reason: str | None = None
@@ -213,8 +223,15 @@ class DenoSandboxExecutor(Executor):
 
     async def _reset(self) -> None:
         self.variables = {}
-        if self._ready.is_set() and not self._fresh:
+        if not self._ready.is_set() or self._fresh:
+            return
+        if not self._used:  # no code ran in this sandbox: clearing what we sent is enough
             await self._request("reset")
+            return
+        # Code ran here and may have changed anything in its interpreter: a fresh sandbox (from the
+        # memory snapshot, or the warm spare) serves the next run. Tools and packages are sent again.
+        self._restart_sandbox(counted=False)
+        await self._ensure_ready()
 
     async def _run(self, code: str) -> CodeOutput:
         # One run at a time: a cancelled run may still be stopping when the next one comes.
@@ -296,7 +313,7 @@ class DenoSandboxExecutor(Executor):
         snapshot = await self.snapshots.get() if self.snapshots else None
         self._key = secrets.token_hex(16)
         config = {"key": self._key, "pyodideDir": str(self.pyodide_dir), "snapshot": str(snapshot) if snapshot else None,
-                  "makeSnapshot": False, "memoryMb": self.limits.max_memory_mb, "bridge": self.bridge, "spare": self.spare,
+                  "makeSnapshot": False, "memoryMb": self.limits.max_memory_mb or DEFAULT_MEMORY_MB, "bridge": self.bridge, "spare": self.spare,
                   "pythonFiles": SANDBOX_PYTHON_FILES}
         command = deno_command(self.deno_bin, self.pyodide_dir, extra_reads=[snapshot] if snapshot else [])
         self._ready.clear()
@@ -329,13 +346,20 @@ class DenoSandboxExecutor(Executor):
                 continue
             if not line:
                 break
-            if not line.startswith(prefix):
-                self.logs.append(line.decode(errors="replace").rstrip()[:2000])
+            # A frame is `<key> <JSON>\n`, found wherever it starts in the line: bytes written before it
+            # without a newline (by anything else in the process) cannot hide it.
+            at = line.find(prefix)
+            if at != 0:
+                self.logs.append(line[:at if at > 0 else len(line)].decode(errors="replace").rstrip()[:2000])
+            if at < 0:
                 continue
             try:
-                self._on_message(protocol.decode(line[len(prefix):]))
+                self._on_message(protocol.decode(line[at + len(prefix):]))
             except ProtocolError as error:
                 self.logs.append(f"dropped a message: {error}")
+                self._on_unreadable(error)
+            except Exception as error:  # noqa: BLE001 - nothing the sandbox sends may end this reader
+                self.logs.append(f"a message from the sandbox failed: {type(error).__name__}: {error}")
         code = await process.wait()
         if process is self._process:
             self._process = None
@@ -372,10 +396,21 @@ class DenoSandboxExecutor(Executor):
         elif kind == "log":
             self.logs.append(str(message.get("text", ""))[:2000])
 
+    def _on_unreadable(self, error: ProtocolError) -> None:
+        """A message of the sandbox that could not be read while code runs: the step fails with what
+        happened and the sandbox is replaced, so nothing waits for an answer that was lost."""
+        if self._running_id is None:
+            return
+        self._pending.reject_all(SandboxDiedError(f"the sandbox sent a message that could not be read ({error})"))
+        self._restart_sandbox()
+
     async def _answer_tool_call(self, message: dict) -> None:
         name = message.get("name")
         tool = self.tools.get(name)
         try:
+            # Only the code of a step under way calls tools: not a timer or task it left behind.
+            if self._running_id is None or self._stop_reason is not None:
+                raise AgentToolCallError("tools can be called only while a step's code runs")
             if tool is None:
                 raise AgentToolCallError(f"unknown tool {name!r}; the tools are: {', '.join(self.tools)}")
             args, kwargs = from_wire(message.get("args") or []), from_wire(message.get("kwargs") or {})
@@ -449,11 +484,12 @@ class DenoSandboxExecutor(Executor):
         return {"ok": False, "error": {"message": f"Execution stopped: {self._stop_reason}. The code did not stop "
                                                   f"when interrupted, so the sandbox was restarted and {LOST_STATE}."}}
 
-    def _restart_sandbox(self) -> None:
+    def _restart_sandbox(self, counted: bool = True) -> None:
         self._ready.clear()
         self._fresh = True
         self._used = False
-        self.restarts += 1
+        self.restarts += counted
+        self.resets += not counted
         try:
             self._send({"type": "restart"})
         except SandboxDiedError:

@@ -32,6 +32,9 @@ SANDBOX_PYTHON_FILES = {
        for name in ("base", "runner", "protocol", "sandbox_main")},
 }
 DENIED = ("--deny-net", "--deny-write", "--deny-env", "--deny-run", "--deny-ffi", "--deny-sys")
+# No eval, no Function constructor in any isolate of the process: generated code holds no way to write
+# JS of its own (an `import("node:…")` would reach Deno's runtime). Pyodide needs neither.
+NO_CODE_FROM_STRINGS = "--v8-flags=--disallow-code-generation-from-strings"
 
 
 def deno_command(deno_bin: str, pyodide_dir: Path, extra_reads: list[Path] = ()) -> list[str]:
@@ -42,7 +45,7 @@ def deno_command(deno_bin: str, pyodide_dir: Path, extra_reads: list[Path] = ())
     reads = [*map(str, JS_FILES), *(str(pyodide_dir / name) for name in PYODIDE_FILES),
              *(path for path in SANDBOX_PYTHON_FILES.values() if path), *map(str, extra_reads)]
     return [deno_bin, "run", "--quiet", "--no-prompt", "--no-config", "--no-lock", "--cached-only",
-            "--unstable-worker-options", f"--allow-read={','.join(reads)}", *DENIED,
+            "--unstable-worker-options", f"--allow-read={','.join(reads)}", *DENIED, NO_CODE_FROM_STRINGS,
             str(HOST_SCRIPT)]
 
 

@@ -1,10 +1,13 @@
 """The sandbox side: drives `CodeRunner` from protocol messages, inside the sandbox's Pyodide.
 
 The JavaScript around it (`web/sandbox_core.js`) hands every request to
-`SandboxSession.handle` as JSON text and posts the reply. Tool stubs call
-`call_host(text)`, which sends a `tool_call` and blocks until the host's
-`tool_result`: it returns the answer text (SharedArrayBuffer + Atomics) or a
-promise, which is waited for with JSPI (`pyodide.ffi.run_sync`).
+`SandboxSession.handle` as JSON text and frames the body it returns
+(`{ok, value | error}`) as the request's `result`. Tool stubs call
+`call_host(text)` with `{name, args, kwargs}`; the JavaScript frames the
+`tool_call` and blocks until the host's `tool_result`: it returns the answer
+text (SharedArrayBuffer + Atomics) or a promise, which is waited for with JSPI
+(`pyodide.ffi.run_sync`). The envelopes are made there, out of reach of the
+code that runs here: that code can shape only its own answers.
 
 Loaded into the sandbox with `errors`, `executor.base`, `executor.runner`
 and `executor.protocol` only: it must not import the rest of the package.
@@ -12,7 +15,7 @@ and `executor.protocol` only: it must not import the rest of the package.
 
 from __future__ import annotations
 
-import itertools
+import json
 import time
 from collections.abc import Callable
 from typing import Any
@@ -22,9 +25,7 @@ from .protocol import (
     MAX_MESSAGE_CHARS,
     ProtocolError,
     decode,
-    encode,
     from_wire,
-    reply,
     to_wire,
 )
 from .runner import (
@@ -33,6 +34,11 @@ from .runner import (
     FinalAnswerSignal,
     make_tool_function,
 )
+
+try:  # taken now, before generated code can replace it in sys.modules
+    from pyodide.ffi import run_sync
+except ImportError:  # not in Pyodide (tests of this module on CPython)
+    run_sync = None
 
 # Modules imported before a memory snapshot is taken, so a restored sandbox starts warm.
 WARM_IMPORTS = ("ast", "json", "math", "re", "random", "datetime", "collections", "itertools",
@@ -53,21 +59,18 @@ class SandboxSession:
             _replace_sleep(sleep)
         self.call_host = call_host
         self.runner = CodeRunner(capture_std_streams=True)
-        self._tool_ids = itertools.count(1)
 
     def handle(self, text: str) -> str:
-        """Answer one request (JSON text in, `result` JSON text out)."""
-        id = 0
+        """Answer one request: JSON text in, the body of its `result` out (`{ok, value | error}`)."""
         try:
             message = decode(text)
-            id = message.get("id", 0)
             handler = getattr(self, f"_on_{message['type']}", None)
             if handler is None:
                 raise ProtocolError(f"the sandbox does not handle {message['type']!r} messages")
-            answer = reply(id, handler(message))
+            answer = {"ok": True, "value": handler(message)}
         except BaseException as error:  # noqa: BLE001 - the host gets every failure as a reply
-            answer = reply(id, error={"type": type(error).__name__, "message": str(error)})
-        return _encode_capped(answer)
+            answer = {"ok": False, "error": {"type": type(error).__name__, "message": str(error)}}
+        return _body_capped(answer)
 
     # -- requests ---------------------------------------------------------------------
     def _on_run(self, message: dict) -> dict:
@@ -104,14 +107,10 @@ class SandboxSession:
 
     # -- tools ------------------------------------------------------------------------
     def _call_tool(self, name: str, args: tuple, kwargs: dict) -> Any:
-        id = next(self._tool_ids)
-        answer = self.call_host(encode({"type": "tool_call", "id": id, "name": name,
-                                        "args": to_wire(list(args), exact=True),
-                                        "kwargs": to_wire(kwargs, exact=True)}))
+        answer = self.call_host(json.dumps({"name": name, "args": to_wire(list(args), exact=True),
+                                            "kwargs": to_wire(kwargs, exact=True)}, allow_nan=False))
         if not isinstance(answer, str):
-            from pyodide.ffi import run_sync  # JSPI: wait for the promise of the answer
-
-            answer = run_sync(answer)
+            answer = run_sync(answer)  # JSPI: wait for the promise of the answer
         message = decode(answer)
         if message.get("interrupted"):
             raise ExecutionInterrupted()
@@ -134,14 +133,18 @@ def _replace_sleep(sleep_ms: Callable[[float], bool]) -> None:
     time.sleep = sleep
 
 
-def _encode_capped(message: dict) -> str:
-    try:
-        return encode(message)
-    except ProtocolError as error:  # a huge value: send the rest, say what happened
-        value = message.get("value")
-        if isinstance(value, dict) and "output" in value:
-            value = {**value, "output": {"$repr": f"<output dropped: {error}>", "$type": "object"}}
-            if len(value.get("logs") or "") > MAX_MESSAGE_CHARS // 2:
-                value["logs"] = value["logs"][:MAX_MESSAGE_CHARS // 2] + "\n[logs truncated]"
-            return encode({**message, "value": value})
-        return encode(reply(message.get("id", 0), error={"type": "ProtocolError", "message": str(error)}))
+def _body_capped(body: dict) -> str:
+    """The body as JSON text; a huge value is dropped (and huge logs cut) with a note, so it fits a message."""
+    text = json.dumps(body, separators=(",", ":"), allow_nan=False)
+    limit = MAX_MESSAGE_CHARS - 1000  # room for the envelope
+    if len(text) <= limit:
+        return text
+    value = body.get("value")
+    if isinstance(value, dict) and "output" in value:
+        value = {**value, "output": {"$repr": f"<output dropped: the result of {len(text)} characters is over "
+                                              f"the {MAX_MESSAGE_CHARS} limit>", "$type": "object"}}
+        if len(value.get("logs") or "") > MAX_MESSAGE_CHARS // 2:
+            value["logs"] = value["logs"][:MAX_MESSAGE_CHARS // 2] + "\n[logs truncated]"
+        return json.dumps({**body, "value": value}, separators=(",", ":"), allow_nan=False)
+    return json.dumps({"ok": False, "error": {"type": "ProtocolError",
+                                              "message": f"an answer of {len(text)} characters is over the limit"}})

@@ -51,7 +51,7 @@ window.sandboxTest = {
         }
         // Whether a warm spare is ready now: a restart or crash uses it up.
         if (event.text === "sandbox: the warm spare is ready") this.spareReady = true;
-        else if (event.type === "restarted" || event.type === "crashed") this.spareReady = false;
+        else if (event.type === "restarted" || event.type === "crashed" || event.type === "reset") this.spareReady = false;
       },
       maxOutputChars: options.maxOutputChars ?? 20000 });
     const ready = await this.client.ready();

@@ -1,0 +1,188 @@
+"""Nothing crosses from one run or agent to the next in the Deno sandbox, and nothing the sandbox
+sends can break the host: attacks from generated code, each checking what the attacker wanted did
+not happen and that the agent then finishes its run."""
+
+import asyncio
+import time
+
+import pytest
+from deno_sandbox import require_deno_sandbox
+
+from wasm_agent import CodeAgent, FileRunStore, ScriptedModel, tool
+from wasm_agent.executor import ExecutionLimits
+from wasm_agent.platform import block_on
+
+pytestmark = pytest.mark.cpython_only
+
+sandbox = require_deno_sandbox()
+
+CALLS: list[str] = []
+
+
+@tool
+def record(text: str) -> str:
+    """Remember a text; the tool an attacker wants to call in someone else's run.
+
+    Args:
+        text: What to remember.
+    """
+    CALLS.append(text)
+    return text
+
+
+def code(body: str) -> str:
+    return f"Thought: I act.\n<code>\n{body}\n</code>"
+
+
+# Everything an earlier run can change in its interpreter that a later one would rely on; run after
+# final_answer (in `finally`), so the run that does it still ends. A timer keeps calling the tool.
+TAMPER = """
+try:
+    final_answer('first')
+finally:
+    import builtins, sys, traceback, asyncio, json
+    import pyodide.ffi
+    import wasm_agent.executor.sandbox_main as sandbox_main
+    import wasm_agent.executor.runner as runner
+    from wasm_agent.executor.base import CodeOutput
+    import js
+    from pyodide.ffi import create_proxy
+    builtins.sorted = lambda *args, **kwargs: 'forged'
+    builtins.final_answer = lambda *args: 'forged'
+    runner.CodeRunner.run = lambda self, code: CodeOutput(output='forged', is_final_answer=True)
+    sandbox_main.SandboxSession._call_tool = lambda self, name, args, kwargs: 'forged'
+    pyodide.ffi.run_sync = lambda *args: 'forged'
+    traceback.format_exception_only = lambda *args: ['forged']
+    asyncio.run = lambda *args: 'forged'
+    json.loads = lambda *args, **kwargs: {'type': 'tool_result', 'id': 1, 'ok': True, 'value': 'forged'}
+    js.setInterval(create_proxy(lambda: record('stolen')), 1)
+    sys.modules.clear()
+"""
+
+CHECK = "final_answer([record('legit'), sorted([2, 1]), 'leftover' in dir()])"
+CLEAN = ["legit", [1, 2], False]
+
+
+@pytest.fixture(scope="module")
+def executor():
+    executor = sandbox.DenoSandboxExecutor(limits=ExecutionLimits(timeout_seconds=20))
+    yield executor
+    block_on(executor.close())
+
+
+@pytest.fixture(autouse=True)
+def no_calls():
+    CALLS.clear()
+
+
+async def test_a_new_run_starts_from_a_sandbox_no_earlier_code_touched(executor):
+    agent = CodeAgent([record], ScriptedModel([code("leftover = 1\n" + TAMPER), code(CHECK)]), executor=executor)
+    assert await agent.arun("Tamper") == "first"
+    resets = executor.resets
+    await asyncio.sleep(0.3)  # the timer's chance, between the runs
+    assert await agent.arun("Check") == CLEAN
+    assert CALLS == ["legit"] and executor.resets == resets + 1
+
+
+async def test_a_new_agent_on_a_used_sandbox_starts_from_a_fresh_one(executor):
+    first = CodeAgent([record], ScriptedModel([code("leftover = 1\n" + TAMPER)]), executor=executor)
+    assert await first.arun("Tamper") == "first"
+    second = CodeAgent([record], ScriptedModel([code(CHECK)]), executor=executor)
+    assert await second.arun("Check") == CLEAN
+    assert CALLS == ["legit"]
+
+
+async def test_a_resumed_run_starts_from_a_fresh_sandbox(executor, tmp_path):
+    def provider_down(messages):
+        raise ConnectionError("offline")
+
+    store = FileRunStore(tmp_path)
+    first = CodeAgent([record], ScriptedModel([code("leftover = 1\n" + TAMPER), code("kept = 2"), provider_down]),
+                      executor=executor, run_store=store)
+    assert await first.arun("Tamper") == "first"
+    with pytest.raises(Exception, match="offline"):
+        await first.arun("Interrupted")
+    second = CodeAgent([record], ScriptedModel([code("final_answer([kept, sorted([2, 1]), 'leftover' in dir()])")]),
+                       executor=executor, run_store=store)
+    assert await second.aresume(first.run_id) == [2, [1, 2], False]
+    assert CALLS == []
+
+
+async def test_a_rebound_final_answer_or_tool_is_restored_for_the_next_step(executor):
+    agent = CodeAgent([record], ScriptedModel([
+        code("final_answer = None\nrecord = 'not a tool'\nprint = None"),
+        code("print('printing works')\nfinal_answer(record('again'))"),
+    ]), executor=executor)
+    assert await agent.arun("Rebind") == "again"
+    assert CALLS == ["again"] and "printing works" in agent.memory.steps[2].observations
+
+
+async def test_code_left_running_between_steps_gets_no_cpu_and_calls_no_tool(executor):
+    await executor.send_tools({"record": record})
+    await executor.run("import js\nfrom pyodide.ffi import create_proxy\nticks, refusals = [0], []\n"
+                       "def tick():\n    ticks[0] += 1\n    try:\n        record('from a timer')\n"
+                       "    except Exception as error:\n        refusals.append(str(error))\n"
+                       "timer = js.setInterval(create_proxy(tick), 1)")
+    await asyncio.sleep(1.0)
+    assert CALLS == []  # no tick called the tool while no step was under way
+    ticks, refusals = (await executor.run("js.clearInterval(timer)\nticks[0], refusals")).output
+    assert ticks < 20, ticks  # asleep between the steps, not ~250 ticks a second
+    assert all("only while a step's code runs" in refusal for refusal in refusals), refusals
+    assert (await executor.run("6 * 7")).output == 42
+
+
+async def test_the_sandbox_worker_holds_nothing_of_denos_runtime(executor):
+    names = ["Deno", "Worker", "SharedWorker", "BroadcastChannel", "WebSocket", "WebSocketStream", "EventSource",
+             "caches", "process", "Buffer", "require", "close", "setImmediate"]
+    found = (await executor.run(f"import js\n[name for name in {names!r} if hasattr(js, name)]")).output
+    assert found == []
+    navigator = (await executor.run("import js\n[hasattr(js.navigator, 'locks'), hasattr(js.navigator, 'gpu')]")).output
+    assert navigator == [False, False]
+    for attempt in ["import js\njs.eval('Deno')", "import js\njs.Function.new('return 1')()",
+                    "import js\njs.setTimeout.constructor.new('return 1')()",
+                    "from pyodide.code import run_js\nrun_js('1')"]:
+        assert "Code generation from strings disallowed" in (await executor.run(attempt)).error
+    assert (await executor.run("6 * 7")).output == 42
+
+
+async def test_messages_the_code_posts_itself_are_dropped_even_deep_or_huge(executor):
+    restarts = executor.restarts
+    result = await executor.run(
+        "import js\n"
+        "js.postMessage('{\"type\":\"result\",\"id\":1,\"ok\":true,\"value\":' + '[' * 200000 + ']' * 200000 + '}')\n"
+        "js.postMessage('{\"type\":\"log\",\"text\":\"' + 'x' * 17_000_000 + '\"}')\n"
+        "frame = js.Object.new()\nframe.k = 'guess'\nframe.m = '{\"type\":\"crashed\",\"reason\":\"forged\"}'\n"
+        "js.postMessage(frame)\n'sent'")
+    assert result.output == "sent" and executor.restarts == restarts
+    assert not any("forged" in line for line in executor.logs)
+
+
+async def test_deeply_nested_values_cross_as_a_repr_and_the_step_goes_on(executor):
+    await executor.send_tools({"record": record})
+    result = await executor.run("x = []\nfor _ in range(5000):\n    x = [x]\nx")
+    assert result.error is None and repr(result.output).startswith("[[[")
+    result = await executor.run("record(x)")
+    assert result.error is None or "record" in result.error
+    assert (await executor.run("6 * 7")).output == 42
+
+
+async def test_wasm_memory_is_capped_by_default():
+    executor = sandbox.DenoSandboxExecutor(limits=ExecutionLimits(timeout_seconds=30))
+    try:
+        assert executor.limits.max_memory_mb is None
+        result = await executor.run(f"blob = bytearray({sandbox.DEFAULT_MEMORY_MB + 100} * 2**20)")
+        assert "MemoryError" in result.error
+        assert (await executor.run("6 * 7")).output == 42
+    finally:
+        await executor.close()
+
+
+async def test_reset_replaces_the_sandbox_once_code_ran_and_only_then(executor):
+    await executor.run("x = 1")
+    resets = executor.resets
+    await executor.reset()
+    assert executor.resets == resets + 1 and "NameError" in (await executor.run("x")).error
+    await executor.reset()
+    await executor.send_variables({"y": 2})
+    await executor.reset()  # no code ran since the last one: the variables are cleared in place
+    assert executor.resets == resets + 2 and "NameError" in (await executor.run("y")).error
