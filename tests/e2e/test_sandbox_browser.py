@@ -273,5 +273,6 @@ def test_packages_from_the_sites_wheel_folder(sandbox):
     error = sandbox.evaluate(install, [{"url": "/test-wheels/tampered-1.0-py3-none-any.whl", "sha256": "0" * 64}])
     assert error == "tampered-1.0-py3-none-any.whl does not match the lock file's sha256 (rebuild the site)"
     error = sandbox.evaluate(install, [{"url": "/test-wheels/fast-1.0-cp314-cp314-linux_x86_64.whl"}])
-    assert error == "fast-1.0-cp314-cp314-linux_x86_64.whl: only pure-Python wheels (py3-none-any) can be installed"
+    assert error == ("fast-1.0-cp314-cp314-linux_x86_64.whl: only pure-Python wheels (py3-none-any) and Pyodide's "
+                     "builds can be installed")
     assert sandbox.run("add(1, 1)")["output"] == 2
