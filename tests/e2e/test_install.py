@@ -79,8 +79,8 @@ def user(work, dists):
     return {"bin": bin_dir, "cwd": home, "env": env}
 
 
-def run(user, *command: str, timeout: float = 300) -> subprocess.CompletedProcess:
-    return subprocess.run(command, cwd=user["cwd"], env=user["env"], capture_output=True, text=True,
+def run(user, *command: str, timeout: float = 300, **env: str) -> subprocess.CompletedProcess:
+    return subprocess.run(command, cwd=user["cwd"], env={**user["env"], **env}, capture_output=True, text=True,
                           timeout=timeout, check=False)
 
 
@@ -102,13 +102,20 @@ def test_readme_quickstart_runs_in_the_default_sandbox_from_the_wheel(user):
     assert lines[1] == "DenoSandboxExecutor", lines
 
 
-def test_build_and_serve_from_an_empty_folder_then_an_agent_answers_in_chromium(user, browser):
+@pytest.fixture(scope="module")
+def site(user) -> Path:
     build = run(user, "wasm-agent", "build", "--out", "site/", "--no-browser-model")
     assert build.returncode == 0, build.stdout[-2000:] + build.stderr[-2000:]
-    site = user["cwd"] / "site"
+    return user["cwd"] / "site"
+
+
+def test_build_from_an_empty_folder_makes_a_site_with_snapshots_and_without_the_model(site):
     manifest = json.loads((site / "build.json").read_text())
     assert manifest["browserModel"] is None and not (site / "wllama").exists()
-    assert manifest["sandboxSnapshot"] and (site / manifest["wheel"]).is_file()
+    assert manifest["sandboxSnapshot"] and manifest["agentSnapshot"] and (site / manifest["wheel"]).is_file()
+
+
+def test_serve_then_an_agent_answers_in_chromium(user, site, browser):
     serve = subprocess.Popen(["wasm-agent", "serve", "--out", "site", "--port", "0"], cwd=user["cwd"],
                              env=user["env"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
@@ -134,6 +141,15 @@ def test_build_and_serve_from_an_empty_folder_then_an_agent_answers_in_chromium(
     finally:
         serve.terminate()
         serve.wait(timeout=10)
+
+
+def test_the_agent_in_deno_runs_on_the_built_site(user, site):
+    with MockProviderServer(api_key=KEY) as mock:
+        mock.script("Thought: multiply.\n<code>\nfinal_answer(6 * 7)\n</code>")
+        result = run(user, "wasm-agent", "deno", "What is 6 times 7?", "--model", "mock-coder", "--api-base",
+                     mock.openai_base, "--key-env", "INSTALL_TEST_KEY", "--site", str(site), INSTALL_TEST_KEY=KEY)
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
+    assert "Final answer: 42" in result.stdout, result.stdout[-1000:]
 
 
 def test_build_puts_the_default_in_browser_model_into_the_site(user):
