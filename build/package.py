@@ -27,7 +27,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the checkout: its build/ is the package `build`
 
 from build.browser_model import WLLAMA_FILES  # noqa: E402
-from build.site import PYODIDE_CORE, build_site  # noqa: E402
+from build.site import CACHE, PYODIDE_CORE, build_site  # noqa: E402
 from build.wheel import REPO, BuildError, build_wheel, wheel_from_tree  # noqa: E402
 
 NPM_SOURCES = REPO / "build" / "npm"
@@ -98,8 +98,6 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--out", type=Path, required=True, help="folder for the wheel and the npm tarball")
     args = parser.parse_args(argv)
-    from build.site import CACHE
-
     started = time.perf_counter()
     out = args.out.resolve()
     try:

@@ -21,11 +21,10 @@ import sys
 import tempfile
 from pathlib import Path
 
+from wasm_agent import resources
 from wasm_agent.executor.packages import canonical_name
 
 from .lockfile import Requirement, WheelError, is_pure_python, wheel_entry
-from wasm_agent import resources
-
 from .wheel import BuildError
 
 CACHE = resources.cache_dir("pypi-wheels")
