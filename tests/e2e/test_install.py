@@ -5,8 +5,9 @@ dependencies from PyPI) and the tarball into a scratch npm project, both in a te
 with every command run from an empty folder and no checkout on any path:
 
 - the README's scripted quickstart runs in the default sandbox (Deno);
-- `wasm-agent build` makes a site (with and without the in-browser model) and `wasm-agent serve`
-  serves it; in Chromium an agent there answers through the loopback mock provider;
+- `wasm-agent init` and `build --config` make a configured site (and `build` one with the in-browser
+  model), `wasm-agent serve` serves it; in Chromium the owner's agent answers through the loopback
+  mock provider, calling the owner's Python tool; the agent in Deno runs on the same site;
 - the npm package resolves through its `exports`, type-checks with its `.d.ts`, and `copy-assets`
   plus a page bundled by esbuild (`import { createAgent } from "wasm-agent"`, `assetsUrl`) runs an
   agent with a JS tool, served plainly (no COOP/COEP).
@@ -104,7 +105,10 @@ def test_readme_quickstart_runs_in_the_default_sandbox_from_the_wheel(user):
 
 @pytest.fixture(scope="module")
 def site(user) -> Path:
-    build = run(user, "wasm-agent", "build", "--out", "site/", "--no-browser-model")
+    """A site configured the way `init` starts one (agent.toml, a Python and a JS tool file)."""
+    init = run(user, "wasm-agent", "init", "owner")
+    assert init.returncode == 0, init.stderr[-2000:]
+    build = run(user, "wasm-agent", "build", "--config", "owner/agent.toml", "--out", "site/", "--no-browser-model")
     assert build.returncode == 0, build.stdout[-2000:] + build.stderr[-2000:]
     return user["cwd"] / "site"
 
@@ -115,13 +119,17 @@ def test_build_from_an_empty_folder_makes_a_site_with_snapshots_and_without_the_
     assert manifest["sandboxSnapshot"] and manifest["agentSnapshot"] and (site / manifest["wheel"]).is_file()
 
 
-def test_serve_then_an_agent_answers_in_chromium(user, site, browser):
-    serve = subprocess.Popen(["wasm-agent", "serve", "--out", "site", "--port", "0"], cwd=user["cwd"],
-                             env=user["env"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+def test_serve_then_the_configured_agent_answers_in_chromium(user, site, browser):
+    # A configured site is served with its config (serve rebuilds it, from the snapshots' cache).
+    serve = subprocess.Popen(["wasm-agent", "serve", "--config", "owner/agent.toml", "--out", "site",
+                              "--no-browser-model", "--port", "0"], cwd=user["cwd"], env=user["env"],
+                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
-        line = serve.stdout.readline()
-        url = re.search(r"at (http://127\.0\.0\.1:\d+)/", line)
-        assert url, line + serve.stderr.read(2000) if serve.poll() is not None else line
+        lines = []
+        while not lines or not lines[-1].startswith("serving ") and serve.poll() is None:
+            lines.append(serve.stdout.readline())
+        url = re.search(r"at (http://127\.0\.0\.1:\d+)/", lines[-1])
+        assert url, "".join(lines)
         with MockProviderServer(api_key=KEY) as mock:
             page = SitePage(browser, url.group(1)).open()
             try:
@@ -132,9 +140,11 @@ def test_serve_then_an_agent_answers_in_chromium(user, site, browser):
                 assert "--no-browser-model" in page.page.locator("#browser-provider").text_content()
                 page.page.keyboard.press("Escape")
                 page.page.wait_for_selector("#settings", state="hidden")
-                mock.script("Thought: compute it.\n<code>\nimport math\nfinal_answer(math.factorial(10))\n</code>")
-                page.run("What is 10 factorial?")
-                assert page.last_turn().locator(".final-text").text_content() == "3628800"
+                assert page.page.title() == "My agent"  # the owner's agent.toml, from init
+                mock.script("Thought: the owner's Python tool.\n<code>\n"
+                            "final_answer(round(convert_length(value=10, from_unit='km', to_unit='m')))\n</code>")
+                page.run("How many metres is a 10 km run?")
+                assert page.last_turn().locator(".final-text").text_content() == "10000"
                 assert page.errors == []
             finally:
                 page.close()
