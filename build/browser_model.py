@@ -126,14 +126,14 @@ def build_browser_model(out: Path, *, with_weights: bool = True, node_modules: P
                         cache: Path = CACHE) -> dict:
     """Write wllama's files (and the default model) under `out`; return the manifest of the model."""
     out = Path(out)
-    gguf = fetch_default_gguf(cache) if with_weights else None  # first: no engine without its weights
     for source, target in WLLAMA_FILES:
         path = node_modules / source
         if not path.is_file():
             raise BuildStepError(f"{path} is missing: run `npm ci` (package-lock.json pins @wllama/wllama)")
         _place(path, out / target)
-    if gguf is None:
+    if not with_weights:
         return {}
+    gguf = fetch_default_gguf(cache)
     _place(gguf, out / "models" / gguf.name)
     digest_file = cache / (gguf.name + ".sha256")
     if not digest_file.is_file() or digest_file.stat().st_mtime < gguf.stat().st_mtime:

