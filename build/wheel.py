@@ -19,8 +19,10 @@ import tempfile
 import zipfile
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
-BACKEND_REQUIREMENTS = REPO / "build" / "backend-requirements.txt"
+from wasm_agent import resources
+
+REPO = resources.CHECKOUT  # None when the package is installed from its wheel
+BACKEND_REQUIREMENTS = Path(__file__).with_name("backend-requirements.txt")
 SOURCES = ("pyproject.toml", "README.md", "LICENSE", "wasm_agent")
 
 
@@ -35,39 +37,48 @@ def source_digest(paths: list[Path]) -> str:
         files = sorted(root.rglob("*")) if root.is_dir() else [root]
         for path in files:
             if path.is_file() and "__pycache__" not in path.parts and path.suffix != ".pyc":
-                digest.update(str(path.relative_to(REPO)).encode() + b"\0" + path.read_bytes() + b"\0")
+                digest.update(str(path.relative_to(root.parent)).encode() + b"\0" + path.read_bytes() + b"\0")
     return digest.hexdigest()[:16]
 
 
 def build_wheel(cache: Path) -> Path:
-    """Build (or reuse) the wheel of the current sources; returns its path under `cache`."""
+    """Build (or reuse) the wheel of the current sources; returns its path under `cache`.
+    Installed from the wheel, there are no sources to build: the wheel it ships is the one."""
+    if REPO is None:
+        return resources.site_wheel()
     sources = [REPO / name for name in SOURCES if (REPO / name).exists()]
     out = cache / "wheels" / source_digest(sources)
     built = sorted(out.glob("*.whl"))
     if built:
         return built[0]
-    backend = _backend(cache / "backend")
     out.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=out.parent) as tmp:
         src, wheel_dir = Path(tmp) / "src", Path(tmp) / "wheel"
         src.mkdir()
-        wheel_dir.mkdir()
         for path in sources:
             if path.is_dir():
                 shutil.copytree(path, src / path.name, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
             else:
                 shutil.copy2(path, src / path.name)
-        hook = "import sys, setuptools.build_meta as backend; backend.build_wheel(sys.argv[1])"
-        result = subprocess.run([sys.executable, "-c", hook, str(wheel_dir)], cwd=src, text=True, check=False,
-                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                                env={**os.environ, "PYTHONPATH": str(backend)})
-        if result.returncode:
-            raise BuildError(f"{result.stdout}\nbuilding the wasm_agent wheel failed (output above)")
+        wheel_from_tree(src, wheel_dir, cache)
         try:
             os.replace(wheel_dir, out)
         except OSError:  # a run side by side built the same sources meanwhile
             pass
     return next(out.glob("*.whl"))
+
+
+def wheel_from_tree(src: Path, wheel_dir: Path, cache: Path) -> Path:
+    """Build the wheel of the source tree `src` (a copy: setuptools writes into it) into `wheel_dir`."""
+    backend = _backend(cache / "backend")
+    wheel_dir.mkdir(parents=True, exist_ok=True)
+    hook = "import sys, setuptools.build_meta as backend; backend.build_wheel(sys.argv[1])"
+    result = subprocess.run([sys.executable, "-c", hook, str(wheel_dir)], cwd=src, text=True, check=False,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            env={**os.environ, "PYTHONPATH": str(backend)})
+    if result.returncode:
+        raise BuildError(f"{result.stdout}\nbuilding the wasm_agent wheel failed (output above)")
+    return next(wheel_dir.glob("*.whl"))
 
 
 def _backend(folder: Path) -> Path:

