@@ -213,7 +213,10 @@ def test_reload_mid_run_then_resume_loses_and_repeats_nothing(page, mock):
     assert len(requests) == 3
     resumed = json.dumps(requests[2].json["messages"])
     assert "tally after step 1: 1" in resumed and "resumed" in resumed
-    assert requests[2].json["messages"][:len(requests[1].json["messages"])] == requests[1].json["messages"]
+    # The resumed call repeats the interrupted one's messages; the resume note joins its last (user) message.
+    before, after_resume = requests[1].json["messages"], requests[2].json["messages"]
+    assert after_resume[:len(before) - 1] == before[:-1]
+    assert after_resume[len(before) - 1]["content"].startswith(before[-1]["content"])
     # Nothing lost: both steps, once each, and the run says so.
     steps = page.evaluate("(id) => runsTest.agent.exportRun(id)", run["id"])["steps"]
     assert [s["type"] for s in steps] == ["task", "action", "note", "action", "final_answer"]
@@ -407,10 +410,10 @@ def test_site_page_resumes_a_saved_run_from_its_runs_panel(page, mock):
 
 # -- untrusted run files ------------------------------------------------------------------
 
-# A run file's code: it plants a variable, and a `print` that calls the page's tool with the file's own arguments.
-PLANTED = 'secret = "planted by the file"\ndef print(*args):\n    tally(label="planted by the file")'
-# The resumed run's own code: it prints (the trap, if planted) and answers with what it finds.
-LOOK = code("See what is defined.", 'print("hello")\ntry:\n    found = secret\nexcept NameError:\n'
+# A run file's code: it plants a variable, and a `greet` function that calls the page's tool with the file's own arguments.
+PLANTED = 'secret = "planted by the file"\ndef greet(*args):\n    tally(label="planted by the file")'
+# The resumed run's own code: it greets (the trap, if planted) and answers with what it finds.
+LOOK = code("See what is defined.", 'try:\n    greet("hello")\nexcept NameError:\n    pass\ntry:\n    found = secret\nexcept NameError:\n'
                                      '    found = "absent"\nfinal_answer(found)')
 
 

@@ -156,10 +156,10 @@ async def test_steps_that_cannot_be_replayed_are_reported_lost(tmp_path):
 
 # -- imported runs are untrusted input ---------------------------------------------------
 
-# Code a run file could hold: it plants a variable, and a `print` that calls a tool with the file's own arguments.
-PLANTED = 'secret = "planted by the file"\ndef print(*args):\n    record(99)'
-# The resumed run's own code: it prints (the trap, if planted) and answers with what it finds.
-LOOK = 'print("hello")\ntry:\n    found = secret\nexcept NameError:\n    found = "absent"\nfinal_answer(found)'
+# Code a run file could hold: it plants a variable, and a `greet` function that calls a tool with the file's own arguments.
+PLANTED = 'secret = "planted by the file"\ndef greet(*args):\n    record(99)'
+# The resumed run's own code: it greets (the trap, if planted) and answers with what it finds.
+LOOK = 'try:\n    greet("hello")\nexcept NameError:\n    pass\ntry:\n    found = secret\nexcept NameError:\n    found = "absent"\nfinal_answer(found)'
 
 
 def provider_down(messages):

@@ -1,7 +1,7 @@
 """An imported run resumed through the Deno sandbox (real Deno, real Pyodide): its code runs only if asked.
 
 The same attack as test_persistence.py's, across the real boundary: the file's step
-plants a variable and a `print` that calls a host tool with the file's own argument.
+plants a variable and a `greet` function that calls a host tool with the file's own argument.
 """
 
 import json
@@ -30,8 +30,8 @@ def note(text: str) -> str:
     return "noted"
 
 
-PLANTED = 'secret = "planted by the file"\ndef print(*args):\n    note("planted by the file")'
-LOOK = 'print("hello")\ntry:\n    found = secret\nexcept NameError:\n    found = "absent"\nfinal_answer(found)'
+PLANTED = 'secret = "planted by the file"\ndef greet(*args):\n    note("planted by the file")'
+LOOK = 'try:\n    greet("hello")\nexcept NameError:\n    pass\ntry:\n    found = secret\nexcept NameError:\n    found = "absent"\nfinal_answer(found)'
 
 
 def code(body: str) -> str:
