@@ -14,8 +14,8 @@ from typing import Any, NoReturn
 
 _HUB_ROUTER = 'OpenAIModel(model_id, api_base="https://router.huggingface.co/v1", api_key=<your HF token>)'
 _LOCAL_SERVER = 'OpenAIModel(model_id, api_base=<the OpenAI-compatible URL of your server>)'
-_NO_WEB = ("wasm-agent ships no web tools (generated code and tools reach the network only through the tools "
-           "you give it): write a @tool that calls the service you trust")
+_NO_WEB = ("a page cannot call this search service (it sends no CORS headers; docs/tools.md says why); "
+           "use WebSearchTool(endpoint) with a search API that allows it, or write a @tool for the service you trust")
 
 REASONS: dict[str, str] = {
     "InferenceClientModel": f"smolagents' client of huggingface_hub; here, use {_HUB_ROUTER}",
@@ -38,9 +38,6 @@ REASONS: dict[str, str] = {
     "DuckDuckGoSearchTool": _NO_WEB,
     "GoogleSearchTool": _NO_WEB,
     "ApiWebSearchTool": _NO_WEB,
-    "WebSearchTool": _NO_WEB,
-    "VisitWebpageTool": _NO_WEB,
-    "WikipediaSearchTool": _NO_WEB,
     "SpeechToTextTool": "runs a transformers model in-process; write a @tool that calls a speech-to-text API",
     "GradioUI": "wasm-agent's UI is its static site (python -m wasm_agent serve) and the <wasm-agent> element",
     "stream_to_gradio": "wasm-agent's UI is its static site (python -m wasm_agent serve); iterate "
@@ -48,8 +45,6 @@ REASONS: dict[str, str] = {
     "launch_gradio_demo": "wasm-agent's UI is its static site (python -m wasm_agent serve)",
     "load_tool": "loads tools from the Hugging Face Hub, which wasm-agent does not use; import the tool's "
                  "code, or Tool.from_code(source)",
-    "ToolCollection": "part of the MCP client (wasm_agent.tools.mcp), which this build lacks",
-    "MCPClient": "part of the MCP client (wasm_agent.tools.mcp), which this build lacks",
     "E2BExecutor": "here, code runs in the WASM sandbox (executor_type='sandbox', the default)",
     "DockerExecutor": "here, code runs in the WASM sandbox (executor_type='sandbox', the default)",
     "ModalExecutor": "here, code runs in the WASM sandbox (executor_type='sandbox', the default)",

@@ -3,10 +3,11 @@
 from ..unavailable import unavailable
 from .base import AUTHORIZED_TYPES, Tool, tool, validate_tool_arguments
 from .builtin import FinalAnswerTool, PythonInterpreterTool, UserInputTool
+from .mcp import MCPClient, ToolCollection
 from .web import VisitWebpageTool, WebSearchTool, WikipediaSearchTool
 
-__all__ = ["AUTHORIZED_TYPES", "FinalAnswerTool", "PythonInterpreterTool", "Tool", "UserInputTool",
-           "VisitWebpageTool", "WebSearchTool", "WikipediaSearchTool", "tool", "validate_tool_arguments"]
+__all__ = ["AUTHORIZED_TYPES", "FinalAnswerTool", "MCPClient", "PythonInterpreterTool", "Tool", "ToolCollection",
+           "UserInputTool", "VisitWebpageTool", "WebSearchTool", "WikipediaSearchTool", "tool", "validate_tool_arguments"]
 
 # smolagents' tools that cannot work here, and its Gradio launcher: importable, failing on use with
 # what to do instead (docs/tools.md says why a page cannot call DuckDuckGo or Google).
@@ -17,10 +18,3 @@ SpeechToTextTool = unavailable("SpeechToTextTool")
 launch_gradio_demo = unavailable("launch_gradio_demo")
 load_tool = unavailable("load_tool")
 
-
-def __getattr__(name: str):
-    if name in ("ToolCollection", "MCPClient"):  # the MCP client (tools/mcp.py), loaded on first use
-        from importlib import import_module
-
-        return getattr(import_module(f"{__name__}.mcp"), name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
