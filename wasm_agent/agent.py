@@ -12,8 +12,7 @@ import time
 from typing import Any, AsyncIterator, Callable, ClassVar, Iterable, Mapping
 
 from . import platform
-from .errors import (AgentError, AgentGenerationError, AgentInterruptedError,
-                     AgentMaxStepsError, ToolDefinitionError)
+from .errors import AgentError, AgentGenerationError, AgentInterruptedError, AgentMaxStepsError
 from .context import ContextBudget, fit_steps
 from .events import RunResult, StreamEvent
 from .memory import (ActionStep, AgentMemory, CallbackRegistry, FinalAnswerStep, MemoryStep,
@@ -26,7 +25,8 @@ from .monitoring import AgentLogger, LogLevel, Monitor
 from .durable import DurableRuns
 from .persistence import RunStore
 from .prompts import load_prompts, render
-from .tools import FinalAnswerTool, Tool, tool as make_tool
+from .agent_tools import ManagedAgentTool, build_callables, build_tools  # noqa: F401 - ManagedAgentTool is re-exported
+from .tools import Tool
 
 
 class MultiStepAgent(DurableRuns):
@@ -85,17 +85,9 @@ class MultiStepAgent(DurableRuns):
                                       if key in defaults and key not in self.prompt_templates})
         self._prompt_parts = {key: self.prompt_templates.get(key, value) for key, value in defaults.items()
                               if key not in _TEMPLATE_KEYS}
-        self.tools = _build_tools(tools)
+        self.tools = build_tools(tools)
         self.managed_agents = {agent.name: agent for agent in managed_agents}
-        for agent_name, agent in self.managed_agents.items():
-            if not agent_name or not agent.description:
-                raise ToolDefinitionError("a managed agent needs a `name` and a `description`")
-            if agent_name in self.tools:
-                raise ToolDefinitionError(f"managed agent {agent_name!r} has the name of a tool")
-        self.callables: dict[str, Tool] = {**self.tools, **{n: ManagedAgentTool(a) for n, a in
-                                                             self.managed_agents.items()}}
-        if self.name is not None and self.name in self.callables:
-            raise ToolDefinitionError(f"agent name {self.name!r} is also the name of one of its tools")
+        self.callables = build_callables(self.tools, self.managed_agents, self.name)
         if verbosity_level is None:  # like smolagents: progress on the console; in a page, the UI shows it
             verbosity_level = LogLevel.OFF if platform.IN_PYODIDE else LogLevel.INFO
         self.logger = logger or AgentLogger(level=verbosity_level)
@@ -513,42 +505,7 @@ class MultiStepAgent(DurableRuns):
 _TEMPLATE_KEYS = ("system_prompt", "planning", "managed_agent", "final_answer")
 
 
-class ManagedAgentTool(Tool):
-    """Lets a manager call an agent like a tool: task in, report out."""
-
-    output_type = "string"
-
-    def __init__(self, agent: MultiStepAgent):
-        self.agent = agent
-        self.name, self.description = agent.name or "", str(agent.description or "")
-        self.inputs = {
-            "task": {"type": "string", "description": "The task, in detail: the member sees only this."},
-            "additional_args": {"type": "object", "nullable": True,
-                                "description": "Data to pass to the member, as variables."},
-        }
-        super().__init__()
-
-    async def forward(self, task: str, additional_args: dict | None = None) -> str:
-        full_task = render(self.agent.prompt_templates["managed_agent"]["task"], name=self.name, task=task)
-        return self.agent.managed_report(await self.agent.arun(full_task, additional_args=additional_args))
-
-
 # -- helpers ------------------------------------------------------------------------
-
-def _build_tools(tools: Iterable[Tool | Callable]) -> dict[str, Tool]:
-    built: dict[str, Tool] = {}
-    for item in tools:
-        if not isinstance(item, Tool):
-            if not callable(item):
-                raise ToolDefinitionError(f"{item!r} is not a Tool or a function")
-            item = make_tool(item)
-        item.validate()
-        if item.name in built:
-            raise ToolDefinitionError(f"two tools are named {item.name!r}")
-        built[item.name] = item
-    built.setdefault("final_answer", FinalAnswerTool())
-    return built
-
 
 def _takes_agent(function: Callable) -> bool:
     try:
