@@ -19,6 +19,8 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+from .executor.wire_values import ImageBytes
+
 try:  # Pillow is optional: with it, AgentImage is a real PIL image
     import PIL.Image as _PILImage
 except ImportError:  # pragma: no cover - depends on the environment
@@ -67,12 +69,16 @@ class AgentImage(AgentType, _ImageBase):
             self._raw = value
         elif isinstance(value, (bytes, bytearray)):
             self._bytes = bytes(value)
+            if _PILImage is not None:
+                self._raw = _PILImage.open(io.BytesIO(self._bytes))
         elif isinstance(value, (str, Path)):
             self._path = value
         else:
             raise TypeError(f"Unsupported type for AgentImage: {type(value).__name__}")
-        if self._raw is not None:  # behave as the image itself (size, mode, getpixel...)
-            self.__dict__.update({k: v for k, v in self._raw.__dict__.items() if k not in self.__dict__})
+        if self._raw is not None:  # behave as the image itself (size, mode, getpixel...): share its pixels
+            self._raw.load()
+            own = ("_value", "_path", "_raw", "_bytes")
+            self.__dict__.update({k: v for k, v in self._raw.__dict__.items() if k not in own})
 
     def to_raw(self) -> Any:
         """The PIL image (bytes or the path without Pillow)."""
@@ -138,4 +144,6 @@ def handle_agent_output_types(output: Any, output_type: str | None = None) -> An
         return AgentText(output)
     if _PILImage is not None and isinstance(output, _PILImage.Image) and not isinstance(output, AgentImage):
         return AgentImage(output)
+    if isinstance(output, ImageBytes):  # an image from the sandbox, where this side has no Pillow
+        return AgentImage(bytes(output))
     return output

@@ -7,7 +7,7 @@ import { readWheelTexts } from "./sandbox-wheel.js";
 
 /** The Python modules the sandbox runs (web/sandbox_core.js imports sandbox_main). */
 const SANDBOX_MODULES = ["errors.py", "executor/base.py", "executor/runner.py", "executor/protocol.py",
-  "executor/sandbox_main.py"].map((path) => `wasm_agent/${path}`);
+  "executor/wire_values.py", "executor/sandbox_main.py"].map((path) => `wasm_agent/${path}`);
 
 /**
  * @typedef {object} SandboxAssetUrls

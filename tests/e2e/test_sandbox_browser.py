@@ -90,8 +90,9 @@ def test_tools_take_args_and_kwargs_and_keep_their_signature(sandbox):
 def test_tool_values_cross_as_json_and_others_as_repr(sandbox):
     result = sandbox.run("echo({'a': [1, 2.5, None, True], 'b': 'x'})")
     assert result["output"] == {"a": [1, 2.5, None, True], "b": "x"}
-    result = sandbox.run("{1, 2}")
-    assert result["output"] == {"$repr": "{1, 2}", "$type": "set"}
+    result = sandbox.run("len")
+    assert result["output"] == {"$repr": "<built-in function len>", "$type": "builtin_function_or_method"}
+    assert sandbox.run("{1, 2}")["output"] == {"$set": [1, 2]}  # a Python set, marked as one
 
 
 def test_tool_error_names_the_tool_and_the_code_goes_on(sandbox):

@@ -16,10 +16,10 @@ sandbox worker; `web/protocol.js` is the JavaScript twin of this module
                      crashed     {reason}                     (the sandbox died; its state is gone)
                      log         {text}                       (diagnostics, never generated output)
 
-Values are JSON-compatible data. Anything else (bytes, sets, objects, NaN)
-crosses as `{"$repr": repr(value), "$type": type name}` and arrives as a
-`RemoteValue`, which says so when shown. This module is pure Python: the
-sandbox's Pyodide loads it too.
+Values are JSON-compatible data made by `to_wire` and read by `from_wire`
+(`wire_values.py`: what is not JSON crosses as a marker, and arrives as itself,
+a stand-in, or a `RemoteValue` that says so when shown). This module is pure
+Python: the sandbox's Pyodide loads it too.
 """
 
 from __future__ import annotations
@@ -27,10 +27,12 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
-import math
 import re
-import reprlib
 from typing import Any
+
+from .wire_values import (  # noqa: F401 - the values of messages: imported from here by both sides
+    FLOAT_KEY, MAX_REPR_CHARS, REPR_KEY, TUPLE_KEY, TYPE_KEY, ImageBytes, RemoteObject, RemoteValue, from_wire,
+    to_wire)
 
 # Keep in the same order as MESSAGE_TYPES in web/protocol.js.
 MESSAGE_TYPES = (
@@ -43,11 +45,6 @@ MAX_MESSAGE_CHARS = 16 * 1024 * 1024
 # Arrays and objects inside one another, the envelope included: deeper messages are refused unread
 # (parsers recurse, and in Pyodide a deep recursion is a fatal error, not an exception).
 MAX_MESSAGE_DEPTH = 128
-MAX_REPR_CHARS = 100_000
-REPR_KEY, TYPE_KEY = "$repr", "$type"
-# Across the sandbox boundary (`exact=True`), what JavaScript would flatten keeps its type: a float
-# with an integral value (JS reads 5.0 as the number 5, which comes back as int 5) and a tuple.
-FLOAT_KEY, TUPLE_KEY = "$float", "$tuple"
 
 
 class ProtocolError(RuntimeError):
@@ -60,96 +57,6 @@ class SandboxDiedError(RuntimeError):
 
 class RequestTimeoutError(TimeoutError):
     """The other side did not answer a request in time."""
-
-
-class RemoteValue:
-    """A value that is not JSON-compatible, seen through its repr.
-
-    >>> RemoteValue("{1, 2}", "set")
-    {1, 2}
-    """
-
-    def __init__(self, text: str, type_name: str):
-        self.text, self.type_name = text, type_name
-
-    def __repr__(self) -> str:
-        return self.text
-
-    def __str__(self) -> str:
-        return self.text
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, RemoteValue) and (other.text, other.type_name) == (self.text, self.type_name)
-
-    def __hash__(self) -> int:
-        return hash((self.text, self.type_name))
-
-    @property
-    def note(self) -> str:
-        return (f"(a {self.type_name} value shown as its repr: only JSON-compatible values "
-                "cross the sandbox boundary)")
-
-
-# -- values ---------------------------------------------------------------------
-def to_wire(value: Any, exact: bool = False, _depth: int = 0) -> Any:
-    """JSON-compatible data for `value`; what is not becomes a repr marker.
-
-    `exact=True` is for values that cross the sandbox boundary, where Python is on both sides but
-    JavaScript may parse and re-encode them on the way: integral floats and tuples get markers
-    that `from_wire` turns back into what they were. Without it (data for a page) they are plain.
-
-    >>> to_wire({"x": 5.0, "pair": (1, 2.5)}, exact=True)
-    {'x': {'$float': 5.0}, 'pair': {'$tuple': [1, 2.5]}}
-    >>> from_wire(to_wire({"x": 5.0, "pair": (1, 2.5)}, exact=True))
-    {'x': 5.0, 'pair': (1, 2.5)}
-    """
-    if value is None or isinstance(value, (bool, str)):
-        return value
-    if isinstance(value, int):
-        return value if abs(value) < 2 ** 53 else _repr_marker(value)  # JS loses bigger integers
-    if isinstance(value, float):
-        if not math.isfinite(value):
-            return _repr_marker(value)
-        return {FLOAT_KEY: value} if exact and value.is_integer() else value
-    if isinstance(value, RemoteValue):
-        return {REPR_KEY: value.text, TYPE_KEY: value.type_name}
-    if _depth < 100:
-        if isinstance(value, (list, tuple)):
-            items = [to_wire(item, exact, _depth + 1) for item in value]
-            return {TUPLE_KEY: items} if exact and isinstance(value, tuple) else items
-        if isinstance(value, dict) and all(isinstance(key, str) for key in value) and \
-                not value.keys() & {REPR_KEY, FLOAT_KEY, TUPLE_KEY}:
-            return {key: to_wire(item, exact, _depth + 1) for key, item in value.items()}
-    elif isinstance(value, (list, tuple, dict, set, frozenset)):
-        # Too deep to cross: a repr that stops a few levels down (a full one would recurse as deep
-        # as the value, and in Pyodide overflowing the stack is fatal).
-        return {REPR_KEY: reprlib.repr(value), TYPE_KEY: type(value).__name__}
-    return _repr_marker(value)
-
-
-def from_wire(data: Any) -> Any:
-    """The Python value for wire data (markers become `RemoteValue`, floats and tuples)."""
-    if isinstance(data, list):
-        return [from_wire(item) for item in data]
-    if isinstance(data, dict):
-        if REPR_KEY in data:
-            return RemoteValue(str(data[REPR_KEY]), str(data.get(TYPE_KEY, "object")))
-        if len(data) == 1 and isinstance(data.get(FLOAT_KEY), (int, float)) and not isinstance(data[FLOAT_KEY], bool):
-            return float(data[FLOAT_KEY])
-        if len(data) == 1 and isinstance(data.get(TUPLE_KEY), list):
-            return tuple(from_wire(item) for item in data[TUPLE_KEY])
-        return {key: from_wire(item) for key, item in data.items()}
-    return data
-
-
-def _repr_marker(value: Any) -> dict:
-    try:
-        text = repr(value)
-    except Exception as error:  # noqa: BLE001 - a broken __repr__ must not break the protocol
-        text = f"<{type(value).__name__} object; repr() failed: {error!r}>"
-    if len(text) > MAX_REPR_CHARS:
-        text = text[:MAX_REPR_CHARS] + f"... [{len(text) - MAX_REPR_CHARS} more characters]"
-    return {REPR_KEY: text, TYPE_KEY: type(value).__name__}
 
 
 # -- messages -------------------------------------------------------------------

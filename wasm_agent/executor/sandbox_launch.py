@@ -30,7 +30,7 @@ SANDBOX_PYTHON_FILES = {
     "wasm_agent/errors.py": str(PACKAGE_DIR / "errors.py"),
     "wasm_agent/executor/__init__.py": "",
     **{f"wasm_agent/executor/{name}.py": str(PACKAGE_DIR / "executor" / f"{name}.py")
-       for name in ("base", "runner", "protocol", "sandbox_main")},
+       for name in ("base", "runner", "protocol", "wire_values", "sandbox_main")},
 }
 DENIED = ("--deny-net", "--deny-write", "--deny-env", "--deny-run", "--deny-ffi", "--deny-sys")
 # No eval, no Function constructor in any isolate of the process: generated code holds no way to write
