@@ -182,10 +182,7 @@ class ImageBytes(bytes):
 
     @property
     def format(self) -> str:
-        for magic, name in _IMAGE_MAGIC:
-            if self.startswith(magic):
-                return name
-        return "unknown"
+        return image_format(self)
 
     @property
     def size(self) -> tuple[int, int] | None:
@@ -209,6 +206,14 @@ class ImageBytes(bytes):
 
 
 _IMAGE_MAGIC = ((b"\x89PNG", "png"), (b"\xff\xd8", "jpeg"), (b"GIF8", "gif"), (b"RIFF", "webp"), (b"BM", "bmp"))
+
+
+def image_format(data: bytes) -> str:
+    """The format of image file bytes from their first bytes ("png", "jpeg", "gif", "webp", "bmp"), or "unknown"."""
+    for magic, name in _IMAGE_MAGIC:
+        if data.startswith(magic) and (name != "webp" or data[8:12] == b"WEBP"):
+            return name
+    return "unknown"
 _OBJECT_KEY = "$object"
 # Classes this side sent out, by (module, qualified name): the only ones a `$object` is rebuilt as.
 _SENT_CLASSES: dict[tuple[str, str], type] = {}
@@ -218,8 +223,8 @@ _MAX_CLASSES = 1024  # a side that sends endless new class names makes no more t
 
 def _exact_scalar(value: Any) -> dict | None:
     """The marker of a value with its own wire form (bytes, dates, images…), or None."""
-    if isinstance(value, ImageBytes) or _is_image(value):
-        return {"$image": base64.b64encode(_image_bytes(value)).decode()}
+    if isinstance(value, ImageBytes) or is_image(value):
+        return {"$image": base64.b64encode(image_file_bytes(value)).decode()}
     if isinstance(value, (bytes, bytearray)):
         return {"$bytearray" if isinstance(value, bytearray) else "$bytes": base64.b64encode(value).decode()}
     for kind, encode in _SCALAR_ENCODERS:
@@ -244,7 +249,8 @@ _SCALAR_ENCODERS: tuple[tuple[type, Callable[[Any], dict | None]], ...] = (
 )
 
 
-def _is_image(value: Any) -> bool:
+def is_image(value: Any) -> bool:
+    """True for a PIL image or an `AgentImage` (with or without Pillow)."""
     pil = sys.modules.get("PIL.Image")  # not imported: no value is a PIL image
     if pil is not None and isinstance(value, pil.Image):
         return True
@@ -252,7 +258,7 @@ def _is_image(value: Any) -> bool:
     return agent_types is not None and isinstance(value, agent_types.AgentImage)
 
 
-def _image_bytes(value: Any) -> bytes:
+def image_file_bytes(value: Any) -> bytes:
     """The file bytes of an image: as given (ImageBytes, AgentImage of bytes or a path), else as PNG."""
     raw = value.to_raw() if hasattr(value, "to_raw") else value  # an AgentImage: the image it holds
     if isinstance(raw, (bytes, bytearray)):

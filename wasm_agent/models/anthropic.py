@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from typing import Any, Sequence
 
-from ..messages import ChatMessage, ChatMessageStreamDelta, ChatMessageToolCall, MessageRole, TokenUsage, ToolCallDelta
+from ..messages import (ChatMessage, ChatMessageStreamDelta, ChatMessageToolCall, MessageRole, TokenUsage,
+                        ToolCallDelta, content_text)
+from .images import is_image_part, part_image_source
 from ..providers import PROVIDERS
 from .provider import (
     CallMemory,
@@ -164,10 +166,10 @@ def wire_messages(messages: Sequence[ChatMessage], thinking: CallMemory) -> list
             continue
         if is_tool_result(message):
             role, blocks = "user", [{"type": "tool_result", "tool_use_id": message.tool_call_id,
-                                     "content": message.content or ""}]
+                                     "content": content_text(message.content)}]
         else:
             role = "assistant" if message.role == MessageRole.ASSISTANT else "user"
-            blocks = [{"type": "text", "text": message.content}] if message.content else []
+            blocks = content_blocks(message.content)
             if role == "assistant" and message.tool_calls:
                 blocks = list(thinking.get(message.tool_calls[0].id) or ()) + blocks  # thinking comes first
                 blocks += [{"type": "tool_use", "id": call.id, "name": call.name, "input": arguments_object(call)}
@@ -179,6 +181,21 @@ def wire_messages(messages: Sequence[ChatMessage], thinking: CallMemory) -> list
         else:
             turns.append({"role": role, "content": blocks})
     return turns
+
+
+def content_blocks(content: str | list[dict] | None) -> list[dict]:
+    """Text and image blocks (an image as base64 data or a URL); empty text is left out (the API rejects it)."""
+    if isinstance(content, str) or not content:
+        return [{"type": "text", "text": content}] if content else []
+    blocks = []
+    for part in content:
+        if is_image_part(part):
+            source = part_image_source(part)
+            blocks.append({"type": "image", "source": {"type": "url", "url": source.url} if source.url else
+                           {"type": "base64", "media_type": source.media_type, "data": source.data}})
+        elif isinstance(part, dict) and part.get("text"):
+            blocks.append({"type": "text", "text": part["text"]})
+    return blocks
 
 
 def usage_of(usage: dict | None) -> TokenUsage | None:

@@ -7,7 +7,8 @@ import re
 import uuid
 from typing import Any, Sequence
 
-from ..messages import ChatMessage, ChatMessageStreamDelta, ChatMessageToolCall, MessageRole, TokenUsage, ToolCallDelta
+from ..messages import (ChatMessage, ChatMessageStreamDelta, ChatMessageToolCall, MessageRole, TokenUsage,
+                        ToolCallDelta, content_text)
 from ..providers import PROVIDERS
 from .provider import (
     CallMemory,
@@ -18,6 +19,7 @@ from .provider import (
     system_text,
     tool_functions,
 )
+from .images import is_image_part, part_image_source
 from .retry import ProviderFailure
 from .sse import ServerSentEvent
 
@@ -186,10 +188,10 @@ def wire_contents(messages: Sequence[ChatMessage], signatures: ThoughtSignatures
             continue
         if is_tool_result(message):
             name = message.name or names.get(message.tool_call_id, "tool")
-            role, parts = "user", [{"functionResponse": {"name": name, "response": {"result": message.content}}}]
+            role, parts = "user", [{"functionResponse": {"name": name, "response": {"result": content_text(message.content)}}}]
         else:
             role = "model" if message.role == MessageRole.ASSISTANT else "user"
-            parts = [{"text": message.content}] if message.content else []
+            parts = content_parts(message.content)
             if role == "model" and message.tool_calls:
                 for call, signature in zip(message.tool_calls, signatures.for_turn(message.tool_calls), strict=True):
                     part = {"functionCall": {"name": call.name, "args": arguments_object(call)}}
@@ -203,6 +205,21 @@ def wire_contents(messages: Sequence[ChatMessage], signatures: ThoughtSignatures
         else:
             contents.append({"role": role, "parts": parts})
     return contents
+
+
+def content_parts(content: str | list[dict] | None) -> list[dict]:
+    """Text and image parts (an image inline as base64, or by URL as `fileData`)."""
+    if isinstance(content, str) or not content:
+        return [{"text": content}] if content else []
+    parts = []
+    for part in content:
+        if is_image_part(part):
+            source = part_image_source(part)
+            parts.append({"fileData": {"mimeType": source.media_type, "fileUri": source.url}} if source.url else
+                         {"inlineData": {"mimeType": source.media_type, "data": source.data}})
+        elif isinstance(part, dict) and part.get("text"):
+            parts.append({"text": part["text"]})
+    return parts
 
 
 def function_declaration(function: dict) -> dict:

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 from typing import Any, Sequence
 
-from ..messages import ChatMessage, ChatMessageStreamDelta, ChatMessageToolCall, MessageRole, TokenUsage, ToolCallDelta
+from ..messages import (ChatMessage, ChatMessageStreamDelta, ChatMessageToolCall, MessageRole, TokenUsage,
+                        ToolCallDelta, content_text)
+from .images import is_image_part, part_image_source
 from ..providers import PROVIDERS
 from .provider import ProviderModel, arguments_json, is_tool_result, parse_event_json, tool_functions
 from .retry import ProviderFailure
@@ -124,9 +126,9 @@ class OpenAIStreamDecoder:
 def wire_message(message: ChatMessage) -> dict:
     """One of our messages as a chat-completions message."""
     if is_tool_result(message):
-        return {"role": "tool", "tool_call_id": message.tool_call_id, "content": message.content or ""}
+        return {"role": "tool", "tool_call_id": message.tool_call_id, "content": content_text(message.content)}
     role = "user" if message.role == MessageRole.TOOL else message.role.value
-    data: dict[str, Any] = {"role": role, "content": message.content}
+    data: dict[str, Any] = {"role": role, "content": wire_content(message.content)}
     if message.tool_calls and role == "assistant":
         data["tool_calls"] = [{"id": call.id, "type": "function",
                                "function": {"name": call.name, "arguments": arguments_json(call)}}
@@ -134,6 +136,14 @@ def wire_message(message: ChatMessage) -> dict:
     elif data["content"] is None:
         data["content"] = ""
     return data
+
+
+def wire_content(content: str | list[dict] | None) -> str | list[dict] | None:
+    """Text as it is; parts as chat-completions parts (an image as a data: or http URL)."""
+    if not isinstance(content, list):
+        return content
+    return [{"type": "image_url", "image_url": {"url": part_image_source(part).data_url}} if is_image_part(part)
+            else {"type": "text", "text": part.get("text", "")} for part in content if isinstance(part, dict)]
 
 
 def usage_of(usage: dict | None) -> TokenUsage | None:

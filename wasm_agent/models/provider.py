@@ -98,7 +98,9 @@ class ProviderModel(Model):
         self.extra_headers = {**headers, **(extra_headers or {})}
         self.role_conversions = {MessageRole(k): MessageRole(v) for k, v in (custom_role_conversions or {}).items()}
         self.max_context_tokens = max_context_tokens  # the model's context window, for the agent's budget
-        self.options = options  # flatten_messages_as_text is accepted for smolagents' sake: content is text already
+        self.options = options
+        # Image parts go to the provider as images; text parts are joined into one string either way.
+        self.flatten_messages_as_text = bool(flatten_messages_as_text)
 
     # -- hooks ------------------------------------------------------------------------------------
     def url(self, stream: bool) -> str:
@@ -197,7 +199,8 @@ class ProviderModel(Model):
         timeout = kwargs.pop("timeout", None) or self.timeout  # per call; not part of the request body
         call_headers = kwargs.pop("extra_headers", None) or {}
         options = {**self.options, **kwargs}
-        messages = get_clean_message_list(messages, self.role_conversions)  # dicts and parts too
+        messages = get_clean_message_list(messages, self.role_conversions,  # dicts and parts too
+                                          flatten_messages_as_text=self.flatten_messages_as_text)
         payload = self.payload(messages, stop_sequences=stop_sequences, tools=tools, stream=stream, options=options)
         self._check_header_values(self.auth_headers(), key=True)
         self._check_header_values({**self.extra_headers, **call_headers}, key=False)
