@@ -14,19 +14,20 @@ from typing import Any, AsyncIterator, Callable, ClassVar, Iterable, Mapping
 from . import platform
 from .errors import AgentError, AgentGenerationError, AgentInterruptedError, AgentMaxStepsError
 from .context import ContextBudget, fit_steps
-from .events import RunResult, StreamEvent
+from .events import ActionOutput, RunResult, StreamEvent
 from .memory import (ActionStep, AgentMemory, CallbackRegistry, FinalAnswerStep, MemoryStep,
                      PlanningStep, SystemPromptStep, TaskStep, Timing)
 from .agent_types import handle_agent_output_types
 from .messages import (ChatMessage, ChatMessageStreamDelta, MessageRole, TokenUsage, agglomerate_stream_deltas,
                        content_text)
-from .models.base import Model, call_generate
+from .models.base import Model, call_generate, stream_deltas
 from .monitoring import AgentLogger, LogLevel, Monitor
 from .durable import DurableRuns
 from .persistence import RunStore
 from .prompts import load_prompts, render
 from .agent_tools import ManagedAgentTool, build_callables, build_tools  # noqa: F401 - ManagedAgentTool is re-exported
 from .tools import Tool
+from .unavailable import HUB_ADVICE
 
 
 class MultiStepAgent(DurableRuns):
@@ -161,7 +162,8 @@ class MultiStepAgent(DurableRuns):
 
         >>> import asyncio
         >>> from wasm_agent import CodeAgent, ScriptedModel
-        >>> agent = CodeAgent([], ScriptedModel(["<code>final_answer(2 + 2)</code>"]), executor_type="inprocess")
+        >>> agent = CodeAgent([], ScriptedModel(["<code>final_answer(2 + 2)</code>"]), executor_type="inprocess",
+        ...                   verbosity_level=0)
         >>> asyncio.run(agent.arun("What is 2 + 2?"))
         4
         """
@@ -194,6 +196,42 @@ class MultiStepAgent(DurableRuns):
         async for event in self._run(task, reset=reset, additional_args=additional_args, max_steps=max_steps,
                                      images=images):
             yield event
+
+    async def astep(self, memory_step: ActionStep) -> ActionOutput:
+        """Take one action step on the memory as it is, filling `memory_step` (not appended: the caller
+        appends it, as smolagents' step-by-step loop does; no step callbacks run). Returns its
+        `ActionOutput`; an error raises.
+
+        >>> import asyncio
+        >>> from wasm_agent import CodeAgent, ScriptedModel, TaskStep
+        >>> agent = CodeAgent([], ScriptedModel(["<code>final_answer(6 * 7)</code>"]), executor_type="inprocess",
+        ...                   verbosity_level=0)
+        >>> agent.memory.steps.append(TaskStep(task="Multiply"))
+        >>> asyncio.run(agent.astep(ActionStep(step_number=1)))
+        ActionOutput(output=42, is_final_answer=True)
+        """
+        await self._prepare_run(reset=False)
+        output = ActionOutput(output=None, is_final_answer=False)
+        async for event in self._step_stream(memory_step):
+            if isinstance(event, ActionOutput):
+                output = event
+        memory_step.timing.end_time = time.time()
+        return output
+
+    def step(self, memory_step: ActionStep) -> ActionOutput:
+        """Synchronous `astep` (smolagents' `step`: one step, driven by your own loop)."""
+        if not platform.can_block():
+            raise RuntimeError("agent.step() cannot block here; use `await agent.astep(memory_step)`")
+        return platform.block_on(self.astep(memory_step))
+
+    def push_to_hub(self, repo_id: str, *args: Any, **kwargs: Any) -> str:
+        """Not offered: smolagents uploads the agent to a Hugging Face Space that runs it with Gradio."""
+        raise NotImplementedError(HUB_ADVICE)
+
+    @classmethod
+    def from_hub(cls, repo_id: str, *args: Any, **kwargs: Any) -> "MultiStepAgent":
+        """Not offered: agents are not loaded from the Hugging Face Hub (see `push_to_hub`)."""
+        raise NotImplementedError(HUB_ADVICE)
 
     def interrupt(self) -> None:
         """Stop the run: now if code or a model call is running, else before the next step.
@@ -391,7 +429,7 @@ class MultiStepAgent(DurableRuns):
         try:
             if self.stream_outputs and getattr(self.model, "supports_streaming", False):
                 deltas: list[ChatMessageStreamDelta] = []
-                async for delta in self.model.generate_stream(messages, **kwargs):
+                async for delta in stream_deltas(self.model, messages, **kwargs):
                     deltas.append(delta)
                     yield delta
                 yield agglomerate_stream_deltas(deltas)

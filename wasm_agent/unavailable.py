@@ -17,6 +17,12 @@ _LOCAL_SERVER = 'OpenAIModel(model_id, api_base=<the OpenAI-compatible URL of yo
 _NO_WEB = ("a page cannot call this search service (it sends no CORS headers; docs/tools.md says why); "
            "use WebSearchTool(endpoint) with a search API that allows it, or write a @tool for the service you trust")
 
+# What an agent's push_to_hub/from_hub say: there is no Space running Python here; a site is published.
+HUB_ADVICE = ("push_to_hub/from_hub exchange an agent with a Hugging Face Space that runs it with Python and "
+              "Gradio; a wasm-agent agent is published as a static site instead: describe it in an agent.toml "
+              "(`wasm-agent init`; `agent.to_dict()` gives its settings), build it with `wasm-agent build --config "
+              "agent.toml`, and put dist/ on any static host (a static Hugging Face Space, GitHub Pages, …)")
+
 REASONS: dict[str, str] = {
     "InferenceClientModel": f"smolagents' client of huggingface_hub; here, use {_HUB_ROUTER}",
     "HfApiModel": f"smolagents' old name of InferenceClientModel; here, use {_HUB_ROUTER}",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import functools
 import inspect
-from typing import Any, AsyncIterator, Sequence
+from typing import Any, AsyncIterator, Iterator, Sequence
 
 from .. import platform
 from ..messages import ChatMessage, ChatMessageStreamDelta, ToolCallDelta
@@ -19,8 +19,11 @@ class Model:
     response_format=None, tools_to_call_from=None, **kwargs)` and return an
     assistant `ChatMessage`. `model(messages)` and `model.generate(...)` are
     synchronous where the platform can block; `await model.agenerate(...)`
-    works everywhere. A subclass may also implement `generate_stream` (async)
-    to yield deltas; otherwise the whole answer streams as one delta.
+    works everywhere. To stream, a subclass implements `async def agenerate_stream`
+    (an async generator of deltas) or `generate_stream` (a generator, sync or async,
+    the smolagents way); otherwise the whole answer streams as one delta.
+    `model.generate_stream(...)` is iterated with `for` (where the platform can
+    block) or `async for`; `model.agenerate_stream(...)` with `async for` everywhere.
 
     >>> class Echo(Model):
     ...     def generate(self, messages, stop_sequences=None, tools_to_call_from=None, **kwargs):
@@ -60,9 +63,21 @@ class Model:
         return await call_generate(self, messages, stop_sequences=stop_sequences, tools_to_call_from=tools_to_call_from,
                                    **kwargs)
 
-    async def generate_stream(self, messages: Sequence[ChatMessage], stop_sequences: Sequence[str] | None = None,
-                              tools_to_call_from: Sequence[Any] | None = None,
-                              **kwargs: Any) -> AsyncIterator[ChatMessageStreamDelta]:
+    def generate_stream(self, messages: Sequence[ChatMessage], stop_sequences: Sequence[str] | None = None,
+                        tools_to_call_from: Sequence[Any] | None = None, **kwargs: Any) -> DeltaStream:
+        """The answer as deltas: `for delta in model.generate_stream(messages)`, or `async for`."""
+        return DeltaStream(self.agenerate_stream(messages, stop_sequences=stop_sequences,
+                                                 tools_to_call_from=tools_to_call_from, **kwargs))
+
+    async def agenerate_stream(self, messages: Sequence[ChatMessage], stop_sequences: Sequence[str] | None = None,
+                               tools_to_call_from: Sequence[Any] | None = None,
+                               **kwargs: Any) -> AsyncIterator[ChatMessageStreamDelta]:
+        """The answer as deltas, an async generator (a subclass's own `generate_stream`, or one delta)."""
+        if type(self).generate_stream is not Model.generate_stream:
+            async for delta in _deltas_of(self.generate_stream, messages, stop_sequences=stop_sequences,
+                                          tools_to_call_from=tools_to_call_from, **kwargs):
+                yield delta
+            return
         message = await call_generate(self, messages, stop_sequences=stop_sequences,
                                       tools_to_call_from=tools_to_call_from, **kwargs)
         yield ChatMessageStreamDelta(
@@ -77,8 +92,9 @@ class Model:
 
     @property
     def supports_streaming(self) -> bool:
-        """True when the subclass streams for real (overrides `generate_stream`)."""
-        return type(self).generate_stream is not Model.generate_stream
+        """True when the subclass streams for real (has its own `agenerate_stream` or `generate_stream`)."""
+        return (type(self).generate_stream is not Model.generate_stream
+                or type(self).agenerate_stream is not Model.agenerate_stream)
 
     def __call__(self, messages: Sequence[ChatMessage], *args: Any, **kwargs: Any) -> ChatMessage:
         return self.generate(messages, *args, **kwargs)
@@ -89,6 +105,48 @@ class Model:
     @classmethod
     def from_dict(cls, data: dict) -> "Model":
         return cls(**{k: v for k, v in data.items() if k != "class"})
+
+
+class DeltaStream:
+    """What `Model.generate_stream` returns: deltas for `for` (smolagents' way, where the platform can block)
+    or `async for`; `aclose()` ends it early and frees the connection."""
+
+    def __init__(self, deltas: AsyncIterator[ChatMessageStreamDelta]):
+        self._deltas = deltas
+
+    def __aiter__(self) -> DeltaStream:
+        return self
+
+    async def __anext__(self) -> ChatMessageStreamDelta:
+        return await self._deltas.__anext__()
+
+    async def aclose(self) -> None:
+        await self._deltas.aclose()
+
+    def __iter__(self) -> Iterator[ChatMessageStreamDelta]:
+        if not platform.can_block():
+            raise RuntimeError("a model stream cannot be iterated synchronously here (an event loop is running, "
+                               "or Pyodide has no JSPI): use `async for delta in model.generate_stream(...)`")
+        return platform.iterate_sync(self._deltas)
+
+
+def stream_deltas(model: Any, messages: Sequence[ChatMessage], **kwargs: Any) -> AsyncIterator[ChatMessageStreamDelta]:
+    """Deltas from any model: a `Model`'s `agenerate_stream`, else its `generate_stream` (sync or async)."""
+    if isinstance(model, Model):
+        return model.agenerate_stream(messages, **kwargs)
+    return _deltas_of(model.generate_stream, messages, **kwargs)
+
+
+async def _deltas_of(generate_stream: Any, messages: Sequence[ChatMessage],
+                     **kwargs: Any) -> AsyncIterator[ChatMessageStreamDelta]:
+    kwargs = {k: v for k, v in kwargs.items() if v is not None or k not in _OPTIONAL}
+    stream = generate_stream(list(messages), **_accepted(generate_stream, kwargs))
+    if hasattr(stream, "__aiter__"):
+        async for delta in stream:
+            yield delta
+    else:  # a synchronous generator, as smolagents' models have
+        for delta in stream:
+            yield delta
 
 
 async def call_generate(model: Any, messages: Sequence[ChatMessage], **kwargs: Any) -> ChatMessage:

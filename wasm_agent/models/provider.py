@@ -143,9 +143,9 @@ class ProviderModel(Model):
 
         return await self._with_retries(attempt)
 
-    async def generate_stream(self, messages: Sequence[ChatMessage], stop_sequences: Sequence[str] | None = None,
-                              tools_to_call_from: Sequence[Any] | None = None,
-                              **kwargs: Any) -> AsyncIterator[ChatMessageStreamDelta]:
+    async def agenerate_stream(self, messages: Sequence[ChatMessage], stop_sequences: Sequence[str] | None = None,
+                               tools_to_call_from: Sequence[Any] | None = None,
+                               **kwargs: Any) -> AsyncIterator[ChatMessageStreamDelta]:
         request = self._request(messages, stop_sequences, tools_to_call_from, kwargs, stream=True)
 
         async def attempt():
