@@ -8,7 +8,7 @@ import base64
 import io
 
 import pytest
-from providers.fakes import FakeClock
+from test_models_loopback import fresh, make, server  # noqa: F401 - the loopback server and its three models
 
 from wasm_agent import AgentImage, CodeAgent
 from wasm_agent.errors import AgentGenerationError
@@ -19,27 +19,11 @@ from wasm_agent.models.retry import RetryPolicy
 pytestmark = pytest.mark.cpython_only
 Image = pytest.importorskip("PIL.Image")  # in the test extra
 
-KEY = "test-key"
-BASES = {OpenAIModel: "openai_base", AnthropicModel: "anthropic_base", GeminiModel: "gemini_base"}
 
 
-@pytest.fixture(scope="module")
-def server():
-    from providers.mock import MockProviderServer
-
-    with MockProviderServer(api_key=KEY) as server:
-        yield server
-
-
-@pytest.fixture(autouse=True)
-def fresh(server):
-    server.reset()
-
-
-@pytest.fixture(params=[OpenAIModel, AnthropicModel, GeminiModel], ids=["openai", "anthropic", "gemini"])
-def model(request, server):
-    return request.param("mock-model", api_base=getattr(server, BASES[request.param]), api_key=KEY,
-                         clock=FakeClock(), retry_policy=RetryPolicy(max_retries=0))
+@pytest.fixture
+def model(make):
+    return make(retry_policy=RetryPolicy(max_retries=0))
 
 
 def sent_images(model, body):

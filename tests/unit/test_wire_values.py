@@ -176,3 +176,23 @@ def test_cycles_and_deep_nesting_do_not_break_the_encoding():
     for _ in range(300):
         deep = [deep]
     assert "[[[[" in repr(through_javascript(deep))
+
+
+def test_a_class_sent_out_is_rebuilt_without_running_its_code():
+    class Guarded:
+        made = 0
+
+        def __init__(self, level):
+            Guarded.made += 1
+            self.level = level
+
+    back = through_javascript(Guarded(3))
+    assert type(back) is Guarded and back.level == 3 and Guarded.made == 1
+
+
+def test_a_flood_of_new_class_names_makes_no_more_classes(monkeypatch):
+    monkeypatch.setattr(wire_values, "_STAND_INS", {})
+    monkeypatch.setattr(wire_values, "_MAX_CLASSES", 5)
+    made = [from_wire({"$object": {"module": "m", "type": f"T{i}", "kind": "dataclass", "fields": {"a": i}}})
+            for i in range(20)]
+    assert len({type(value) for value in made}) == 6 and [value.a for value in made] == list(range(20))

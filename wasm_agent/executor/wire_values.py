@@ -391,6 +391,8 @@ def _stand_in_class(module: str, qualname: str, kind: str, names: tuple[str, ...
     cls = _STAND_INS.get(key)
     if cls is not None:
         return cls
+    if len(_STAND_INS) >= _MAX_CLASSES:  # endless new shapes (a flood from the other side): no more classes
+        return _OverflowObject
     name = qualname.rsplit(".", 1)[-1]
     name = name if _is_field_name(name) else "RemoteObject"
     attributes = {"wire_module": module, "wire_type": qualname, "__module__": __name__}
@@ -402,13 +404,16 @@ def _stand_in_class(module: str, qualname: str, kind: str, names: tuple[str, ...
         cls = type(name, (RemoteObject,), {**attributes, "__slots__": ("__dict__", "_wire_repr"),
                                            "__init__": _set_fields})
     cls.__qualname__ = qualname[:200]
-    if len(_STAND_INS) < _MAX_CLASSES:
-        _STAND_INS[key] = cls
+    _STAND_INS[key] = cls
     return cls
 
 
 def _set_fields(self: Any, **fields: Any) -> None:
     self.__dict__.update(fields)
+
+
+_OverflowObject = type("RemoteObject", (RemoteObject,),
+                       {"__slots__": ("__dict__", "_wire_repr"), "__init__": _set_fields})
 
 
 def _decode_set(payload: list) -> set:

@@ -188,7 +188,8 @@ def wire_contents(messages: Sequence[ChatMessage], signatures: ThoughtSignatures
             continue
         if is_tool_result(message):
             name = message.name or names.get(message.tool_call_id, "tool")
-            role, parts = "user", [{"functionResponse": {"name": name, "response": {"result": content_text(message.content)}}}]
+            response = {"result": content_text(message.content)}
+            role, parts = "user", [{"functionResponse": {"name": name, "response": response}}]
         else:
             role = "model" if message.role == MessageRole.ASSISTANT else "user"
             parts = content_parts(message.content)
