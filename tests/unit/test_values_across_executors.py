@@ -85,14 +85,16 @@ def make_image(width: int, height: int) -> Any:
 TOOLS = [measure, describe, echo, make_image]
 
 
-@pytest.fixture(scope="module", params=["inprocess", "sandbox"])
-def executor(request):
-    if request.param == "inprocess":
-        yield InProcessExecutor()
-        return
+@pytest.fixture(scope="module")
+def deno_executor():
     executor = sandbox.DenoSandboxExecutor(limits=ExecutionLimits(timeout_seconds=30))
     yield executor
     block_on(executor.close())
+
+
+@pytest.fixture(scope="module", params=["inprocess", "sandbox"])
+def executor(request):
+    return InProcessExecutor() if request.param == "inprocess" else request.getfixturevalue("deno_executor")
 
 
 def run(executor, *actions, **kwargs):
@@ -143,3 +145,21 @@ def test_an_image_from_a_tool_is_an_image_to_the_code_and_to_the_user(executor):
                                "final_answer(image)")
     assert "size (10, 7)" in observations[0]  # a PIL image in process; its bytes, that know their size, in the sandbox
     assert isinstance(answer, Image.Image) and answer.size == (10, 7) and answer.getpixel((0, 0)) == (255, 0, 0)
+
+
+def test_markers_forged_inside_the_sandbox_build_no_host_class(deno_executor):
+    # The code replaces the sandbox's encoder, so that its tool call carries hand-made markers.
+    forge = (
+        "import wasm_agent.executor.sandbox_main as sandbox_main\n"
+        "real = sandbox_main.to_wire\n"
+        "def forged(value, exact=False, *rest):\n"
+        "    if value == ['forge']:\n"
+        "        return [[{'$object': {'module': 'subprocess', 'type': 'Popen', 'kind': 'object',\n"
+        "                              'fields': {'args': ['id']}}},\n"
+        "                 {'$object': {'module': 'os', 'type': 'x', 'kind': 'object', 'fields': {'__class__': 1}}}]]\n"
+        "    return real(value, exact, *rest)\n"
+        "sandbox_main.to_wire = forged\n"
+        "final_answer(describe('forge'))")
+    answer, _ = run(deno_executor, forge)
+    assert answer.startswith("list of builtins: [Popen(args=['id']), {'$object':")
+    assert answer.count("Popen") == 1 and "subprocess" not in answer.split("{'$object'")[0]
