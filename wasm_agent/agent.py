@@ -24,7 +24,7 @@ from .models.base import Model, call_generate, stream_deltas
 from .monitoring import AgentLogger, LogLevel, Monitor
 from .durable import DurableRuns
 from .persistence import RunStore
-from .prompts import load_prompts, render
+from .prompts import few_shot_for, load_prompts, render
 from .agent_tools import ManagedAgentTool, build_callables, build_tools  # noqa: F401 - ManagedAgentTool is re-exported
 from .tools import Tool
 from .unavailable import HUB_ADVICE
@@ -94,7 +94,7 @@ class MultiStepAgent(DurableRuns):
         self.logger = logger or AgentLogger(level=verbosity_level)
         self.monitor = Monitor(self.model, self.logger)
         self._setup_step_callbacks(step_callbacks)
-        self.memory = AgentMemory(self.initialize_system_prompt(), self._prompt_parts.get("few_shot"))
+        self.memory = AgentMemory(self.initialize_system_prompt(), self._few_shot(None))
         self.state: dict[str, Any] = {}
         self.task: str | None = None
         self.step_number = 0
@@ -106,6 +106,9 @@ class MultiStepAgent(DurableRuns):
     # -- prompts ----------------------------------------------------------------
     def initialize_system_prompt(self) -> str:
         return render(self.prompt_templates["system_prompt"], **self._prompt_variables())
+
+    def _few_shot(self, task: str | None) -> list[dict] | None:
+        return few_shot_for(self._prompt_parts.get("few_shot"), task, self._prompt_parts.get("few_shot_shown"))
 
     def _prompt_variables(self) -> dict[str, Any]:
         agents = "\n\n".join(self._describe_tool(ManagedAgentTool(a)) for a in self.managed_agents.values())
@@ -276,7 +279,7 @@ class MultiStepAgent(DurableRuns):
         if reset or self.step_number == 0:
             self.step_number = 1
         self.memory.system_prompt = SystemPromptStep(system_prompt=self.initialize_system_prompt(),
-                                                     examples=self._prompt_parts.get("few_shot"))
+                                                     examples=self._few_shot(task or self.task))
         if task is not None:
             if additional_args:
                 task += ("\nYou have been given these additional arguments, available as variables "

@@ -64,7 +64,11 @@ async def test_code_agent_runs_on_it_with_the_small_prompt_and_few_shot_turns():
     assert await agent.arun("What is 6 * 7?") == 42
     first, second = handle.requests
     assert first["messages"][0]["role"] == "system" and len(first["messages"][0]["content"]) < 1200
-    assert [m["role"] for m in first["messages"][1:5]] == ["user", "assistant", "user", "assistant"]  # few-shot turns
+    # One worked example, the closest to the task (arithmetic), as chat turns before the task.
+    assert [(m["role"], m["content"]) for m in first["messages"][1:]] == [
+        ("user", "New task:\nWhat is 17 * 23 + 5?"),
+        ("assistant", "Thought: I will compute it.\n<code>\nfinal_answer(17 * 23 + 5)\n</code>"),
+        ("user", "New task:\nWhat is 6 * 7?")]
     assert "</code>" in first["stop"]
     # The second step's messages extend the first's: the JS side's KV cache covers the shared prefix.
     assert second["messages"][:len(first["messages"])] == first["messages"]
@@ -88,3 +92,32 @@ async def test_the_small_code_agent_constrains_the_model_with_its_grammar_and_kn
     grammar = handle.requests[0]["options"]["grammar"]
     assert grammar.startswith('root ::= "Thought: "') and '"final_answer("' in grammar
     assert agent.context_budget.context_tokens == 4096
+
+
+async def test_the_small_prompt_gives_the_examples_closest_to_the_task_the_best_one_last():
+    async def examples(task):
+        handle = FakeHandle([["Thought: go.\n<code>\nfinal_answer(1)\n"]])
+        agent = CodeAgent([], BrowserModel(handle), executor_type="inprocess")
+        await agent.arun(task)
+        sent = handle.requests[0]["messages"]
+        assert sent[-1]["content"] == f"New task:\n{task}" and len(sent[0]["content"]) < 600
+        return [m["content"].removeprefix("New task:\n") for m in sent[1:-1:2]]
+
+    assert await examples("Reverse the word 'wasm'.") == ["Write the word 'python' backwards."]
+    # Two kinds match: both are given, the one with more matching words ("add", "total") next to the task.
+    assert await examples("Add the days of March and April for a total.") == [
+        "How many days are there from 2023-02-10 to 2023-04-02?", "What is the sum of the numbers from 1 to 10?"]
+    assert await examples("Tell me a joke.") == ["What is 17 * 23 + 5?"]  # nothing matches: the first example
+
+
+async def test_a_step_after_a_failed_one_samples_instead_of_repeating_the_greedy_answer():
+    handle = FakeHandle([["Thought: try.\n<code>\nfinal_answer(undefined_name)\n"],
+                         ["Thought: again.\n<code>\nfinal_answer(other_name)\n"],
+                         ["Thought: fixed.\n<code>\nfinal_answer(42)\n"]])
+    agent = CodeAgent([], BrowserModel(handle), executor_type="inprocess", max_steps=3)
+    assert await agent.arun("What is 6 * 7?") == 42
+    assert [(r["temperature"], r["seed"]) for r in handle.requests] == [(0.0, 0), (0.7, 1), (0.7, 2)]
+    assert handle.requests[1]["messages"][-1]["content"].startswith("Error:\nCode execution failed")
+    # A temperature the caller chose is kept, and retry_temperature=0 keeps every step greedy.
+    model = BrowserModel(FakeHandle([]), retry_temperature=0)
+    assert model.request(handle.requests[2]["messages"])["temperature"] == 0.0

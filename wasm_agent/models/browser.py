@@ -42,7 +42,8 @@ class BrowserModel(Model):
     supports_grammar = True  # `grammar=` (GBNF) in generate: llama.cpp constrains the output to it
 
     def __init__(self, handle: Any = None, *, model_id: str | None = None, temperature: float = 0.0,
-                 max_tokens: int | None = None, seed: int = 0, prompt_variant: Any = ..., **kwargs: Any):
+                 max_tokens: int | None = None, seed: int = 0, prompt_variant: Any = ...,
+                 retry_temperature: float = 0.7, **kwargs: Any):
         self.handle = handle if handle is not None else _published_handle()
         self.info = json.loads(self.handle.info())
         super().__init__(model_id or self.info.get("name") or "browser", **kwargs)
@@ -50,6 +51,8 @@ class BrowserModel(Model):
         # A small model's step is a short thought and a few lines of code: a low budget ends a runaway early.
         max_tokens = max_tokens or (200 if self.prompt_variant == "small" else 512)
         self.temperature, self.max_tokens, self.seed = temperature, max_tokens, seed
+        # After a failed step, greedy decoding would write the same failing code again: sample instead.
+        self.retry_temperature = retry_temperature
         self.max_context_tokens = int(self.info.get("nCtx") or 4096)  # the KV cache's size, set when loading
         self.last_timings: dict | None = None  # llama.cpp's figures of the last call (cache_n, prompt_n, ...)
 
@@ -90,24 +93,43 @@ class BrowserModel(Model):
                 **kwargs: Any) -> dict:
         """The JSON request the JS side gets (tool messages become user turns: chat templates of small
         models know three roles)."""
+        turns = [_turn(message) for message in messages]
+        temperature, seed = float(kwargs.get("temperature", self.temperature)), int(kwargs.get("seed", self.seed))
+        retries = _failed_attempts(turns)
+        if retries and temperature == 0 and self.retry_temperature and "temperature" not in kwargs:
+            temperature, seed = self.retry_temperature, seed + retries  # a new, reproducible attempt
         return {
-            "messages": [_turn(message) for message in messages],
+            "messages": turns,
             "stop": [stop for stop in stop_sequences or () if stop],
             "maxTokens": int(kwargs.get("max_tokens", self.max_tokens)),
-            "temperature": float(kwargs.get("temperature", self.temperature)),
-            "seed": int(kwargs.get("seed", self.seed)),
+            "temperature": temperature,
+            "seed": seed,
             # llama.cpp's GBNF: the output can only take this shape (the agent's format, e.g. one code block)
             "options": {"grammar": kwargs["grammar"]} if kwargs.get("grammar") else {},
         }
 
     def to_dict(self) -> dict:
-        return {**super().to_dict(), "temperature": self.temperature, "max_tokens": self.max_tokens}
+        return {**super().to_dict(), "temperature": self.temperature, "max_tokens": self.max_tokens,
+                "retry_temperature": self.retry_temperature}
 
 
 def _turn(message: ChatMessage | dict) -> dict:
     if isinstance(message, dict):  # ChatMessage normalises the role
         message = ChatMessage(message["role"], message.get("content"))
     return {"role": _ROLES.get(message.role.value, "user"), "content": content_text(message.content)}
+
+
+def _failed_attempts(turns: list[dict]) -> int:
+    """How many steps in a row failed just before this call: the agent's error observations
+    ("Error:" turns) at the end of the conversation, each after the model's failed answer."""
+    count = 0
+    for turn in reversed(turns):
+        if turn["role"] == "assistant":
+            continue
+        if turn["role"] != "user" or not turn["content"].startswith("Error:"):
+            break
+        count += 1
+    return count
 
 
 def _published_handle() -> Any:

@@ -40,6 +40,26 @@ def render(template: str, **variables: Any) -> str:
     return _VARIABLE.sub(substitute, template).strip()
 
 
+def few_shot_for(turns: list[dict] | None, task: str | None, shown: int | None = None) -> list[dict] | None:
+    """The few-shot turns to give for `task`: all of them, or, when the examples carry `match` words
+    (a small model's prompts), the `shown` examples whose words the task contains, the best one last
+    (next to the task, where a small model copies from), or the first example when none matches.
+
+    >>> turns = [{"role": "user", "content": "8% of 350?", "match": ["%"]}, {"role": "assistant", "content": "a"},
+    ...          {"role": "user", "content": "Reverse 'abc'.", "match": ["reverse"]}, {"role": "assistant", "content": "b"}]
+    >>> [t["content"] for t in few_shot_for(turns, "Reverse the word 'wasm'.", 2)]
+    ["Reverse 'abc'.", 'b']
+    """
+    if not turns or not any("match" in turn for turn in turns):
+        return turns
+    pairs = [turns[i:i + 2] for i in range(0, len(turns) - 1, 2)]
+    words = (task or "").lower()
+    scores = [sum(word.lower() in words for word in pair[0].get("match", ())) for pair in pairs]
+    best = sorted((i for i, score in enumerate(scores) if score), key=lambda i: (-scores[i], i))[:shown or 1]
+    chosen = [pairs[i] for i in reversed(best)] or pairs[:1]
+    return [{"role": turn["role"], "content": turn["content"]} for pair in chosen for turn in pair]
+
+
 def populate_template(template: str, variables: dict[str, Any]) -> str:
     """smolagents' name for `render`: fill `{{name}}` placeholders from `variables` (all must be given)."""
     return render(template, **variables)
