@@ -135,15 +135,25 @@ export async function publishBrowserModel(options = {}) {
 let published = null;  // { source, loading: Promise<BrowserModel> } of publishBrowserModel
 
 /**
+ * A GGUF file on Hugging Face: its download URL (`resolve/main`, which redirects to the file's CDN).
+ * The official Qwen GGUF repos name their files `<repo name in lower case, less -GGUF>-<quant>.gguf`.
+ */
+export function huggingFaceGguf(repo, quant) {
+  const file = `${repo.split("/")[1].replace(/-GGUF$/, "").toLowerCase()}-${quant.toLowerCase()}.gguf`;
+  return `https://huggingface.co/${repo}/resolve/main/${file}`;
+}
+
+/**
  * Models known to work here, offered in the site's settings: downloaded only when a visitor picks one
  * (from the model's public URL, then kept in OPFS by wllama). The default stays the bundled model.
+ * Sizes are the files' byte counts in the upstream repos.
  */
 export const KNOWN_MODELS = [
-  { id: "qwen2.5-coder-0.5b", name: "Qwen2.5-Coder 0.5B Instruct (Q4_K_M)", bytes: 398e6, licence: "Apache-2.0",
-    url: "https://huggingface.co/Qwen/Qwen2.5-Coder-0.5B-Instruct-GGUF/resolve/main/qwen2.5-coder-0.5b-instruct-q4_k_m.gguf",
+  { id: "qwen2.5-coder-0.5b", name: "Qwen2.5-Coder 0.5B Instruct (Q4_K_M)", bytes: 491_400_064, licence: "Apache-2.0",
+    url: huggingFaceGguf("Qwen/Qwen2.5-Coder-0.5B-Instruct-GGUF", "Q4_K_M"),
     can: "short Python for simple tasks; about 4× slower than the bundled model" },
-  { id: "qwen2.5-coder-1.5b", name: "Qwen2.5-Coder 1.5B Instruct (Q4_K_M)", bytes: 1.12e9, licence: "Apache-2.0",
-    url: "https://huggingface.co/Qwen/Qwen2.5-Coder-1.5B-Instruct-GGUF/resolve/main/qwen2.5-coder-1.5b-instruct-q4_k_m.gguf",
+  { id: "qwen2.5-coder-1.5b", name: "Qwen2.5-Coder 1.5B Instruct (Q4_K_M)", bytes: 1_117_320_768, licence: "Apache-2.0",
+    url: huggingFaceGguf("Qwen/Qwen2.5-Coder-1.5B-Instruct-GGUF", "Q4_K_M"),
     can: "real multi-step code tasks; about 12× slower, for a fast machine" },
 ];
 

@@ -9,6 +9,9 @@ clear message; the site reloads offline; the embedding page works; no console er
 from __future__ import annotations
 
 import json
+import os
+import re
+import shutil
 import zipfile
 from pathlib import Path
 
@@ -500,3 +503,62 @@ def test_an_agent_made_after_close_gets_a_sandbox_no_earlier_code_touched(browse
         assert page.errors == []
     finally:
         page.close()
+
+
+def test_a_model_download_that_fails_says_so_and_the_page_goes_on(browser, site_servers, mock):
+    server = site_servers["isolated"]
+    page = SitePage(browser, server.url).open()
+    try:
+        # The menu's models come from their upstream repos on Hugging Face, by the repos' own file names.
+        urls = page.page.eval_on_selector_all("#model-choice option", "options => options.map(o => o.value)")
+        assert urls[0] == ""  # the bundled model
+        assert urls[1:] and all(re.fullmatch(
+            r"https://huggingface\.co/Qwen/Qwen2\.5-Coder-(\d\.\d)B-Instruct-GGUF/resolve/main/"
+            r"qwen2\.5-coder-\1b-instruct-q4_k_m\.gguf", url) for url in urls[1:]), urls
+        # A GGUF URL that answers 404 (a moved or mistyped model): the run says what failed and where.
+        page.page.click("#open-settings")
+        page.page.check("input[name=provider][value=browser]")
+        missing = f"{server.url}/models/no-such-model.gguf"
+        page.page.fill("#model-url", missing)
+        page.page.click("#settings button[type=submit]")
+        page.run("What is 2 + 2?")
+        error = page.last_turn().locator(".notice-error")
+        assert "did not load" in error.text_content() and missing in error.text_content()
+        assert "404" in error.text_content()
+        screenshot(page.page, "model-download-failed")
+        # Nothing is stuck: the next task runs on another model.
+        page.configure(base_url=mock.openai_base, model="mock-coder", api_key=KEY)
+        mock.script("Thought: Add.\n<code>final_answer(2 + 2)</code>")
+        page.run("What is 2 + 2?")
+        assert page.last_turn().locator(".final-text").text_content() == "4"
+        page.errors = [e for e in page.errors if "404" not in e]  # the missing model file itself
+        assert page.errors == []
+    finally:
+        page.close()
+
+
+def test_a_small_model_that_never_answers_ends_at_its_step_limit_with_a_plain_message(browser, site_dist, tmp_path):
+    # The site as built, with wllama replaced by a scripted one whose model prints and never calls final_answer.
+    site = tmp_path / "dist"
+    shutil.copytree(site_dist, site, copy_function=os.link)
+    (site / "wllama" / "index.js").unlink()  # a hard link into the shared build: replace, never write through
+    shutil.copy(Path(__file__).parent / "site" / "scripted-wllama.js", site / "wllama" / "index.js")
+    server = SiteServer(site, port=0, isolated=True).start()
+    page = SitePage(browser, server.url).open()
+    try:
+        page.page.wait_for_selector("#composer-hint:has-text('In-browser model')", timeout=30_000)
+        for _ in range(2):  # and again: the page is usable after giving up
+            page.run("What is 2 + 2?")
+            turn = page.last_turn()
+            notice = turn.locator(".notice-warn")
+            assert notice.locator("strong").text_content() == "No answer found"
+            assert "3 steps gave no answer, so the agent stopped rather than guess" in notice.text_content()
+            assert turn.locator(".step-action pre.code").count() == 3  # the small model's default: 3 steps
+            assert turn.locator(".final-answer").count() == 0  # no "best answer" made up after the last step
+            assert turn.locator(".run-summary").text_content().startswith("3 steps")
+            assert page.page.is_enabled("#run") and page.page.text_content("#runtime-status") != "Agent working…"
+        screenshot(page.page, "small-model-gives-up")
+        assert page.errors == []
+    finally:
+        page.close()
+        server.close()
