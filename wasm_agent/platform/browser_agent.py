@@ -204,7 +204,10 @@ class AgentSession:
         finally:
             self.emit = None
         usage = self.agent._total_usage()
-        result.update(steps=sum(isinstance(step, ActionStep) for step in self.agent.memory.steps),
+        # Steps the model took: a plain "no answer found" after the last one is a record, not a step.
+        taken = [step for step in self.agent.memory.steps if isinstance(step, ActionStep)
+                 and (step.model_output_message, step.token_usage, step.code_action) != (None, None, None)]
+        result.update(steps=len(taken),
                       tokenUsage={"inputTokens": usage.input_tokens, "outputTokens": usage.output_tokens},
                       duration=time.time() - started)
         return json.dumps(result, default=repr)
