@@ -93,7 +93,8 @@ export async function createBrowserModel(options = {}) {
     }
   } catch (error) {
     await wllama.exit().catch(() => {});  // its worker, and the memory it holds
-    throw new Error(`The in-browser model did not load (${options.file?.name ?? url}): ${error.message ?? error}`);
+    const hint = options.file ? "Is it a GGUF file?" : "Check the model's URL and the network, or choose another model.";
+    throw new Error(`The in-browser model did not load (${options.file?.name ?? url}): ${error.message ?? error}. ${hint}`);
   }
   const info = {
     name: options.file?.name ?? (isDefault ? "SmolLM2-135M-Instruct (Q4_1)" : url.split("/").pop()),

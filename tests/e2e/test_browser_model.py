@@ -113,7 +113,8 @@ def test_code_agent_completes_a_step_on_the_in_browser_model(model_page, wheel):
     run = model_page.evaluate("([code, args]) => modelTest.python(code, args)",
                               [AGENT_RUN, {"task": "What is 12 + 30?", "max_steps": 2, "max_tokens": 64}])
     assert run["prompt_variant"] == "small"
-    assert run["first_input"][:5] == ["system", "user", "assistant", "user", "assistant"]  # the few-shot turns
+    # The closest worked example (arithmetic) as chat turns, then the task.
+    assert run["first_input"] == ["system", "user", "assistant", "user"]
     steps = run["steps"]
     assert steps, run
     first = steps[0]
@@ -129,7 +130,7 @@ def test_code_agent_completes_a_step_on_the_in_browser_model(model_page, wheel):
 
 def test_the_small_model_answers_in_the_agents_format_or_gives_up_plainly_within_its_budget(model_page, wheel):
     """The real model with the small defaults: the grammar reaches llama.cpp (every step is a thought and
-    one code block that ends in final_answer), and the run ends in an answer or an honest give-up."""
+    a code block of one final_answer line), and the run ends in an answer or an honest give-up."""
     import re
     import time
 
@@ -140,7 +141,7 @@ def test_the_small_model_answers_in_the_agents_format_or_gives_up_plainly_within
     elapsed = time.monotonic() - started
     steps = [step for step in run["steps"] if step["model_output"]]
     assert steps, run
-    shape = re.compile(r"Thought: [^\n<]{1,60}\n<code>\n(?:[^\n<`][^\n`]*\n){0,3}final_answer\([^\n`]*\n</code>$")
+    shape = re.compile(r"Thought: [^\n<]{1,60}\n<code>\n(?:from datetime import date\n)?final_answer\([^\n`]*\n</code>$")
     for step in steps:
         assert shape.match(step["model_output"]), step["model_output"]
         assert step["usage"][1] <= 200

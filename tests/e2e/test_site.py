@@ -524,7 +524,7 @@ def test_a_model_download_that_fails_says_so_and_the_page_goes_on(browser, site_
         page.run("What is 2 + 2?")
         error = page.last_turn().locator(".notice-error")
         assert "did not load" in error.text_content() and missing in error.text_content()
-        assert "404" in error.text_content()
+        assert "404" in error.text_content() and "Check the model's URL and the network" in error.text_content()
         screenshot(page.page, "model-download-failed")
         # Nothing is stuck: the next task runs on another model.
         page.configure(base_url=mock.openai_base, model="mock-coder", api_key=KEY)
