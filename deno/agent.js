@@ -21,7 +21,7 @@ import { openSandboxPort } from "./sandbox_workers.js";
 
 const USAGE = `usage: deno run <permissions> deno/agent.js TASK --provider NAME --model MODEL
   [--api-base URL] [--key-env VARIABLE] [--tools FILE.py]... [--imports MODULE]... [--mcp URL]... [--agent-type code|toolcalling]
-  [--max-steps N] [--timeout SECONDS] [--site DIR]`;
+  [--max-steps N] [--timeout SECONDS] [--site DIR] [--packages-url URL --packages-lock FILE]`;
 const AGENT_TYPES = ["code", "toolcalling"];
 const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
@@ -50,6 +50,8 @@ function readArguments(argv) {
         "max-steps": { type: "string", default: "10" },
         timeout: { type: "string", default: "30" },
         site: { type: "string" },
+        "packages-url": { type: "string" },
+        "packages-lock": { type: "string" },
       },
     });
   } catch (error) {
@@ -63,10 +65,15 @@ function readArguments(argv) {
   const timeout = Number(values.timeout);
   if (!Number.isInteger(maxSteps) || maxSteps < 1) throw new UsageError("--max-steps must be a positive integer");
   if (!(timeout > 0)) throw new UsageError("--timeout must be a positive number of seconds");
+  if (Boolean(values["packages-url"]) !== Boolean(values["packages-lock"])) {
+    throw new UsageError("--packages-url and --packages-lock go together (the lock that pins the distribution)");
+  }
   return { task: positionals[0], provider: values.provider, model: values.model, apiBase: values["api-base"] ?? null,
     apiKey: readKey(values["key-env"], values["api-base"]), keyEnv: values["key-env"] ?? null,
     tools: values.tools, imports: values.imports, mcp: values.mcp, agentType: values["agent-type"], maxSteps, timeout,
-    siteUrl: values.site ? folderUrl(values.site) : new URL("../dist/", import.meta.url) };
+    siteUrl: values.site ? folderUrl(values.site) : new URL("../dist/", import.meta.url),
+    packages: values["packages-url"] ? { url: new URL(values["packages-url"].replace(/\/?$/, "/")),
+      lockUrl: fileUrl(values["packages-lock"]) } : undefined };
 }
 
 function readKey(name, apiBase) {
@@ -85,9 +92,12 @@ function readKey(name, apiBase) {
   return key;
 }
 
+function fileUrl(path) {
+  return new URL(`file://${path.startsWith("/") ? path : `${Deno.cwd()}/${path}`}`);
+}
+
 function folderUrl(path) {
-  const absolute = path.startsWith("/") ? path : `${Deno.cwd()}/${path}`;
-  return new URL(`file://${absolute.replace(/\/?$/, "/")}`);
+  return fileUrl(path.replace(/\/?$/, "/"));
 }
 
 /** Fail early, in one line, when Deno may not reach the model's server (Python would only see a failed fetch). */
@@ -157,7 +167,7 @@ async function main() {
 
   if (sandbox && args.imports.length) {
     progress(`Installing ${args.imports.join(", ")} in the sandbox`);
-    await installImports(pyodide, sandbox, args.siteUrl, args.imports).catch((error) => {
+    await installImports(pyodide, sandbox, args.siteUrl, args.imports, args.packages).catch((error) => {
       throw new UsageError(error.message);
     });
   }

@@ -297,7 +297,8 @@ def add_deno_command(commands: Any) -> None:
                       help="Python file whose @tool functions the agent gets (repeatable)")
     deno.add_argument("--imports", action="append", default=[], metavar="MODULE",
                       help="a module generated code may import beyond the standard library "
-                           "(additional_authorized_imports; its wheel must be in the site: --wheel); repeatable")
+                           "(additional_authorized_imports; its wheel must be in the site: --wheel, or in "
+                           "--packages-url); repeatable")
     deno.add_argument("--wheel", action="append", default=[], metavar="WHEEL",
                       help="build the site with this package (a pure-Python wheel file or a requirement); repeatable")
     deno.add_argument("--mcp", action="append", default=[], metavar="URL",
@@ -306,6 +307,10 @@ def add_deno_command(commands: Any) -> None:
     deno.add_argument("--max-steps", type=int, default=10)
     deno.add_argument("--timeout", type=float, default=30, help="wall time of one code step, in seconds")
     deno.add_argument("--site", default=None, help="the built site to load from (default: dist/; built when stale)")
+    deno.add_argument("--packages-url", metavar="URL",
+                      help="a Pyodide package distribution (URL or folder) from which --imports the site lacks "
+                           "(numpy…) are fetched, checked against the pinned lock and cached")
+    deno.add_argument("--packages-lock", metavar="FILE", help="the lock that pins it (default: the pinned Pyodide's)")
     deno.add_argument("--verbose", action="store_true", help="print the deno command line first")
 
 
@@ -333,7 +338,8 @@ def deno_command(args: argparse.Namespace) -> int:
         command = agent_command(deno_bin, out, args.task, provider=args.provider, model=args.model,
                                 api_base=args.api_base, key_env=key_env, tools=tuple(map(Path, args.tools)),
                                 imports=tuple(args.imports), mcp=tuple(args.mcp), agent_type=args.agent_type,
-                                max_steps=args.max_steps, timeout=args.timeout)
+                                max_steps=args.max_steps, timeout=args.timeout, packages_url=args.packages_url,
+                                packages_lock=Path(args.packages_lock) if args.packages_lock else None)
     except RunnerSetupError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2

@@ -5,7 +5,8 @@ site when it is stale and runs the command `agent_command` composes: Deno may re
 Pyodide folder, its snapshots and manifest, and our deno/ and web/ folders (plus tool files the
 user names); connect to the model's host:port only; read the one environment variable that holds
 the key; and nothing else (no writes, subprocesses, FFI, system information, remote imports).
-The sandbox worker inside gets no permissions at all.
+The sandbox worker inside gets no permissions at all. With `--packages-url`, Deno may also
+connect to that package distribution's host (or read its folder) and read the lock that pins it.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 from urllib.parse import urlsplit
+from urllib.request import url2pathname
 
 from . import resources
 from .providers import PROVIDERS
@@ -42,10 +44,29 @@ def host_port(url: str, given_as: str) -> str:
     return f"{host}:{parts.port or (443 if parts.scheme == 'https' else 80)}"
 
 
+def packages_source(url: str, lock: Path | None) -> tuple[str, Path, str | None, Path | None]:
+    """(the URL agent.js fetches from, the lock file, the host:port Deno may connect to or None, the
+    folder Deno may read or None) of a Pyodide package distribution given as an http(s) or file URL
+    or a folder; without `lock`, the pinned Pyodide's own."""
+    lock = Path(lock).resolve() if lock else resources.pyodide_dir() / "pyodide-lock.json"
+    if not lock.is_file():
+        raise RunnerSetupError(f"--packages-lock {lock}: no such file")
+    parts = urlsplit(url)
+    if parts.scheme in ("http", "https"):
+        return url.rstrip("/") + "/", lock, host_port(url, f"--packages-url {url!r}"), None
+    if parts.scheme not in ("", "file"):
+        raise RunnerSetupError(f"--packages-url {url!r} is not an http(s) or file URL, nor a folder")
+    folder = Path(url2pathname(parts.path) if parts.scheme else url).resolve()
+    if not folder.is_dir():
+        raise RunnerSetupError(f"--packages-url {url!r}: no such folder")
+    return folder.as_uri() + "/", lock, None, folder
+
+
 def agent_command(deno_bin: str, site: Path, task: str, *, provider: str, model: str, api_base: str | None = None,
                   key_env: str | None = None, tools: tuple[Path, ...] = (), imports: tuple[str, ...] = (),
                   mcp: tuple[str, ...] = (), agent_type: str = "code", max_steps: int = 10,
-                  timeout: float = 30) -> list[str]:
+                  timeout: float = 30, packages_url: str | None = None,
+                  packages_lock: Path | None = None) -> list[str]:
     """The `deno run …` command line of the agent in Deno, with exactly the permissions it needs."""
     if key_env is not None and not ENV_NAME.match(key_env):
         raise RunnerSetupError(f"--key-env {key_env!r} is not an environment variable name")
@@ -54,9 +75,16 @@ def agent_command(deno_bin: str, site: Path, task: str, *, provider: str, model:
         if not path.is_file():
             raise RunnerSetupError(f"--tools {path}: no such file")
     reads = [*(str(site / name) for name in SITE_FILES), *map(str, READ_FOLDERS), *map(str, tool_files)]
+    packages: list[str] = []
+    distribution_host = None
+    if packages_url is not None:
+        url, lock, distribution_host, folder = packages_source(packages_url, packages_lock)
+        reads += [str(lock), *([str(folder)] if folder else [])]
+        packages = ["--packages-url", url, "--packages-lock", str(lock)]
     if any("," in path for path in reads):
         raise RunnerSetupError("a path with a comma cannot be given to Deno's --allow-read; move the files")
-    hosts = dict.fromkeys([net_target(provider, api_base), *(host_port(url, f"--mcp {url!r}") for url in mcp)])
+    hosts = dict.fromkeys([net_target(provider, api_base), *(host_port(url, f"--mcp {url!r}") for url in mcp),
+                           *([distribution_host] if distribution_host else [])])
     permissions = [f"--allow-read={','.join(reads)}", f"--allow-net={','.join(hosts)}",
                    *([f"--allow-env={key_env}"] if key_env else []), *DENIED]
     arguments = ["--provider", provider, "--model", model, "--site", str(site), "--agent-type", agent_type,
@@ -64,6 +92,6 @@ def agent_command(deno_bin: str, site: Path, task: str, *, provider: str, model:
                  *(item for name in imports for item in ("--imports", name)),
                  *(item for url in mcp for item in ("--mcp", url)),
                  *(["--api-base", api_base] if api_base else []), *(["--key-env", key_env] if key_env else []),
-                 *(item for path in tool_files for item in ("--tools", str(path))), "--", task]
+                 *(item for path in tool_files for item in ("--tools", str(path))), *packages, "--", task]
     return [deno_bin, "run", "--quiet", "--no-prompt", "--no-config", "--no-lock", "--no-remote",
             "--unstable-worker-options", *permissions, str(RUNNER), *arguments]

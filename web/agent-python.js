@@ -86,20 +86,23 @@ const PACKAGE_CACHE = "pyodide-packages"; // Cache Storage: wheels of a package 
  * with `--packages-url` also resolves against the pinned Pyodide's lock (pyodide/distribution-lock.json)
  * and fetches those wheels (numpy…) from that distribution, keeping them in Cache Storage. A module
  * no wheel provides is an error now, not a surprise in the model's first step. Standard-library
- * modules need nothing.
+ * modules need nothing. `packages` names a distribution and its lock instead of the site's (the agent
+ * in Deno's --packages-url).
  * @param {object} pyodide  the agent's Pyodide (wasm_agent importable)
  * @param {import("./sandbox-client.js").SandboxClient} sandbox
  * @param {URL} siteUrl
  * @param {string[]} names
+ * @param {{url: URL, lockUrl: URL}} [packages]
  */
-export async function installImports(pyodide, sandbox, siteUrl, names) {
+export async function installImports(pyodide, sandbox, siteUrl, names, packages) {
   if (!names.length) return;
   const base = new URL("pyodide/", siteUrl);
   const [lockText, manifest] = await Promise.all([siteLock(siteUrl),
     siteText(siteUrl, "build.json").then(JSON.parse).catch(() => ({}))]);
-  const packagesUrl = manifest.packagesUrl ? new URL(manifest.packagesUrl.replace(/\/?$/, "/"), siteUrl) : null;
-  const distributionLock = packagesUrl
-    ? await fetch(new URL("distribution-lock.json", base)).then((response) => response.text()) : null;
+  const packagesUrl = packages?.url
+    ?? (manifest.packagesUrl ? new URL(manifest.packagesUrl.replace(/\/?$/, "/"), siteUrl) : null);
+  const distributionLock = packagesUrl ? await fetch(packages?.lockUrl ?? new URL("distribution-lock.json", base))
+    .then((response) => response.text()) : null;
   const resolve = pyodide.pyimport("wasm_agent.platform.browser_agent").wheels_for_imports;
   const answer = JSON.parse(resolve(lockText, JSON.stringify(names), distributionLock));
   if (answer.error) throw new Error(answer.error);

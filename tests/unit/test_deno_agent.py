@@ -310,3 +310,67 @@ def test_an_mcp_url_that_is_not_http_is_refused_before_deno_starts(tmp_path):
     with pytest.raises(RunnerSetupError, match="--mcp"):
         agent_command("deno", tmp_path, "task", provider="openai", model="m", api_base="http://127.0.0.1:1/v1",
                       mcp=("file:///etc/passwd",))
+
+
+def test_a_package_distribution_adds_its_host_or_its_folder_and_the_lock_and_nothing_else(tmp_path):
+    from package_mirror import PINNED_LOCK
+
+    lock = tmp_path / "lock.json"
+    lock.write_text("{}")
+    command = agent_command("deno", tmp_path, "t", provider="openai", model="m", api_base="http://127.0.0.1:8123/v1",
+                            packages_url="https://cdn.example/pyodide/v1/full", packages_lock=lock)
+    flags = {part.split("=")[0]: part.split("=", 1)[1] for part in command if part.startswith("--allow-")}
+    assert flags["--allow-net"] == "127.0.0.1:8123,cdn.example:443"
+    assert flags["--allow-read"].split(",")[-1] == str(lock)
+    assert command[-6:-2] == ["--packages-url", "https://cdn.example/pyodide/v1/full/", "--packages-lock", str(lock)]
+    # A folder (or file URL) is read, not connected to; the default lock is the pinned Pyodide's.
+    mirror = tmp_path / "mirror"
+    mirror.mkdir()
+    for given in (str(mirror), mirror.as_uri()):
+        command = agent_command("deno", tmp_path, "t", provider="openai", model="m",
+                                api_base="http://127.0.0.1:8123/v1", packages_url=given)
+        flags = {part.split("=")[0]: part.split("=", 1)[1] for part in command if part.startswith("--allow-")}
+        assert flags["--allow-net"] == "127.0.0.1:8123"
+        assert flags["--allow-read"].split(",")[-2:] == [str(PINNED_LOCK), str(mirror)]
+        assert command[-6:-2] == ["--packages-url", mirror.as_uri() + "/", "--packages-lock", str(PINNED_LOCK)]
+    for url, error in (("ftp://mirror.example/", "not an http"), (str(tmp_path / "nowhere"), "no such folder")):
+        with pytest.raises(RunnerSetupError, match=f"--packages-url .*{error}"):
+            agent_command("deno", tmp_path, "t", provider="openai", model="m", packages_url=url)
+    with pytest.raises(RunnerSetupError, match="--packages-lock .*no such file"):
+        agent_command("deno", tmp_path, "t", provider="openai", model="m", packages_url=str(mirror),
+                      packages_lock=tmp_path / "missing.json")
+
+
+def test_an_import_comes_from_a_package_distribution_checked_then_cached(site, tmp_path):
+    from package_mirror import MirrorServer, make_mirror
+    from providers.mock import MockProviderServer
+
+    folder, lock = make_mirror(tmp_path)
+    step = "Thought: the package knows.\n<code>\nimport wa_fast\nfinal_answer(wa_fast.go())\n</code>"
+    mirror = MirrorServer(folder)
+    with MockProviderServer(api_key=KEY) as provider:
+        provider.script(step, step)
+        arguments = ["Ask the package", "--model", "m", "--api-base", provider.openai_base, "--key-env", KEY_ENV,
+                     "--imports", "wa_fast", "--packages-url", mirror.url, "--packages-lock", str(lock)]
+        try:
+            fetched = wasm_agent_deno(site, *arguments)
+        finally:
+            mirror.close()
+        assert fetched.returncode == 0, fetched.stdout + fetched.stderr
+        assert "Final answer: 42" in fetched.stdout
+        assert sorted(mirror.requests) == ["/wa_base-1.0-py3-none-any.whl",
+                                           "/wa_fast-1.0-cp314-cp314-pyemscripten_2026_0_wasm32.whl"]
+        cached = wasm_agent_deno(site, *arguments)  # the mirror is gone: Deno's Cache Storage serves
+        assert cached.returncode == 0, cached.stdout + cached.stderr
+        assert "Final answer: 42" in cached.stdout
+    # The pinned lock decides: a changed file in the distribution is refused before the run.
+    (folder / "wa_base-1.0-py3-none-any.whl").write_bytes(b"PK not the pinned file")
+    tampered = wasm_agent_deno(site, "task", "--model", "m", "--api-base", "http://127.0.0.1:9/v1",
+                               "--key-env", KEY_ENV, "--imports", "wa_fast", "--packages-url", str(folder),
+                               "--packages-lock", str(lock))
+    assert tampered.returncode == 2
+    assert tampered.stderr.strip().splitlines()[-1] == "error: wa_base-1.0-py3-none-any.whl does not match the " \
+        "lock file's sha256 (the package distribution's file differs from the one this Pyodide pins: refused)"
+    offline = wasm_agent_deno(site, "task", "--model", "m", "--api-base", "http://127.0.0.1:9/v1",
+                              "--key-env", KEY_ENV, "--imports", "wa_fast")
+    assert offline.returncode == 2 and "wa_fast: no wheel in this site provides it" in offline.stderr
