@@ -136,6 +136,7 @@ def build_browser_model(out: Path, *, with_weights: bool = True, node_modules: P
     gguf = fetch_default_gguf(cache)
     _place(gguf, out / "models" / gguf.name)
     digest_file = cache / (gguf.name + ".sha256")
+    cache.mkdir(parents=True, exist_ok=True)  # the GGUF may come from the installed package: no cache yet
     if not digest_file.is_file() or digest_file.stat().st_mtime < gguf.stat().st_mtime:
         digest_file.write_text(sha256_of(gguf))
     manifest = {"url": f"models/{gguf.name}", "name": DEFAULT.name, "bytes": gguf.stat().st_size,

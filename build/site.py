@@ -63,11 +63,12 @@ def inputs_digest() -> str:
     return source_digest([REPO / name for name in INPUTS if (REPO / name).exists()])
 
 
-def is_current(out: Path = DEFAULT_OUT) -> bool:
-    """True when `out` was built from the current sources, without a config (whose files may have changed)."""
+def is_current(out: Path = DEFAULT_OUT, *, configured_ok: bool = False) -> bool:
+    """True when `out` was built from the current sources, without a config (whose files may have changed);
+    `configured_ok`: with one too (the agent in Deno reads none of the config's files)."""
     try:
         manifest = json.loads((out / "build.json").read_text())
-        return manifest["sources"] == inputs_digest() and not manifest.get("configured")
+        return manifest["sources"] == inputs_digest() and (configured_ok or not manifest.get("configured"))
     except (OSError, ValueError, KeyError):
         return False
 

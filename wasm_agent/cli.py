@@ -343,7 +343,7 @@ def deno_command(args: argparse.Namespace) -> int:
     except RunnerSetupError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
-    if not _ensure_site(site, out, rebuild=bool(args.wheel), extra_wheels=tuple(args.wheel),
+    if not _ensure_site(site, out, rebuild=bool(args.wheel), extra_wheels=tuple(args.wheel), configured_ok=True,
                         log=lambda *parts: print(*parts, file=sys.stderr, flush=True)):
         return 2
     if args.verbose:
@@ -369,12 +369,14 @@ def _site_module(name: str) -> Any:
         return None
 
 
-def _ensure_site(site: Any, out: Any, *, rebuild: bool = False, log: Any = print, **options: Any) -> bool:
+def _ensure_site(site: Any, out: Any, *, rebuild: bool = False, configured_ok: bool = False, log: Any = print,
+                 **options: Any) -> bool:
     """Build the site into `out` when asked or when its sources changed; False (and why) if that fails.
     A rebuild because the sources changed keeps the packages the site was built with (`--wheel`);
-    an explicit `build` takes only the ones it is given."""
+    an explicit `build` takes only the ones it is given. `configured_ok`: a site built from a config
+    counts as current (only `serve` and `build` read the config's files)."""
     try:
-        if rebuild or not site.is_current(out):
+        if rebuild or not site.is_current(out, configured_ok=configured_ok):
             if not rebuild and not options.get("extra_wheels"):
                 options["extra_wheels"] = site.built_packages(out)
             site.build_site(out, log=log, **options)

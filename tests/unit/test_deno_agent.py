@@ -213,7 +213,7 @@ def test_generated_code_imports_a_package_that_needs_another_from_the_sites_whee
     from wasm_agent import cli
 
     built = []
-    stale_site = types.SimpleNamespace(BuildError=Exception, is_current=lambda out: False,
+    stale_site = types.SimpleNamespace(BuildError=Exception, is_current=lambda out, **_: False,
                                        built_packages=cli._site_module("site").built_packages,
                                        build_site=lambda out, **options: built.append(options))
     assert cli._ensure_site(stale_site, site, log=lambda *_: None)

@@ -208,3 +208,4 @@ def test_a_configured_build_is_never_reused_by_a_plain_serve(tmp_path):
     assert site.is_current(tmp_path)
     (tmp_path / "build.json").write_text(json.dumps({**manifest, "configured": True}))
     assert not site.is_current(tmp_path)  # its agent.toml or tool files may have changed since
+    assert site.is_current(tmp_path, configured_ok=True)  # the agent in Deno reads none of them
