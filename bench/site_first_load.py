@@ -39,7 +39,8 @@ from wasm_agent import cli  # noqa: E402
 
 KEY = "sk-first-load"
 TASK = "How many metres is a 10 km run?"
-STEP = "Thought: the owner's tool.\n<code>\nfinal_answer(round(convert_length(value=10, from_unit='km', to_unit='m')))\n</code>"
+STEP = ("Thought: the owner's tool.\n<code>\n"
+        "final_answer(round(convert_length(value=10, from_unit='km', to_unit='m')))\n</code>")
 RUN_MS = 300_000  # the in-browser model reads its prompt at ~20-30 tokens/s here
 
 
@@ -109,8 +110,8 @@ def main() -> None:
                 print(f"{label}, {'in-browser model' if use_model else 'provider'}: {runs}", file=sys.stderr, flush=True)
                 rows.append((label, use_model, manifest["bytes"], runs))
             browser.close()
-    print("| site | agent's model | precached files (uncompressed) | first visit: bytes until the answer | bytes with the precache "
-          "| time to the answer |")
+    print("| site | agent's model | precached files (uncompressed) | first visit: bytes until the answer "
+          "| bytes with the precache | time to the answer |")
     print("|---|---|---|---|---|---|")
     for label, use_model, size, runs in rows:
         median = lambda key: statistics.median(run[key] for run in runs)  # noqa: E731
