@@ -13,6 +13,7 @@
 //                  run {agentId, task}      run it; events come back as "event" notifications
 //                  interrupt {agentId}      close {agentId}
 //                  mcp.tools {url, headers} → {tools: [{name, description}]} | {error}  (for settings pages)
+//                  tools.check {source} → {tools: [names], problems: [{line, message, severity}]}  (an editor's check)
 //   worker → page  progress {stage, …}      notifications while loading
 //                  event {agentId, event}   one stream event of a run (JSON text)
 //                  call_tool {agentId, name, kwargs}  a JS tool, run in the page
@@ -203,6 +204,11 @@ function pythonMessage(error) {
   const last = String(error?.message ?? error).trim().split("\n").at(-1);
   return error?.type && last.startsWith(`${error.type}: `) ? last.slice(error.type.length + 2) : last;
 }
+
+rpc.handle("tools.check", ({ source }) => {
+  const check = pyodide.pyimport("wasm_agent.tools.source").check_tool_source;
+  return JSON.parse(pyodide.pyimport("json").dumps(check(source)));
+});
 
 rpc.handle("mcp.tools", async (server) => JSON.parse(await module.mcp_server_tools(JSON.stringify(server))));
 

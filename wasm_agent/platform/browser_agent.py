@@ -161,7 +161,8 @@ class AgentSession:
         # A small model is given fewer steps: more rarely help it, and each costs the visitor time.
         default_steps = 3 if getattr(model, "prompt_variant", None) == "small" else 10
         common = {"max_steps": int(options.get("maxSteps") or default_steps), "instructions": options.get("instructions"),
-                  "stream_outputs": options.get("stream", True), "step_callbacks": self.step_callbacks}
+                  "stream_outputs": options.get("stream", True), "step_callbacks": self.step_callbacks,
+                  "planning_interval": options.get("planningInterval") or None}
         if options.get("agentType", "code") == "toolcalling":
             self.agent: MultiStepAgent = ToolCallingAgent(tools, model, **common)
         else:
