@@ -220,6 +220,16 @@ export async function checkPythonTools(source) {
 }
 
 /**
+ * Check JS tools' specs (`{name, description, inputs, outputType}`) as the agent would make them:
+ * one problem (a message) or null per spec.
+ */
+export async function checkToolSpecs(tools) {
+  const { rpc } = await startRuntime();
+  return rpc.request("tools.check", { specs: tools.map(({ name, description, inputs, outputType }) =>
+    JSON.parse(JSON.stringify({ name, description, inputs, outputType }))) }, { timeoutMs: 10_000 });
+}
+
+/**
  * The tools of an MCP server, for a settings page: `{tools: [{name, description}]}`, or `{error}`
  * saying why it cannot be used from this page (unreachable, no CORS, credentials refused).
  * @param {{url: string, headers?: Record<string, string>}} server

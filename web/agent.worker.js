@@ -14,6 +14,7 @@
 //                  interrupt {agentId}      close {agentId}
 //                  mcp.tools {url, headers} → {tools: [{name, description}]} | {error}  (for settings pages)
 //                  tools.check {source} → {tools: [names], problems: [{line, message, severity}]}  (an editor's check)
+//                  tools.check {specs} → [problem or null]  (JS tool specs without fn)
 //   worker → page  progress {stage, …}      notifications while loading
 //                  event {agentId, event}   one stream event of a run (JSON text)
 //                  call_tool {agentId, name, kwargs}  a JS tool, run in the page
@@ -205,9 +206,11 @@ function pythonMessage(error) {
   return error?.type && last.startsWith(`${error.type}: `) ? last.slice(error.type.length + 2) : last;
 }
 
-rpc.handle("tools.check", ({ source }) => {
-  const check = pyodide.pyimport("wasm_agent.tools.source").check_tool_source;
-  return JSON.parse(pyodide.pyimport("json").dumps(check(source)));
+// A tools module ({source}) or JS tool specs ({specs}), checked with the rules the agent applies.
+rpc.handle("tools.check", ({ source, specs }) => {
+  const checks = pyodide.pyimport("wasm_agent.tools.source");
+  const toJson = pyodide.pyimport("json").dumps;
+  return JSON.parse(toJson(specs ? checks.check_tool_specs(pyodide.toPy(specs)) : checks.check_tool_source(source)));
 });
 
 rpc.handle("mcp.tools", async (server) => JSON.parse(await module.mcp_server_tools(JSON.stringify(server))));

@@ -35,6 +35,37 @@ def tools_from_source(source: str, filename: str = "<page tools>") -> list[Tool]
     return [value for name, value in namespace.items() if isinstance(value, Tool) and not name.startswith("_")]
 
 
+class DeclaredTool(Tool):
+    """A tool described by a spec `{name, description, inputs, outputType}` whose function is elsewhere
+    (a page's JS tool); subclasses implement `forward`."""
+
+    skip_forward_signature_validation = True
+
+    def __init__(self, spec: dict[str, Any]):
+        self.name, self.description = spec["name"], spec.get("description", "")
+        self.inputs = spec.get("inputs") or {}
+        self.output_type = spec.get("outputType") or spec.get("output_type") or "any"
+        super().__init__()
+
+
+def check_tool_specs(specs: list[dict[str, Any]]) -> list[str | None]:
+    """Each JS tool spec checked as an agent makes it: its problem, or None.
+
+    >>> check_tool_specs([{"name": "page_title", "description": "The title."}, {"name": "a-b", "description": "x"}])
+    [None, "tool 'a-b' (DeclaredTool): name must be a Python identifier"]
+    """
+    problems: list[str | None] = []
+    for spec in specs:
+        try:
+            DeclaredTool(spec)
+            problems.append(None)
+        except KeyError as error:
+            problems.append(f"the tool has no {error.args[0]}")
+        except (ToolDefinitionError, TypeError, AttributeError) as error:
+            problems.append(str(error))
+    return problems
+
+
 # Top-level statements a check runs: definitions and imports (a loop or a call at the top level could
 # run for ever, and a check runs on every pause in typing).
 _DEFINITIONS = (ast.Import, ast.ImportFrom, ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Assign,
