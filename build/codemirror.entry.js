@@ -6,7 +6,7 @@ import { EditorView, keymap } from "@codemirror/view";
 import { EditorState } from "@codemirror/state";
 import { indentWithTab } from "@codemirror/commands";
 import { python } from "@codemirror/lang-python";
-import { javascript } from "@codemirror/lang-javascript";
+import { javascript, javascriptLanguage } from "@codemirror/lang-javascript";
 import { setDiagnostics, lintGutter } from "@codemirror/lint";
 
 const LANGUAGES = { python, javascript };
@@ -43,4 +43,16 @@ export function createCodeEditor(parent, { language, doc = "", label, describedB
     },
     focus() { view.focus(); },
   };
+}
+
+/** The 1-based line of the first syntax error CodeMirror's JavaScript parser finds, or null. */
+export function firstJavaScriptErrorLine(text) {
+  let at = null;
+  javascriptLanguage.parser.parse(text).iterate({
+    enter(node) {
+      if (at === null && node.type.isError) at = node.from;
+      return at === null;
+    },
+  });
+  return at === null ? null : text.slice(0, at).split("\n").length;
 }

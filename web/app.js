@@ -5,6 +5,7 @@ import { ChatView } from "./chat-view.js";
 import { createAgent, enableOffline, startRuntime } from "./wasm-agent.js";
 import { mountRunHistory } from "./history.js";
 import { mountMcpSettings } from "./mcp-settings.js";
+import { mountPlayground } from "./playground/playground.js";
 import { UserQuestions } from "./user-question.js";
 
 const $ = (selector) => document.querySelector(selector);
@@ -70,6 +71,11 @@ mountRunHistory({
   rpc: () => startRuntime().then(({ rpc }) => rpc),
   onResume: (runId, run, { replay } = {}) => runTask(`Resume “${run.title}”`, { resume: { runId, replay } }),
 });
+
+// The agent playground (its own panel); runs there use Model settings' key and, unless the project names one, model.
+mountPlayground({ root: $("#playground"), openButton: $("#open-playground"), templateList: $("#templates"),
+  providers: PROVIDERS, pageModel: () => ({ ...state.settings, apiKey: state.apiKey }),
+  onToggle: (open) => { $(".layout").hidden = open; $(".composer").hidden = open; } });
 
 // -- theme ---------------------------------------------------------------------------
 function applyTheme(theme) {

@@ -52,7 +52,7 @@ def check_tool_specs(specs: list[dict[str, Any]]) -> list[str | None]:
     """Each JS tool spec checked as an agent makes it: its problem, or None.
 
     >>> check_tool_specs([{"name": "page_title", "description": "The title."}, {"name": "a-b", "description": "x"}])
-    [None, "tool 'a-b' (DeclaredTool): name must be a Python identifier"]
+    [None, "tool 'a-b': name must be a Python identifier"]
     """
     problems: list[str | None] = []
     for spec in specs:
@@ -62,7 +62,7 @@ def check_tool_specs(specs: list[dict[str, Any]]) -> list[str | None]:
         except KeyError as error:
             problems.append(f"the tool has no {error.args[0]}")
         except (ToolDefinitionError, TypeError, AttributeError) as error:
-            problems.append(str(error))
+            problems.append(str(error).replace(f" ({DeclaredTool.__name__})", ""))
     return problems
 
 
