@@ -37,7 +37,8 @@ export function createCodeEditor(parent, { language, doc = "", label, describedB
       const { doc: text } = view.state;
       const diagnostics = problems.map(({ line, message, severity = "error" }) => {
         const at = text.line(Math.min(Math.max(1, line || 1), text.lines));
-        return { from: at.from, to: at.to, message, severity };
+        const indent = at.text.length - at.text.trimStart().length; // underline the code, not its indentation
+        return { from: Math.min(at.from + indent, at.to), to: at.to, message, severity };
       });
       view.dispatch(setDiagnostics(view.state, diagnostics));
     },

@@ -102,6 +102,10 @@ def test_a_python_tool_with_an_error_is_flagged_at_its_line_then_fixed(site):
     page.click("#open-playground")
     page.wait_for_selector("#playground:not([hidden]) #pg-python .cm-content")
     assert page.is_hidden("#task")  # the chat steps aside
+    # Screen readers find each editor by its name, and its problems in a live region.
+    assert page.get_by_role("textbox", name="Python tools").is_visible()
+    assert page.get_by_role("textbox", name="JS tools").is_visible()
+    assert page.get_by_role("status", name="Python tools check").count() == 1
     page.fill("#pg-name", "Word agent")
     replace_code(page, "#pg-python", PYTHON_TOOL_WITH_ERROR)
     assert editor_lines(page, "#pg-python")[5] == "                top: int) -> dict:"
@@ -112,6 +116,7 @@ def test_a_python_tool_with_an_error_is_flagged_at_its_line_then_fixed(site):
     line = page.locator("#pg-python .cm-line").nth(5)  # the editor marks that line
     assert line.locator(".cm-lintRange-error").count() == 1
     assert page.locator("#pg-python .cm-lint-marker-error").count() == 1
+    page.locator("#pg-python-check").scroll_into_view_if_needed()
     screenshot(page, "playground-python-error")
 
     replace_code(page, "#pg-python", PYTHON_TOOL)
@@ -131,6 +136,7 @@ def test_a_js_tool_with_an_error_is_flagged_at_its_line_then_fixed(site):
     wait_for_check(page, "#pg-js-check li", "SyntaxError")
     problem = page.locator("#pg-js-check li").inner_text()
     assert problem.startswith("Line 5: SyntaxError: "), problem
+    page.locator("#pg-js-check").scroll_into_view_if_needed()
     screenshot(page, "playground-js-error")
     replace_code(page, "#pg-js", JS_TOOL)
     wait_for_check(page, "#pg-js-check", "Tools: shout.")
@@ -186,6 +192,20 @@ def test_the_project_is_still_there_after_a_reload(site):
     assert "        top: How many of the most frequent words to return." in editor_lines(page, "#pg-python")
     wait_for_check(page, "#pg-js-check", "Tools: shout.")
     screenshot(page, "playground-after-reload")
+
+
+def test_the_playground_works_offline_from_the_service_worker(site):
+    page = site.page
+    page.context.set_offline(True)
+    try:
+        page.reload()
+        site.wait_ready()
+        page.click("#open-playground")
+        page.wait_for_selector("#pg-python .cm-content")  # the editor bundle came from the cache
+        wait_for_check(page, "#pg-python-check", "Tools: count_words.")
+        wait_for_check(page, "#pg-js-check", "Tools: shout.")
+    finally:
+        page.context.set_offline(False)
 
 
 def test_rename_duplicate_and_delete(site):

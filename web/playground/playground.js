@@ -62,7 +62,6 @@ export function mountPlayground({ root, openButton, templateList, pageModel, pro
       $("#pg-export").addEventListener("click", exportFile);
       $("#pg-import-button").addEventListener("click", () => $("#pg-import").click());
       $("#pg-import").addEventListener("change", importFile);
-      root.addEventListener("keydown", (event) => event.key === "Escape" && event.target === root && close());
     })();
     ready.catch(() => { ready = null; });
     return ready;
