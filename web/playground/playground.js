@@ -6,7 +6,7 @@
 //   const playground = mountPlayground({ root, openButton, templateList, pageModel, providers, onToggle });
 //   playground.open(project)   // a project object (a template, a shared link's copy…) saved and shown
 
-import { ProjectError, checkProject, newProject } from "./project.js";
+import { ProjectError, checkProject, newId, newProject } from "./project.js";
 import { openProjectStore } from "./project-store.js";
 import { mountProjectRuns } from "./project-run.js";
 import { TEMPLATES } from "./templates.js";
@@ -230,7 +230,7 @@ export function mountPlayground({ root, openButton, templateList, pageModel, pro
       return;
     }
     const db = await store();
-    if (await db.get(project.id)) project = { ...project, id: crypto.randomUUID() }; // never overwrite a project
+    if (await db.get(project.id)) project = { ...project, id: newId() }; // never overwrite a project
     await flushSave();
     await show(await db.save(project));
     setStatus(`Imported “${project.name}”`);

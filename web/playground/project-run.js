@@ -61,7 +61,7 @@ export function mountProjectRuns({ root, store, project, pageModel, onUserInput 
       return;
     }
     const started = Date.now();
-    const version = await definitionVersion(current);
+    const version = definitionVersion(current);
     stopRequested = false;
     $("#pg-run").disabled = true;
     $("#pg-stop").disabled = false;

@@ -8,7 +8,7 @@
 //   await store.addRun({ projectId, task, state, steps, ... });
 //   const runs = await store.runsOf(project.id);     // newest first
 
-import { ProjectError, checkProject, copyProject } from "./project.js";
+import { ProjectError, checkProject, copyProject, newId } from "./project.js";
 
 export const PROJECT_DB_NAME = "wasm-agent-projects";
 
@@ -97,7 +97,7 @@ export class ProjectStore {
 
   /** @param {Omit<ProjectRun, "id">} run */
   async addRun(run) {
-    const record = { ...run, id: globalThis.crypto.randomUUID() };
+    const record = { ...run, id: newId() };
     await this.#request("runs", "readwrite", (store) => store.put(record));
     return record;
   }
@@ -133,9 +133,10 @@ export class ProjectStore {
   }
 }
 
-/** A short digest of what a run depends on (the agent and model parts), to tell versions apart. */
-export async function definitionVersion(project) {
+/** A short digest (FNV-1a) of what a run depends on, the agent and model parts, to tell versions apart. */
+export function definitionVersion(project) {
   const text = JSON.stringify({ agent: project.agent, model: project.model });
-  const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(text));
-  return [...new Uint8Array(digest).slice(0, 4)].map((byte) => byte.toString(16).padStart(2, "0")).join("");
+  let hash = 0x811c9dc5;
+  for (let index = 0; index < text.length; index++) hash = Math.imul(hash ^ text.charCodeAt(index), 0x01000193);
+  return (hash >>> 0).toString(16).padStart(8, "0");
 }

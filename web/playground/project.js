@@ -61,7 +61,12 @@ const SCHEMA = {
   model: { provider: "string", model: "string", base_url: "url" },
 };
 
-const newId = () => globalThis.crypto.randomUUID();
+/** A random UUID (crypto.randomUUID needs a secure context; a site served on plain http has none). */
+export function newId() {
+  if (globalThis.crypto.randomUUID) return globalThis.crypto.randomUUID();
+  const hex = [...crypto.getRandomValues(new Uint8Array(16))].map((byte) => byte.toString(16).padStart(2, "0")).join("");
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-4${hex.slice(13, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
+}
 
 /** A new project with the defaults, `fields` (any part of the format, nested parts merged) laid over them. */
 export function newProject(fields = {}) {
