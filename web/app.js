@@ -73,7 +73,9 @@ mountRunHistory({
 });
 
 // The agent playground (its own panel); runs there use Model settings' key and, unless the project names one, model.
-mountPlayground({ root: $("#playground"), openButton: $("#open-playground"), templateList: $("#templates"),
+// A configured site's start screen is its owner's: no starter templates there.
+$("#templates").hidden = $(".templates-title").hidden = Boolean(SITE);
+mountPlayground({ root: $("#playground"), openButton: $("#open-playground"), templateList: SITE ? null : $("#templates"),
   providers: PROVIDERS, pageModel: () => ({ ...state.settings, apiKey: state.apiKey }),
   onToggle: (open) => { $(".layout").hidden = open; $(".composer").hidden = open; } });
 

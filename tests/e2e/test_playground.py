@@ -10,6 +10,7 @@ import json
 import re
 
 import pytest
+from tests.providers.mcp_process import mcp_server
 from site_pages import MockProviderServer, SitePage, SiteServer, build_site, screenshot
 
 KEY = "sk-playground-key"
@@ -89,6 +90,13 @@ def wait_for_check(page, report: str, text: str):
 
 def wait_saved(page):
     page.locator("#pg-save-status", has_text=re.compile(r"^Saved ")).wait_for()
+
+
+def open_template(page, template: str, name: str) -> None:
+    """Back on the start screen, open a starter template: the playground shows it as a new project."""
+    page.click("#pg-close")
+    page.click(f"#templates .pg-template[data-template={template}]")
+    page.locator("#pg-project-list .pg-project[aria-current=true]", has_text=name).wait_for()
 
 
 def test_start_screen_offers_the_starter_templates(site):
@@ -255,9 +263,37 @@ def test_export_then_import_and_a_bad_file_is_refused_naming_the_field(site, tmp
 
 def test_a_template_opens_as_a_project_whose_tools_check(site):
     page = site.page
-    page.click("#pg-close")
-    page.click("#templates .pg-template[data-template=data]")
-    page.locator("#pg-project-list .pg-project[aria-current=true]", has_text="Calculator and data agent").wait_for()
+    open_template(page, "data", "Calculator and data agent")
     wait_for_check(page, "#pg-python-check", "Tools: describe_numbers, convert_units.")
     screenshot(page, "playground-template")
+
+
+def test_the_page_template_runs_js_tools_that_use_the_page(site, mock):
+    page = site.page
+    open_template(page, "page", "Page agent")
+    wait_for_check(page, "#pg-js-check", "Tools: page_info, show_note.")
+    mock.script('Thought: I read the page and show its title.\n<code>\ninfo = page_info()\n'
+                'shown = show_note(text="You are on: " + info["title"])\nfinal_answer(shown)\n</code>')
+    page.fill("#pg-task", "What is the title of this page? Show it to me as a note.")
+    page.click("#pg-run")
+    page.locator("#pg-runs tbody tr").first.wait_for(timeout=120_000)
+    title = page.title()
+    assert page.locator(".playground-note").inner_text() == f"You are on: {title}"
+    assert page.locator("#pg-runs tbody tr td.pg-run-outcome").inner_text() == f"Answered: You are on: {title}"
+    screenshot(page, "playground-page-template")
+
+
+def test_the_mcp_template_runs_a_tool_of_an_mcp_server(site, mock):
+    page = site.page
+    open_template(page, "mcp", "MCP agent")
+    with mcp_server() as (url, _):
+        page.fill("#pg-mcp", url)
+        wait_saved(page)
+        mock.script("Thought: I add with the server's tool.\n<code>\nfinal_answer(add(a=2, b=3))\n</code>")
+        page.fill("#pg-task", "Add 2 and 3 with your tools.")
+        page.click("#pg-run")
+        page.locator("#pg-runs tbody tr").first.wait_for(timeout=120_000)
+    assert page.locator("#pg-runs tbody tr td.pg-run-outcome").inner_text() == "Answered: 5"
+    assert "add(" in json.dumps(mock.requests[-1].json["messages"])  # the server's tools were in the prompt
+    screenshot(page, "playground-mcp-template")
     assert site.errors == []

@@ -9,8 +9,11 @@ const PAUSE_MS = 400;
 
 let codemirror = null; // Promise of the bundle's module, or of null
 
+/** The bundle, when the build made one (build.json lists it: no request for a file that is not there). */
 function loadCodeMirror() {
-  codemirror ??= import("./codemirror.js").catch(() => null);
+  codemirror ??= fetch(new URL("../build.json", import.meta.url)).then((response) => response.json())
+    .then((manifest) => ("playground/codemirror.js" in (manifest.files ?? {}) ? import("./codemirror.js") : null))
+    .catch(() => null);
   return codemirror;
 }
 
