@@ -270,6 +270,7 @@ def test_a_template_opens_as_a_project_whose_tools_check(site):
 
 def test_the_page_template_runs_js_tools_that_use_the_page(site, mock):
     page = site.page
+    site.configure(base_url=mock.openai_base, model="mock-coder", api_key=KEY)  # the key was in the reloaded tab only
     open_template(page, "page", "Page agent")
     wait_for_check(page, "#pg-js-check", "Tools: page_info, show_note.")
     mock.script('Thought: I read the page and show its title.\n<code>\ninfo = page_info()\n'
@@ -278,8 +279,8 @@ def test_the_page_template_runs_js_tools_that_use_the_page(site, mock):
     page.click("#pg-run")
     page.locator("#pg-runs tbody tr").first.wait_for(timeout=120_000)
     title = page.title()
-    assert page.locator(".playground-note").inner_text() == f"You are on: {title}"
     assert page.locator("#pg-runs tbody tr td.pg-run-outcome").inner_text() == f"Answered: You are on: {title}"
+    assert page.locator(".playground-note").inner_text() == f"You are on: {title}"
     screenshot(page, "playground-page-template")
 
 
