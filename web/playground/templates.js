@@ -101,14 +101,13 @@ export const TEMPLATES = [
   {
     id: "mcp",
     label: "Agent with an MCP server",
-    summary: "Tools from an MCP server (Streamable HTTP) that allows this site's origin.",
+    summary: "Tools from an MCP server: put your server's URL in (Streamable HTTP, allowing this site's origin).",
     make: () => newProject({
       name: "MCP agent",
       site: { title: "MCP helper", intro: "An agent whose tools come from an MCP server.",
         examples: [{ label: "MCP", task: "Which tools do you have? Try one of them." }] },
       agent: { type: "code", max_steps: 6, mcp_servers: ["http://127.0.0.1:8000/mcp"],
-        instructions: "Use the MCP server's tools. Replace the server URL in the editor with your own server's: "
-          + "it must speak Streamable HTTP and allow this site's origin (CORS)." },
+        instructions: "Use the MCP server's tools; say which one you used." },
     }),
   },
 ];
