@@ -262,7 +262,7 @@ export function mountPlayground({ root, openButton, templateList, pageModel, pro
       label.className = "example-kind";
       label.textContent = template.label;
       button.append(label, template.summary);
-      button.addEventListener("click", () => open(template.make()));
+      button.addEventListener("click", () => open(template.make()).catch((error) => console.error(error)));
       item.append(button);
       return item;
     }));
