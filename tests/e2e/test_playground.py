@@ -284,6 +284,21 @@ def test_the_page_template_runs_js_tools_that_use_the_page(site, mock):
     screenshot(page, "playground-page-template")
 
 
+def test_the_keyboard_leaves_an_editor_and_runs_a_task(site, mock):
+    page = site.page
+    page.click("#pg-python .cm-content")
+    page.keyboard.press("Tab")  # Tab indents inside the editor…
+    assert page.evaluate("document.activeElement.closest('#pg-python') !== null")
+    page.keyboard.press("Escape")  # …Escape then Tab moves on, to the next editor
+    page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.getAttribute('aria-label')") == "JS tools"
+    mock.script("Thought: Done.\n<code>\nfinal_answer('typed')\n</code>")
+    page.focus("#pg-task")
+    page.keyboard.type("Answer 'typed'.")
+    page.keyboard.press("Control+Enter")
+    page.locator("#pg-runs tbody tr td.pg-run-outcome", has_text="Answered: typed").wait_for(timeout=120_000)
+
+
 def test_the_mcp_template_runs_a_tool_of_an_mcp_server(site, mock):
     page = site.page
     open_template(page, "mcp", "MCP agent")
