@@ -50,9 +50,11 @@ suite_site() {
 }
 
 # The agent playground in Chromium as a user: tools checked as typed, a run against the loopback mock,
-# projects kept across a reload and offline, renamed, duplicated, deleted, exported and imported, templates.
+# projects kept across a reload and offline, renamed, duplicated, deleted, exported and imported, templates;
+# a project shared as a link (read-only until copied, tools only after consent, a damaged link) and
+# "Download site" unzipped onto a plain static server.
 suite_playground() {
-  "$PYTHON" -m pytest -q -p no:cacheprovider tests/e2e/test_playground.py
+  "$PYTHON" -m pytest -q -p no:cacheprovider tests/e2e/test_playground.py tests/e2e/test_playground_share.py
 }
 
 # Tools from outside the page in Chromium: MCP servers (the official SDK's, on another origin), user_input,

@@ -52,6 +52,11 @@ export function mountPlayground({ root, openButton, templateList, pageModel, pro
         await flushSave({ strict: true });
         return current;
       } });
+      const { mountProjectActions } = await import("./share-view.js"); // Share link, Download site
+      mountProjectActions($("#pg-share"), async () => {
+        await flushSave({ strict: true });
+        return current;
+      });
       $("#pg-form").addEventListener("input", scheduleSave);
       $("#pg-form").addEventListener("change", scheduleSave);
       $("#pg-form").addEventListener("submit", (event) => event.preventDefault());
