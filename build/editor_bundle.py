@@ -2,8 +2,9 @@
 
     bundle_editor(site / "playground")   # writes playground/codemirror.js, one self-contained ES module
 
-The entry is build/codemirror.entry.js. Without esbuild or CodeMirror under node_modules (an install
-without the npm packages), the site is built without the bundle and the playground edits tools in plain
+The entry is build/codemirror.entry.js. The wheel ships the bundle made from the checkout (in its
+web/playground/), so an install without the npm packages builds sites with it. Without esbuild,
+CodeMirror and a shipped bundle, the site is built without it and the playground edits tools in plain
 text boxes, with the same checks.
 """
 
@@ -22,11 +23,13 @@ def bundle_editor(out: Path, log=print) -> Path | None:
     """`out/codemirror.js`, or None (and a line in the log) when the bundler or the editor is missing."""
     node_modules = resources.node_modules_dir()
     esbuild = node_modules / ".bin" / "esbuild"
+    target = out / BUNDLE_NAME
     if not esbuild.exists() or not (node_modules / "codemirror").is_dir() or not ENTRY.is_file():
+        if target.is_file():  # the bundle the installed package ships, copied with web/playground/
+            return target
         log("no code editor bundle in this build (run `npm ci` for esbuild and CodeMirror): "
             "the playground uses plain text boxes")
         return None
-    target = out / BUNDLE_NAME
     result = subprocess.run([str(esbuild), str(ENTRY), "--bundle", "--format=esm", "--minify", "--legal-comments=none",
                              f"--outfile={target}"], capture_output=True, text=True, check=False,
                             cwd=node_modules.parent)

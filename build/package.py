@@ -27,6 +27,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the checkout: its build/ is the package `build`
 
 from build.browser_model import WLLAMA_FILES  # noqa: E402
+from build.editor_bundle import bundle_editor  # noqa: E402
 from build.site import CACHE, PYODIDE_CORE, build_site  # noqa: E402
 from build.wheel import REPO, BuildError, build_wheel, wheel_from_tree  # noqa: E402
 
@@ -56,6 +57,8 @@ def build_python_wheel(out: Path, cache: Path, log=print) -> Path:
                 shutil.copy2(path, package / "_build" / path.name)
         assets = package / "_assets"
         shutil.copytree(REPO / "web", assets / "web", ignore=SKIPPED)
+        if bundle_editor(assets / "web" / "playground", log) is None:  # sites built from the wheel need it
+            raise BuildError("the wheel needs the playground's code editor bundle: run `npm ci` first")
         shutil.copytree(REPO / "deno", assets / "deno", ignore=SKIPPED)
         node_modules = REPO / "node_modules"
         shipped = [f"pyodide/{name}" for name in (*PYODIDE_CORE, "pyodide-lock.json", "package.json")]

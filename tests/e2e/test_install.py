@@ -134,6 +134,8 @@ def test_build_from_an_empty_folder_makes_a_site_with_snapshots_and_without_the_
     manifest = json.loads((site / "build.json").read_text())
     assert manifest["browserModel"] is None and not (site / "models").exists()
     assert (site / "wllama" / "index.js").is_file()  # the engine stays: a visitor may download a known model
+    # No npm here: the playground's code editor is the bundle the wheel ships.
+    assert (site / "playground" / "codemirror.js").stat().st_size > 100_000
     assert manifest["sandboxSnapshot"] and manifest["agentSnapshot"] and (site / manifest["wheel"]).is_file()
 
 
