@@ -161,6 +161,7 @@ export class SandboxWorkers {
       key: state.key,
       gate: state.gate.buffer,
       maxMemoryBytes: (this.#options.memoryMb ?? 0) * 1024 * 1024,
+      endOnKill: true,
       snapshot,
       makeSnapshot: Boolean(this.#options.onSnapshot),
       wasmModule: true, // comes in its own message when compiled, while the worker imports Pyodide

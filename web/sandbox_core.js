@@ -36,6 +36,8 @@ const parseJSON = JSON.parse; // taken before generated code can replace it
  * @property {SharedArrayBuffer} [gate]    Int32Array[1]: the parent adds 1 for each message it posts
  *                                         here; between requests the worker sleeps on it
  * @property {number} [maxMemoryBytes]     the wasm memory limit (MemoryError in Python past it)
+ * @property {boolean} [endOnKill]         the parent stores KILL in the interrupt buffer before it ends
+ *                                         this worker (Deno: see endOnKill below)
  */
 
 const ORIGIN = "https://pyodide.invalid/";  // never reached: the fetch shim answers it
@@ -228,7 +230,7 @@ async function boot(boot, send, postSnapshot, wasm, sendToolCall) {
   }
   if (boot.interrupt) {
     pyodide.setInterruptBuffer(new Int32Array(boot.interrupt));
-    endOnKill(pyodide._module, new Int32Array(boot.interrupt));
+    if (boot.endOnKill) endOnKill(pyodide._module, new Int32Array(boot.interrupt));
   }
   const bridge = boot.channel ? atomicsBridge(boot.channel, boot.interrupt, sendToolCall) : jspiBridge(sendToolCall);
   const module = pyodide.pyimport("wasm_agent.executor.sandbox_main");
