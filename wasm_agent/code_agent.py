@@ -12,7 +12,7 @@ from .agent import MultiStepAgent, _short
 from .errors import AgentExecutionError
 from .events import ActionOutput, StreamEvent, ToolOutput
 from .executor import Executor, create_executor
-from .executor.pool import release_when_dropped
+from .executor.pooled_executor import release_when_dropped
 from .memory import ActionStep, Timing, ToolCall
 from .messages import content_text
 from .models.base import Model

@@ -15,7 +15,8 @@ import pytest
 
 from wasm_agent import CodeAgent, ScriptedModel, SandboxPoolTimeoutError, tool
 from wasm_agent.executor.base import CodeOutput, ExecutionLimits, Executor
-from wasm_agent.executor.pool import PoolSettings, PooledSandboxExecutor, SandboxPool
+from wasm_agent.executor.pool import PoolSettings, SandboxPool
+from wasm_agent.executor.pooled_executor import PooledSandboxExecutor
 
 pytestmark = pytest.mark.cpython_only
 
@@ -72,7 +73,7 @@ def wait_until(condition, seconds=5.0):
 
 
 def make_pool(**settings):
-    return SandboxPool(PoolSettings(**{"idle_seconds": 60, **settings}), factory=RecordingSandbox)
+    return SandboxPool(PoolSettings(**{"idle_seconds": 60, "spares": 0, **settings}), factory=RecordingSandbox)
 
 
 def agent(pool, responses, **kwargs):
@@ -219,3 +220,24 @@ def test_shutdown_ends_every_sandbox_and_refuses_new_runs():
     assert sandbox.closed
     with pytest.raises(Exception, match="shut down"):
         agent(pool, ["a = 1", "final_answer(a)"]).run("go")
+
+
+async def test_a_fresh_spare_serves_the_next_agent_while_the_last_one_is_reset():
+    class SlowReset(RecordingSandbox):
+        async def reset(self):
+            if self.runs:
+                await asyncio.sleep(0.5)
+            await super().reset()
+
+    pool = SandboxPool(PoolSettings(max_workers=3, spares=1), factory=SlowReset)
+    first = agent(pool, ["x = 1", "final_answer(x)"])
+    await first.arun("go")
+    assert wait_until(lambda: pool.stats()["idle"] == 2)  # the run's sandbox, and a spare booted after it
+    used = first.executor.sandbox
+    resets = used.resets
+    await first.close()  # its sandbox is reset in the background now
+    started = time.monotonic()
+    second = agent(pool, ["final_answer(x)", "x = 2", "final_answer(x)"])
+    assert await second.arun("go") == "2"
+    assert time.monotonic() - started < 0.4 and second.executor.sandbox is not used  # did not wait for it
+    assert wait_until(lambda: used.resets == resets + 1 and used.namespace == {})

@@ -21,8 +21,8 @@ import pytest
 from deno_sandbox import require_deno_sandbox
 
 from wasm_agent import CodeAgent, ScriptedModel, configure_sandboxes, tool
-from wasm_agent.executor import ExecutionLimits
-from wasm_agent.executor.pool import PoolSettings, PooledSandboxExecutor, SandboxPool, default_pool
+from wasm_agent.executor.pool import PoolSettings, SandboxPool, default_pool
+from wasm_agent.executor.pooled_executor import PooledSandboxExecutor
 
 pytestmark = pytest.mark.cpython_only
 

@@ -59,7 +59,7 @@ def _platform_sandbox_factory() -> Callable[..., Executor] | None:
         return None
     if default_sandbox_factory() is None:
         return None
-    from .pool import PooledSandboxExecutor  # sandboxes borrowed from the process's pool, run by run
+    from .pooled_executor import PooledSandboxExecutor  # sandboxes borrowed from the process's pool, run by run
 
     return PooledSandboxExecutor
 

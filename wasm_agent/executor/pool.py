@@ -1,8 +1,8 @@
 """A pool of WASM sandboxes per process: an agent borrows one for a run and gives it back after.
 
-On CPython, `executor_type="sandbox"` (the default) makes a `PooledSandboxExecutor`: a
-light handle that takes a sandbox from the process's `SandboxPool` when its agent's run
-needs one and returns it when the run ends. A sandbox that served another agent is reset
+On CPython, `executor_type="sandbox"` (the default) makes a `PooledSandboxExecutor`
+(pooled_executor.py): a light handle that takes a sandbox from the process's `SandboxPool`
+when its agent's run needs one and returns it when the run ends. A sandbox that served another agent is reset
 before it is handed out (a fresh interpreter per run: nothing of one run reaches the next);
 the same agent continuing with `reset=False` gets its own sandbox back, variables kept,
 when it is still idle. Sandboxes are made with the agent's settings (authorized imports,
@@ -26,16 +26,11 @@ import dataclasses
 import os
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 from ..errors import ExecutorUnavailableError
-from ..platform import HAS_THREADS
-from .base import CodeOutput, ExecutionLimits, Executor
-
-LOST_NOTE = ("[Note: the sandbox of the earlier run served another agent meanwhile; all variables were lost; "
-             "define them again before use]")
-
+from .base import ExecutionLimits, Executor
 
 class SandboxPoolTimeoutError(ExecutorUnavailableError):
     """Every sandbox of the pool stayed busy for `acquire_timeout` seconds."""
@@ -50,6 +45,7 @@ class PoolSettings:
     max_memory_mb: int | None = None   # each sandbox's memory cap, when the agent's limits set none
     idle_seconds: float = 60.0         # an idle sandbox ends after this long
     acquire_timeout: float = 120.0     # a run waits this long for a sandbox when all are busy
+    spares: int = 1                    # fresh sandboxes kept booted for the next agent, within max_workers
 
 
 @dataclasses.dataclass(eq=False)
@@ -60,6 +56,7 @@ class PooledSandbox:
     key: tuple
     owner: object | None = None       # the handle whose run used it last (its variables are there)
     busy: bool = True
+    preparing: bool = False           # booting or being reset in the background (busy meanwhile)
     used: bool = False                # code ran since the last reset
     idle_since: float = 0.0
 
@@ -82,7 +79,8 @@ class SandboxPool:
         self.created = 0                       # sandboxes made over the pool's life
         self._lock = threading.RLock()  # reentrant: an agent's finalizer may run (gc) while this thread holds it
         self._checked: set[tuple] = set()
-        self._waiters: list[concurrent.futures.Future] = []
+        self._waiters: list[tuple[concurrent.futures.Future, tuple]] = []   # (wake-up, settings key)
+        self._settings_of: dict[tuple, dict] = {}   # the settings each key stands for, to make spares
         self._reaper: threading.Thread | None = None
         self._wake_reaper = threading.Event()
         self._closed = False
@@ -118,7 +116,7 @@ class SandboxPool:
                 waiter = None
                 if sandbox is None:
                     waiter = concurrent.futures.Future()
-                    self._waiters.append(waiter)
+                    self._waiters.append((waiter, key))
             for old in evicted:
                 close_executor_soon(old.executor)
             if sandbox is not None:
@@ -137,16 +135,20 @@ class SandboxPool:
                     "acquire_timeout=... (an agent that manages others needs a sandbox for each level).") from None
             finally:
                 with self._lock:
-                    if waiter in self._waiters:
-                        self._waiters.remove(waiter)
+                    self._waiters = [(w, k) for w, k in self._waiters if w is not waiter]
 
     def _take(self, owner: object, key: tuple, settings: Mapping[str, Any]) -> tuple[PooledSandbox | None, list]:
+        self._settings_of[key] = dict(settings)
         idle = [s for s in self.sandboxes if not s.busy and s.key == key]
         # Its own first (variables kept), then one nobody used, then any (it will be reset).
         idle.sort(key=lambda s: (s.owner is not owner, s.used, -s.idle_since))
         if idle:
             idle[0].busy = True
             return idle[0], []
+        # One being reset or booted is ready sooner than a new one would be: wait for it.
+        preparing = sum(s.preparing and s.key == key for s in self.sandboxes)
+        if preparing > sum(k == key for _, k in self._waiters):
+            return None, []
         evicted = []
         if len(self.sandboxes) >= self.settings.max_workers:
             others = [s for s in self.sandboxes if not s.busy]  # idle, but made with other settings
@@ -176,9 +178,10 @@ class SandboxPool:
         with self._lock:
             if sandbox not in self.sandboxes:
                 return
-            sandbox.busy = False
+            sandbox.busy = sandbox.preparing = False
             sandbox.idle_since = time.monotonic()
             self._wake_one_waiter()
+        self._keep_spares(sandbox.key)
 
     def forget(self, owner: object) -> None:
         """`owner` will not come back: its idle sandbox is reset now, in the background, so that the
@@ -188,19 +191,38 @@ class SandboxPool:
             for sandbox in self.sandboxes:
                 if sandbox.owner is owner:
                     sandbox.owner = None
-            for sandbox in dirty:
-                sandbox.busy = True
         for sandbox in dirty:
-            threading.Thread(target=self._reset, args=(sandbox,), name="wasm-agent-reset-sandbox", daemon=True).start()
+            self._prepare(sandbox, lambda executor: executor.reset())
 
-    def _reset(self, sandbox: PooledSandbox) -> None:
-        try:
-            asyncio.run(sandbox.executor.reset())
-        except Exception:  # noqa: BLE001 - a sandbox that cannot be reset does not serve again
-            self.discard(sandbox)
-            return
-        sandbox.used = False
-        self.release(sandbox)
+    def _keep_spares(self, key: tuple) -> None:
+        """Boot fresh sandboxes in the background until `spares` are ready (or on their way) for `key`."""
+        with self._lock:
+            ready = sum(s.key == key and (s.preparing or not (s.busy or s.used)) for s in self.sandboxes)
+            settings = self._settings_of.get(key)
+            missing = min(self.settings.spares - ready, self.settings.max_workers - len(self.sandboxes))
+            if settings is None or self._closed or missing <= 0:
+                return
+            new = [PooledSandbox(self._make(settings), key) for _ in range(missing)]
+            self.sandboxes.extend(new)
+            self.created += len(new)
+        for sandbox in new:
+            self._prepare(sandbox, lambda executor: executor.start())
+
+    def _prepare(self, sandbox: PooledSandbox, step: Callable[[Executor], Awaitable[None]]) -> None:
+        """Reset or boot a sandbox in a thread of its own; it is busy until then, idle and fresh after."""
+        with self._lock:
+            sandbox.busy = sandbox.preparing = True
+
+        def prepare() -> None:
+            try:
+                asyncio.run(step(sandbox.executor))
+            except Exception:  # noqa: BLE001 - a sandbox that cannot be prepared does not serve
+                self.discard(sandbox)
+                return
+            sandbox.used = False
+            self.release(sandbox)
+
+        threading.Thread(target=prepare, name="wasm-agent-prepare-sandbox", daemon=True).start()
 
     def discard(self, sandbox: PooledSandbox) -> None:
         """A sandbox that cannot serve any more: close it and make room."""
@@ -211,7 +233,7 @@ class SandboxPool:
         close_executor_soon(sandbox.executor)
 
     def _wake_one_waiter(self) -> None:
-        for waiter in self._waiters:
+        for waiter, _ in self._waiters:
             if not waiter.done():
                 waiter.set_result(None)
                 return
@@ -233,7 +255,7 @@ class SandboxPool:
         with self._lock:
             self._closed = True
             sandboxes, self.sandboxes = self.sandboxes, []
-            for waiter in self._waiters:
+            for waiter, _ in self._waiters:
                 if not waiter.done():
                     waiter.set_result(None)
         self._wake_reaper.set()
@@ -276,133 +298,6 @@ def settings_key(settings: Mapping[str, Any]) -> tuple:
             value = tuple(sorted(value or ()))
         parts.append((name, repr(value)))
     return tuple(parts)
-
-
-class PooledSandboxExecutor(Executor):
-    """An agent's sandbox, borrowed from the process's `SandboxPool` for each run.
-
-    The agent sees one executor; a run takes a sandbox at its first `reset`, `send_variables`
-    or `run`, and `release()` (the agent calls it when the run ends) gives it back. Tools and
-    variables are kept here and sent to whichever sandbox serves the run.
-
-    >>> from wasm_agent import CodeAgent, ScriptedModel
-    >>> with CodeAgent([], ScriptedModel(["<code>final_answer(6 * 7)</code>"])) as agent:  # doctest: +SKIP
-    ...     agent.run("6 times 7?")
-    42
-    """
-
-    def __init__(self, additional_authorized_imports: tuple[str, ...] | list[str] = (),
-                 limits: ExecutionLimits | None = None, *, pool: SandboxPool | None = None, **settings: Any):
-        self.limits = limits or ExecutionLimits()
-        self.pool = pool or default_pool()
-        self._settings = {"additional_authorized_imports": list(additional_authorized_imports), **settings}
-        self.pool.check({**self._settings, "limits": self.limits})
-        self._tools: dict[str, Any] = {}
-        self._variables: dict[str, Any] = {}
-        self._held: PooledSandbox | None = None
-        self._previous: PooledSandbox | None = None   # the sandbox of the last run (for reset=False)
-        self._fresh_run = True                        # the next run needs a fresh interpreter
-        self._has_state = False                       # code ran since the last reset (variables to lose)
-        self._note: str | None = None
-        self._closed = False
-
-    @property
-    def sandbox(self) -> Executor | None:
-        """The executor of the sandbox serving this run (or that served the last one)."""
-        held = self._held or self._previous
-        return held.executor if held else None
-
-    async def send_tools(self, tools: Mapping[str, Any]) -> None:
-        self._tools = dict(tools)
-        if self._held:
-            await self._held.executor.send_tools(self._tools)
-
-    async def send_variables(self, variables: Mapping[str, Any]) -> None:
-        self._variables.update(variables)
-        await (await self._sandbox()).send_variables(dict(variables))
-
-    async def reset(self) -> None:
-        self._check_open()
-        self._variables = {}
-        self._fresh_run, self._has_state = True, False
-        if self._held:
-            await self._held.executor.reset()
-            self._held.used = False
-
-    async def run(self, code: str) -> CodeOutput:
-        sandbox = await self._sandbox()
-        self._held.used = self._has_state = True
-        sandbox.limits.timeout_seconds = self.limits.timeout_seconds
-        sandbox.limits.max_output_chars = self.limits.max_output_chars
-        result = await sandbox.run(code)
-        if self._note:
-            result.logs = f"{self._note}\n{result.logs}" if result.logs else self._note
-            self._note = None
-        return result
-
-    async def interrupt(self) -> None:
-        if self._held:
-            await self._held.executor.interrupt()
-
-    def request_interrupt(self) -> None:
-        held = self._held
-        if held:
-            held.executor.request_interrupt()
-
-    async def release(self) -> None:
-        """The run is over: the sandbox goes back to the pool (it keeps this run's variables until
-        another agent needs it; a crashed or closed one is dropped)."""
-        held, self._held = self._held, None
-        if held is None:
-            return
-        self._previous = held
-        try:
-            await held.executor.send_tools({})  # holds no reference to this agent's tools while idle
-        except Exception:  # noqa: BLE001 - a sandbox that cannot take a message cannot serve again
-            self.pool.discard(held)
-            return
-        self.pool.release(held)
-
-    async def close(self) -> None:
-        await self.release()
-        self.pool.forget(self)
-        self._closed = True
-
-    def abandon(self) -> None:
-        """The agent is gone (its finalizer): what it held goes back, unusable by it again."""
-        held, self._held = self._held, None
-        if held is not None:
-            self.pool.release(held)
-        self.pool.forget(self)
-        self._closed = True
-
-    def _check_open(self) -> None:
-        if self._closed:
-            raise ExecutorUnavailableError("this agent was closed: make a new one (or use `with CodeAgent(...)`)")
-
-    async def _sandbox(self) -> Executor:
-        self._check_open()
-        if self._held is not None:
-            return self._held.executor
-        settings = {**self._settings, "limits": self.limits}
-        held = await self.pool.acquire(self, settings)
-        try:
-            executor = held.executor
-            kept = held.owner is self and held is self._previous and not self._fresh_run
-            if not kept:
-                if self._has_state and not self._fresh_run:
-                    self._note = LOST_NOTE
-                await executor.reset()  # a fresh interpreter: nothing of another run reaches this one
-                held.used = False
-            held.owner = self
-            await executor.send_tools(self._tools)
-            if not kept and self._variables:
-                await executor.send_variables(self._variables)
-        except BaseException:
-            self.pool.discard(held)
-            raise
-        self._held, self._fresh_run = held, False
-        return executor
 
 
 # -- the process's pool ------------------------------------------------------------------
@@ -469,17 +364,6 @@ def close_executor(executor: Executor, timeout: float = 10.0) -> None:
 def close_executor_soon(executor: Executor) -> None:
     """Close an executor without waiting (from a finalizer or a pool under its lock's caller)."""
     threading.Thread(target=close_executor, args=(executor,), name="wasm-agent-close-sandbox", daemon=True).start()
-
-
-def release_when_dropped(executor: Executor, owned: bool) -> Callable[[], None]:
-    """What an agent's finalizer does with its executor: a pooled one goes back to the pool, one the
-    agent made is closed, one it was given is left to its owner."""
-    def release() -> None:
-        if isinstance(executor, PooledSandboxExecutor):
-            executor.abandon()
-        elif owned and HAS_THREADS:  # in a browser the page's lifetime bounds its sandbox
-            close_executor_soon(executor)
-    return release
 
 
 @atexit.register

@@ -184,6 +184,9 @@ class DenoSandboxExecutor(Executor):
     async def reset(self) -> None:
         await self._on_io_loop(self._reset())
 
+    async def start(self) -> None:
+        await self._on_io_loop(self._ensure_ready())
+
     async def run(self, code: str) -> CodeOutput:
         return await self._on_io_loop(self._run(code))
 
