@@ -32,6 +32,7 @@ from typing import Any
 from ..errors import ExecutorUnavailableError
 from .base import ExecutionLimits, Executor
 
+
 class SandboxPoolTimeoutError(ExecutorUnavailableError):
     """Every sandbox of the pool stayed busy for `acquire_timeout` seconds."""
 
