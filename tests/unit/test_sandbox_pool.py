@@ -241,3 +241,25 @@ async def test_a_fresh_spare_serves_the_next_agent_while_the_last_one_is_reset()
     assert await second.arun("go") == "2"
     assert time.monotonic() - started < 0.4 and second.executor.sandbox is not used  # did not wait for it
     assert wait_until(lambda: used.resets == resets + 1 and used.namespace == {})
+
+
+async def test_sandboxes_share_processes_up_to_the_limit_and_an_empty_process_ends():
+    class Host:
+        def __init__(self, **settings):
+            self.settings, self.closed = settings, False
+
+        async def aclose(self):
+            self.closed = True
+
+    pool = SandboxPool(PoolSettings(max_workers=5, sandboxes_per_process=2, spares=0), factory=RecordingSandbox,
+                       host_factory=Host)
+    holders = [PooledSandboxExecutor(pool=pool, cache_dir="/c") for _ in range(5)]
+    await asyncio.gather(*(holder.run("x = 1") for holder in holders))
+    hosts = [holder.sandbox.settings["host"] for holder in holders]
+    assert sorted(hosts.count(host) for host in set(hosts)) == [1, 2, 2]
+    assert all(host.settings == {"cache_dir": "/c"} for host in hosts)  # host settings go to the host
+    assert all("cache_dir" not in holder.sandbox.settings for holder in holders)
+    for holder in holders:
+        await holder.release()
+    assert pool.close_idle() == 5
+    assert all(host.closed for host in hosts) and all(holder.sandbox.closed for holder in holders)

@@ -33,6 +33,10 @@ from ..errors import ExecutorUnavailableError
 from .base import ExecutionLimits, Executor
 
 
+# What a sandbox's host (its process) is made with; the rest of the settings are each sandbox's.
+HOST_SETTINGS = ("pyodide_dir", "deno_bin", "snapshot", "cache_dir")
+
+
 class SandboxPoolTimeoutError(ExecutorUnavailableError):
     """Every sandbox of the pool stayed busy for `acquire_timeout` seconds."""
 
@@ -47,6 +51,9 @@ class PoolSettings:
     idle_seconds: float = 60.0         # an idle sandbox ends after this long
     acquire_timeout: float = 120.0     # a run waits this long for a sandbox when all are busy
     spares: int = 1                    # fresh sandboxes kept booted for the next agent, within max_workers
+    # Sandboxes sharing one process (its runtime and compiled Pyodide, each in workers of its own): fewer
+    # processes use less memory; a process that crashes costs each of its sandboxes the step it was running.
+    sandboxes_per_process: int = 4
 
 
 @dataclasses.dataclass(eq=False)
@@ -58,6 +65,7 @@ class PooledSandbox:
     owner: object | None = None       # the handle whose run used it last (its variables are there)
     busy: bool = True
     preparing: bool = False           # booting or being reset in the background (busy meanwhile)
+    host: Any = None                  # the process it lives in, shared with others (with a host factory)
     used: bool = False                # code ran since the last reset
     idle_since: float = 0.0
 
@@ -65,17 +73,23 @@ class PooledSandbox:
 class SandboxPool:
     """Sandbox executors shared by the agents of a process.
 
-    `factory(**settings)` makes an executor (default: `DenoSandboxExecutor`). `acquire`
-    and `release` are safe from any thread and any event loop.
+    `factory(**settings)` makes an executor (default: `DenoSandboxExecutor`); with a
+    `host_factory(**host_settings)` (default: `SandboxHost`, a Deno process), the pool puts up to
+    `sandboxes_per_process` sandboxes in each host (`factory(host=..., **settings)`) and closes a
+    host when its last sandbox ends. `acquire` and `release` are safe from any thread and any event loop.
 
     >>> pool = SandboxPool(PoolSettings(max_workers=2))              # doctest: +SKIP
     >>> sandbox = await pool.acquire(owner, {"additional_authorized_imports": []})  # doctest: +SKIP
     >>> pool.release(sandbox)                                         # doctest: +SKIP
     """
 
-    def __init__(self, settings: PoolSettings | None = None, factory: Callable[..., Executor] | None = None):
+    def __init__(self, settings: PoolSettings | None = None, factory: Callable[..., Executor] | None = None,
+                 host_factory: Callable[..., Any] | None = None):
         self.settings = settings or PoolSettings()
-        self.factory = factory
+        self.factory, self.host_factory = factory, host_factory
+        if factory is None:
+            self.factory, self.host_factory = _deno_factories()
+        self._hosts: dict[Any, list] = {}      # host -> [its settings key, sandboxes in it]
         self.sandboxes: list[PooledSandbox] = []
         self.created = 0                       # sandboxes made over the pool's life
         self._lock = threading.RLock()  # reentrant: an agent's finalizer may run (gc) while this thread holds it
@@ -94,15 +108,15 @@ class SandboxPool:
         with self._lock:
             if key in self._checked:
                 return
-        executor = self._make(settings)
         with self._lock:
+            sandbox = self._new_sandbox(settings, key)
             self._checked.add(key)
             if len(self.sandboxes) < self.settings.max_workers and not self._closed:
-                self.sandboxes.append(PooledSandbox(executor, key, busy=False, idle_since=time.monotonic()))
+                sandbox.busy, sandbox.idle_since = False, time.monotonic()
+                self.sandboxes.append(sandbox)
                 self.created += 1
-                executor = None
-        if executor is not None:
-            close_executor_soon(executor)
+                return
+        self._end([sandbox], wait=False)
 
     async def acquire(self, owner: object, settings: Mapping[str, Any]) -> PooledSandbox:
         """A sandbox made with `settings`, marked busy: `owner`'s previous one if idle, else an
@@ -118,8 +132,7 @@ class SandboxPool:
                 if sandbox is None:
                     waiter = concurrent.futures.Future()
                     self._waiters.append((waiter, key))
-            for old in evicted:
-                close_executor_soon(old.executor)
+            self._end(evicted, wait=False)
             if sandbox is not None:
                 self._start_reaper()
                 return sandbox
@@ -158,21 +171,61 @@ class SandboxPool:
             oldest = min(others, key=lambda s: s.idle_since)
             self.sandboxes.remove(oldest)
             evicted.append(oldest)
-        sandbox = PooledSandbox(self._make(settings), key)
+        sandbox = self._new_sandbox(settings, key)
         self.sandboxes.append(sandbox)
         self.created += 1
         return sandbox, evicted
 
-    def _make(self, settings: Mapping[str, Any]) -> Executor:
+    def _new_sandbox(self, settings: Mapping[str, Any], key: tuple) -> PooledSandbox:
+        """A sandbox made with `settings` (starts nothing), in a host with room when hosts are shared."""
         settings = dict(settings)
         limits = settings.pop("limits", None) or ExecutionLimits()
         if limits.max_memory_mb is None and self.settings.max_memory_mb:
             limits = dataclasses.replace(limits, max_memory_mb=self.settings.max_memory_mb)
-        if self.factory is None:
-            from .sandbox import DenoSandboxExecutor
+        host = None
+        if self.host_factory is not None:
+            host_settings = {name: settings.pop(name) for name in HOST_SETTINGS if name in settings}
+            host_key = repr(sorted(host_settings.items()))
+            with_room = [h for h, (k, count) in self._hosts.items()
+                         if k == host_key and count < self.settings.sandboxes_per_process and not h.closed]
+            # The fullest first: fewer processes, less memory.
+            host = max(with_room, key=lambda h: self._hosts[h][1]) if with_room else self.host_factory(**host_settings)
+            self._hosts.setdefault(host, [host_key, 0])[1] += 1
+            settings["host"] = host
+        try:
+            executor = self.factory(limits=dataclasses.replace(limits), **settings)
+        except BaseException:
+            self._host_left(host)
+            raise
+        return PooledSandbox(executor, key, host=host)
 
-            self.factory = DenoSandboxExecutor
-        return self.factory(limits=dataclasses.replace(limits), **settings)
+    def _host_left(self, host: Any) -> Any:
+        """One sandbox fewer in `host`; returns the host when it is empty now (to be closed)."""
+        if host is None or host not in self._hosts:
+            return None
+        self._hosts[host][1] -= 1
+        if self._hosts[host][1] > 0:
+            return None
+        del self._hosts[host]
+        return host
+
+    def _end(self, sandboxes: list[PooledSandbox], wait: bool) -> None:
+        """Close these sandboxes (removed from the pool already), and the hosts they leave empty."""
+        if not sandboxes:
+            return
+        with self._lock:
+            empty = [host for host in map(self._host_left, [s.host for s in sandboxes]) if host is not None]
+
+        def end() -> None:
+            for sandbox in sandboxes:
+                close_executor(sandbox.executor)
+            for host in empty:
+                _run_to_end(host.aclose())
+
+        if wait:
+            end()
+        else:
+            threading.Thread(target=end, name="wasm-agent-close-sandbox", daemon=True).start()
 
     def release(self, sandbox: PooledSandbox) -> None:
         """Give a sandbox back (it stays its last owner's until another agent needs it)."""
@@ -203,7 +256,7 @@ class SandboxPool:
             missing = min(self.settings.spares - ready, self.settings.max_workers - len(self.sandboxes))
             if settings is None or self._closed or missing <= 0:
                 return
-            new = [PooledSandbox(self._make(settings), key) for _ in range(missing)]
+            new = [self._new_sandbox(settings, key) for _ in range(missing)]
             self.sandboxes.extend(new)
             self.created += len(new)
         for sandbox in new:
@@ -228,10 +281,11 @@ class SandboxPool:
     def discard(self, sandbox: PooledSandbox) -> None:
         """A sandbox that cannot serve any more: close it and make room."""
         with self._lock:
-            if sandbox in self.sandboxes:
-                self.sandboxes.remove(sandbox)
+            if sandbox not in self.sandboxes:
+                return
+            self.sandboxes.remove(sandbox)
             self._wake_one_waiter()
-        close_executor_soon(sandbox.executor)
+        self._end([sandbox], wait=False)
 
     def _wake_one_waiter(self) -> None:
         for waiter, _ in self._waiters:
@@ -247,8 +301,7 @@ class SandboxPool:
             old = [s for s in self.sandboxes if not s.busy and now - s.idle_since >= older_than]
             for sandbox in old:
                 self.sandboxes.remove(sandbox)
-        for sandbox in old:
-            close_executor(sandbox.executor)
+        self._end(old, wait=True)
         return len(old)
 
     def shutdown(self) -> None:
@@ -260,8 +313,7 @@ class SandboxPool:
                 if not waiter.done():
                     waiter.set_result(None)
         self._wake_reaper.set()
-        for sandbox in sandboxes:
-            close_executor(sandbox.executor)
+        self._end(sandboxes, wait=True)
 
     def _start_reaper(self) -> None:
         with self._lock:
@@ -341,14 +393,14 @@ def configure_sandboxes(*, max_workers: int | None = None, max_memory_mb: int | 
 
 
 # -- ending executors from synchronous code (finalizers, atexit) ----------------------------
-def close_executor(executor: Executor, timeout: float = 10.0) -> None:
-    """Close an executor from synchronous code, waiting up to `timeout` seconds."""
+def _run_to_end(coroutine: Awaitable[None], timeout: float = 10.0) -> None:
+    """Run a closing coroutine from synchronous code (in a thread when a loop runs here), up to `timeout` s."""
     done = threading.Event()
 
-    def close() -> None:
+    def run() -> None:
         try:
-            asyncio.run(executor.close())
-        except Exception:  # noqa: BLE001 - closing is best effort; the process dies with its stdin anyway
+            asyncio.run(coroutine)
+        except Exception:  # noqa: BLE001 - closing is best effort; a sandbox process ends with its stdin anyway
             pass
         finally:
             done.set()
@@ -356,15 +408,27 @@ def close_executor(executor: Executor, timeout: float = 10.0) -> None:
     try:
         asyncio.get_running_loop()
     except RuntimeError:
-        close()
+        run()
         return
-    threading.Thread(target=close, name="wasm-agent-close-sandbox", daemon=True).start()
+    threading.Thread(target=run, name="wasm-agent-close-sandbox", daemon=True).start()
     done.wait(timeout)
+
+
+def close_executor(executor: Executor, timeout: float = 10.0) -> None:
+    """Close an executor from synchronous code, waiting up to `timeout` seconds."""
+    _run_to_end(executor.close(), timeout)
 
 
 def close_executor_soon(executor: Executor) -> None:
     """Close an executor without waiting (from a finalizer or a pool under its lock's caller)."""
     threading.Thread(target=close_executor, args=(executor,), name="wasm-agent-close-sandbox", daemon=True).start()
+
+
+def _deno_factories() -> tuple[Callable[..., Executor], Callable[..., Any] | None]:
+    """The executor and host of the Deno sandbox (imported when a pool first needs them)."""
+    from .sandbox import DenoSandboxExecutor
+
+    return DenoSandboxExecutor, None
 
 
 @atexit.register
