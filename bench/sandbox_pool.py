@@ -6,7 +6,7 @@
 
 Sections (every answer is checked, so a broken run cannot look fast):
   memory     RSS of the sandbox processes (from /proc) divided by the sandboxes, with 1 and 8
-             warm sandboxes (each has run a step).
+             warm sandboxes (each has run a step), 1, 4 (the default) and 8 per Deno process.
   start      a new agent's first result (a one-step task): cold pool (no sandbox yet) and warm
              pool (a fresh sandbox waits); smolagents: a new CodeAgent in a warm process.
   throughput runs per second of new agents (two steps each) at 1, 4 and 8 at once: ours as
@@ -90,10 +90,11 @@ def deno_children() -> dict[int, int]:
     return found
 
 
-def memory_section(counts=(1, 8)) -> list[dict]:
+def memory_section(layouts=((1, 1), (8, 1), (8, 4), (8, 8))) -> list[dict]:
+    """Per (sandboxes, sandboxes per process)."""
     rows = []
-    for n in counts:
-        pool = new_pool(max_workers=n)
+    for n, per_process in layouts:
+        pool = new_pool(max_workers=n, sandboxes_per_process=per_process)
         before = set(deno_children())
 
         async def warm():

@@ -427,8 +427,9 @@ def close_executor_soon(executor: Executor) -> None:
 def _deno_factories() -> tuple[Callable[..., Executor], Callable[..., Any] | None]:
     """The executor and host of the Deno sandbox (imported when a pool first needs them)."""
     from .sandbox import DenoSandboxExecutor
+    from .sandbox_host import SandboxHost
 
-    return DenoSandboxExecutor, None
+    return DenoSandboxExecutor, SandboxHost
 
 
 @atexit.register

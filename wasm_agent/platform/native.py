@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import sys
 import threading
 from typing import Any, Coroutine
 
@@ -33,6 +34,8 @@ class _ThreadRunner:
         self.runner = asyncio.Runner()
 
     def __del__(self) -> None:
+        if sys.is_finalizing():  # the interpreter is going: nothing may run any more
+            return
         try:
             self.runner.close()
         except Exception:  # noqa: BLE001 - at thread exit, best effort
