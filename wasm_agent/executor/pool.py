@@ -368,13 +368,15 @@ def default_pool() -> SandboxPool:
 
 
 def configure_sandboxes(*, max_workers: int | None = None, max_memory_mb: int | None = None,
-                        idle_seconds: float | None = None, acquire_timeout: float | None = None) -> PoolSettings:
+                        idle_seconds: float | None = None, acquire_timeout: float | None = None,
+                        spares: int | None = None, sandboxes_per_process: int | None = None) -> PoolSettings:
     """Set the limits of this process's sandbox pool; returns the settings now in force.
 
     `max_workers`: sandboxes at once (runs past it wait for one). `max_memory_mb`: each
     sandbox's memory cap when the agent's `ExecutionLimits` set none. `idle_seconds`: an
     idle sandbox ends after this long. `acquire_timeout`: how long a run waits for a sandbox
-    before `SandboxPoolTimeoutError`.
+    before `SandboxPoolTimeoutError`. `spares`: fresh sandboxes kept booted for the next agent.
+    `sandboxes_per_process`: sandboxes sharing one Deno process (for sandboxes made from now on).
 
     >>> import wasm_agent
     >>> wasm_agent.configure_sandboxes(max_workers=4).max_workers
@@ -382,9 +384,10 @@ def configure_sandboxes(*, max_workers: int | None = None, max_memory_mb: int | 
     """
     pool = default_pool()
     changes = {name: value for name, value in (("max_workers", max_workers), ("max_memory_mb", max_memory_mb),
-               ("idle_seconds", idle_seconds), ("acquire_timeout", acquire_timeout)) if value is not None}
-    if changes.get("max_workers", 1) < 1:
-        raise ValueError("max_workers must be at least 1")
+               ("idle_seconds", idle_seconds), ("acquire_timeout", acquire_timeout), ("spares", spares),
+               ("sandboxes_per_process", sandboxes_per_process)) if value is not None}
+    if changes.get("max_workers", 1) < 1 or changes.get("sandboxes_per_process", 1) < 1:
+        raise ValueError("max_workers and sandboxes_per_process must be at least 1")
     with pool._lock:
         pool.settings = dataclasses.replace(pool.settings, **changes)
         pool._wake_one_waiter()  # a larger pool may serve a waiting run now
