@@ -15,7 +15,7 @@ import typing
 
 import pytest
 from deno_sandbox import require_deno_sandbox
-from sample_tools import add, divide
+from sample_tools import add, divide, wait_long
 
 from wasm_agent import CodeAgent, ScriptedModel, resources, tool
 from wasm_agent.errors import ExecutorUnavailableError
@@ -27,17 +27,6 @@ pytestmark = pytest.mark.cpython_only
 sandbox = require_deno_sandbox()
 
 SECRET = "wasm-agent-test-secret-7f3a"
-
-
-@tool
-async def wait_long(seconds: float) -> str:
-    """Sleep on the host, asynchronously.
-
-    Args:
-        seconds: How long.
-    """
-    await asyncio.sleep(seconds)
-    return "woke"
 
 
 @tool

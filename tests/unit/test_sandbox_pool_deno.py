@@ -19,6 +19,7 @@ from pathlib import Path
 
 import pytest
 from deno_sandbox import require_deno_sandbox
+from sample_tools import wait_long
 
 from wasm_agent import CodeAgent, ScriptedModel, configure_sandboxes, tool
 from wasm_agent.executor.pool import PoolSettings, SandboxPool, default_pool
@@ -62,17 +63,6 @@ def wait_until(condition, seconds=15.0):
     return condition()
 
 
-@tool
-async def pause(seconds: float) -> str:
-    """Wait on the host.
-
-    Args:
-        seconds: How long.
-    """
-    await asyncio.sleep(seconds)
-    return "done"
-
-
 def code(body: str) -> str:
     return f"Thought: I act.\n<code>\n{body}\n</code>"
 
@@ -80,7 +70,7 @@ def code(body: str) -> str:
 def squares_agent(pool, i, **kwargs):
     """An agent whose two steps compute a number only its own variables give: i² + i."""
     responses = [code(f"n = {i}\nsquare = n * n\nprint(square)"), code("final_answer(square + n)")]
-    return CodeAgent([pause], ScriptedModel(responses), executor=PooledSandboxExecutor(pool=pool, **kwargs),
+    return CodeAgent([wait_long], ScriptedModel(responses), executor=PooledSandboxExecutor(pool=pool, **kwargs),
                      verbosity_level=0)
 
 
@@ -134,7 +124,7 @@ async def test_a_sandbox_process_killed_mid_run_is_replaced_and_every_run_finish
 
     victim = agent([wait_here], [code("wait_here()"), code("final_answer('after the crash')")])
     # The others do their step again if a crash of their process lost it.
-    others = [agent([pause], [code(f"pause(3)\nfinal_answer({i} * 10)")] * 3) for i in range(3)]
+    others = [agent([wait_long], [code(f"wait_long(3)\nfinal_answer({i} * 10)")] * 3) for i in range(3)]
     runs = [asyncio.ensure_future(a.arun("go")) for a in [victim, *others]]
     try:
         assert await asyncio.to_thread(in_tool.wait, 120)
