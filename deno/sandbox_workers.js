@@ -1,7 +1,7 @@
 // The permissionless sandbox workers of one Deno process, and the logic that keeps one serving.
-// Two hosts use it: deno/sandbox_host.js (for CPython, JSON lines on stdin/stdout) and
-// deno/agent.js (the agent in Deno, through `openSandboxPort`, a MessagePort that a
-// SandboxClient of web/sandbox-client.js drives as it drives the browser's sandbox frame).
+// Both hosts reach it through `openSandboxPort`, a MessagePort that a SandboxClient of
+// web/sandbox-client.js drives as it drives the browser's sandbox frame: deno/sandbox_host.js
+// (for CPython, one port per sandbox, several in one process) and deno/agent.js (the agent in Deno).
 //
 // `SandboxWorkers` owns the serving worker (deno/sandbox_worker.js, `deno: {permissions: "none"}`)
 // and, with `spare`, a booted second one; it restarts on crash, on `restart`, past the memory
@@ -17,6 +17,11 @@ const MAX_LOGS_PER_RUN = 50;
 // Growth of the process beyond the wasm memory limit that is still the sandbox's own (its JS heap).
 const JS_HEAP_ALLOWANCE_MB = 512;
 const encoder = new TextEncoder();
+// Pyodide's wasm compiled once per process, for every worker of every sandbox (keyed by its bytes).
+const compiled = new WeakMap();
+// Every SandboxWorkers of this process: memory is the process's, so each one's watch must know when
+// another one's worker boots (its growth is not this sandbox's).
+const everyone = new Set();
 
 /**
  * What every worker boots from (web/sandbox_core.js reads it).
@@ -27,6 +32,8 @@ const encoder = new TextEncoder();
  * @property {Record<string, string>} pythonFiles  sandbox path -> source
  * @property {Uint8Array | (() => Uint8Array | undefined) | undefined} [snapshot]  a memory snapshot to start
  *   from, or a function that reads it for each boot (30 MB that a restart needs rarely)
+ * @property {(reason: string) => void} [snapshotFailed]  a worker booted from the snapshot failed before
+ *   it was ready: the host should stop offering it (the next boots are then cold)
  */
 
 /**
@@ -56,9 +63,21 @@ export class SandboxWorkers {
     const { "pyodide.asm.wasm": wasm, ...files } = boot.files;
     this.#boot = { ...boot, files };
     this.#options = { bridge: "atomics", spare: false, memoryMb: null, ...options };
-    this.#wasmModule = WebAssembly.compile(wasm);
+    if (!compiled.has(wasm)) compiled.set(wasm, WebAssembly.compile(wasm));
+    this.#wasmModule = compiled.get(wasm);
     if (this.#options.memoryMb) this.#memoryTimer = setInterval(() => this.#watchMemory(), 100);
+    everyone.add(this);
     this.#sandbox = this.#startWorker();
+  }
+
+  /** Workers of this sandbox that are booting: the process grows for them, not for the code. */
+  get booting() {
+    return [this.#sandbox, this.#spare].filter((state) => state && !state.ready);
+  }
+
+  /** Another sandbox's worker of this process became ready: its growth is not this sandbox's. */
+  discount(bytes) {
+    if (this.#sandbox?.ready) this.#sandbox.baseline += bytes;
   }
 
   /** A protocol message from the host, as JSON text. */
@@ -85,6 +104,8 @@ export class SandboxWorkers {
       case "restart":
         return this.#replace(state, "restart requested", true);
       case "tool_result":
+        // Only for a call the code still waits for: a late answer (the step was stopped) is dropped.
+        if (!state.toolCalls.delete(message.id)) return;
         return state.control ? answerTool(state, text) : toWorker(state, text);
       case "run":
         Atomics.store(state.interrupt, 0, 0);
@@ -98,6 +119,7 @@ export class SandboxWorkers {
 
   /** End every worker. */
   close() {
+    everyone.delete(this);
     clearInterval(this.#memoryTimer);
     for (const state of [this.#sandbox, this.#spare]) state?.worker.terminate();
     this.#sandbox = this.#spare = null;
@@ -117,6 +139,7 @@ export class SandboxWorkers {
       control: atomics ? new Int32Array(new SharedArrayBuffer(8)) : null,
       data: atomics ? new SharedArrayBuffer(1 << 20, { maxByteLength: MAX_TOOL_ANSWER_BYTES }) : null,
       runs: new Set(),
+      toolCalls: new Set(), // ids of tool calls not answered yet
       logs: 0,
       ready: null, // the `ready` message, once booted
       baseline: 0,
@@ -127,14 +150,17 @@ export class SandboxWorkers {
       this.#replace(state, `the sandbox worker failed: ${event.message}`);
     };
     worker.onmessageerror = () => this.#options.emit({ type: "log", text: "a message from the sandbox could not be read" });
-    const { snapshot, ...boot } = this.#boot;
+    const { snapshot: readSnapshot, snapshotFailed: _, ...boot } = this.#boot;
+    const snapshot = typeof readSnapshot === "function" ? readSnapshot() : readSnapshot;
+    state.fromSnapshot = Boolean(snapshot);
+    state.rssBefore = Deno.memoryUsage().rss;
     toWorker(state, {
       ...boot,
       kind: "boot",
       key: state.key,
       gate: state.gate.buffer,
       maxMemoryBytes: (this.#options.memoryMb ?? 0) * 1024 * 1024,
-      snapshot: typeof snapshot === "function" ? snapshot() : snapshot,
+      snapshot,
       makeSnapshot: Boolean(this.#options.onSnapshot),
       wasmModule: true, // comes in its own message when compiled, while the worker imports Pyodide
       interrupt: state.interrupt.buffer,
@@ -152,6 +178,7 @@ export class SandboxWorkers {
       return;
     }
     if (this.#sandbox !== state) return;
+    if (!state.ready && state.fromSnapshot) this.#boot.snapshotFailed?.(reason);
     this.#crashesInARow += state.ready ? 0 : 1;
     if (this.#options.onSnapshot) return this.#fatal(reason);
     if (this.#crashesInARow >= 3) return this.#fatal(`the sandbox failed to start 3 times; last: ${reason}`);
@@ -170,10 +197,7 @@ export class SandboxWorkers {
   #activate(state) {
     state.baseline = Deno.memoryUsage().rss;
     this.#options.emit({ ...state.ready, host_ms: Math.round(performance.now()) }); // since this process started
-    if (this.#options.spare && !this.#spare) {
-      this.#spare = this.#startWorker();
-      this.#spare.rssBefore = Deno.memoryUsage().rss;
-    }
+    if (this.#options.spare && !this.#spare) this.#spare = this.#startWorker();
   }
 
   #onSandboxMessage(state, frame) {
@@ -193,13 +217,17 @@ export class SandboxWorkers {
     if (message.type === "ready" && !state.ready) {
       state.ready = { ...message, spare: state !== this.#sandbox || undefined };
       this.#crashesInARow = 0;
+      // This worker's memory is not growth of the serving sandboxes (this one's, or others').
+      const grown = Deno.memoryUsage().rss - state.rssBefore;
+      for (const workers of everyone) if (workers !== this || state !== this.#sandbox) workers.discount(grown);
       if (state === this.#sandbox) return this.#activate(state);
-      // The spare's memory is not growth of the serving sandbox.
-      if (this.#sandbox) this.#sandbox.baseline += Deno.memoryUsage().rss - state.rssBefore;
       return;
     }
     if (state !== this.#sandbox) return; // a spare says nothing else until it serves
-    if (message.type === "result") {
+    if (message.type === "tool_call") {
+      state.toolCalls.add(message.id);
+    } else if (message.type === "result") {
+      state.toolCalls.clear();
       state.runs.delete(message.id);
       if (!state.runs.size) Atomics.store(state.interrupt, 0, 0); // too late for that run: not for the next request
       state.logs = 0;
@@ -212,8 +240,9 @@ export class SandboxWorkers {
   #watchMemory() {
     const sandbox = this.#sandbox;
     const rss = Deno.memoryUsage().rss;
-    // At all times (code may leave work behind a step), but not while a spare boots: its growth is its own.
-    if (sandbox?.ready && (!this.#spare || this.#spare.ready)
+    // At all times (code may leave work behind a step), but not while a worker of the process boots:
+    // its growth is its own.
+    if (sandbox?.ready && ![...everyone].some((workers) => workers.booting.length)
       && rss - sandbox.baseline > (this.#options.memoryMb + JS_HEAP_ALLOWANCE_MB) * 1024 * 1024) {
       this.#replace(sandbox, `the sandbox used more than ${this.#options.memoryMb} MB of memory`);
     }

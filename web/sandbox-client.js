@@ -1,9 +1,11 @@
-// Drives a browser sandbox over its MessagePort (from openSandboxFrame in
-// web/sandbox-frame.js): the executor contract of DESIGN §4 in JavaScript.
-// It runs where the tools live (the page, or the agent worker the port is
-// sent to). Everything from the sandbox is untrusted: messages are checked
-// with web/protocol.js, and only `tool_call`s lead to anything, which
-// generated code may do anyway.
+// Drives a sandbox over its MessagePort: the executor contract of DESIGN §4 in JavaScript, and the
+// one home of its rules (wait for `ready`; give a new worker the tools, packages and variables again;
+// interrupt, then restart past a grace; a fresh worker for a new run). Every sandbox has this client:
+// the browser's (a port from openSandboxFrame in web/sandbox-frame.js, in the page or the agent
+// worker), the agent in Deno's and CPython's (a port from openSandboxPort in deno/sandbox_workers.js;
+// for CPython inside deno/sandbox_host.js, which relays its calls as lines). Everything from the
+// sandbox is untrusted: messages are checked with web/protocol.js, and only `tool_call`s lead to
+// anything, which generated code may do anyway.
 //
 //   const frame = await openSandboxFrame({ assets: await loadSandboxAssets({ wheel }) });
 //   const sandbox = new SandboxClient(frame.port, { onToolCall: (name, args, kwargs) => … });
@@ -15,8 +17,8 @@ import { fetchWheel, isPurePythonWheel, isPyodideWheel } from "./sandbox-wheel.j
 
 const INTERRUPTED = "KeyboardInterrupt";
 const GONE = "The sandbox stopped answering (its process ended, most likely out of memory) and was replaced. ";
-const LOST = "The sandbox was restarted, so the variables, imports and functions of earlier steps are lost; "
-  + "define them again before use.";
+const LOST = "The sandbox was restarted, so all variables were lost (imports and functions of earlier steps "
+  + "too); define them again before use.";
 
 /**
  * @typedef {object} CodeOutput
@@ -37,6 +39,8 @@ export class SandboxClient {
   #running = null; // {id, settle, stopping}
   #toolCallsInFlight = 0;
   #wheels = {}; // installed packages: file name -> base64, installed again into every new worker
+  #variables = {}; // sent since the last reset: sent again to every new worker
+  #lostNote = null; // the sandbox died between runs after code ran: the next run's logs say so
   #toolPort = null; // the current worker's tool calls come here
   #toolPortKey = ""; // ...framed with this key by the worker's core
   #answerOnToolPort = false;
@@ -101,8 +105,12 @@ export class SandboxClient {
     await this.#request("send_tools", { tools: this.#tools });
   }
 
-  /** @param {Record<string, unknown>} variables JSON-compatible values */
+  /**
+   * Variables for the code (a run's inputs): kept until `reset`, and given to every new worker.
+   * @param {Record<string, unknown>} variables JSON-compatible values
+   */
   async sendVariables(variables) {
+    Object.assign(this.#variables, variables);
     await this.#request("send_variables", { variables });
   }
 
@@ -112,6 +120,7 @@ export class SandboxClient {
    * Tools and installed packages come along.
    */
   async reset() {
+    this.#variables = {};
     if (!this.#used) return void await this.#request("reset", {});
     this.#renew();
     this.options.onEvent({ type: "reset" });
@@ -135,9 +144,22 @@ export class SandboxClient {
       if (name in this.#wheels || name in fetched) continue;
       fetched[name] = toBase64(new Uint8Array(await fetchWheel(url, sha256, { cacheName })));
     }
-    await this.#whenReady();
-    await this.#installInto(fetched);
-    Object.assign(this.#wheels, fetched);
+    await this.installWheels(fetched);
+  }
+
+  /**
+   * Install wheels given as data (file name -> base64), in that order; like `install`, they stay
+   * installed across restarts. For hosts that read the wheels themselves (CPython).
+   * @param {Record<string, string>} wheels
+   */
+  async installWheels(wheels) {
+    const missing = Object.fromEntries(Object.entries(wheels).filter(([name]) => !(name in this.#wheels)));
+    if (this.#markReady) { // no worker is ready: the next one gets them before it takes any request
+      Object.assign(this.#wheels, missing);
+      return void await this.#whenReady();
+    }
+    await this.#installInto(missing);
+    Object.assign(this.#wheels, missing);
   }
 
   async #installInto(wheels) {
@@ -153,10 +175,11 @@ export class SandboxClient {
   /**
    * Run code; resolves with its CodeOutput, never rejects because of the code.
    * @param {string} code
-   * @param {{timeoutMs?: number | null}} [limits]  null or Infinity: no time limit (undefined: the default)
+   * @param {{timeoutMs?: number | null, maxOutputChars?: number}} [limits]  timeoutMs null or Infinity: no
+   *   time limit (undefined: the default)
    * @returns {Promise<CodeOutput>}
    */
-  async run(code, { timeoutMs = this.options.timeoutMs } = {}) {
+  async run(code, { timeoutMs = this.options.timeoutMs, maxOutputChars = this.options.maxOutputChars } = {}) {
     await this.#whenReady();
     if (this.#running) throw new Error("the sandbox is already running code; await the previous run");
     return new Promise((resolve) => {
@@ -165,9 +188,12 @@ export class SandboxClient {
         : setTimeout(() => this.#stop(`the code ran longer than the ${timeoutMs / 1000} s time limit`), timeoutMs);
       let markFinished;
       run.finished = new Promise((done) => { markFinished = done; });
+      const note = this.#lostNote;
+      this.#lostNote = null;
       run.settle = (output) => {
         clearTimeout(timer);
         if (this.#running === run) this.#running = null;
+        if (note) output.logs = output.logs ? `[${note}]\n${output.logs}` : `[${note}]`;
         resolve(output);
         markFinished();
       };
@@ -175,7 +201,7 @@ export class SandboxClient {
       this.#used = true;
       this.#pending.open((id) => {
         run.id = id;
-        this.#send({ type: "run", id, code, max_output_chars: this.options.maxOutputChars });
+        this.#send({ type: "run", id, code, max_output_chars: maxOutputChars });
       }, null).then(
         (message) => run.settle(this.#codeOutput(message, run)),
         (error) => run.settle(failed(error instanceof SandboxDiedError ? error.message : `the sandbox failed: ${error.message}`)),
@@ -276,8 +302,9 @@ export class SandboxClient {
   #lost() {
     this.#disconnect(); // whatever the old frame still says (if it was only slow) is not heard
     const reason = GONE + LOST;
-    if (this.#running) this.#running.settle(failed(reason));
-    this.#died(reason, { restart: false });
+    const wasRunning = Boolean(this.#running);
+    this.#running?.settle(failed(reason));
+    this.#died(reason, { restart: false, wasRunning });
     this.options.onEvent({ type: "lost", reason });
   }
 
@@ -289,12 +316,14 @@ export class SandboxClient {
     // Isolated: the interrupt buffer raises KeyboardInterrupt within milliseconds. Otherwise only a
     // run waiting on a tool can stop this way (the pending call fails): past the grace, or at once
     // when no tool call is under way, the worker is replaced.
-    const buffer = this.info?.interrupts && this.info?.bridge === "atomics";
+    const buffer = this.info?.interrupts === true; // Deno's workers have it with either bridge
     const graceMs = buffer ? this.options.graceMs : this.#toolCallsInFlight > 0 ? 200 : 0;
     let timer;
     await Promise.race([run.finished, new Promise((resolve) => { timer = setTimeout(resolve, graceMs); })]);
     clearTimeout(timer);
-    if (this.#running === run) this.#died(`Execution stopped: ${reason}. ${LOST}`, { restart: true });
+    if (this.#running === run) {
+      this.#died(`Execution stopped: ${reason}. The code did not stop when interrupted. ${LOST}`, { restart: true });
+    }
   }
 
   #codeOutput(message, run) {
@@ -307,13 +336,16 @@ export class SandboxClient {
       error: typeof value.error === "string" ? value.error : null,
     };
     if (run.stopping && output.error?.startsWith(INTERRUPTED)) {
-      output.error = `Execution stopped: ${run.stopping}. Variables defined before that point are kept.`;
+      output.error = `Execution stopped: ${run.stopping}. Variables defined before that are kept. `
+        + "Make the code faster or split the work across steps.";
     }
     return output;
   }
 
   /** The sandbox is gone (crashed, or we restart it): fail what waits, and expect a new `ready`. */
-  #died(reason, { restart }) {
+  #died(reason, { restart, wasRunning = Boolean(this.#running) }) {
+    // Between runs: the next run is told, since what earlier steps defined is gone.
+    if (!wasRunning && this.#used) this.#lostNote = `Note: ${reason}`;
     if (restart) this.#renew();
     this.#expectReady();
     this.#pending.rejectAll(new SandboxDiedError(reason));
@@ -387,8 +419,9 @@ export class SandboxClient {
         return this.#onReady(message);
       case "crashed": {
         const reason = `The sandbox crashed (${String(message.reason).slice(0, 300)}) and was replaced. ${LOST}`;
-        if (this.#running) this.#running.settle(failed(reason));
-        this.#died(reason, { restart: false });
+        const wasRunning = Boolean(this.#running);
+        this.#running?.settle(failed(reason));
+        this.#died(reason, { restart: false, wasRunning });
         if (message.fatal) this.#failReady?.(new SandboxDiedError(`The sandbox cannot start: ${message.reason}`));
         return undefined;
       }
@@ -409,7 +442,7 @@ export class SandboxClient {
     if (!run) return;
     const reason = `The sandbox sent a message that could not be read (${error.message}), so it was restarted. ${LOST}`;
     run.settle(failed(reason));
-    this.#died(reason, { restart: true });
+    this.#died(reason, { restart: true, wasRunning: true });
   }
 
   #useToolPort(event) {
@@ -445,6 +478,10 @@ export class SandboxClient {
     }
     try {
       await this.#installInto(this.#wheels); // a new worker: the installed packages again
+      if (Object.keys(this.#variables).length) {
+        await this.#pending.open((id) => this.#send({ type: "send_variables", id, variables: this.#variables }),
+          this.options.requestTimeoutMs);
+      }
     } catch (error) {
       this.options.onEvent({ type: "log", text: error.message });
     }

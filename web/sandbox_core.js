@@ -150,7 +150,7 @@ export function serveSandbox(scope, post, postToolCall = post) {
     if (typeof data === "string" && jspiAnswers) {
       let message = null;
       try { message = decode(data, ["tool_result", "interrupt"]); } catch { /* a request: queue it */ }
-      if (message?.type === "interrupt") return jspiAnswers.interruptAll();
+      if (message?.type === "interrupt") return jspiAnswers.interruptAll(session?.clearInterrupt);
       if (message && jspiAnswers.deliver(message.id, data)) return;
     }
     queue.push(data);
@@ -348,7 +348,10 @@ function jspiBridge(post) {
         post(text);
       });
     },
-    interruptAll() {
+    /** Fail the calls Python waits for as interrupted; that consumes the interrupt buffer's signal, which
+     * would otherwise land wherever Python is as it resumes (in Pyodide's event loop, say). */
+    interruptAll(clearInterrupt) {
+      if (waiting.size) clearInterrupt?.();
       for (const id of [...waiting.keys()]) {
         this.deliver(id, encode({ type: "tool_result", id, ok: false, interrupted: true }));
       }

@@ -2,9 +2,12 @@
 
 Every message is a JSON object with a `type` from `MESSAGE_TYPES` and, for
 requests and their replies, an `id`. The same messages travel between the
-host (CPython's `DenoSandboxExecutor`, the browser's agent worker) and the
-sandbox worker; `web/protocol.js` is the JavaScript twin of this module
-(`tests/unit/test_protocol.py` checks that both list the same types).
+host (a `SandboxClient` of web/sandbox-client.js: in the page, in the agent
+worker, or in the Deno process CPython drives) and the sandbox worker;
+`web/protocol.js` is the JavaScript twin of this module
+(`tests/unit/test_protocol.py` checks that both describe the same messages,
+field by field: `MESSAGE_FIELDS`, and the host's line protocol in
+`HOST_REQUESTS` / `HOST_REPLIES`).
 
     host → sandbox   run, send_tools, send_variables, reset,    (requests, answered by `result`)
                      install (pure-Python wheels, {file name: base64})
@@ -40,6 +43,48 @@ MESSAGE_TYPES = (
     "result", "tool_call", "ready", "crashed", "log", "install",
 )
 REQUEST_TYPES = ("run", "send_tools", "send_variables", "reset", "install")
+
+# Every message's fields and their types: "int", "number", "string", "bool", "list", "object", "any";
+# a trailing "?" makes a field optional (absent or null). `decode` checks them; other fields are ignored.
+# Keep in step with MESSAGE_FIELDS in web/protocol.js.
+MESSAGE_FIELDS: dict[str, dict[str, str]] = {
+    "run": {"id": "int", "code": "string", "max_output_chars": "int?"},
+    "send_tools": {"id": "int", "tools": "list"},
+    "send_variables": {"id": "int", "variables": "object"},
+    "reset": {"id": "int"},
+    "tool_result": {"id": "int", "ok": "bool", "value": "any?", "error": "object?", "interrupted": "bool?"},
+    "interrupt": {},
+    "restart": {},
+    "result": {"id": "int", "ok": "bool", "value": "any?", "error": "object?"},
+    "tool_call": {"id": "int", "name": "string", "args": "list", "kwargs": "object"},
+    "ready": {"startup_ms": "number", "snapshot": "bool", "bridge": "string", "interrupts": "bool",
+              "phases_ms": "object?", "host_ms": "number?", "spare": "bool?"},
+    "crashed": {"reason": "string", "fatal": "bool?"},
+    "log": {"text": "string"},
+    "install": {"id": "int", "wheels": "object"},
+}
+
+# The sandbox host's line protocol (deno/sandbox_host.js, driven by `sandbox.py`): one Deno process
+# serves several sandboxes, each a SandboxClient over its own permissionless workers, named by
+# `sandbox` in every message. Requests carry an `id` that their `answer` repeats.
+HOST_REQUESTS: dict[str, dict[str, str]] = {
+    "open": {"sandbox": "int", "options": "object", "tools": "list", "variables": "object", "wheels": "object"},
+    "close": {"sandbox": "int"},
+    "run": {"sandbox": "int", "id": "int", "code": "string", "timeout_ms": "number?", "max_output_chars": "int?"},
+    "send_tools": {"sandbox": "int", "id": "int", "tools": "list"},
+    "send_variables": {"sandbox": "int", "id": "int", "variables": "object"},
+    "reset": {"sandbox": "int", "id": "int"},
+    "install": {"sandbox": "int", "id": "int", "wheels": "object"},
+    "interrupt": {"sandbox": "int"},
+    "tool_result": {"sandbox": "int", "id": "int", "ok": "bool", "value": "any?", "error": "object?"},
+}
+# What the host sends back: answers, the sandboxes' tool calls, their events (ready, crashed, log...).
+HOST_REPLIES: dict[str, dict[str, str]] = {
+    "answer": {"sandbox": "int", "id": "int", "ok": "bool", "value": "any?", "error": "object?"},
+    "tool_call": {"sandbox": "int", "id": "int", "name": "string", "args": "list", "kwargs": "object"},
+    "event": {"sandbox": "int", "event": "object"},
+    "snapshot_failed": {"reason": "string"},
+}
 # A message bigger than this is refused; a value that would make one is sent as a truncated repr.
 MAX_MESSAGE_CHARS = 16 * 1024 * 1024
 # Arrays and objects inside one another, the envelope included: deeper messages are refused unread
@@ -105,18 +150,45 @@ def check_shape(text: str | bytes, max_chars: int = MAX_MESSAGE_CHARS, max_depth
             depth -= 1
 
 
-def decode(text: str | bytes) -> dict:
-    """Parse and check one message; raise `ProtocolError` if it is not one."""
-    check_shape(text)
+def decode(text: str | bytes, fields: dict[str, dict[str, str]] = MESSAGE_FIELDS,
+           max_depth: int = MAX_MESSAGE_DEPTH) -> dict:
+    """Parse and check one message (its shape, type and fields); raise `ProtocolError` if it is not one."""
+    check_shape(text, max_depth=max_depth)
     try:
         message = json.loads(text)
     except ValueError as error:
         raise ProtocolError(f"not JSON: {error}") from None
-    if not isinstance(message, dict) or message.get("type") not in MESSAGE_TYPES:
+    if not isinstance(message, dict) or not isinstance(message.get("type"), str) or message["type"] not in fields:
         raise ProtocolError("not a protocol message (an object with a known `type`)")
-    if "id" in message and not isinstance(message["id"], int):
+    if "id" in message and (not isinstance(message["id"], int) or isinstance(message["id"], bool)):
         raise ProtocolError("`id` must be an integer")
+    check_fields(message, fields[message["type"]])
     return message
+
+
+_FIELD_CHECKS = {
+    "int": lambda value: isinstance(value, int) and not isinstance(value, bool) and abs(value) < 2 ** 53,
+    "number": lambda value: isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value),
+    "string": lambda value: isinstance(value, str),
+    "bool": lambda value: isinstance(value, bool),
+    "list": lambda value: isinstance(value, list),
+    "object": lambda value: isinstance(value, dict),
+    "any": lambda value: True,
+}
+
+
+def check_fields(message: dict, description: dict[str, str]) -> None:
+    """Raise `ProtocolError` unless `message` has the described fields, of their types (twin of
+    `checkFields` in web/protocol.js)."""
+    for name, kind in description.items():
+        optional = kind.endswith("?")
+        value = message.get(name)
+        if value is None:
+            if optional:
+                continue
+            raise ProtocolError(f"a {message['type']} message needs `{name}`")
+        if not _FIELD_CHECKS[kind.rstrip("?")](value):
+            raise ProtocolError(f"`{name}` of a {message['type']} message must be of type {kind.rstrip('?')}")
 
 
 def request(type: str, id: int, **fields: Any) -> dict:

@@ -21,7 +21,8 @@ from .. import resources
 PACKAGE_DIR = Path(__file__).resolve().parent.parent
 HOST_SCRIPT = resources.deno_dir() / "sandbox_host.js"
 JS_FILES = (HOST_SCRIPT, resources.deno_dir() / "sandbox_workers.js", resources.deno_dir() / "sandbox_worker.js",
-            resources.web_dir() / "sandbox_core.js", resources.web_dir() / "protocol.js")
+            resources.web_dir() / "sandbox_core.js", resources.web_dir() / "protocol.js",
+            resources.web_dir() / "sandbox-client.js", resources.web_dir() / "sandbox-wheel.js")
 PYODIDE_FILES = ("pyodide.mjs", "pyodide.asm.mjs", "pyodide.asm.wasm", "python_stdlib.zip", "pyodide-lock.json")
 
 # What the sandbox's Pyodide gets of this package (path there -> file here; "" = empty module).
@@ -102,7 +103,7 @@ class SnapshotCache:
 
     async def make(self, path: Path) -> None:
         config = {"key": "", "pyodideDir": str(self.pyodide_dir), "snapshot": None, "makeSnapshot": True,
-                  "memoryMb": None, "bridge": "atomics", "spare": False, "pythonFiles": SANDBOX_PYTHON_FILES}
+                  "pythonFiles": SANDBOX_PYTHON_FILES}
         process = await asyncio.create_subprocess_exec(
             *deno_command(self.deno_bin, self.pyodide_dir), stdin=subprocess.PIPE,
             stdout=subprocess.PIPE, stderr=subprocess.PIPE,
