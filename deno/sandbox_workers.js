@@ -165,7 +165,7 @@ export class SandboxWorkers {
       wasmModule: true, // comes in its own message when compiled, while the worker imports Pyodide
       interrupt: state.interrupt.buffer,
       channel: atomics ? { control: state.control.buffer, data: state.data } : undefined,
-    });
+    }, typeof readSnapshot === "function" && snapshot ? [snapshot.buffer] : []); // read for this boot: moved, not copied
     this.#wasmModule.then((module) => toWorker(state, { kind: "wasm", module }));
     return state;
   }
@@ -276,8 +276,8 @@ export function openSandboxPort(boot, options = {}) {
 }
 
 /** Every message to a worker goes this way: it wakes the worker if it sleeps between requests. */
-function toWorker(state, message) {
-  state.worker.postMessage(message);
+function toWorker(state, message, transfer = []) {
+  state.worker.postMessage(message, transfer);
   Atomics.add(state.gate, 0, 1);
   Atomics.notify(state.gate, 0);
 }
