@@ -1,6 +1,6 @@
 // deno test --no-prompt --allow-read=web,deno deno/protocol_test.js  (run by tests/unit/test_protocol.py)
-import { decode, encode, MESSAGE_TYPES, PendingRequests, plainValue, ProtocolError, RequestTimeoutError, SandboxDiedError }
-  from "../web/protocol.js";
+import { decode, encode, HOST_REPLIES, HOST_REQUESTS, MESSAGE_FIELDS, MESSAGE_TYPES, PendingRequests, plainValue,
+  ProtocolError, RequestTimeoutError, SandboxDiedError } from "../web/protocol.js";
 
 function assert(condition, message) {
   if (!condition) throw new Error(message ?? "assertion failed");
@@ -17,6 +17,18 @@ async function rejection(promise) {
 
 Deno.test("print the message types for the Python side to compare", () => {
   console.log(`MESSAGE_TYPES=${JSON.stringify(MESSAGE_TYPES)}`);
+  console.log(`FIELDS=${JSON.stringify({ MESSAGE_FIELDS, HOST_REQUESTS, HOST_REPLIES })}`);
+});
+
+Deno.test("decode checks every described field's type", () => {
+  for (const bad of ['{"type":"tool_call","id":1,"name":7,"args":[],"kwargs":{}}', '{"type":"result","id":1}',
+    '{"type":"log","text":{"a":1}}', '{"type":"crashed","reason":"x","fatal":"yes"}']) {
+    let error = null;
+    try { decode(bad); } catch (caught) { error = caught; }
+    assert(error instanceof ProtocolError, `accepted ${bad}`);
+  }
+  assert(decode('{"type":"crashed","reason":"x"}').reason === "x"); // an optional field may be absent
+  assert(decode('{"type":"interrupt","sandbox":3}', Object.keys(HOST_REQUESTS), HOST_REQUESTS).sandbox === 3);
 });
 
 Deno.test("decode refuses what is not a known message", () => {

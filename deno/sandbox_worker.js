@@ -19,7 +19,7 @@ const post = globalThis.postMessage.bind(globalThis);
 export const REMOVED_GLOBALS = [
   "Deno", "process", "Buffer", "global", "setImmediate", "clearImmediate", "require",
   "Worker", "SharedWorker", "BroadcastChannel", "WebSocket", "WebSocketStream", "EventSource",
-  "caches", "CacheStorage", "Cache", "Lock", "LockManager", "GPU", "close", "gc",
+  "caches", "CacheStorage", "Cache", "Lock", "LockManager", "GPU", "close",
 ];
 for (const name of REMOVED_GLOBALS) {
   try {

@@ -18,10 +18,6 @@ import { MAX_MESSAGE_CHARS, MAX_MESSAGE_DEPTH, ProtocolError, REQUEST_TYPES, che
   from "./protocol.js";
 
 const parseJSON = JSON.parse; // taken before generated code can replace it
-// V8's collector, where the runtime exposes it (the Deno sandbox process does): run once after boot,
-// before the worker sleeps, so the boot's bytes (the snapshot's copy, Pyodide's sources) are freed now.
-// A worker asleep in Atomics.wait would never collect them.
-const collectGarbage = typeof globalThis.gc === "function" ? globalThis.gc : null;
 
 /**
  * @typedef {object} Boot
@@ -86,8 +82,7 @@ export function serveSandbox(scope, post, postToolCall = post) {
           const booted = await boot(data, send, (snapshot) => post({ k: key, snapshot }), wasm, sendToolCall);
           session = booted?.session ?? null;
           jspiAnswers = booted?.answers ?? null;
-          data.files = data.snapshot = data.pyodideSource = data.asmSource = null;
-          collectGarbage?.();
+          data.files = data.snapshot = data.pyodideSource = data.asmSource = null; // the boot's bytes: free
         } else if (session) {
           send(await answer(session, data));
         }

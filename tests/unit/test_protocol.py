@@ -9,7 +9,10 @@ from pathlib import Path
 import pytest
 
 from wasm_agent.executor.protocol import (
+    HOST_REPLIES,
+    HOST_REQUESTS,
     MAX_MESSAGE_CHARS,
+    MESSAGE_FIELDS,
     MESSAGE_TYPES,
     PendingRequests,
     ProtocolError,
@@ -126,6 +129,32 @@ def _deno_test(path: str) -> subprocess.CompletedProcess:
 def test_the_js_protocol_module_behaves():
     run = _deno_test("deno/protocol_test.js")
     assert f"MESSAGE_TYPES={list(MESSAGE_TYPES)}".replace("'", '"').replace(", ", ",") in run.stdout
+
+
+@pytest.mark.cpython_only
+def test_both_twins_describe_every_message_field_by_field():
+    run = _deno_test("deno/protocol_test.js")
+    line = next(line for line in run.stdout.splitlines() if line.startswith("FIELDS="))
+    described = json.loads(line.removeprefix("FIELDS="))
+    python = {"MESSAGE_FIELDS": MESSAGE_FIELDS, "HOST_REQUESTS": HOST_REQUESTS, "HOST_REPLIES": HOST_REPLIES}
+    assert set(described) == set(python)
+    for table, messages in python.items():
+        assert list(described[table]) == list(messages), table
+        for kind, fields in messages.items():
+            assert described[table][kind] == fields, f"{table}.{kind}"
+    assert set(MESSAGE_FIELDS) == set(MESSAGE_TYPES)
+
+
+def test_decode_checks_every_described_field():
+    for bad in ['{"type": "tool_call", "id": 1, "name": 7, "args": [], "kwargs": {}}', '{"type": "result", "id": 1}',
+                '{"type": "log", "text": {"a": 1}}', '{"type": "crashed", "reason": "x", "fatal": "yes"}',
+                '{"type": "run", "id": true, "code": "1"}']:
+        with pytest.raises(ProtocolError):
+            decode(bad)
+    assert decode('{"type": "crashed", "reason": "x"}')["reason"] == "x"
+    assert decode('{"type": "interrupt", "sandbox": 3}', HOST_REQUESTS)["sandbox"] == 3
+    with pytest.raises(ProtocolError):
+        decode('{"type": "interrupt"}', HOST_REQUESTS)
 
 
 @pytest.mark.cpython_only

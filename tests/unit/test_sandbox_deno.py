@@ -525,3 +525,25 @@ def test_ctrl_c_in_a_terminal_reaches_the_program_not_the_sandbox_process():
             process.kill()
     assert "step: Execution stopped: the run was interrupted" in out, out + err
     assert "kept: 7" in out
+
+
+async def test_executors_on_one_host_are_separate_sandboxes_of_one_process():
+    host = sandbox.SandboxHost()
+    first, second = (sandbox.DenoSandboxExecutor(host=host, limits=ExecutionLimits(timeout_seconds=2))
+                     for _ in range(2))
+    try:
+        await first.send_tools({"add": add})
+        await second.send_tools({"divide": divide})
+        assert (await first.run("secret = add(40, 2)\nsecret")).output == 42
+        assert "NameError" in (await second.run("secret")).error  # nothing crosses between them
+        assert "NameError" in (await second.run("add(1, 2)")).error  # nor do their tools
+        assert (await second.run("divide(9, 3)")).output == 3.0
+        assert "time limit" in (await second.run("while True: pass")).error
+        assert (await first.run("secret")).output == 42  # the other sandbox's stop touched nothing here
+        assert first.host.pid == second.host.pid is not None
+        await second.close()
+        assert (await first.run("secret + 1")).output == 43  # closing one leaves the process to the other
+    finally:
+        await first.close()
+        await host.aclose()
+    assert host.pid is None

@@ -186,3 +186,30 @@ async def test_reset_replaces_the_sandbox_once_code_ran_and_only_then(executor):
     await executor.send_variables({"y": 2})
     await executor.reset()  # no code ran since the last one: the variables are cleared in place
     assert executor.resets == resets + 2 and "NameError" in (await executor.run("y")).error
+
+
+def _cpu_seconds(pid: int) -> float:
+    """User and system CPU time of a process so far (every thread: the workers are threads)."""
+    import os
+
+    fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+async def test_a_step_that_ignores_its_time_limit_leaves_no_cpu_behind():
+    """Code that swallows every interrupt past the time limit: its worker is ended (not left spinning
+    beside the fresh one), so the process is idle afterwards, and the next step runs."""
+    executor = sandbox.DenoSandboxExecutor(limits=ExecutionLimits(timeout_seconds=1))
+    try:
+        await executor.send_tools({"record": record})
+        stubborn = "while True:\n    try:\n        while True: pass\n    except BaseException:\n        pass"
+        assert "did not stop" in (await executor.run(stubborn)).error
+        assert (await executor.run("6 * 7")).output == 42  # a fresh worker, booted and answering
+        await asyncio.sleep(0.5)
+        pid = executor.host.pid
+        before = _cpu_seconds(pid)
+        await asyncio.sleep(2)
+        assert _cpu_seconds(pid) - before < 0.5  # a spinning worker would take ~2 s of CPU here
+        assert (await executor.run("record('after')")).output == "after"
+    finally:
+        await executor.close()

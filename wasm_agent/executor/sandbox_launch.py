@@ -37,10 +37,9 @@ DENIED = ("--deny-net", "--deny-write", "--deny-env", "--deny-run", "--deny-ffi"
 # No eval, no Function constructor in any isolate of the process: generated code holds no way to write
 # JS of its own (an `import("node:…")` would reach Deno's runtime). Pyodide needs neither.
 # Memory per sandbox (each a worker, an isolate): a 1 MB young generation (Pyodide's JS allocates little;
-# the default grows to 16 MB per isolate), and `gc` for the worker to free its boot bytes before it
-# sleeps (web/sandbox_core.js; deno/sandbox_worker.js removes it before generated code runs).
-# bench/sandbox_memory.py: 8 sandboxes in one process went from 179 to 145 MiB each.
-NO_CODE_FROM_STRINGS = "--v8-flags=--disallow-code-generation-from-strings,--max-semi-space-size=1,--expose-gc"
+# the default grows to 16 MB per isolate). bench/sandbox_memory.py: 8 sandboxes in one process went
+# from 179 to 146 MiB each.
+NO_CODE_FROM_STRINGS = "--v8-flags=--disallow-code-generation-from-strings,--max-semi-space-size=1"
 
 
 def deno_command(deno_bin: str, pyodide_dir: Path, extra_reads: list[Path] = ()) -> list[str]:
