@@ -11,6 +11,7 @@
 // framed with the worker's key (web/sandbox_core.js) is read at all.
 
 import { decode, SANDBOX_MESSAGE_TYPES } from "../web/protocol.js";
+import { KILL } from "../web/sandbox_core.js";
 
 const MAX_TOOL_ANSWER_BYTES = 64 << 20;
 const MAX_LOGS_PER_RUN = 50;
@@ -172,6 +173,8 @@ export class SandboxWorkers {
 
   /** Terminate a worker; the spare (or a new worker) takes over. Tell the host unless it asked. */
   #replace(state, reason, requested = false) {
+    Atomics.store(state.interrupt, 0, KILL); // code still running: out of Python first, or it keeps its thread
+    Atomics.notify(state.interrupt, 0); // and out of a time.sleep
     state.worker.terminate();
     if (state === this.#spare) {
       this.#spare = null;

@@ -226,7 +226,10 @@ async function boot(boot, send, postSnapshot, wasm, sendToolCall) {
     postSnapshot(pyodide.makeMemorySnapshot());
     return null;
   }
-  if (boot.interrupt) pyodide.setInterruptBuffer(new Int32Array(boot.interrupt));
+  if (boot.interrupt) {
+    pyodide.setInterruptBuffer(new Int32Array(boot.interrupt));
+    endOnKill(pyodide._module, new Int32Array(boot.interrupt));
+  }
   const bridge = boot.channel ? atomicsBridge(boot.channel, boot.interrupt, sendToolCall) : jspiBridge(sendToolCall);
   const module = pyodide.pyimport("wasm_agent.executor.sandbox_main");
   const pySession = module.SandboxSession(bridge.callHost, boot.interrupt ? interruptibleSleep(boot.interrupt) : null);
@@ -296,6 +299,24 @@ function fetchShim(files) {
     }
     throw new TypeError(`the sandbox has no network (fetch of ${url.slice(0, 200)} refused)`);
   };
+}
+
+/** Stored in the interrupt buffer by a host about to end this worker (deno/sandbox_workers.js). */
+export const KILL = 3;
+
+// The last resort for code that catches every KeyboardInterrupt: the host stores KILL, and the
+// interpreter's next signal check (it reads this property of Pyodide's module every few bytecodes)
+// throws out of Python altogether, so the worker's thread is free to end. Deno cannot end a worker
+// whose thread spins in wasm: it would keep a core busy after the sandbox was replaced.
+function endOnKill(module, view) {
+  Object.defineProperty(module, "Py_EmscriptenSignalBuffer", {
+    get() {
+      if (Atomics.load(view, 0) === KILL) throw new Error("the sandbox worker is being ended");
+      return view;
+    },
+    set() {}, // generated code may not swap the buffer for one the host cannot reach
+    configurable: false,
+  });
 }
 
 // time.sleep for Python that wakes when the interrupt buffer is set (Pyodide's own sleep misses it).
