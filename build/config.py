@@ -9,6 +9,7 @@
     type = "code"                     # or "toolcalling"
     instructions = "Answer in one sentence."
     max_steps = 8
+    planning_interval = 3             # a planning step every 3 steps (none when left out)
     python_tools = ["tools.py"]       # files whose @tool functions run in the agent worker
     js_tools = "tools.js"             # an ES module whose tools run in the page
     wheels = ["python-dateutil"]      # packages generated code may import (as `build --wheel`)
@@ -24,12 +25,21 @@ everybody's. Every error names the file, the line and the key. Paths are
 relative to the file's folder. `load_config` checks everything it can before
 anything is built (tool files are imported on CPython to find their tools);
 `site_json` is what the page reads (site.json in the built site).
+
+A playground project (web/playground/project.js: agent.toml's fields as JSON, with the tool sources
+inline) is a config too: `load_config("project.json")` turns it into agent.toml, tools.py and tools.js
+(`project_config_files`) and reads those, so `build --config project.json` makes the site.json and
+tools/ that the page's "Download site" makes for that project.
 """
 
 from __future__ import annotations
 
 import ast
+import atexit
+import json
 import re
+import shutil
+import tempfile
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -42,7 +52,7 @@ from .wheel import BuildError
 
 SCHEMA: dict[str, dict[str, type | tuple[type, ...]]] = {
     "": {"title": str, "intro": str, "examples": list, "base_path": str, "agent": dict, "model": dict},
-    "agent": {"type": str, "instructions": str, "max_steps": int, "python_tools": list, "js_tools": str,
+    "agent": {"type": str, "instructions": str, "max_steps": int, "planning_interval": int, "python_tools": list, "js_tools": str,
               "wheels": list, "authorized_imports": list, "mcp_servers": list},
     "model": {"provider": str, "model": str, "base_url": str},
 }
@@ -65,6 +75,7 @@ class SiteConfig:
     agent_type: str = "code"
     instructions: str | None = None
     max_steps: int | None = None
+    planning_interval: int | None = None
     python_tools: list[Path] = field(default_factory=list)
     js_tools: Path | None = None
     wheels: list[str] = field(default_factory=list)
@@ -79,6 +90,7 @@ class SiteConfig:
         return {
             "title": self.title, "intro": self.intro, "examples": self.examples, "basePath": self.base_path,
             "agent": {"type": self.agent_type, "instructions": self.instructions, "maxSteps": self.max_steps,
+                      "planningInterval": self.planning_interval,
                       "authorizedImports": self.authorized_imports,
                       "mcpServers": [{"url": url} for url in self.mcp_servers]},
             "model": {"provider": self.provider, "model": self.model, "baseUrl": self.base_url},
@@ -90,6 +102,8 @@ class SiteConfig:
 def load_config(path: Path | str) -> SiteConfig:
     """Read and check `path`; raises ConfigError naming the file, line and key of the first mistake."""
     path = Path(path).resolve()
+    if path.suffix == ".json":
+        return _load_project(path)
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as error:
@@ -114,6 +128,9 @@ def load_config(path: Path | str) -> SiteConfig:
     config.max_steps = agent.get("max_steps")
     if config.max_steps is not None and not 1 <= config.max_steps <= 100:
         where.fail("agent", "max_steps", f"{config.max_steps} is not between 1 and 100")
+    config.planning_interval = agent.get("planning_interval")
+    if config.planning_interval is not None and not 1 <= config.planning_interval <= 100:
+        where.fail("agent", "planning_interval", f"{config.planning_interval} is not between 1 and 100")
     config.python_tools = [_python_tool(item, where) for item in _strings(agent, "agent", "python_tools", where)]
     if "js_tools" in agent:
         config.js_tools = _js_tools(agent["js_tools"], where)
@@ -275,3 +292,76 @@ def write_site_config(config: SiteConfig, site: Path) -> None:
     for path in files:
         shutil.copy2(path, site / "tools" / path.name)
     (site / "site.json").write_text(json.dumps(config.site_json(), indent=1) + "\n")
+
+
+PROJECT_FORMAT = "wasm-agent-project"
+PROJECT_TOOL_FILES = {"python_tools": "tools.py", "js_tools": "tools.js"}  # as the page's "Download site" names them
+
+
+def project_config_files(project: dict[str, Any]) -> dict[str, str]:
+    """agent.toml and the tool files of a playground project (version 1), by file name.
+
+    Empty texts and unset numbers are left out, as the page leaves them out of site.json.
+    """
+    if not isinstance(project, dict) or project.get("format") != PROJECT_FORMAT:
+        raise ConfigError(f"not a wasm-agent project (its \"format\" is not {PROJECT_FORMAT!r})")
+    if project.get("version") != 1:
+        raise ConfigError(f"a project of format version {project.get('version')!r}; this wasm-agent reads version 1")
+    site, agent, model = (project.get(part) or {} for part in ("site", "agent", "model"))
+    files, lines = {}, []
+    for key in ("title", "intro"):
+        if site.get(key):
+            lines.append(f"{key} = {_toml(site[key])}")
+    if site.get("examples"):
+        lines.append(f"examples = {_toml(site['examples'])}")
+    lines.append("\n[agent]")
+    for key in ("type", "instructions", "max_steps", "planning_interval", "authorized_imports", "mcp_servers"):
+        if agent.get(key) not in (None, "", []):
+            lines.append(f"{key} = {_toml(agent[key])}")
+    for key, name in PROJECT_TOOL_FILES.items():
+        source = agent.get(key) or ""
+        if source.strip():
+            files[name] = source
+            lines.append(f"{key} = {_toml([name] if key == 'python_tools' else name)}")
+    lines.append("\n[model]")
+    for key in ("provider", "model", "base_url"):
+        if model.get(key):
+            lines.append(f"{key} = {_toml(model[key])}")
+    return {"agent.toml": "\n".join(lines) + "\n", **files}
+
+
+def _toml(value: Any) -> str:
+    """A TOML value (strings, numbers, lists, inline tables of those)."""
+    if isinstance(value, str):  # a JSON string is a TOML basic string, but for U+007F
+        return json.dumps(value, ensure_ascii=False).replace("\x7f", "\\u007f")
+    if isinstance(value, bool) or value is None:
+        raise ConfigError(f"{value!r} has no place in agent.toml")
+    if isinstance(value, (int, float)):
+        return repr(value)
+    if isinstance(value, list):
+        return "[" + ", ".join(_toml(item) for item in value) + "]"
+    if isinstance(value, dict):
+        return "{ " + ", ".join(f"{key} = {_toml(item)}" for key, item in value.items()) + " }"
+    raise ConfigError(f"{value!r} has no place in agent.toml")
+
+
+def _load_project(path: Path) -> SiteConfig:
+    """A project file read as the agent.toml and tool files it stands for (written to a temporary folder)."""
+    try:
+        project = json.loads(path.read_text(encoding="utf-8"))
+    except OSError as error:
+        raise ConfigError(f"{path}: cannot read the project ({error.strerror})") from None
+    except ValueError as error:
+        raise ConfigError(f"{path}: not a JSON project file: {error}") from None
+    try:
+        files = project_config_files(project)
+    except ConfigError as error:
+        raise ConfigError(f"{path}: {error}") from None
+    folder = Path(tempfile.mkdtemp(prefix="wasm-agent-project-"))
+    atexit.register(shutil.rmtree, folder, True)  # the build copies the tool files into the site
+    for name, text in files.items():
+        (folder / name).write_text(text, encoding="utf-8")
+    try:
+        return load_config(folder / "agent.toml")
+    except ConfigError as error:
+        raise ConfigError(f"{path} (as {error})") from None

@@ -42,6 +42,7 @@ from wasm_agent.providers import registry_text
 from .browser_model import BuildStepError, build_browser_model
 from .config import SiteConfig, write_site_config
 from .distribution import add_distribution, check_packages_url
+from .editor_bundle import bundle_editor
 from .lockfile import WheelError, write_lock
 from .packages import collect_wheels
 from .wheel import REPO, BuildError, build_wheel, source_digest
@@ -114,6 +115,8 @@ def build_site(out: Path = DEFAULT_OUT, *, snapshot: bool = True, extra_wheels: 
     for path in sorted(WEB.iterdir()):
         if path.is_file() and path.name not in WEB_EXCLUDE and "__pycache__" not in path.parts:
             shutil.copy2(path, tmp / path.name)
+    shutil.copytree(WEB / "playground", tmp / "playground", ignore=shutil.ignore_patterns("*_test.js"))
+    bundle_editor(tmp / "playground", log)
     (tmp / "sandbox.html").write_text(_render_sandbox_html())
     (tmp / "providers.json").write_text(registry_text())
     if config is not None:

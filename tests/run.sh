@@ -49,6 +49,14 @@ suite_site() {
   "$PYTHON" -m pytest -q -p no:cacheprovider tests/e2e/test_site.py tests/e2e/test_first_visit.py tests/e2e/test_site_config.py
 }
 
+# The agent playground in Chromium as a user: tools checked as typed, a run against the loopback mock,
+# projects kept across a reload and offline, renamed, duplicated, deleted, exported and imported, templates;
+# a project shared as a link (read-only until copied, tools only after consent, a damaged link) and
+# "Download site" unzipped onto a plain static server.
+suite_playground() {
+  "$PYTHON" -m pytest -q -p no:cacheprovider tests/e2e/test_playground.py tests/e2e/test_playground_share.py
+}
+
 # Tools from outside the page in Chromium: MCP servers (the official SDK's, on another origin), user_input,
 # Wikipedia and web pages through loopback servers that answer like the real APIs.
 suite_browser_tools() {
@@ -67,7 +75,7 @@ suite_install() {
   "$PYTHON" -m pytest -q -p no:cacheprovider tests/e2e/test_install.py
 }
 
-SUITES=(cpython pyodide browser_sandbox browser_model browser_runs site browser_tools smolagents install)
+SUITES=(cpython pyodide browser_sandbox browser_model browser_runs site playground browser_tools smolagents install)
 
 selected=("${@:-${SUITES[@]}}")
 summary=()

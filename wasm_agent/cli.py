@@ -212,7 +212,8 @@ def add_site_commands(commands: Any) -> None:
                              help="a package generated code may import: a pure-Python wheel file or a requirement "
                                   "(downloaded with its dependencies, then cached); repeatable")
         command.add_argument("--config", metavar="agent.toml",
-                             help="the site's agent: title, examples, tools, default model… (see `init`)")
+                             help="the site's agent: title, examples, tools, default model… (see `init`), or a project file "
+                                  "exported from the playground (.json)")
         command.add_argument("--packages-url", metavar="URL",
                              help="a Pyodide package distribution (the CDN folder of this Pyodide version, or a "
                                   "mirror) from which the agent fetches compiled packages (numpy…) on demand")

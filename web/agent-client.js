@@ -188,6 +188,7 @@ function toolSpecs(tools = []) {
  * @param {(question: string) => string | Promise<string>} [options.onUserInput]  gives the agent the tool
  *   `user_input(question)`; its answer (or rejection) is what the model's code gets
  * @param {number} [options.maxSteps]
+ * @param {number} [options.planningInterval]  a planning step before step 1 and every that many steps
  * @param {number} [options.timeoutSeconds]  wall time of one code step (default 30)
  * @param {string} [options.instructions]
  * @param {(progress: Progress) => void} [options.onProgress]
@@ -207,6 +208,26 @@ export async function createAgent(options) {
 }
 
 const USER_INPUT = "user_input";
+
+/**
+ * Check a Python tools module as the agent would build it (wasm_agent/tools/source.py), in the agent
+ * worker: `{tools: [names], problems: [{line, message, severity: "error"|"warning"}]}`.
+ * @param {string} source
+ */
+export async function checkPythonTools(source) {
+  const { rpc } = await startRuntime();
+  return rpc.request("tools.check", { source }, { timeoutMs: 10_000 });
+}
+
+/**
+ * Check JS tools' specs (`{name, description, inputs, outputType}`) as the agent would make them:
+ * one problem (a message) or null per spec.
+ */
+export async function checkToolSpecs(tools) {
+  const { rpc } = await startRuntime();
+  return rpc.request("tools.check", { specs: tools.map(({ name, description, inputs, outputType }) =>
+    JSON.parse(JSON.stringify({ name, description, inputs, outputType }))) }, { timeoutMs: 10_000 });
+}
 
 /**
  * The tools of an MCP server, for a settings page: `{tools: [{name, description}]}`, or `{error}`

@@ -13,6 +13,8 @@
 //                  run {agentId, task}      run it; events come back as "event" notifications
 //                  interrupt {agentId}      close {agentId}
 //                  mcp.tools {url, headers} → {tools: [{name, description}]} | {error}  (for settings pages)
+//                  tools.check {source} → {tools: [names], problems: [{line, message, severity}]}  (an editor's check)
+//                  tools.check {specs} → [problem or null]  (JS tool specs without fn)
 //   worker → page  progress {stage, …}      notifications while loading
 //                  event {agentId, event}   one stream event of a run (JSON text)
 //                  call_tool {agentId, name, kwargs}  a JS tool, run in the page
@@ -203,6 +205,13 @@ function pythonMessage(error) {
   const last = String(error?.message ?? error).trim().split("\n").at(-1);
   return error?.type && last.startsWith(`${error.type}: `) ? last.slice(error.type.length + 2) : last;
 }
+
+// A tools module ({source}) or JS tool specs ({specs}), checked with the rules the agent applies.
+rpc.handle("tools.check", ({ source, specs }) => {
+  const checks = pyodide.pyimport("wasm_agent.tools.source");
+  const toJson = pyodide.pyimport("json").dumps;
+  return JSON.parse(toJson(specs ? checks.check_tool_specs(pyodide.toPy(specs)) : checks.check_tool_source(source)));
+});
 
 rpc.handle("mcp.tools", async (server) => JSON.parse(await module.mcp_server_tools(JSON.stringify(server))));
 

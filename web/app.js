@@ -5,6 +5,7 @@ import { ChatView } from "./chat-view.js";
 import { createAgent, enableOffline, startRuntime } from "./wasm-agent.js";
 import { mountRunHistory } from "./history.js";
 import { mountMcpSettings } from "./mcp-settings.js";
+import { mountPlayground } from "./playground/playground.js";
 import { UserQuestions } from "./user-question.js";
 
 const $ = (selector) => document.querySelector(selector);
@@ -70,6 +71,13 @@ mountRunHistory({
   rpc: () => startRuntime().then(({ rpc }) => rpc),
   onResume: (runId, run, { replay } = {}) => runTask(`Resume “${run.title}”`, { resume: { runId, replay } }),
 });
+
+// The agent playground (its own panel); runs there use Model settings' key and, unless the project names one, model.
+// A configured site's start screen is its owner's: no starter templates there.
+$("#templates").hidden = $(".templates-title").hidden = Boolean(SITE);
+const playground = mountPlayground({ root: $("#playground"), openButton: $("#open-playground"), templateList: SITE ? null : $("#templates"),
+  providers: PROVIDERS, pageModel: () => ({ ...state.settings, apiKey: state.apiKey }),
+  onToggle: (open) => { $(".layout").hidden = open; $(".composer").hidden = open; } });
 
 // -- theme ---------------------------------------------------------------------------
 function applyTheme(theme) {
@@ -283,6 +291,7 @@ function getAgent() {
       keySource: "the API key in Model settings", ...local },
     agentType, maxSteps: maxSteps || undefined, tools, pythonTools: state.pythonTools,
     instructions: SITE?.agent.instructions ?? undefined,
+    planningInterval: SITE?.agent.planningInterval ?? undefined,
     additionalAuthorizedImports: SITE?.agent.authorizedImports ?? [],
     mcpServers: [...(SITE?.agent.mcpServers ?? []), ...mcp.servers()],
     // user_input(...) for the model; not for the small in-browser model, whose prompt must stay short
@@ -419,6 +428,11 @@ fetch("build.json").then((response) => response.json()).then((manifest) => {
   note.textContent = " (not in this site: build it again with PyPI reachable, without --no-browser-model)";
   $("#browser-provider").append(note);
 }).catch(() => {});
+
+// A shared link (#project=…) shows its project read-only; the copy a visitor agrees to run opens in the playground.
+if (location.hash.startsWith("#project=")) {
+  import("./playground/share-view.js").then(({ openSharedLink }) => openSharedLink({ onCopy: (copy) => playground.open(copy) }));
+}
 
 updateHint();
 showExamples();

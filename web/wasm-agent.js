@@ -17,7 +17,7 @@ import { ChatView } from "./chat-view.js";
 import { createAgent, enableOffline, startRuntime } from "./agent-client.js";
 import { UserQuestions } from "./user-question.js";
 
-export { Agent, createAgent, enableOffline, listMcpTools, startRuntime } from "./agent-client.js";
+export { Agent, checkPythonTools, checkToolSpecs, createAgent, enableOffline, listMcpTools, startRuntime } from "./agent-client.js";
 
 const STYLE_URL = new URL("chat.css", import.meta.url).href;
 

@@ -68,7 +68,8 @@ def test_a_full_config_becomes_the_pages_site_json(tmp_path, config):
     assert site == {
         "title": "Shouter", "intro": "It shouts.", "basePath": "/my-repo/",
         "examples": [{"label": "", "task": "Shout hello"}, {"label": "Tool", "task": "Shout bye"}],
-        "agent": {"type": "toolcalling", "instructions": "Be loud.", "maxSteps": 4, "authorizedImports": ["six"],
+        "agent": {"type": "toolcalling", "instructions": "Be loud.", "maxSteps": 4, "planningInterval": None,
+                  "authorizedImports": ["six"],
                   "mcpServers": [{"url": "https://tools.example.org/mcp"}]},
         "model": {"provider": "anthropic", "model": "claude-x", "baseUrl": "http://127.0.0.1:9/"},
         "pythonTools": ["tools/tools.py"], "jsTools": "tools/tools.js",

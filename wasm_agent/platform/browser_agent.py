@@ -30,7 +30,7 @@ from ..memory import ActionStep, FinalAnswerStep, PlanningStep, ToolCall
 from ..messages import ChatMessageStreamDelta
 from ..providers import PROVIDERS, REMOTE_PROVIDERS
 from ..tools import Tool
-from ..tools.source import tools_from_source
+from ..tools.source import DeclaredTool, tools_from_source
 from ..tools.builtin import UserInputTool
 from ..tools.web import VisitWebpageTool, WebSearchTool, WikipediaSearchTool
 from ..tools.mcp import MCPClient, MCPError
@@ -84,17 +84,12 @@ def wheels_for_imports(lock_json: str, names_json: str, distribution_lock_json: 
                                    "origin": entry.get("origin", "site")} for entry in entries]})
 
 
-class JsTool(Tool):
+class JsTool(DeclaredTool):
     """A tool whose function lives in the page (`createAgent({tools: [{..., fn}]})`)."""
 
-    skip_forward_signature_validation = True
-
     def __init__(self, spec: dict, call_page: Callable[[str, str], Awaitable[str]]):
-        self.name, self.description = spec["name"], spec.get("description", "")
-        self.inputs = spec.get("inputs") or {}
-        self.output_type = spec.get("outputType") or spec.get("output_type") or "any"
         self._call_page = call_page
-        super().__init__()
+        super().__init__(spec)
 
     async def forward(self, **kwargs: Any) -> Any:
         answer = json.loads(await self._call_page(self.name, json.dumps(to_wire(kwargs))))
@@ -161,7 +156,8 @@ class AgentSession:
         # A small model is given fewer steps: more rarely help it, and each costs the visitor time.
         default_steps = 3 if getattr(model, "prompt_variant", None) == "small" else 10
         common = {"max_steps": int(options.get("maxSteps") or default_steps), "instructions": options.get("instructions"),
-                  "stream_outputs": options.get("stream", True), "step_callbacks": self.step_callbacks}
+                  "stream_outputs": options.get("stream", True), "step_callbacks": self.step_callbacks,
+                  "planning_interval": options.get("planningInterval") or None}
         if options.get("agentType", "code") == "toolcalling":
             self.agent: MultiStepAgent = ToolCallingAgent(tools, model, **common)
         else:
