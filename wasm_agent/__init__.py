@@ -15,6 +15,7 @@ from .errors import (AgentError, AgentExecutionError, AgentGenerationError, Agen
 from .events import ActionOutput, RunResult, ToolOutput
 from .executor import CodeOutput, ExecutionLimits, Executor, SandboxExecutor
 from .executor.inprocess import InProcessExecutor
+from .executor.pool import SandboxPoolTimeoutError, configure_sandboxes
 from .memory import (ActionStep, AgentMemory, FinalAnswerStep, MemoryStep, PlanningStep, SystemPromptStep,
                      TaskStep, Timing, ToolCall)
 from .messages import (ChatMessage, ChatMessageStreamDelta, ChatMessageToolCall, MessageRole, TokenUsage,
@@ -54,7 +55,7 @@ __all__ = [
     "MultiStepAgent", "PlanningStep", "RunResult", "ScriptedModel", "SystemPromptStep", "TaskStep",
     "Timing", "TokenUsage", "Tool", "ToolCall", "ToolCallDelta", "ToolCallingAgent", "ToolDefinitionError",
     "ToolOutput", "tool", "MCPClient", "ToolCollection", "UserInputTool", "VisitWebpageTool", "WebSearchTool",
-    "WikipediaSearchTool",
+    "WikipediaSearchTool", "configure_sandboxes", "SandboxPoolTimeoutError",
     # smolagents' names (docs/smolagents.md)
     "AgentAudio", "AgentImage", "AgentLogger", "AgentText", "AgentType", "MODEL_REGISTRY", "OpenAIServerModel",
     "agglomerate_stream_deltas", "handle_agent_output_types", "BASE_BUILTIN_MODULES", "CallbackRegistry",

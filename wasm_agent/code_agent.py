@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import json
 import time
+import weakref
 from typing import Any, AsyncIterator, Callable, Iterable, Mapping
 
+from . import platform
 from .agent import MultiStepAgent, _short
 from .errors import AgentExecutionError
 from .events import ActionOutput, StreamEvent, ToolOutput
 from .executor import Executor, create_executor
+from .executor.pooled_executor import release_when_dropped
 from .memory import ActionStep, Timing, ToolCall
 from .messages import content_text
 from .models.base import Model
@@ -42,6 +45,8 @@ class CodeAgent(MultiStepAgent):
         self.executor = executor or create_executor(
             executor_type, additional_authorized_imports=self.additional_authorized_imports,
             **(executor_kwargs or {}))
+        # A dropped agent gives its sandbox back (or ends the one it made) without waiting for close().
+        self._release_when_dropped = weakref.finalize(self, release_when_dropped(self.executor, executor is None))
         self._tools_sent = False
         self._tool_log: list[dict] = []  # calls made by the running code, when runs are saved
 
@@ -158,14 +163,28 @@ class CodeAgent(MultiStepAgent):
                          observation=observation, tool_call=call)
         yield ActionOutput(output=result.output, is_final_answer=result.is_final_answer)
 
+    async def _run(self, *args: Any, **kwargs: Any) -> AsyncIterator[StreamEvent]:
+        try:
+            async for event in super()._run(*args, **kwargs):
+                yield event
+        finally:  # between runs a pooled sandbox serves other agents
+            await self.executor.release()
+
     async def close(self) -> None:
         await self.executor.close()
+        self._release_when_dropped.detach()
 
     def to_dict(self) -> dict:
         return {**super().to_dict(), "use_structured_outputs_internally": self.use_structured_outputs_internally}
 
     async def __aenter__(self) -> "CodeAgent":
         return self
+
+    def __enter__(self) -> "CodeAgent":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        platform.block_on(self.close())
 
     async def __aexit__(self, *exc: Any) -> None:
         await self.close()

@@ -112,7 +112,7 @@ def readme_scripted_quickstart() -> str:
 def test_readme_quickstart_runs_in_the_default_sandbox_from_the_wheel(user):
     script = readme_scripted_quickstart()
     assert "executor_type" not in script
-    script += "\nimport wasm_agent\nprint(wasm_agent.__file__)\nprint(type(agent.executor).__name__)\n"
+    script += "\nimport wasm_agent\nprint(wasm_agent.__file__)\nprint(type(agent.executor.sandbox).__name__)\n"
     result = run(user, str(user["bin"] / "python"), "-c", script)
     assert result.returncode == 0, result.stderr[-3000:]
     lines = result.stdout.splitlines()[-2:]  # after the agent's own log of the run

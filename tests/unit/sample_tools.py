@@ -1,5 +1,7 @@
 """Tools that several test files give their agents."""
 
+import asyncio
+
 from wasm_agent import tool
 
 
@@ -23,3 +25,14 @@ def divide(a: float, b: float) -> float:
         b: Denominator.
     """
     return a / b
+
+
+@tool
+async def wait_long(seconds: float) -> str:
+    """Sleep on the host, asynchronously.
+
+    Args:
+        seconds: How long.
+    """
+    await asyncio.sleep(seconds)
+    return "woke"

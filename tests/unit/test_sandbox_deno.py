@@ -15,7 +15,7 @@ import typing
 
 import pytest
 from deno_sandbox import require_deno_sandbox
-from sample_tools import add, divide
+from sample_tools import add, divide, wait_long
 
 from wasm_agent import CodeAgent, ScriptedModel, resources, tool
 from wasm_agent.errors import ExecutorUnavailableError
@@ -27,17 +27,6 @@ pytestmark = pytest.mark.cpython_only
 sandbox = require_deno_sandbox()
 
 SECRET = "wasm-agent-test-secret-7f3a"
-
-
-@tool
-async def wait_long(seconds: float) -> str:
-    """Sleep on the host, asynchronously.
-
-    Args:
-        seconds: How long.
-    """
-    await asyncio.sleep(seconds)
-    return "woke"
 
 
 @tool
@@ -96,9 +85,9 @@ async def test_state_prints_and_tool_calls_cross_the_boundary(executor):
 async def test_default_executor_on_cpython_is_the_deno_sandbox():
     agent = CodeAgent([add], ScriptedModel([code("final_answer(add(20, 22))")]))
     try:
-        assert isinstance(agent.executor, sandbox.DenoSandboxExecutor)
         assert await agent.arun("Add") == 42
-        assert list(agent.executor.logs) == []  # a clean boot says nothing
+        assert isinstance(agent.executor.sandbox, sandbox.DenoSandboxExecutor)  # borrowed from the pool
+        assert list(agent.executor.sandbox.logs) == []  # a clean boot says nothing
     finally:
         await agent.close()
 

@@ -57,7 +57,11 @@ def _platform_sandbox_factory() -> Callable[..., Executor] | None:
         from .sandbox import default_sandbox_factory
     except ImportError:
         return None
-    return default_sandbox_factory()
+    if default_sandbox_factory() is None:
+        return None
+    from .pooled_executor import PooledSandboxExecutor  # sandboxes borrowed from the process's pool, run by run
+
+    return PooledSandboxExecutor
 
 
 __all__ = ["CodeOutput", "EXECUTOR_TYPES", "ExecutionLimits", "Executor", "SandboxExecutor", "create_executor",

@@ -67,6 +67,12 @@ class Executor(ABC):
         does nothing; the agent also awaits `interrupt()` on its loop.
         """
 
+    async def start(self) -> None:
+        """Get ready now (boot a sandbox), so that the first run does not wait for it."""
+
+    async def release(self) -> None:
+        """The agent's run is over. A pooled executor gives its sandbox back; others keep theirs."""
+
     async def close(self) -> None:
         """Release what the executor holds; it cannot be used afterwards."""
 

@@ -148,6 +148,9 @@ class DenoSandboxExecutor(Executor):
     async def reset(self) -> None:
         await self._on_host(self._reset())
 
+    async def start(self) -> None:
+        await self._on_host(self._start())
+
     async def run(self, code: str) -> CodeOutput:
         return await self._on_host(self._run(code))
 
@@ -208,6 +211,11 @@ class DenoSandboxExecutor(Executor):
                         "options": {"memoryMb": self.limits.max_memory_mb or DEFAULT_MEMORY_MB, "bridge": self.bridge,
                                     "spare": self.spare, "graceMs": STOP_GRACE_SECONDS * 1000,
                                     "bootTimeoutMs": self.startup_timeout * 1000}})
+
+    async def _start(self) -> None:
+        await self._ensure_open()
+        # Answered once the sandbox is ready (requests wait for it): the boot is over when this returns.
+        await self.host.request(self.sandbox_id, "send_variables", timeout=self.startup_timeout, variables={})
 
     async def _run(self, code: str) -> CodeOutput:
         # One run at a time: a cancelled run may still be stopping when the next one comes.
