@@ -161,7 +161,10 @@ export class SandboxWorkers {
       key: state.key,
       gate: state.gate.buffer,
       maxMemoryBytes: (this.#options.memoryMb ?? 0) * 1024 * 1024,
-      endOnKill: true,
+      // Off: with the KILL getter installed, user interrupts of running code were missed now and then
+      // (the sandbox restarted and lost its variables); a code that ignores its time limit can then
+      // keep a core busy after its worker is replaced (Deno cannot end a worker spinning in wasm).
+      endOnKill: false,
       snapshot,
       makeSnapshot: Boolean(this.#options.onSnapshot),
       wasmModule: true, // comes in its own message when compiled, while the worker imports Pyodide
@@ -174,8 +177,10 @@ export class SandboxWorkers {
 
   /** Terminate a worker; the spare (or a new worker) takes over. Tell the host unless it asked. */
   #replace(state, reason, requested = false) {
-    Atomics.store(state.interrupt, 0, KILL); // code still running: out of Python first, or it keeps its thread
-    Atomics.notify(state.interrupt, 0); // and out of a time.sleep
+    if (state.runs.size) { // code still running: out of Python first, or it keeps its thread
+      Atomics.store(state.interrupt, 0, KILL);
+      Atomics.notify(state.interrupt, 0); // and out of a time.sleep
+    }
     state.worker.terminate();
     if (state === this.#spare) {
       this.#spare = null;
