@@ -24,7 +24,7 @@ one token per three characters; the budget keeps a margin for the error.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 from .errors import AgentError
 
@@ -42,16 +42,21 @@ def estimate_tokens(text: str | None) -> int:
     return digits + (len(text) - digits + 2) // 3
 
 
-def messages_tokens(messages: Sequence[Any]) -> int:
+def messages_tokens(messages: Sequence[Any], estimate: Callable[[str], int] = estimate_tokens) -> int:
     total = 0
     for message in messages:
         content = message.content if hasattr(message, "content") else message.get("content")
         if isinstance(content, list):
             content = " ".join(str(part.get("text", "")) for part in content if isinstance(part, dict))
-        total += PER_MESSAGE_TOKENS + estimate_tokens(content if isinstance(content, str) else str(content or ""))
+        total += PER_MESSAGE_TOKENS + estimate(content if isinstance(content, str) else str(content or ""))
         for call in getattr(message, "tool_calls", None) or ():
-            total += estimate_tokens(str(call.arguments)) + PER_MESSAGE_TOKENS
+            total += estimate(str(call.arguments)) + PER_MESSAGE_TOKENS
     return total
+
+
+def _at_most_tokens(text: str) -> int:
+    """A bound on `estimate_tokens(text)` that needs no scan of the text: one token per character, plus one."""
+    return len(text) + 1
 
 
 def cut_middle(text: str, max_tokens: int) -> str:
@@ -107,7 +112,9 @@ class ContextBudget:
         return text if text is None else cut_middle(text, self.observation_tokens)
 
     def fits(self, messages: Sequence[Any]) -> bool:
-        return messages_tokens(messages) <= self.prompt_tokens
+        # Most calls fit by far: the bound, which scans no text, decides those on every step.
+        limit = self.prompt_tokens
+        return messages_tokens(messages, _at_most_tokens) <= limit or messages_tokens(messages) <= limit
 
 
 def fit_steps(head: list, steps: list, budget: ContextBudget, summary_mode: bool = False) -> list:

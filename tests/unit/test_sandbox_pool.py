@@ -198,8 +198,9 @@ def test_a_dropped_agent_gives_its_sandbox_back_fresh():
     resets = sandbox.resets
     del a
     gc.collect()
-    assert wait_until(lambda: sandbox.resets == resets + 1) and sandbox.namespace == {}  # reset at once, before anyone asks
-    assert pool.sandboxes[0].owner is None and not pool.sandboxes[0].busy
+    # Reset at once, before anyone asks (the pool marks it free just after its reset returns).
+    assert wait_until(lambda: sandbox.resets == resets + 1 and not pool.sandboxes[0].busy)
+    assert sandbox.namespace == {} and pool.sandboxes[0].owner is None
 
 
 def test_with_block_closes_the_agent_and_its_sandbox_serves_the_next():

@@ -245,6 +245,8 @@ class SandboxPool:
             for sandbox in self.sandboxes:
                 if sandbox.owner is owner:
                     sandbox.owner = None
+            for sandbox in dirty:  # busy from here: no agent may take it before its reset is over
+                sandbox.busy = sandbox.preparing = True
         for sandbox in dirty:
             self._prepare(sandbox, lambda executor: executor.reset())
 
@@ -257,16 +259,16 @@ class SandboxPool:
             if settings is None or self._closed or missing <= 0:
                 return
             new = [self._new_sandbox(settings, key) for _ in range(missing)]
+            for sandbox in new:  # busy until booted: taken now, its boot would race the agent's run
+                sandbox.busy = sandbox.preparing = True
             self.sandboxes.extend(new)
             self.created += len(new)
         for sandbox in new:
             self._prepare(sandbox, lambda executor: executor.start())
 
     def _prepare(self, sandbox: PooledSandbox, step: Callable[[Executor], Awaitable[None]]) -> None:
-        """Reset or boot a sandbox in a thread of its own; it is busy until then, idle and fresh after."""
-        with self._lock:
-            sandbox.busy = sandbox.preparing = True
-
+        """Reset or boot a sandbox in a thread of its own; the caller marked it busy (and preparing)
+        under the lock that found it, and it is idle and fresh after."""
         def prepare() -> None:
             try:
                 asyncio.run(step(sandbox.executor))
