@@ -79,6 +79,7 @@ SUITES=(cpython pyodide browser_sandbox browser_model browser_runs site playgrou
 
 selected=("${@:-${SUITES[@]}}")
 summary=()
+failures=()
 failed=0
 for name in "${selected[@]}"; do
   if ! declare -F "suite_$name" >/dev/null; then
@@ -87,15 +88,25 @@ for name in "${selected[@]}"; do
   fi
   echo "==> $name"
   start=$SECONDS
-  if "suite_$name"; then
+  log=$(mktemp)
+  # The output goes to the terminal and to a log, so that a failure's lines can be repeated under the summary.
+  if "suite_$name" 2>&1 | tee "$log"; then
     summary+=("ok    $name ($((SECONDS - start)) s)")
   else
-    summary+=("FAIL  $name ($((SECONDS - start)) s, exit $?)")
+    status=${PIPESTATUS[0]}
+    summary+=("FAIL  $name ($((SECONDS - start)) s, exit $status)")
+    failures+=("--- $name" "$(grep -E '^(FAILED|ERROR|XPASS)|^CI: |^  tests/|Error:' "$log" | tail -n 40)")
     failed=1
   fi
+  rm -f "$log"
 done
 
 echo
 echo "==> summary"
 printf '%s\n' "${summary[@]}"
+if [ ${#failures[@]} -gt 0 ]; then
+  echo
+  echo "==> what failed"
+  printf '%s\n' "${failures[@]}"
+fi
 exit $failed
