@@ -314,10 +314,11 @@ export class SandboxClient {
     run.stopping = reason;
     this.#send({ type: "interrupt" });
     // Isolated: the interrupt buffer raises KeyboardInterrupt within milliseconds. Otherwise only a
-    // run waiting on a tool can stop this way (the pending call fails): past the grace, or at once
-    // when no tool call is under way, the worker is replaced.
+    // run waiting on a tool can stop this way (the pending call fails, which on a busy machine can
+    // take a while to travel): past the grace, or at once when no tool call is under way, the worker
+    // is replaced.
     const buffer = this.info?.interrupts === true; // Deno's workers have it with either bridge
-    const graceMs = buffer ? this.options.graceMs : this.#toolCallsInFlight > 0 ? 200 : 0;
+    const graceMs = buffer || this.#toolCallsInFlight > 0 ? this.options.graceMs : 0;
     let timer;
     await Promise.race([run.finished, new Promise((resolve) => { timer = setTimeout(resolve, graceMs); })]);
     clearTimeout(timer);
