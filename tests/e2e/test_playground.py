@@ -1,7 +1,8 @@
 """The agent playground in Chromium, as a person uses it: write tools (a schema mistake is flagged
 at its line, then fixed), run a task that calls them against the loopback OpenAI-compatible mock,
-keep the project across a reload, rename, duplicate, delete, export and import it, and start from
-a template. The tests run in order on one page; screenshots go to tests/e2e/artifacts/playground-*.
+keep the project across a reload, rename, duplicate, delete, export and import it, start from
+a template, and let generated code import a package of the site only while its box is checked.
+The tests run in order on one page; screenshots go to tests/e2e/artifacts/playground-*.
 """
 
 from __future__ import annotations

@@ -223,7 +223,8 @@ def test_the_site_zip_replaces_the_sites_agent_and_keeps_its_runtime(built_site,
     assert manifest["version"] != "0123456789abcdef"  # its own cache in the service worker
     assert manifest["files"] == {name: len(data) for name, data in files.items()
                                  if name not in ("build.json", "models/small.gguf")}
-    assert result["notes"] == [] and result["files"] == 7
+    assert result["notes"] == ["It includes the in-browser model (0.0 MB): its visitors can use it with no key."]
+    assert result["files"] == 7
 
 
 def test_without_the_in_browser_models_weights_the_zip_leaves_that_model_out_and_says_so(built_site, tmp_path):

@@ -53,6 +53,11 @@ export async function siteZip(project, { onProgress = () => {}, root = SITE_ROOT
     if (onDemand.length) notes.push("The in-browser model's files could not be fetched (offline?): the site is "
       + "made without it, and its visitors choose a provider.");
   }
+  if (model.size) {
+    const bytes = [...model.values()].reduce((sum, blob) => sum + blob.size, 0);
+    notes.push(`It includes the in-browser model${manifest.browserModel.name ? ` ${manifest.browserModel.name}` : ""} `
+      + `(${(bytes / 1e6).toFixed(1)} MB): its visitors can use it with no key.`);
+  }
   const files = { ...Object.fromEntries(runtime.map(([path]) => [path, fetched.get(path)])) };
   for (const [path, text] of Object.entries(own)) files[path] = new Blob([text]);
   const sizes = Object.fromEntries(Object.entries(files).filter(([path]) => !onDemand.includes(path))
