@@ -199,6 +199,17 @@ def test_a_damaged_link_says_so_and_the_page_works(browser, server, link, mock, 
         page.close()
 
 
+def download_site(ui, folder: Path, shot: str) -> Path:
+    """Click "Download site", keep the zip in `folder` and wait for the status line to say it is done."""
+    with ui.expect_download(timeout=300_000) as download:
+        ui.click("#pg-share #download-site")
+    path = folder / download.value.suggested_filename
+    download.value.save_as(path)
+    ui.wait_for_function("document.querySelector('.project-actions-status').textContent.startsWith('Site downloaded')")
+    screenshot(ui, shot)
+    return path
+
+
 @pytest.fixture(scope="module")
 def downloaded(visitor, server, tmp_path_factory):
     """The site zip the visitor downloads, offline: every file from the service worker's cache."""
@@ -207,12 +218,7 @@ def downloaded(visitor, server, tmp_path_factory):
     visitor.context.set_offline(True)
     before = len(server.requests)
     try:
-        with ui.expect_download(timeout=120_000) as download:
-            ui.click("#pg-share #download-site")
-        path = tmp_path_factory.mktemp("download") / download.value.suggested_filename
-        download.value.save_as(path)
-        ui.wait_for_function("document.querySelector('.project-actions-status').textContent.startsWith('Site downloaded')")
-        screenshot(ui, "share-5-downloaded")
+        path = download_site(ui, tmp_path_factory.mktemp("download"), "share-5-downloaded")
     finally:
         visitor.context.set_offline(False)
     assert [request for request in server.requests[before:] if request != "/sw.js"] == []
@@ -290,12 +296,7 @@ def test_the_unzipped_site_on_a_plain_host_opens_on_the_agent_and_gives_the_same
 def downloaded_with_model(visitor, tmp_path_factory):
     """The site zip the visitor downloads online: the in-browser model's weights come from the site."""
     ui = visitor.page
-    with ui.expect_download(timeout=300_000) as download:
-        ui.click("#pg-share #download-site")
-    path = tmp_path_factory.mktemp("download-model") / download.value.suggested_filename
-    download.value.save_as(path)
-    ui.wait_for_function("document.querySelector('.project-actions-status').textContent.startsWith('Site downloaded')")
-    screenshot(ui, "share-7-downloaded-with-model")
+    path = download_site(ui, tmp_path_factory.mktemp("download-model"), "share-7-downloaded-with-model")
     assert ui.text_content(".project-actions-status").endswith(
         "It includes the in-browser model SmolLM2-135M-Instruct (Q4_1) (98.4 MB): its visitors can use it with no key.")
     return path
