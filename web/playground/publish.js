@@ -54,7 +54,7 @@ export async function siteZip(project, { onProgress = () => {}, root = SITE_ROOT
       + "made without it, and its visitors choose a provider.");
   }
   if (model.size) {
-    const bytes = [...model.values()].reduce((sum, blob) => sum + blob.size, 0);
+    const bytes = manifest.browserModel.bytes ?? [...model.values()].reduce((sum, blob) => sum + blob.size, 0); // the weights
     notes.push(`It includes the in-browser model${manifest.browserModel.name ? ` ${manifest.browserModel.name}` : ""} `
       + `(${(bytes / 1e6).toFixed(1)} MB): its visitors can use it with no key.`);
   }
