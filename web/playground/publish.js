@@ -23,6 +23,7 @@ const SITE_ROOT = new URL("../", import.meta.url); // this module lives in <site
  * @returns {Promise<{blob: Blob, files: number, bytes: number, notes: string[]}>}
  */
 export async function siteZip(project, { onProgress = () => {}, root = SITE_ROOT, siteFiles = projectSiteFiles } = {}) {
+  onProgress({ message: "Making the agent's site.json in the agent worker", loaded: 0, total: 0 });
   const own = await siteFiles(checkProject(project));
   const manifest = await fetchOk(new URL("build.json", root)).then((response) => response.json());
   // The runtime: every file of this build, except this site's own agent (site.json, tools/).
