@@ -24,12 +24,13 @@ The file never holds a key: the site is public, so a key in it would be
 everybody's. Every error names the file, the line and the key. Paths are
 relative to the file's folder. `load_config` checks everything it can before
 anything is built (tool files are imported on CPython to find their tools);
-`site_json` is what the page reads (site.json in the built site).
+`site_json` is what the page reads (site.json in the built site), made by
+wasm_agent/site_config.py.
 
 A playground project (web/playground/project.js: agent.toml's fields as JSON, with the tool sources
-inline) is a config too: `load_config("project.json")` turns it into agent.toml, tools.py and tools.js
-(`project_config_files`) and reads those, so `build --config project.json` makes the site.json and
-tools/ that the page's "Download site" makes for that project.
+inline) is a config too: `load_config("project.json")` checks it as the agent.toml, tools.py and
+tools.js it stands for (`project_config_files`), and `build --config project.json` writes the files
+of wasm_agent/site_config.py's `project_site_files`, which the page's "Download site" calls too.
 """
 
 from __future__ import annotations
@@ -47,6 +48,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from wasm_agent.providers import PROVIDERS
+from wasm_agent.site_config import PROJECT_FORMAT, PROJECT_TOOL_PATHS, project_site_files, site_json, site_json_text
 
 from .wheel import BuildError
 
@@ -85,18 +87,18 @@ class SiteConfig:
     model: str | None = None
     base_url: str | None = None
 
+    project: dict[str, Any] | None = None  # the playground project this config was read from, if any
+
     def site_json(self) -> dict[str, Any]:
         """What the page reads (site.json); tool files are named as the build places them (tools/)."""
-        return {
-            "title": self.title, "intro": self.intro, "examples": self.examples, "basePath": self.base_path,
-            "agent": {"type": self.agent_type, "instructions": self.instructions, "maxSteps": self.max_steps,
-                      "planningInterval": self.planning_interval,
-                      "authorizedImports": self.authorized_imports,
-                      "mcpServers": [{"url": url} for url in self.mcp_servers]},
-            "model": {"provider": self.provider, "model": self.model, "baseUrl": self.base_url},
-            "pythonTools": [f"tools/{path.name}" for path in self.python_tools],
-            "jsTools": f"tools/{self.js_tools.name}" if self.js_tools else None,
-        }
+        return site_json(
+            {"title": self.title, "intro": self.intro, "examples": self.examples},
+            {"type": self.agent_type, "instructions": self.instructions, "max_steps": self.max_steps,
+             "planning_interval": self.planning_interval, "authorized_imports": self.authorized_imports,
+             "mcp_servers": self.mcp_servers},
+            {"provider": self.provider, "model": self.model, "base_url": self.base_url},
+            python_tools=[f"tools/{path.name}" for path in self.python_tools],
+            js_tools=f"tools/{self.js_tools.name}" if self.js_tools else None, base_path=self.base_path)
 
 
 def load_config(path: Path | str) -> SiteConfig:
@@ -279,23 +281,24 @@ def _wheel(value: str, where: _Locator) -> str:
 
 
 def write_site_config(config: SiteConfig, site: Path) -> None:
-    """site.json and the tool files (in tools/) of a configured site."""
-    import json
-    import shutil
-
+    """site.json and the tool files (in tools/) of a configured site; a project's are the files the
+    playground's "Download site" writes (wasm_agent/site_config.py makes both)."""
+    (site / "tools").mkdir(exist_ok=True)
+    if config.project is not None:
+        for name, text in project_site_files(config.project).items():
+            (site / name).write_text(text, encoding="utf-8")
+        return
     files = [*config.python_tools, *([config.js_tools] if config.js_tools else [])]
     names = [path.name for path in files]
     if len(set(names)) < len(names):
         raise ConfigError(f"{config.path}: agent.python_tools / agent.js_tools: two tool files share a name "
                           f"({', '.join(sorted(names))}); rename one")
-    (site / "tools").mkdir(exist_ok=True)
     for path in files:
         shutil.copy2(path, site / "tools" / path.name)
-    (site / "site.json").write_text(json.dumps(config.site_json(), indent=1) + "\n")
+    (site / "site.json").write_text(site_json_text(config.site_json()), encoding="utf-8")
 
 
-PROJECT_FORMAT = "wasm-agent-project"
-PROJECT_TOOL_FILES = {"python_tools": "tools.py", "js_tools": "tools.js"}  # as the page's "Download site" names them
+PROJECT_TOOL_FILES = {key: Path(path).name for key, path in PROJECT_TOOL_PATHS.items()}  # as a project's site names them
 
 
 def project_config_files(project: dict[str, Any]) -> dict[str, str]:
@@ -362,6 +365,8 @@ def _load_project(path: Path) -> SiteConfig:
     for name, text in files.items():
         (folder / name).write_text(text, encoding="utf-8")
     try:
-        return load_config(folder / "agent.toml")
+        config = load_config(folder / "agent.toml")
     except ConfigError as error:
         raise ConfigError(f"{path} (as {error})") from None
+    config.project = project
+    return config

@@ -52,9 +52,11 @@ suite_site() {
 # The agent playground in Chromium as a user: tools checked as typed, a run against the loopback mock,
 # projects kept across a reload and offline, renamed, duplicated, deleted, exported and imported, templates;
 # a project shared as a link (read-only until copied, tools only after consent, a damaged link) and
-# "Download site" unzipped onto a plain static server.
+# "Download site" unzipped onto a plain static server, and of a site with the in-browser model (its weights
+# come from .cache/browser-model/, as for browser_model).
 suite_playground() {
-  "$PYTHON" -m pytest -q -p no:cacheprovider tests/e2e/test_playground.py tests/e2e/test_playground_share.py
+  "$PYTHON" build/browser_model.py --fetch-only >/dev/null &&
+    "$PYTHON" -m pytest -q -p no:cacheprovider tests/e2e/test_playground.py tests/e2e/test_playground_share.py
 }
 
 # Tools from outside the page in Chromium: MCP servers (the official SDK's, on another origin), user_input,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import time
 import weakref
 from typing import Any, AsyncIterator, Callable, Iterable, Mapping
@@ -148,10 +149,12 @@ class CodeAgent(MultiStepAgent):
         if result.error is not None:
             if logs:
                 step.observations = budget.cap_observation(f"Execution logs:\n{logs.rstrip()}")
-            if "ModuleNotFoundError" in result.error:  # for the developer, not the model
+            error = result.error
+            if "ModuleNotFoundError" in error:  # for the developer, not the model
                 self.logger.log_error("The code imports a module the sandbox does not have: give the agent "
                                       "`additional_authorized_imports` (the module's wheel must be available).")
-            raise AgentExecutionError(budget.cap_observation(result.error))
+                error += _unauthorized_note(error, self.additional_authorized_imports)
+            raise AgentExecutionError(budget.cap_observation(error))
         observation = f"Execution logs:\n{logs.rstrip()}" if logs else ""
         if not result.is_final_answer:
             observation += f"{chr(10) if observation else ''}Last output from code snippet:\n{_short(result.output)}"
@@ -206,3 +209,12 @@ def _code_of_json_answer(text: str) -> str:
     if not isinstance(data, dict) or not isinstance(data.get("code"), str):
         return text
     return f"Thought: {data.get('thought', '')}\n<code>\n{data['code']}\n</code>"
+
+
+def _unauthorized_note(error: str, authorized: list[str]) -> str:
+    """Says so when the module the code missed is not one this agent may import (its package is not installed)."""
+    missing = re.search(r"No module named '([\w.]+)'", error)
+    if missing is None or missing.group(1).split(".")[0] in {name.split(".")[0] for name in authorized}:
+        return ""
+    return (f"\n{missing.group(1)!r} is not among the modules this agent may import (beyond the standard "
+            f"library, it may import: {', '.join(authorized) or 'nothing'}).")

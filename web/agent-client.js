@@ -230,6 +230,17 @@ export async function checkToolSpecs(tools) {
 }
 
 /**
+ * The site.json and tool files (by path in the site) of a playground project, made in the agent worker by
+ * wasm_agent/site_config.py: the same bytes `wasm-agent build --config project.json` writes.
+ * @param {object} project  a project (web/playground/project.js)
+ * @returns {Promise<Record<string, string>>}
+ */
+export async function projectSiteFiles(project) {
+  const { rpc } = await startRuntime();
+  return rpc.request("site.files", { project }, { timeoutMs: 10_000 });
+}
+
+/**
  * The tools of an MCP server, for a settings page: `{tools: [{name, description}]}`, or `{error}`
  * saying why it cannot be used from this page (unreachable, no CORS, credentials refused).
  * @param {{url: string, headers?: Record<string, string>}} server

@@ -136,11 +136,14 @@ async function takeSandbox() {
   return entry;
 }
 
-/** An agent is done with its sandbox: the boot one is reset for the next agent, others are closed. */
+/**
+ * An agent is done with its sandbox: the boot one is reset for the next agent (without this one's
+ * packages: the next may not be authorized to import them), others are closed.
+ */
 function releaseSandbox(entry) {
   entry.session = null;
   if (entry.sandboxId === firstSandboxId) {
-    entry.client.reset().catch(() => {});
+    entry.client.reset({ packages: false }).catch(() => {});
     return;
   }
   sandboxes.delete(entry.sandboxId);
@@ -211,6 +214,12 @@ rpc.handle("tools.check", ({ source, specs }) => {
   const checks = pyodide.pyimport("wasm_agent.tools.source");
   const toJson = pyodide.pyimport("json").dumps;
   return JSON.parse(toJson(specs ? checks.check_tool_specs(pyodide.toPy(specs)) : checks.check_tool_source(source)));
+});
+
+// A playground project's site.json and tool files, by path: what `build --config project.json` writes.
+rpc.handle("site.files", ({ project }) => {
+  const json = pyodide.pyimport("json");
+  return JSON.parse(json.dumps(pyodide.pyimport("wasm_agent.site_config").project_site_files(json.loads(JSON.stringify(project)))));
 });
 
 rpc.handle("mcp.tools", async (server) => JSON.parse(await module.mcp_server_tools(JSON.stringify(server))));

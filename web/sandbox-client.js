@@ -117,11 +117,15 @@ export class SandboxClient {
   /**
    * Forget the variables and imports of earlier runs: a fresh worker (the warm spare when there is one)
    * once code has run in this one, since that code may have changed anything in its interpreter.
-   * Tools and installed packages come along.
+   * Tools come along; installed packages too, unless `packages` is false (for a next user who may not
+   * be authorized to import them: then the fresh worker has none).
+   * @param {{packages?: boolean}} [options]
    */
-  async reset() {
+  async reset({ packages = true } = {}) {
     this.#variables = {};
-    if (!this.#used) return void await this.#request("reset", {});
+    const dropPackages = !packages && Object.keys(this.#wheels).length > 0;
+    if (dropPackages) this.#wheels = {};
+    if (!this.#used && !dropPackages) return void await this.#request("reset", {});
     this.#renew();
     this.options.onEvent({ type: "reset" });
     await this.#whenReady();

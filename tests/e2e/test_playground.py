@@ -1,17 +1,23 @@
 """The agent playground in Chromium, as a person uses it: write tools (a schema mistake is flagged
 at its line, then fixed), run a task that calls them against the loopback OpenAI-compatible mock,
-keep the project across a reload, rename, duplicate, delete, export and import it, and start from
-a template. The tests run in order on one page; screenshots go to tests/e2e/artifacts/playground-*.
+keep the project across a reload, rename, duplicate, delete, export and import it, start from
+a template, and let generated code import a package of the site only while its box is checked.
+The tests run in order on one page; screenshots go to tests/e2e/artifacts/playground-*.
 """
 
 from __future__ import annotations
 
 import json
 import re
+import sys
+from pathlib import Path
 
 import pytest
 from tests.providers.mcp_process import mcp_server
 from site_pages import MockProviderServer, SitePage, SiteServer, build_site, screenshot
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "unit"))
+from wheel_factory import make_wheel  # noqa: E402
 
 KEY = "sk-playground-key"
 
@@ -54,6 +60,9 @@ FINAL_STEP = """Thought: Done.
 final_answer(f"{loud} appears {counts['the']} times")
 </code>"""
 
+EXTRA_MODULE = "def greet(name):\n    return f'hello {name}, from the wa_extra package'\n"
+IMPORTING_STEP = "Thought: I use the package.\n<code>\nimport wa_extra\nfinal_answer(wa_extra.greet('Ada'))\n</code>"
+
 
 @pytest.fixture(scope="module")
 def mock():
@@ -64,7 +73,9 @@ def mock():
 @pytest.fixture(scope="module")
 def site(browser, tmp_path_factory, mock):
     out = tmp_path_factory.mktemp("playground") / "dist"
-    build_site(out, browser_model="engine", log=lambda *_: None)  # the page loads wllama; no weights needed
+    extra = make_wheel(tmp_path_factory.mktemp("wheels"), "wa-extra", files={"wa_extra.py": EXTRA_MODULE})
+    # The page loads wllama (no weights needed); the site ships one extra package generated code may import.
+    build_site(out, browser_model="engine", extra_wheels=(extra,), log=lambda *_: None)
     server = SiteServer(out, port=0).start()
     page = SitePage(browser, server.url, viewport=(1440, 1000)).open()
     page.configure(base_url=mock.openai_base, model="mock-coder", api_key=KEY)
@@ -312,4 +323,41 @@ def test_the_mcp_template_runs_a_tool_of_an_mcp_server(site, mock):
     assert page.locator("#pg-runs tbody tr td.pg-run-outcome").inner_text() == "Answered: 5"
     assert "add(" in json.dumps(mock.requests[-1].json["messages"])  # the server's tools were in the prompt
     screenshot(page, "playground-mcp-template")
+    assert site.errors == []
+
+
+def test_a_package_of_the_site_is_importable_only_when_its_box_is_checked(site, mock):
+    page = site.page
+    if page.is_hidden("#playground"):
+        page.click("#open-playground")
+    page.click("#pg-new")
+    page.fill("#pg-name", "Package agent")
+    box = page.get_by_role("checkbox", name="wa_extra")
+    assert page.locator("#pg-wheels input[name=wheel]").evaluate_all("boxes => boxes.map((box) => box.value)") == ["wa_extra"]
+    assert not box.is_checked()
+    box.check()
+    wait_saved(page)
+    mock.script(IMPORTING_STEP)
+    page.fill("#pg-task", "Greet Ada with the package.")
+    page.click("#pg-run")
+    outcome = page.locator("#pg-runs tbody tr td.pg-run-outcome").first
+    outcome.wait_for(timeout=120_000)
+    assert outcome.inner_text() == "Answered: hello Ada, from the wa_extra package"
+    system = json.dumps(mock.requests[-1].json["messages"][0])
+    assert "wa_extra" in system  # the model is told it may import the package
+    page.locator("#pg-wheels").scroll_into_view_if_needed()
+    screenshot(page, "playground-package-checked")
+
+    box.uncheck()
+    wait_saved(page)
+    mock.script(IMPORTING_STEP, "Thought: The package is not there.\n<code>\nfinal_answer('no package')\n</code>")
+    page.fill("#pg-task", "Greet Ada with the package again.")
+    page.click("#pg-run")
+    page.locator("#pg-runs tbody tr").nth(1).wait_for(timeout=120_000)
+    assert page.locator("#pg-runs tbody tr td.pg-run-outcome").first.inner_text() == "Answered: no package"
+    error = page.locator("#pg-log .step-error").first.inner_text()
+    assert "ModuleNotFoundError: No module named 'wa_extra'" in error, error
+    assert "'wa_extra' is not among the modules this agent may import" in error, error  # and the model reads why
+    assert "wa_extra" not in json.dumps(mock.requests[-2].json["messages"][0])  # nor offered to the model
+    screenshot(page, "playground-package-unchecked")
     assert site.errors == []

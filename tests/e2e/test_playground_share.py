@@ -4,14 +4,17 @@ A sharer's page makes the link; a visitor opens it in a fresh browser: the proje
 with its tools' source and where each part runs, and none of it runs until they agree and edit a copy.
 Then a task calls the project's Python and JS tools against the loopback model. A damaged link gets a
 clear message and a working page. "Download site" (offline, from the service worker's cache) gives a
-zip whose site.json and tools/ are what `wasm-agent build --config project.json` writes; unzipped and
-served by Python's plain http.server (no COOP/COEP), it opens on the agent and gives the same answer.
+zip whose site.json and tools/ are what `wasm-agent build --config project.json` writes, byte for byte;
+unzipped and served by Python's plain http.server (no COOP/COEP), it opens on the agent and gives the same
+answer. The site ships the in-browser model: offline, the zip says it leaves the model out; online, the
+zip carries the model's weights whole.
 """
 
 from __future__ import annotations
 
 import copy
 import functools
+import hashlib
 import http.server
 import json
 import subprocess
@@ -60,7 +63,9 @@ def project(mock):
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
     out = tmp_path_factory.mktemp("playground") / "dist"
-    build_site(out, browser_model="none", log=lambda *_: None)
+    build_site(out, browser_model="full", log=lambda *_: None)  # the weights are hard links into .cache/browser-model/
+    assert json.loads((out / "build.json").read_text())["browserModel"], \
+        "the site has no in-browser model: fill the cache with `python build/browser_model.py --fetch-only`"
     site = SiteServer(out, port=0, isolated=True).start()  # as `wasm-agent serve`
     yield site
     site.close()
@@ -194,6 +199,17 @@ def test_a_damaged_link_says_so_and_the_page_works(browser, server, link, mock, 
         page.close()
 
 
+def download_site(ui, folder: Path, shot: str) -> Path:
+    """Click "Download site", keep the zip in `folder` and wait for the status line to say it is done."""
+    with ui.expect_download(timeout=300_000) as download:
+        ui.click("#pg-share #download-site")
+    path = folder / download.value.suggested_filename
+    download.value.save_as(path)
+    ui.wait_for_function("document.querySelector('.project-actions-status').textContent.startsWith('Site downloaded')")
+    screenshot(ui, shot)
+    return path
+
+
 @pytest.fixture(scope="module")
 def downloaded(visitor, server, tmp_path_factory):
     """The site zip the visitor downloads, offline: every file from the service worker's cache."""
@@ -202,15 +218,14 @@ def downloaded(visitor, server, tmp_path_factory):
     visitor.context.set_offline(True)
     before = len(server.requests)
     try:
-        with ui.expect_download(timeout=120_000) as download:
-            ui.click("#pg-share #download-site")
-        path = tmp_path_factory.mktemp("download") / download.value.suggested_filename
-        download.value.save_as(path)
-        ui.wait_for_function("document.querySelector('.project-actions-status').textContent.startsWith('Site downloaded')")
-        screenshot(ui, "share-5-downloaded")
+        path = download_site(ui, tmp_path_factory.mktemp("download"), "share-5-downloaded")
     finally:
         visitor.context.set_offline(False)
     assert [request for request in server.requests[before:] if request != "/sw.js"] == []
+    # The model's weights are not in the offline cache: the zip is made without them, and says so.
+    assert ui.text_content(".project-actions-status").endswith(
+        "The in-browser model's files could not be fetched (offline?): the site is made without it, and its "
+        "visitors choose a provider.")
     return path
 
 
@@ -225,6 +240,7 @@ def test_download_site_zips_the_runtime_and_the_same_site_json_as_the_cli(downlo
                if path != "site.json" and not path.startswith("tools/")}
     assert names == runtime | {"build.json", "site.json", "tools/tools.py", "tools/tools.js"}
     assert set(manifest["files"]) == names - {"build.json"}  # the service worker precaches all of it
+    assert manifest["browserModel"] is None
     (tmp_path / "project.json").write_text(json.dumps(project))
     out = tmp_path / "cli-site"
     built = subprocess.run([sys.executable, "-m", "wasm_agent", "build", "--config", str(tmp_path / "project.json"),
@@ -232,9 +248,10 @@ def test_download_site_zips_the_runtime_and_the_same_site_json_as_the_cli(downlo
                            capture_output=True, text=True, timeout=600, check=False)
     assert built.returncode == 0, built.stdout + built.stderr
     cli_site = {path.relative_to(out).as_posix(): path.read_text() for path in [out / "site.json", *(out / "tools").iterdir()]}
-    assert sorted(page_site) == sorted(cli_site) == ["site.json", "tools/tools.js", "tools/tools.py"]
-    assert json.loads(page_site["site.json"]) == json.loads(cli_site["site.json"])
-    assert page_site["tools/tools.py"] == cli_site["tools/tools.py"] and page_site["tools/tools.js"] == cli_site["tools/tools.js"]
+    assert page_site == cli_site  # byte for byte: both come from wasm_agent/site_config.py
+    assert sorted(page_site) == ["site.json", "tools/tools.js", "tools/tools.py"]
+    assert page_site["tools/tools.py"] == project["agent"]["python_tools"]
+    assert json.loads(page_site["site.json"])["model"]["model"] == "mock-coder"
     assert "sk-" not in json.dumps(page_site) and "apiKey" not in page_site["site.json"]
 
 
@@ -273,3 +290,31 @@ def test_the_unzipped_site_on_a_plain_host_opens_on_the_agent_and_gives_the_same
         assert page.errors == []
     finally:
         page.close()
+
+
+@pytest.fixture(scope="module")
+def downloaded_with_model(visitor, tmp_path_factory):
+    """The site zip the visitor downloads online: the in-browser model's weights come from the site."""
+    ui = visitor.page
+    path = download_site(ui, tmp_path_factory.mktemp("download-model"), "share-7-downloaded-with-model")
+    assert ui.text_content(".project-actions-status").endswith(
+        "It includes the in-browser model SmolLM2-135M-Instruct (Q4_1) (98.4 MB): its visitors can use it with no key.")
+    return path
+
+
+def test_download_site_of_a_site_with_the_in_browser_model_carries_the_models_files(downloaded_with_model, server):
+    shipped = json.loads((server.root / "build.json").read_text())["browserModel"]
+    with zipfile.ZipFile(downloaded_with_model) as archive:
+        names = set(archive.namelist())
+        assert set(shipped["files"]) <= names and "models/SmolLM2-135M-Instruct.Q4_1.gguf" in names
+        manifest = json.loads(archive.read("build.json"))
+        assert manifest["browserModel"] == shipped and not set(shipped["files"]) & set(manifest["files"])  # on demand
+        default = json.loads(archive.read("models/default.json"))
+        digest, size = hashlib.sha256(), 0
+        with archive.open(default["url"]) as weights:
+            for chunk in iter(lambda: weights.read(1 << 20), b""):
+                digest.update(chunk)
+                size += len(chunk)
+        assert (size, digest.hexdigest()) == (default["bytes"], default["sha256"])  # the weights, whole
+        for name in shipped["files"]:
+            assert archive.getinfo(name).file_size == (server.root / name).stat().st_size, name

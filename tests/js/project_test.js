@@ -1,8 +1,8 @@
 // deno test --no-prompt --allow-read=web tests/js/project_test.js  (run by tests/unit/test_playground_project.py)
 //
 // The playground's project format (web/playground/project.js): defaults, copies, the field-by-field
-// check that refuses a bad file naming the field, never a key, and the site.json a project gives.
-import { PROJECT_FORMAT, ProjectError, checkProject, copyProject, newProject, projectSiteJson } from "../../web/playground/project.js";
+// check that refuses a bad file naming the field, never a key.
+import { PROJECT_FORMAT, ProjectError, checkProject, copyProject, newProject } from "../../web/playground/project.js";
 
 function assertEquals(actual, expected) {
   const [a, b] = [JSON.stringify(actual), JSON.stringify(expected)];
@@ -72,8 +72,3 @@ Deno.test("providers are checked when the page knows them", () => {
   }
 });
 
-Deno.test("site.json of a project names its tool files as a built site places them", () => {
-  const site = projectSiteJson(project);
-  assertEquals([site.pythonTools, site.jsTools, site.agent.maxSteps, site.model.provider],
-    [["tools/tools.py"], null, 8, null]);
-});

@@ -126,3 +126,21 @@ Deno.test("silence while a tool call is under way is not taken for a lost sandbo
   client.close();
   relay.close();
 });
+
+Deno.test("a reset keeps the installed packages unless told not to; then a fresh worker gets none", async () => {
+  const relay = fakeRelay({ answer: (message) => {
+    if (message.type !== "restart") return { ok: true, value: null };
+    setTimeout(() => relay.send(READY), 5); // the fresh worker is ready
+    return null;
+  } });
+  const client = new SandboxClient(relay.port, OPTIONS);
+  await client.ready();
+  await client.installWheels({ "wa_extra-1.0-py3-none-any.whl": "UEs=" });
+  await client.reset(); // no code ran: the same worker, told to reset, keeps the package
+  await client.reset({ packages: false }); // a fresh worker, and nothing installed into it
+  await client.reset({ packages: false }); // nothing to drop: a plain reset again
+  const types = relay.received.map((message) => message.type);
+  assert(JSON.stringify(types) === JSON.stringify(["install", "reset", "restart", "reset"]), JSON.stringify(types));
+  client.close();
+  relay.close();
+});

@@ -371,3 +371,17 @@ async def test_a_model_can_ask_for_a_prompt_variant_with_few_shot_turns(tmp_path
                         ("user", "New task:\n1+2?")]
     again = type(agent.memory).from_dict(agent.memory.to_dict())
     assert [m.text for m in again.to_messages()][:3] == [m for _, m in sent[:3]]
+
+
+@pytest.mark.parametrize("authorized, note", [
+    ([], "'wa_missing' is not among the modules this agent may import (beyond the standard library, it may import: nothing)."),
+    (["numpy"], "it may import: numpy)."),
+    (["wa_missing"], None),  # authorized but absent: the error alone (the developer's log says what to do)
+])
+def test_an_import_the_agent_may_not_make_is_named_in_the_observation(authorized, note):
+    model = ScriptedModel([code("import wa_missing.sub"), code("final_answer('without it')")])
+    agent = CodeAgent([], model, executor_type="inprocess", additional_authorized_imports=authorized)
+    assert agent.run("Use wa_missing.") == "without it"
+    error = str(agent.memory.steps[1].error)
+    assert "No module named 'wa_missing'" in error
+    assert (note in error) if note else "may import" not in error

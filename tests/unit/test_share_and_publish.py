@@ -1,7 +1,8 @@
 """Share links and published sites of a playground project, outside the browser: the page's modules
 (web/playground/share.js, publish.js, zip.js) under Node, and `build --config project.json` on CPython.
 
-The page and the CLI make the same site.json and tool files for one project; a link carries the
+`build --config project.json` writes the site.json and tool files that the page's "Download site" gets
+from wasm_agent/site_config.py in its agent worker; a link carries the
 project (never a key) in a few kilobytes, and a damaged, oversized or hostile link is refused with a
 message that says so."""
 
@@ -43,37 +44,45 @@ def fragment(payload: bytes, *, raw: bool = True) -> str:
     return "#project=" + base64.urlsafe_b64encode(packed).decode().rstrip("=")
 
 
-def test_the_page_and_the_cli_make_the_same_site_json_and_tool_files(tmp_path):
+def built_files(tmp_path: Path, project: dict) -> dict[str, str]:
+    """site.json and tools/ as `build --config project.json` writes them."""
     from build.config import load_config, write_site_config
 
-    page = node("site-files", stdin=PROJECT)
-    (tmp_path / "project.json").write_text(json.dumps(PROJECT))
+    (tmp_path / "project.json").write_text(json.dumps(project))
     site = tmp_path / "site"
     site.mkdir()
     write_site_config(load_config(tmp_path / "project.json"), site)
-    cli = {path.relative_to(site).as_posix(): path.read_text() for path in site.rglob("*") if path.is_file()}
-    assert sorted(page) == sorted(cli) == ["site.json", "tools/tools.js", "tools/tools.py"]
-    assert json.loads(page["site.json"]) == json.loads(cli["site.json"])
-    assert page["tools/tools.py"] == cli["tools/tools.py"] == PROJECT["agent"]["python_tools"]
-    assert page["tools/tools.js"] == cli["tools/tools.js"] == PROJECT["agent"]["js_tools"]
-    site_json = json.loads(page["site.json"])
+    return {path.relative_to(site).as_posix(): path.read_text(encoding="utf-8") for path in site.rglob("*") if path.is_file()}
+
+
+def test_the_cli_writes_the_site_files_the_pages_download_gets_from_its_agent_worker(tmp_path):
+    from wasm_agent.site_config import project_site_files
+
+    cli = built_files(tmp_path, PROJECT)
+    assert cli == project_site_files(PROJECT)  # the function the agent worker runs for "Download site"
+    assert sorted(cli) == ["site.json", "tools/tools.js", "tools/tools.py"]
+    assert cli["tools/tools.py"] == PROJECT["agent"]["python_tools"] and cli["tools/tools.js"] == PROJECT["agent"]["js_tools"]
+    site_json = json.loads(cli["site.json"])
     assert site_json["agent"]["instructions"].startswith("Answer in one short paragraph.")
     assert site_json["model"] == {"provider": "openai", "model": "gpt-4o-mini", "baseUrl": "https://api.openai.com/v1"}
+    assert site_json["pythonTools"] == ["tools/tools.py"] and site_json["jsTools"] == "tools/tools.js"
 
 
-def test_a_sparse_project_gives_the_same_site_json_both_ways(tmp_path):
-    from build.config import load_config
+def test_a_sparse_project_leaves_unset_what_it_does_not_say(tmp_path):
+    from wasm_agent.site_config import project_site_files
 
     sparse = copy.deepcopy(PROJECT)
     sparse["site"] = {"title": "", "intro": "", "examples": ["Just a task"]}
     sparse["agent"].update(type="toolcalling", instructions="", max_steps=None, planning_interval=3,
                            authorized_imports=[], mcp_servers=["https://tools.example.org/mcp"], js_tools="  \n")
     sparse["model"] = {"provider": "", "model": "", "base_url": ""}
-    (tmp_path / "sparse.json").write_text(json.dumps(sparse))
-    cli = load_config(tmp_path / "sparse.json").site_json()
-    page = json.loads(node("site-files", stdin=sparse)["site.json"])
-    assert page == cli
-    assert cli["jsTools"] is None and cli["agent"]["planningInterval"] == 3 and cli["title"] is None
+    cli = built_files(tmp_path, sparse)
+    assert cli == project_site_files(sparse) and sorted(cli) == ["site.json", "tools/tools.py"]
+    site = json.loads(cli["site.json"])
+    assert site["jsTools"] is None and site["title"] is None and site["examples"] == [{"label": "", "task": "Just a task"}]
+    assert site["agent"] == {"type": "toolcalling", "instructions": None, "maxSteps": None, "planningInterval": 3,
+                             "authorizedImports": [], "mcpServers": [{"url": "https://tools.example.org/mcp"}]}
+    assert site["model"] == {"provider": None, "model": None, "baseUrl": None}
 
 
 def test_a_project_file_with_a_mistake_is_refused_by_the_cli(tmp_path):
@@ -188,8 +197,14 @@ def built_site(tmp_path):
     httpd.server_close()
 
 
+def site_zip_input() -> str:
+    from wasm_agent.site_config import project_site_files
+
+    return json.dumps({"project": PROJECT, "files": project_site_files(PROJECT)})
+
+
 def zip_site(url: str, out: Path) -> tuple[dict, dict[str, bytes]]:
-    run = subprocess.run(["node", str(CLI), "site-zip", url, str(out)], input=json.dumps(PROJECT), capture_output=True,
+    run = subprocess.run(["node", str(CLI), "site-zip", url, str(out)], input=site_zip_input(), capture_output=True,
                          text=True, timeout=60, check=False, cwd=REPO)
     assert run.returncode == 0, run.stderr
     with zipfile.ZipFile(out) as archive:
@@ -208,7 +223,8 @@ def test_the_site_zip_replaces_the_sites_agent_and_keeps_its_runtime(built_site,
     assert manifest["version"] != "0123456789abcdef"  # its own cache in the service worker
     assert manifest["files"] == {name: len(data) for name, data in files.items()
                                  if name not in ("build.json", "models/small.gguf")}
-    assert result["notes"] == [] and result["files"] == 7
+    assert result["notes"] == ["It includes the in-browser model (0.0 MB): its visitors can use it with no key."]
+    assert result["files"] == 7
 
 
 def test_without_the_in_browser_models_weights_the_zip_leaves_that_model_out_and_says_so(built_site, tmp_path):
@@ -223,7 +239,7 @@ def test_without_the_in_browser_models_weights_the_zip_leaves_that_model_out_and
 def test_a_missing_runtime_file_stops_the_zip_with_its_name(built_site, tmp_path):
     root, url = built_site
     (root / "pyodide" / "pyodide.mjs").unlink()
-    run = subprocess.run(["node", str(CLI), "site-zip", url, str(tmp_path / "site.zip")], input=json.dumps(PROJECT),
+    run = subprocess.run(["node", str(CLI), "site-zip", url, str(tmp_path / "site.zip")], input=site_zip_input(),
                          capture_output=True, text=True, timeout=60, check=False, cwd=REPO)
     assert run.returncode != 0 and "/pyodide/pyodide.mjs: HTTP 404" in run.stderr
     assert not (tmp_path / "site.zip").exists()

@@ -1,12 +1,11 @@
 // A playground project: one agent (its site text, agent definition and model
 // defaults) as plain JSON, the same in IndexedDB, in an exported file and in a
 // shared link. Its `agent` part is the JSON form of agent.toml's [agent] table
-// (build/config.py), with the tool files' sources inline; `projectSiteJson`
-// gives what a built page reads as site.json. A project never holds a key.
+// (build/config.py), with the tool files' sources inline; wasm_agent/site_config.py makes the
+// site.json a built page reads from it (publish.js). A project never holds a key.
 //
 //   const project = newProject({ name: "Dice helper" });
 //   const checked = checkProject(JSON.parse(text));   // throws ProjectError naming the field
-//   const site = projectSiteJson(checked, { pythonTools: ["tools/tools.py"], jsTools: "tools/tools.js" });
 //
 // Format (version 1):
 //   {"format": "wasm-agent-project", "version": 1, "id": "<uuid>", "name": "...", "updated": <ms epoch>,
@@ -207,26 +206,6 @@ const CHECKS = {
     });
   },
 };
-
-/**
- * What a page reads as site.json (build/config.py's site_json) for this project, with its tool sources
- * at the paths given (where the caller writes them; none when the project has no such tools).
- * @param {Project} project
- * @param {{pythonTools?: string[], jsTools?: string|null, basePath?: string}} paths
- */
-export function projectSiteJson(project, { pythonTools = ["tools/tools.py"], jsTools = "tools/tools.js", basePath = "/" } = {}) {
-  const { site, agent, model } = project;
-  const orNull = (text) => text || null;
-  return {
-    title: orNull(site.title), intro: orNull(site.intro), examples: site.examples, basePath,
-    agent: { type: agent.type, instructions: orNull(agent.instructions), maxSteps: agent.max_steps,
-      planningInterval: agent.planning_interval, authorizedImports: agent.authorized_imports,
-      mcpServers: agent.mcp_servers.map((url) => ({ url })) },
-    model: { provider: orNull(model.provider), model: orNull(model.model), baseUrl: orNull(model.base_url) },
-    pythonTools: agent.python_tools.trim() ? pythonTools : [],
-    jsTools: agent.js_tools.trim() ? jsTools : null,
-  };
-}
 
 function isObject(value) {
   return value !== null && typeof value === "object" && !Array.isArray(value);

@@ -3,36 +3,28 @@
 //   const { blob, files, bytes, notes } = await siteZip(project, { onProgress });
 //
 // The runtime files are the ones this site runs from, as its build.json lists them (fetched through
-// the service worker, so from its cache when offline); site.json and tools/ are the project's, in the
-// layout `wasm-agent build --config agent.toml` writes (build/config.py): the same site.json for the
-// same agent. No key is in it: a project has no field for one. Any static host serves the unzipped
-// folder; without COOP/COEP headers the sandbox runs in its JSPI mode.
+// the service worker, so from its cache when offline); site.json and tools/ are the project's, made in
+// the agent worker by wasm_agent/site_config.py, the code `wasm-agent build --config project.json` runs:
+// the same files for the same agent. No key is in it: a project has no field for one. Any static host
+// serves the unzipped folder; without COOP/COEP headers the sandbox runs in its JSPI mode.
 
-import { checkProject, projectSiteJson } from "./project.js";
+import { projectSiteFiles } from "../agent-client.js";
+import { checkProject } from "./project.js";
 import { crc32, zipFiles } from "./zip.js";
 
-/** Where the project's tool sources go in the site (what site.json names). */
-export const TOOL_PATHS = { pythonTools: ["tools/tools.py"], jsTools: "tools/tools.js" };
 const SITE_ROOT = new URL("../", import.meta.url); // this module lives in <site>/playground/
-
-/** The site.json and tool files of `project`, by path in the site. */
-export function projectSiteFiles(project) {
-  const checked = checkProject(project);
-  const site = projectSiteJson(checked, TOOL_PATHS);
-  const files = { "site.json": `${JSON.stringify(site, null, 1)}\n` };
-  if (site.pythonTools.length) files[site.pythonTools[0]] = checked.agent.python_tools;
-  if (site.jsTools) files[site.jsTools] = checked.agent.js_tools;
-  return files;
-}
 
 /**
  * The zip of the site for `project`.
  * @param {object} project
- * @param {{onProgress?: (progress: {message: string, loaded: number, total: number}) => void, root?: URL}} [options]
+ * @param {{onProgress?: (progress: {message: string, loaded: number, total: number}) => void, root?: URL,
+ *   siteFiles?: (project: object) => Promise<Record<string, string>>}} [options]  `siteFiles`: the project's
+ *   site.json and tools/ by path (default: from the agent worker)
  * @returns {Promise<{blob: Blob, files: number, bytes: number, notes: string[]}>}
  */
-export async function siteZip(project, { onProgress = () => {}, root = SITE_ROOT } = {}) {
-  const own = projectSiteFiles(project);
+export async function siteZip(project, { onProgress = () => {}, root = SITE_ROOT, siteFiles = projectSiteFiles } = {}) {
+  onProgress({ message: "Making the agent's site.json in the agent worker", loaded: 0, total: 0 });
+  const own = await siteFiles(checkProject(project));
   const manifest = await fetchOk(new URL("build.json", root)).then((response) => response.json());
   // The runtime: every file of this build, except this site's own agent (site.json, tools/).
   const runtime = Object.entries(manifest.files).filter(([path]) => path !== "site.json" && !path.startsWith("tools/"));
@@ -61,6 +53,11 @@ export async function siteZip(project, { onProgress = () => {}, root = SITE_ROOT
     model.clear();
     if (onDemand.length) notes.push("The in-browser model's files could not be fetched (offline?): the site is "
       + "made without it, and its visitors choose a provider.");
+  }
+  if (model.size) {
+    const bytes = manifest.browserModel.bytes ?? [...model.values()].reduce((sum, blob) => sum + blob.size, 0); // the weights
+    notes.push(`It includes the in-browser model${manifest.browserModel.name ? ` ${manifest.browserModel.name}` : ""} `
+      + `(${(bytes / 1e6).toFixed(1)} MB): its visitors can use it with no key.`);
   }
   const files = { ...Object.fromEntries(runtime.map(([path]) => [path, fetched.get(path)])) };
   for (const [path, text] of Object.entries(own)) files[path] = new Blob([text]);

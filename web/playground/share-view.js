@@ -176,7 +176,7 @@ export function mountProjectActions(root, getProject) {
     try {
       const { files, bytes, notes } = await downloadSite(await getProject(), {
         onProgress: ({ message, loaded, total }) => {
-          status.textContent = `${message}: ${(loaded / 1e6).toFixed(1)} / ${(total / 1e6).toFixed(1)} MB`;
+          status.textContent = total ? `${message}: ${(loaded / 1e6).toFixed(1)} / ${(total / 1e6).toFixed(1)} MB` : `${message}…`;
         },
       });
       status.textContent = `Site downloaded: ${files} files, ${(bytes / 1e6).toFixed(1)} MB. Unzip it onto any static `
