@@ -136,8 +136,7 @@ class MultiStepAgent(DurableRuns):
 
     def write_memory_to_messages(self, summary_mode: bool = False) -> list[ChatMessage]:
         """The memory as messages, fitted to the model's context (older steps shortened first)."""
-        head = self.memory.system_prompt.to_messages(summary_mode)
-        return fit_steps(head, self.memory.steps, self.context_budget, summary_mode)
+        return fit_steps(self.memory.system_prompt, self.memory.steps, self.context_budget, summary_mode)
 
     @property
     def context_budget(self) -> ContextBudget:

@@ -10,13 +10,20 @@ from __future__ import annotations
 import inspect
 import time
 from dataclasses import dataclass, field
+from operator import attrgetter
 from typing import Any, Callable, ClassVar
 
+from .context import messages_tokens
 from .errors import AgentError
 from .messages import ChatMessage, ChatMessageToolCall, MessageRole, TokenUsage
 
 __all__ = ["ActionStep", "AgentMemory", "CallbackRegistry", "ChatMessage", "FinalAnswerStep", "MemoryStep",
            "MessageRole", "PlanningStep", "SystemPromptStep", "TaskStep", "Timing", "ToolCall"]
+
+# What an action step's messages are made of (read in C: the check runs on every step at every step).
+_SHOWN_FIELDS = attrgetter("model_output", "observations", "error", "native_tool_calls", "code_action",
+                           "observations_images")
+_SHOWN_CALL_FIELDS = attrgetter("id", "name", "arguments", "observation")
 
 RETRY_HINT = ("Now let's retry: take care not to repeat previous errors! "
               "If you have retried several times, try a completely different approach.")
@@ -77,11 +84,27 @@ class MemoryStep:
         kept, keyed on the fields they come from: editing a step (in a step
         callback, say) gives new messages on the next call.
         """
-        key = (summary_mode, self._message_key())
-        cached = self.__dict__.get("_messages")
+        return list(self.measured_messages(summary_mode)[0])
+
+    def measured_messages(self, summary_mode: bool = False) -> tuple[list[ChatMessage], int]:
+        """The step's messages (shared: don't change them) and their estimated tokens, measured once
+        per content of the step, so that the context check at every step scans no text again."""
+        slot = "_summary_messages" if summary_mode else "_messages"
+        key = self._message_key()
+        cached = self.__dict__.get(slot)
         if cached is None or cached[0] != key:
-            cached = self.__dict__["_messages"] = (key, self._build_messages(summary_mode))
-        return list(cached[1])
+            messages = self._build_messages(summary_mode)
+            cached = self.__dict__[slot] = (key, (messages, messages_tokens(messages)))
+        return cached[1]
+
+    def _measured_own_messages(self, summary_mode: bool = False) -> tuple[list[ChatMessage], int]:
+        messages = self.to_messages(summary_mode)
+        return messages, messages_tokens(messages)
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if cls.to_messages is not MemoryStep.to_messages and cls.measured_messages is MemoryStep.measured_messages:
+            cls.measured_messages = MemoryStep._measured_own_messages  # a step that builds its own messages
 
     def _message_key(self) -> tuple:
         return ()
@@ -167,9 +190,8 @@ class ActionStep(MemoryStep):
     is_final_answer: bool = False
 
     def _message_key(self) -> tuple:
-        calls = tuple((c.id, c.name, id(c.arguments), c.observation) for c in self.tool_calls) \
-            if self.tool_calls else None
-        return (self.model_output, self.observations, self.error, self.native_tool_calls, calls,
+        calls = self.tool_calls
+        return (_SHOWN_FIELDS(self), calls and tuple(map(_SHOWN_CALL_FIELDS, calls)),
                 len(self.observations_images or ()))
 
     def _build_messages(self, summary_mode: bool) -> list[ChatMessage]:
