@@ -409,7 +409,8 @@ class MultiStepAgent(DurableRuns):
         timing = getattr(step, "timing", None)
         if isinstance(timing, Timing) and timing.end_time is None:
             timing.end_time = time.time()
-        return [result for result in self.step_callbacks.callback(step, agent=self) if inspect.isawaitable(result)]
+        return [result for result in self.step_callbacks.callback(step, agent=self)
+                if result is not None and inspect.isawaitable(result)]
 
     async def _run_callbacks(self, step: MemoryStep) -> None:
         for pending in self._finalize_step(step):

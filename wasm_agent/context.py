@@ -24,6 +24,9 @@ one token per three characters; the budget keeps a margin for the error.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from functools import cached_property, lru_cache
+from itertools import chain
+from operator import itemgetter
 from typing import Any, Sequence
 
 from .errors import AgentError
@@ -93,9 +96,9 @@ class ContextBudget:
         context = int(getattr(model, "max_context_tokens", None) or DEFAULT_CONTEXT_TOKENS)
         reply = getattr(model, "max_tokens", None) or (getattr(model, "options", None) or {}).get("max_tokens")
         reply = int(reply) if reply else 1024
-        return cls(context, min(reply, context // 4))
+        return _budget(cls, context, min(reply, context // 4))
 
-    @property
+    @cached_property
     def prompt_tokens(self) -> int:
         return int((self.context_tokens - self.reply_tokens) * SAFETY)
 
@@ -111,6 +114,12 @@ class ContextBudget:
         return messages_tokens(messages) <= self.prompt_tokens
 
 
+@lru_cache(maxsize=64)
+def _budget(cls: type, context_tokens: int, reply_tokens: int) -> ContextBudget:
+    """One budget per model size (asked for at every step)."""
+    return cls(context_tokens, reply_tokens)
+
+
 def fit_steps(head: Any, steps: list, budget: ContextBudget, summary_mode: bool = False) -> list:
     """The messages of `head` (the system prompt step) and `steps`, made to fit `budget`.
 
@@ -124,7 +133,7 @@ def fit_steps(head: Any, steps: list, budget: ContextBudget, summary_mode: bool 
 
     limit = budget.prompt_tokens
     parts = [head.measured_messages(summary_mode)]
-    parts.extend(step.measured_messages(summary_mode) for step in steps)
+    parts += [step.measured_messages(summary_mode) for step in steps]
     if _tokens(parts) <= limit:
         return _joined(parts)
     current = list(steps)
@@ -149,14 +158,11 @@ def fit_steps(head: Any, steps: list, budget: ContextBudget, summary_mode: bool 
 
 
 def _tokens(parts: list[tuple[list, int]]) -> int:
-    return sum(tokens for _, tokens in parts)
+    return sum(map(itemgetter(1), parts))
 
 
 def _joined(parts: list[tuple[list, int]]) -> list:
-    messages: list = []
-    for step_messages, _ in parts:
-        messages += step_messages
-    return messages
+    return list(chain.from_iterable(map(itemgetter(0), parts)))
 
 
 def shortened(step: Any) -> Any:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import inspect
 import time
+import weakref
 from dataclasses import dataclass, field
 from operator import attrgetter
 from typing import Any, Callable, ClassVar
@@ -89,13 +90,17 @@ class MemoryStep:
     def measured_messages(self, summary_mode: bool = False) -> tuple[list[ChatMessage], int]:
         """The step's messages (shared: don't change them) and their estimated tokens, measured once
         per content of the step, so that the context check at every step scans no text again."""
-        slot = "_summary_messages" if summary_mode else "_messages"
         key = self._message_key()
-        cached = self.__dict__.get(slot)
-        if cached is None or cached[0] != key:
-            messages = self._build_messages(summary_mode)
-            cached = self.__dict__[slot] = (key, (messages, messages_tokens(messages)))
-        return cached[1]
+        cached = self.__dict__.get("_summary_messages" if summary_mode else "_messages")
+        if cached is not None and cached[0] == key:
+            return cached[1]
+        return self._measure(key, summary_mode)
+
+    def _measure(self, key: tuple, summary_mode: bool) -> tuple[list[ChatMessage], int]:
+        messages = self._build_messages(summary_mode)
+        measured = messages, messages_tokens(messages)
+        self.__dict__["_summary_messages" if summary_mode else "_messages"] = (key, measured)
+        return measured
 
     def _measured_own_messages(self, summary_mode: bool = False) -> tuple[list[ChatMessage], int]:
         messages = self.to_messages(summary_mode)
@@ -103,7 +108,7 @@ class MemoryStep:
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
-        if cls.to_messages is not MemoryStep.to_messages and cls.measured_messages is MemoryStep.measured_messages:
+        if cls.to_messages is not MemoryStep.to_messages and "measured_messages" not in vars(cls):
             cls.measured_messages = MemoryStep._measured_own_messages  # a step that builds its own messages
 
     def _message_key(self) -> tuple:
@@ -189,10 +194,14 @@ class ActionStep(MemoryStep):
     token_usage: TokenUsage | None = None
     is_final_answer: bool = False
 
-    def _message_key(self) -> tuple:
-        calls = self.tool_calls
-        return (_SHOWN_FIELDS(self), calls and tuple(map(_SHOWN_CALL_FIELDS, calls)),
-                len(self.observations_images or ()))
+    def measured_messages(self, summary_mode: bool = False) -> tuple[list[ChatMessage], int]:
+        # Asked of every step at every step: the key is read in C, in this one frame.
+        calls, images = self.tool_calls, self.observations_images
+        key = (_SHOWN_FIELDS(self), calls and tuple(map(_SHOWN_CALL_FIELDS, calls)), images and len(images))
+        cached = self.__dict__.get("_summary_messages" if summary_mode else "_messages")
+        if cached is not None and cached[0] == key:
+            return cached[1]
+        return self._measure(key, summary_mode)
 
     def _build_messages(self, summary_mode: bool) -> list[ChatMessage]:
         """smolagents' shape: the model's text; the calls ("Calling tools:"); images; the observation;
@@ -453,11 +462,30 @@ class CallbackRegistry:
 
 
 def _takes_more_than_step(callback: Callable) -> bool:
+    function = getattr(callback, "__func__", callback)
+    if not inspect.isfunction(function):  # a partial, a callable object…: read each time it is registered
+        return _reads_more_than_step(callback)
+    kinds = _PARAMETER_KINDS.get(function)
+    if kinds is None:
+        try:
+            kinds = _PARAMETER_KINDS[function] = tuple(p.kind for p in inspect.signature(function).parameters.values())
+        except (TypeError, ValueError):
+            return False
+    if function is not callback and kinds and kinds[0] is not inspect.Parameter.VAR_POSITIONAL:
+        kinds = kinds[1:]  # a bound method: its first parameter is given
+    return len(kinds) > 1 or inspect.Parameter.VAR_KEYWORD in kinds
+
+
+def _reads_more_than_step(callback: Callable) -> bool:
     try:
         parameters = inspect.signature(callback).parameters.values()
     except (TypeError, ValueError):
         return False
     return len(parameters) > 1 or any(p.kind is p.VAR_KEYWORD for p in parameters)
+
+
+# Each function's parameter kinds, read once per process: agents made per request register the same callbacks.
+_PARAMETER_KINDS: "weakref.WeakKeyDictionary[Callable, tuple]" = weakref.WeakKeyDictionary()
 
 
 def _jsonable(value: Any) -> Any:
