@@ -151,7 +151,8 @@ def fit_steps(head: Any, steps: list, budget: ContextBudget, summary_mode: bool 
         note = NoteStep(f"({left_out} earlier step{'s' if left_out > 1 else ''} left out here to fit the "
                         "model's context.)")
         position = next(i for i, step in enumerate(kept) if isinstance(step, ActionStep))
-        parts = [parts[0], *(step.measured_messages(summary_mode) for step in kept[:position] + [note] + kept[position:])]
+        shown = kept[:position] + [note] + kept[position:]
+        parts = [parts[0], *(step.measured_messages(summary_mode) for step in shown)]
         if _tokens(parts) <= limit:
             break
     return _joined(parts)  # when the task and the last step alone do not fit, the model says so, clearly
