@@ -427,39 +427,53 @@ class MultiStepAgent(DurableRuns):
         return total
 
     # -- model calls --------------------------------------------------------------
-    async def _generate(self, messages: list[ChatMessage], **kwargs: Any) -> AsyncIterator[Any]:
-        """Call the model; yields deltas when streaming, then the whole `ChatMessage`."""
+    async def _generate_stream(self, messages: list[ChatMessage], **kwargs: Any) -> AsyncIterator[Any]:
+        """Call the model, streaming: yields its deltas, then the whole `ChatMessage`."""
         try:
-            if self.stream_outputs and getattr(self.model, "supports_streaming", False):
-                deltas: list[ChatMessageStreamDelta] = []
-                async for delta in stream_deltas(self.model, messages, **kwargs):
-                    deltas.append(delta)
-                    yield delta
-                yield agglomerate_stream_deltas(deltas)
-            else:  # one delta with the whole text, so that a UI shows it before the action runs
-                message = await call_generate(self.model, messages, **kwargs)
-                if message.content:
-                    yield ChatMessageStreamDelta(content=message.content)
-                yield message
+            deltas: list[ChatMessageStreamDelta] = []
+            async for delta in stream_deltas(self.model, messages, **kwargs):
+                deltas.append(delta)
+                yield delta
+            yield agglomerate_stream_deltas(deltas)
         except (AgentError, asyncio.CancelledError):
             raise
         except Exception as error:  # noqa: BLE001 - any provider failure ends the run clearly
-            raise AgentGenerationError(f"The model failed: {type(error).__name__}: {error}") from error
+            raise _model_failure(error) from error
+
+    def _streams_model(self) -> bool:
+        return bool(self.stream_outputs and getattr(self.model, "supports_streaming", False))
+
+    async def _call_model(self, messages: list[ChatMessage], **kwargs: Any) -> ChatMessage:
+        """One whole answer of the model; a provider failure ends the run clearly."""
+        try:
+            return await call_generate(self.model, messages, **kwargs)
+        except (AgentError, asyncio.CancelledError):
+            raise
+        except Exception as error:  # noqa: BLE001 - any provider failure ends the run clearly
+            raise _model_failure(error) from error
 
     async def _generate_action(self, step: ActionStep, **kwargs: Any) -> AsyncIterator[ChatMessageStreamDelta]:
         """The model call of an action step: yields deltas; fills the step's output, usage and timing."""
         messages = step.model_input_messages = self.write_memory_to_messages()
         step.model_timing = Timing()
-        async for item in self._generate(messages, **kwargs):
-            if isinstance(item, ChatMessage):
-                step.model_output_message, step.token_usage = item, item.token_usage
-            else:
-                yield item
+        if self._streams_model():
+            async for item in self._generate_stream(messages, **kwargs):
+                if isinstance(item, ChatMessage):
+                    step.model_output_message, step.token_usage = item, item.token_usage
+                else:
+                    yield item
+        else:  # the whole answer at once (no generator in between: this runs at every step)
+            message = step.model_output_message = await self._call_model(messages, **kwargs)
+            step.token_usage = message.token_usage
+            if message.content:  # one delta with the whole text, so that a UI shows it before the action runs
+                yield ChatMessageStreamDelta(content=message.content)
         step.model_timing.end_time = time.time()
 
     async def _complete(self, messages: list[ChatMessage], **kwargs: Any) -> ChatMessage:
+        if not self._streams_model():
+            return await self._call_model(messages, **kwargs)
         message = None
-        async for item in self._generate(messages, **kwargs):
+        async for item in self._generate_stream(messages, **kwargs):
             message = item
         return message
 
@@ -554,6 +568,10 @@ def _takes_agent(function: Callable) -> bool:
     except (TypeError, ValueError):
         return False
     return any(p.name == "agent" or p.kind is p.VAR_KEYWORD for p in parameters)
+
+
+def _model_failure(error: Exception) -> AgentGenerationError:
+    return AgentGenerationError(f"The model failed: {type(error).__name__}: {error}")
 
 
 def _name(function: Callable) -> str:

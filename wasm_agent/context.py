@@ -129,13 +129,13 @@ def fit_steps(head: Any, steps: list, budget: ContextBudget, summary_mode: bool 
     Each step measures its messages once (`measured_messages`): a check that
     fits only adds up those figures.
     """
-    from .memory import ActionStep, NoteStep  # memory imports nothing of this module's users
-
     limit = budget.prompt_tokens
     parts = [head.measured_messages(summary_mode)]
     parts += [step.measured_messages(summary_mode) for step in steps]
     if _tokens(parts) <= limit:
         return _joined(parts)
+    from .memory import ActionStep, NoteStep  # memory imports nothing of this module's users
+
     current = list(steps)
     older = [i for i, step in enumerate(current) if isinstance(step, ActionStep)][:-1]
     for index in older:
