@@ -195,9 +195,12 @@ class ActionStep(MemoryStep):
     is_final_answer: bool = False
 
     def measured_messages(self, summary_mode: bool = False) -> tuple[list[ChatMessage], int]:
-        # Asked of every step at every step: the key is read in C, in this one frame.
+        # Asked of every step at every step: the key is read in C, in this one frame; the calls count
+        # only where they show (native calls, or no code to show instead).
         calls, images = self.tool_calls, self.observations_images
-        key = (_SHOWN_FIELDS(self), calls and tuple(map(_SHOWN_CALL_FIELDS, calls)), images and len(images))
+        shown_calls = tuple(map(_SHOWN_CALL_FIELDS, calls)) \
+            if calls and (self.native_tool_calls or self.code_action is None or summary_mode) else calls is None
+        key = (_SHOWN_FIELDS(self), shown_calls, images and len(images))
         cached = self.__dict__.get("_summary_messages" if summary_mode else "_messages")
         if cached is not None and cached[0] == key:
             return cached[1]
