@@ -376,8 +376,10 @@ class MultiStepAgent(DurableRuns):
         self.memory.steps.append(step)
         if isinstance(step, ActionStep):
             self._log_step(step)
-        await self._save("running")
-        await self._run_callbacks(step)
+        if self.run_store is not None:  # (no coroutine to make at every step when nothing is saved)
+            await self._save("running")
+        for pending in self._finalize_step(step):
+            await pending
         return step
 
     def _log_step(self, step: ActionStep) -> None:
