@@ -51,7 +51,10 @@ def messages_tokens(messages: Sequence[Any]) -> int:
     for message in messages:
         content = message.content if hasattr(message, "content") else message.get("content")
         if isinstance(content, list):
-            content = " ".join(str(part.get("text", "")) for part in content if isinstance(part, dict))
+            if len(content) == 1 and isinstance(content[0], dict):  # one text part, as most messages have
+                content = str(content[0].get("text", ""))
+            else:
+                content = " ".join(str(part.get("text", "")) for part in content if isinstance(part, dict))
         total += PER_MESSAGE_TOKENS + estimate_tokens(content if isinstance(content, str) else str(content or ""))
         for call in getattr(message, "tool_calls", None) or ():
             total += estimate_tokens(str(call.arguments)) + PER_MESSAGE_TOKENS
