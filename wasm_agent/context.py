@@ -96,10 +96,9 @@ class ContextBudget:
     @classmethod
     def for_model(cls, model: Any) -> "ContextBudget":
         """From `model.max_context_tokens` (default 32,768) and its per-call `max_tokens`, if it has one."""
-        context = int(getattr(model, "max_context_tokens", None) or DEFAULT_CONTEXT_TOKENS)
-        reply = getattr(model, "max_tokens", None) or (getattr(model, "options", None) or {}).get("max_tokens")
-        reply = int(reply) if reply else 1024
-        return _budget(cls, context, min(reply, context // 4))
+        options = getattr(model, "options", None)
+        reply = getattr(model, "max_tokens", None) or (options.get("max_tokens") if options else None)
+        return _budget(cls, getattr(model, "max_context_tokens", None), reply)
 
     @cached_property
     def prompt_tokens(self) -> int:
@@ -118,9 +117,11 @@ class ContextBudget:
 
 
 @lru_cache(maxsize=64)
-def _budget(cls: type, context_tokens: int, reply_tokens: int) -> ContextBudget:
-    """One budget per model size (asked for at every step)."""
-    return cls(context_tokens, reply_tokens)
+def _budget(cls: type, context_tokens: Any, reply_tokens: Any) -> ContextBudget:
+    """One budget per model size as the model gives it (asked for at every step)."""
+    context = int(context_tokens or DEFAULT_CONTEXT_TOKENS)
+    reply = int(reply_tokens) if reply_tokens else 1024
+    return cls(context, min(reply, context // 4))
 
 
 def fit_steps(head: Any, steps: list, budget: ContextBudget, summary_mode: bool = False) -> list:
