@@ -71,3 +71,13 @@ Deno.test("plainValue turns the float and tuple markers into JS values and keeps
   const plain = plainValue(wire);
   assert(JSON.stringify(plain) === '{"a":5,"b":[1,2],"c":{"$repr":"{1}","$type":"set"},"d":[3]}', JSON.stringify(plain));
 });
+
+Deno.test("plainValue gives JS values for Python's other types and leaves malformed markers as data", () => {
+  const plain = plainValue({ s: { $set: [1, { $tuple: [2] }] }, b: { $bytes: "AP8=" }, m: { $dict: [[1, "one"]] },
+    t: { $datetime: "2024-01-02T03:04:05+00:00" }, bad: { $set: "x" } });
+  assert(plain.s instanceof Set && plain.s.has(1) && [...plain.s][1][0] === 2);
+  assert(plain.b instanceof Uint8Array && plain.b.join() === "0,255");
+  assert(plain.m instanceof Map && plain.m.get(1) === "one");
+  assert(plain.t instanceof Date && plain.t.toISOString() === "2024-01-02T03:04:05.000Z");
+  assert(plain.bad.$set === "x");
+});

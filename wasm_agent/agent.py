@@ -136,8 +136,7 @@ class MultiStepAgent(DurableRuns):
 
     def write_memory_to_messages(self, summary_mode: bool = False) -> list[ChatMessage]:
         """The memory as messages, fitted to the model's context (older steps shortened first)."""
-        head = self.memory.system_prompt.to_messages(summary_mode)
-        return fit_steps(head, self.memory.steps, self.context_budget, summary_mode)
+        return fit_steps(self.memory.system_prompt, self.memory.steps, self.context_budget, summary_mode)
 
     @property
     def context_budget(self) -> ContextBudget:
@@ -377,8 +376,10 @@ class MultiStepAgent(DurableRuns):
         self.memory.steps.append(step)
         if isinstance(step, ActionStep):
             self._log_step(step)
-        await self._save("running")
-        await self._run_callbacks(step)
+        if self.run_store is not None:  # (no coroutine to make at every step when nothing is saved)
+            await self._save("running")
+        for pending in self._finalize_step(step):
+            await pending
         return step
 
     def _log_step(self, step: ActionStep) -> None:
@@ -410,7 +411,8 @@ class MultiStepAgent(DurableRuns):
         timing = getattr(step, "timing", None)
         if isinstance(timing, Timing) and timing.end_time is None:
             timing.end_time = time.time()
-        return [result for result in self.step_callbacks.callback(step, agent=self) if inspect.isawaitable(result)]
+        return [result for result in self.step_callbacks.callback(step, agent=self)
+                if result is not None and inspect.isawaitable(result)]
 
     async def _run_callbacks(self, step: MemoryStep) -> None:
         for pending in self._finalize_step(step):
@@ -427,39 +429,53 @@ class MultiStepAgent(DurableRuns):
         return total
 
     # -- model calls --------------------------------------------------------------
-    async def _generate(self, messages: list[ChatMessage], **kwargs: Any) -> AsyncIterator[Any]:
-        """Call the model; yields deltas when streaming, then the whole `ChatMessage`."""
+    async def _generate_stream(self, messages: list[ChatMessage], **kwargs: Any) -> AsyncIterator[Any]:
+        """Call the model, streaming: yields its deltas, then the whole `ChatMessage`."""
         try:
-            if self.stream_outputs and getattr(self.model, "supports_streaming", False):
-                deltas: list[ChatMessageStreamDelta] = []
-                async for delta in stream_deltas(self.model, messages, **kwargs):
-                    deltas.append(delta)
-                    yield delta
-                yield agglomerate_stream_deltas(deltas)
-            else:  # one delta with the whole text, so that a UI shows it before the action runs
-                message = await call_generate(self.model, messages, **kwargs)
-                if message.content:
-                    yield ChatMessageStreamDelta(content=message.content)
-                yield message
+            deltas: list[ChatMessageStreamDelta] = []
+            async for delta in stream_deltas(self.model, messages, **kwargs):
+                deltas.append(delta)
+                yield delta
+            yield agglomerate_stream_deltas(deltas)
         except (AgentError, asyncio.CancelledError):
             raise
         except Exception as error:  # noqa: BLE001 - any provider failure ends the run clearly
-            raise AgentGenerationError(f"The model failed: {type(error).__name__}: {error}") from error
+            raise _model_failure(error) from error
+
+    def _streams_model(self) -> bool:
+        return bool(self.stream_outputs and getattr(self.model, "supports_streaming", False))
+
+    async def _call_model(self, messages: list[ChatMessage], **kwargs: Any) -> ChatMessage:
+        """One whole answer of the model; a provider failure ends the run clearly."""
+        try:
+            return await call_generate(self.model, messages, **kwargs)
+        except (AgentError, asyncio.CancelledError):
+            raise
+        except Exception as error:  # noqa: BLE001 - any provider failure ends the run clearly
+            raise _model_failure(error) from error
 
     async def _generate_action(self, step: ActionStep, **kwargs: Any) -> AsyncIterator[ChatMessageStreamDelta]:
         """The model call of an action step: yields deltas; fills the step's output, usage and timing."""
         messages = step.model_input_messages = self.write_memory_to_messages()
         step.model_timing = Timing()
-        async for item in self._generate(messages, **kwargs):
-            if isinstance(item, ChatMessage):
-                step.model_output_message, step.token_usage = item, item.token_usage
-            else:
-                yield item
+        if self._streams_model():
+            async for item in self._generate_stream(messages, **kwargs):
+                if isinstance(item, ChatMessage):
+                    step.model_output_message, step.token_usage = item, item.token_usage
+                else:
+                    yield item
+        else:  # the whole answer at once (no generator in between: this runs at every step)
+            message = step.model_output_message = await self._call_model(messages, **kwargs)
+            step.token_usage = message.token_usage
+            if message.content:  # one delta with the whole text, so that a UI shows it before the action runs
+                yield ChatMessageStreamDelta(content=message.content)
         step.model_timing.end_time = time.time()
 
     async def _complete(self, messages: list[ChatMessage], **kwargs: Any) -> ChatMessage:
+        if not self._streams_model():
+            return await self._call_model(messages, **kwargs)
         message = None
-        async for item in self._generate(messages, **kwargs):
+        async for item in self._generate_stream(messages, **kwargs):
             message = item
         return message
 
@@ -554,6 +570,10 @@ def _takes_agent(function: Callable) -> bool:
     except (TypeError, ValueError):
         return False
     return any(p.name == "agent" or p.kind is p.VAR_KEYWORD for p in parameters)
+
+
+def _model_failure(error: Exception) -> AgentGenerationError:
+    return AgentGenerationError(f"The model failed: {type(error).__name__}: {error}")
 
 
 def _name(function: Callable) -> str:

@@ -24,7 +24,10 @@ one token per three characters; the budget keeps a margin for the error.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from typing import Any, Callable, Sequence
+from functools import cached_property, lru_cache
+from itertools import chain
+from operator import itemgetter
+from typing import Any, Sequence
 
 from .errors import AgentError
 
@@ -38,25 +41,24 @@ def estimate_tokens(text: str | None) -> int:
     """A rough, deliberately high token count: digits one each, other characters three to a token."""
     if not text:
         return 0
-    digits = sum(map(text.count, "0123456789"))  # ten scans in C: fast on long logs
+    encoded = text.encode("utf-8", "surrogatepass")  # a digit is one byte; no other character has such a byte
+    digits = len(encoded) - len(encoded.translate(None, b"0123456789"))  # one pass in C, short or long
     return digits + (len(text) - digits + 2) // 3
 
 
-def messages_tokens(messages: Sequence[Any], estimate: Callable[[str], int] = estimate_tokens) -> int:
+def messages_tokens(messages: Sequence[Any]) -> int:
     total = 0
     for message in messages:
         content = message.content if hasattr(message, "content") else message.get("content")
         if isinstance(content, list):
-            content = " ".join(str(part.get("text", "")) for part in content if isinstance(part, dict))
-        total += PER_MESSAGE_TOKENS + estimate(content if isinstance(content, str) else str(content or ""))
+            if len(content) == 1 and isinstance(content[0], dict):  # one text part, as most messages have
+                content = str(content[0].get("text", ""))
+            else:
+                content = " ".join(str(part.get("text", "")) for part in content if isinstance(part, dict))
+        total += PER_MESSAGE_TOKENS + estimate_tokens(content if isinstance(content, str) else str(content or ""))
         for call in getattr(message, "tool_calls", None) or ():
-            total += estimate(str(call.arguments)) + PER_MESSAGE_TOKENS
+            total += estimate_tokens(str(call.arguments)) + PER_MESSAGE_TOKENS
     return total
-
-
-def _at_most_tokens(text: str) -> int:
-    """A bound on `estimate_tokens(text)` that needs no scan of the text: one token per character, plus one."""
-    return len(text) + 1
 
 
 def cut_middle(text: str, max_tokens: int) -> str:
@@ -94,12 +96,11 @@ class ContextBudget:
     @classmethod
     def for_model(cls, model: Any) -> "ContextBudget":
         """From `model.max_context_tokens` (default 32,768) and its per-call `max_tokens`, if it has one."""
-        context = int(getattr(model, "max_context_tokens", None) or DEFAULT_CONTEXT_TOKENS)
-        reply = getattr(model, "max_tokens", None) or (getattr(model, "options", None) or {}).get("max_tokens")
-        reply = int(reply) if reply else 1024
-        return cls(context, min(reply, context // 4))
+        options = getattr(model, "options", None)
+        reply = getattr(model, "max_tokens", None) or (options.get("max_tokens") if options else None)
+        return _budget(cls, getattr(model, "max_context_tokens", None), reply)
 
-    @property
+    @cached_property
     def prompt_tokens(self) -> int:
         return int((self.context_tokens - self.reply_tokens) * SAFETY)
 
@@ -112,36 +113,40 @@ class ContextBudget:
         return text if text is None else cut_middle(text, self.observation_tokens)
 
     def fits(self, messages: Sequence[Any]) -> bool:
-        # Most calls fit by far: the bound, which scans no text, decides those on every step.
-        limit = self.prompt_tokens
-        return messages_tokens(messages, _at_most_tokens) <= limit or messages_tokens(messages) <= limit
+        return messages_tokens(messages) <= self.prompt_tokens
 
 
-def fit_steps(head: list, steps: list, budget: ContextBudget, summary_mode: bool = False) -> list:
-    """The messages of `head` (system prompt and examples) and `steps`, made to fit `budget`.
+@lru_cache(maxsize=64)
+def _budget(cls: type, context_tokens: Any, reply_tokens: Any) -> ContextBudget:
+    """One budget per model size as the model gives it (asked for at every step)."""
+    context = int(context_tokens or DEFAULT_CONTEXT_TOKENS)
+    reply = int(reply_tokens) if reply_tokens else 1024
+    return cls(context, min(reply, context // 4))
+
+
+def fit_steps(head: Any, steps: list, budget: ContextBudget, summary_mode: bool = False) -> list:
+    """The messages of `head` (the system prompt step) and `steps`, made to fit `budget`.
 
     Older action steps are shortened first, oldest first (their code and a
     short observation stay); if that is not enough, they are left out, oldest
     first, with a note saying so. The last action step and the task stay whole.
+    Each step measures its messages once (`measured_messages`): a check that
+    fits only adds up those figures.
     """
+    limit = budget.prompt_tokens
+    parts = [head.measured_messages(summary_mode)]
+    parts += [step.measured_messages(summary_mode) for step in steps]
+    if _tokens(parts) <= limit:
+        return _joined(parts)
     from .memory import ActionStep, NoteStep  # memory imports nothing of this module's users
 
-    def messages_of(current: list) -> list:
-        result = list(head)
-        for step in current:
-            result.extend(step.to_messages(summary_mode))
-        return result
-
-    messages = messages_of(steps)
-    if budget.fits(messages):
-        return messages
     current = list(steps)
     older = [i for i, step in enumerate(current) if isinstance(step, ActionStep)][:-1]
     for index in older:
         current[index] = shortened(current[index])
-        messages = messages_of(current)
-        if budget.fits(messages):
-            return messages
+        parts[index + 1] = current[index].measured_messages(summary_mode)
+        if _tokens(parts) <= limit:
+            return _joined(parts)
     left_out = 0
     for index in older:
         current[index] = None
@@ -150,10 +155,19 @@ def fit_steps(head: list, steps: list, budget: ContextBudget, summary_mode: bool
         note = NoteStep(f"({left_out} earlier step{'s' if left_out > 1 else ''} left out here to fit the "
                         "model's context.)")
         position = next(i for i, step in enumerate(kept) if isinstance(step, ActionStep))
-        messages = messages_of(kept[:position] + [note] + kept[position:])
-        if budget.fits(messages):
-            return messages
-    return messages  # the task and the last step alone do not fit: the model says so, clearly
+        shown = kept[:position] + [note] + kept[position:]
+        parts = [parts[0], *(step.measured_messages(summary_mode) for step in shown)]
+        if _tokens(parts) <= limit:
+            break
+    return _joined(parts)  # when the task and the last step alone do not fit, the model says so, clearly
+
+
+def _tokens(parts: list[tuple[list, int]]) -> int:
+    return sum(map(itemgetter(1), parts))
+
+
+def _joined(parts: list[tuple[list, int]]) -> list:
+    return list(chain.from_iterable(map(itemgetter(0), parts)))
 
 
 def shortened(step: Any) -> Any:

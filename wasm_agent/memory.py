@@ -9,14 +9,22 @@ from __future__ import annotations
 
 import inspect
 import time
+import weakref
 from dataclasses import dataclass, field
+from operator import attrgetter
 from typing import Any, Callable, ClassVar
 
+from .context import messages_tokens
 from .errors import AgentError
 from .messages import ChatMessage, ChatMessageToolCall, MessageRole, TokenUsage
 
 __all__ = ["ActionStep", "AgentMemory", "CallbackRegistry", "ChatMessage", "FinalAnswerStep", "MemoryStep",
            "MessageRole", "PlanningStep", "SystemPromptStep", "TaskStep", "Timing", "ToolCall"]
+
+# What an action step's messages are made of (read in C: the check runs on every step at every step).
+_SHOWN_FIELDS = attrgetter("model_output", "observations", "error", "native_tool_calls", "code_action",
+                           "observations_images")
+_SHOWN_CALL_FIELDS = attrgetter("id", "name", "arguments", "observation")
 
 RETRY_HINT = ("Now let's retry: take care not to repeat previous errors! "
               "If you have retried several times, try a completely different approach.")
@@ -77,11 +85,31 @@ class MemoryStep:
         kept, keyed on the fields they come from: editing a step (in a step
         callback, say) gives new messages on the next call.
         """
-        key = (summary_mode, self._message_key())
-        cached = self.__dict__.get("_messages")
-        if cached is None or cached[0] != key:
-            cached = self.__dict__["_messages"] = (key, self._build_messages(summary_mode))
-        return list(cached[1])
+        return list(self.measured_messages(summary_mode)[0])
+
+    def measured_messages(self, summary_mode: bool = False) -> tuple[list[ChatMessage], int]:
+        """The step's messages (shared: don't change them) and their estimated tokens, measured once
+        per content of the step, so that the context check at every step scans no text again."""
+        key = self._message_key()
+        cached = self.__dict__.get("_summary_messages" if summary_mode else "_messages")
+        if cached is not None and cached[0] == key:
+            return cached[1]
+        return self._measure(key, summary_mode)
+
+    def _measure(self, key: tuple, summary_mode: bool) -> tuple[list[ChatMessage], int]:
+        messages = self._build_messages(summary_mode)
+        measured = messages, messages_tokens(messages)
+        self.__dict__["_summary_messages" if summary_mode else "_messages"] = (key, measured)
+        return measured
+
+    def _measured_own_messages(self, summary_mode: bool = False) -> tuple[list[ChatMessage], int]:
+        messages = self.to_messages(summary_mode)
+        return messages, messages_tokens(messages)
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if cls.to_messages is not MemoryStep.to_messages and "measured_messages" not in vars(cls):
+            cls.measured_messages = MemoryStep._measured_own_messages  # a step that builds its own messages
 
     def _message_key(self) -> tuple:
         return ()
@@ -166,11 +194,17 @@ class ActionStep(MemoryStep):
     token_usage: TokenUsage | None = None
     is_final_answer: bool = False
 
-    def _message_key(self) -> tuple:
-        calls = tuple((c.id, c.name, id(c.arguments), c.observation) for c in self.tool_calls) \
-            if self.tool_calls else None
-        return (self.model_output, self.observations, self.error, self.native_tool_calls, calls,
-                len(self.observations_images or ()))
+    def measured_messages(self, summary_mode: bool = False) -> tuple[list[ChatMessage], int]:
+        # Asked of every step at every step: the key is read in C, in this one frame; the calls count
+        # only where they show (native calls, or no code to show instead).
+        calls, images = self.tool_calls, self.observations_images
+        shown_calls = tuple(map(_SHOWN_CALL_FIELDS, calls)) \
+            if calls and (self.native_tool_calls or self.code_action is None or summary_mode) else calls is None
+        key = (_SHOWN_FIELDS(self), shown_calls, images and len(images))
+        cached = self.__dict__.get("_summary_messages" if summary_mode else "_messages")
+        if cached is not None and cached[0] == key:
+            return cached[1]
+        return self._measure(key, summary_mode)
 
     def _build_messages(self, summary_mode: bool) -> list[ChatMessage]:
         """smolagents' shape: the model's text; the calls ("Calling tools:"); images; the observation;
@@ -431,11 +465,30 @@ class CallbackRegistry:
 
 
 def _takes_more_than_step(callback: Callable) -> bool:
+    function = getattr(callback, "__func__", callback)
+    if not inspect.isfunction(function):  # a partial, a callable object…: read each time it is registered
+        return _reads_more_than_step(callback)
+    kinds = _PARAMETER_KINDS.get(function)
+    if kinds is None:
+        try:
+            kinds = _PARAMETER_KINDS[function] = tuple(p.kind for p in inspect.signature(function).parameters.values())
+        except (TypeError, ValueError):
+            return False
+    if function is not callback and kinds and kinds[0] is not inspect.Parameter.VAR_POSITIONAL:
+        kinds = kinds[1:]  # a bound method: its first parameter is given
+    return len(kinds) > 1 or inspect.Parameter.VAR_KEYWORD in kinds
+
+
+def _reads_more_than_step(callback: Callable) -> bool:
     try:
         parameters = inspect.signature(callback).parameters.values()
     except (TypeError, ValueError):
         return False
     return len(parameters) > 1 or any(p.kind is p.VAR_KEYWORD for p in parameters)
+
+
+# Each function's parameter kinds, read once per process: agents made per request register the same callbacks.
+_PARAMETER_KINDS: "weakref.WeakKeyDictionary[Callable, tuple]" = weakref.WeakKeyDictionary()
 
 
 def _jsonable(value: Any) -> Any:

@@ -77,25 +77,37 @@ class AgentLogger:
             self.console.print(_styled(text, style))
 
     def log_error(self, error_message: str) -> None:
+        if self.level < LogLevel.ERROR:  # nobody listens: build no text
+            return
         self._text(printable(error_message), LogLevel.ERROR, "bold red")
 
     def log_markdown(self, content: str, title: str | None = None, level: int = LogLevel.INFO,
                      style: str | None = None) -> None:
+        if level > self.level:
+            return
         if title:
             self._text(f"━━━ {title} ━━━", level, "bold")
         self._text(printable(content), level)
 
     def log_code(self, title: str, content: str, level: int = LogLevel.INFO) -> None:
+        if level > self.level:
+            return
         self._text(f"─ {title} ─\n{printable(content)}", level)
 
     def log_rule(self, title: str, level: int = LogLevel.INFO) -> None:
+        if level > self.level:
+            return
         self._text(f"━━━ {title} ━━━", level, "bold")
 
     def log_task(self, content: Any, subtitle: Any, title: str | None = None, level: int = LogLevel.INFO) -> None:
+        if level > self.level:
+            return
         header = "New run" + (f" - {title}" if title else "")
         self._text(f"╭─ {printable(header)}\n{printable(content)}\n╰─ {printable(subtitle)}", level)
 
     def log_messages(self, messages: list, level: int = LogLevel.DEBUG) -> None:
+        if level > self.level:
+            return
         text = "\n".join(json.dumps(m.dict() if hasattr(m, "dict") else m, indent=4, default=repr) for m in messages)
         self._text(text, level)
 

@@ -66,18 +66,89 @@ const parseJSON = JSON.parse;
 const stringifyJSON = JSON.stringify;
 
 /**
- * Wire data as plain JavaScript values: the markers that keep Python's integral floats and tuples
- * across the boundary ({"$float": 5}, {"$tuple": [...]}; wasm_agent/executor/protocol.py `exact`)
- * become the number and the array JavaScript has for them. Repr markers stay.
+ * Wire data as plain JavaScript values. The one-key markers that keep Python's types across the
+ * boundary (wasm_agent/executor/wire_values.py) become the value JavaScript has for them:
+ * {"$float"} a number, {"$tuple"} an array, {"$bytes"}/{"$bytearray"} a Uint8Array, {"$set"}/{"$frozenset"}
+ * a Set, {"$dict"} (keys that are not strings) a Map, {"$datetime"} a Date when it has a UTC offset (a naive
+ * one names no instant: its ISO string), {"$date"}/{"$time"} their ISO strings, {"$timedelta"} its seconds,
+ * {"$decimal"}/{"$uuid"}/{"$path"} strings (a decimal keeps its digits), {"$complex"} {real, imag},
+ * {"$image"} a Blob of the image file, {"$object"} (a dataclass, namedtuple or object) an object of its
+ * fields. A marker whose data is malformed stays the data it is; repr markers ({"$repr", "$type"}) stay.
  */
 export function plainValue(data) {
   if (Array.isArray(data)) return data.map(plainValue);
   if (data === null || typeof data !== "object") return data;
   const keys = Object.keys(data);
-  if (keys.length === 1 && keys[0] === "$float" && typeof data.$float === "number") return data.$float;
-  if (keys.length === 1 && keys[0] === "$tuple" && Array.isArray(data.$tuple)) return data.$tuple.map(plainValue);
+  if (keys.length === 1 && Object.hasOwn(MARKERS, keys[0])) {
+    try {
+      const value = MARKERS[keys[0]](data[keys[0]]);
+      if (value !== MALFORMED) return value;
+    } catch {
+      // malformed marker data (bad base64, a wrong shape): it stays the data it is
+    }
+  }
   return Object.fromEntries(keys.map((key) => [key, plainValue(data[key])]));
 }
+
+const MALFORMED = Symbol("malformed marker");
+// Taken at load, like JSON's functions above.
+const decodeBase64 = globalThis.atob;
+const BlobClass = globalThis.Blob;
+const ISO_WITH_OFFSET = /(?:Z|[+-]\d{2}:\d{2})$/;
+const IMAGE_TYPES = [["iVBORw0KGgo", "image/png"], ["/9j/", "image/jpeg"], ["R0lGOD", "image/gif"],
+  ["UklGR", "image/webp"], ["Qk", "image/bmp"]]; // the base64 of each format's first bytes
+
+const isList = (payload) => Array.isArray(payload);
+const isNumber = (payload) => typeof payload === "number";
+
+function bytesOf(base64) {
+  if (typeof base64 !== "string") return MALFORMED;
+  const text = decodeBase64(base64);
+  const bytes = new Uint8Array(text.length);
+  for (let i = 0; i < text.length; i += 1) bytes[i] = text.charCodeAt(i);
+  return bytes;
+}
+
+function dateTimeOf(iso) {
+  if (typeof iso !== "string") return MALFORMED;
+  if (!ISO_WITH_OFFSET.test(iso)) return iso;
+  const date = new Date(iso.replace(/(\.\d{3})\d+/, "$1")); // Python writes microseconds
+  return Number.isNaN(date.getTime()) ? iso : date;
+}
+
+function imageOf(base64) {
+  const bytes = bytesOf(base64);
+  if (bytes === MALFORMED || typeof BlobClass !== "function") return bytes;
+  const type = IMAGE_TYPES.find(([start]) => base64.startsWith(start))?.[1] ?? "application/octet-stream";
+  return new BlobClass([bytes], { type });
+}
+
+const string = (payload) => (typeof payload === "string" ? payload : MALFORMED);
+
+const MARKERS = Object.freeze({
+  __proto__: null,
+  $float: (payload) => (isNumber(payload) ? payload : MALFORMED),
+  $tuple: (payload) => (isList(payload) ? payload.map(plainValue) : MALFORMED),
+  $bytes: bytesOf,
+  $bytearray: bytesOf,
+  $set: (payload) => (isList(payload) ? new Set(payload.map(plainValue)) : MALFORMED),
+  $frozenset: (payload) => (isList(payload) ? new Set(payload.map(plainValue)) : MALFORMED),
+  $dict: (payload) => (isList(payload) && payload.every((pair) => isList(pair) && pair.length === 2)
+    ? new Map(payload.map(([key, value]) => [plainValue(key), plainValue(value)])) : MALFORMED),
+  $datetime: dateTimeOf,
+  $date: string,
+  $time: string,
+  $timedelta: (payload) => (isList(payload) && payload.length === 3 && payload.every(isNumber)
+    ? payload[0] * 86400 + payload[1] + payload[2] / 1e6 : MALFORMED),
+  $decimal: string,
+  $uuid: string,
+  $path: string,
+  $complex: (payload) => (isList(payload) && payload.length === 2 && payload.every(isNumber)
+    ? { real: payload[0], imag: payload[1] } : MALFORMED),
+  $image: imageOf,
+  $object: (payload) => (payload && typeof payload === "object" && payload.fields && typeof payload.fields === "object"
+    && !isList(payload.fields) ? plainValue(payload.fields) : MALFORMED),
+});
 
 export class ProtocolError extends Error {}
 

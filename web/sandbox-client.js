@@ -22,8 +22,8 @@ const LOST = "The sandbox was restarted, so all variables were lost (imports and
 
 /**
  * @typedef {object} CodeOutput
- * @property {unknown} output  JSON values, non-JSON ones as {"$repr", "$type"}; with `wireValues`, integral
- *   floats as {"$float"} and tuples as {"$tuple"} too (else as numbers and arrays)
+ * @property {unknown} output  JSON values, non-JSON ones as {"$repr", "$type"}; with `wireValues`, Python's
+ *   other types as their markers ({"$float"}, {"$set"}…), else as JS values (protocol.js `plainValue`)
  * @property {string} logs
  * @property {boolean} is_final_answer
  * @property {string | null} error
@@ -58,7 +58,7 @@ export class SandboxClient {
    * @param {object} [options]
    * @param {(name: string, args: unknown[], kwargs: object) => unknown} [options.onToolCall] runs a tool
    * @param {boolean} [options.wireValues]  give tool arguments and run outputs as wire data, with the markers
-   *   that keep Python's floats and tuples (for Python on this side too); else as plain JS values
+   *   that keep Python's types (for Python on this side too); else as plain JS values (Set, Date, Uint8Array…)
    * @param {number | null} [options.timeoutMs]  wall time of one run (null: none)
    * @param {number} [options.maxOutputChars]
    * @param {number} [options.graceMs]    how long an interrupted run may take to stop before a restart

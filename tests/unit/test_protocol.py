@@ -161,3 +161,75 @@ def test_decode_checks_every_described_field():
 def test_the_js_sandbox_client_tells_a_lost_sandbox_and_takes_a_new_port():
     run = _deno_test("tests/js/sandbox_client_test.js")
     assert "6 passed" in run.stdout, run.stdout
+
+
+def _plain_in_javascript(data):
+    """What a JS consumer of the sandbox gets for wire data (web/protocol.js `plainValue`), each value
+    tagged with its JS type by tests/js/plain_value.mjs."""
+    sandbox = pytest.importorskip("wasm_agent.executor.sandbox")
+    deno = sandbox.find_deno()
+    if deno is None:
+        pytest.skip("Deno is not installed")
+    run = subprocess.run([deno, "run", "--no-prompt", "--no-config", "--no-lock", "--allow-read=web,tests/js",
+                          "tests/js/plain_value.mjs"], input=json.dumps(data), cwd=REPO, capture_output=True,
+                         text=True, timeout=120, check=False,
+                         env={"DENO_NO_UPDATE_CHECK": "1", "NO_COLOR": "1", "PATH": "", "HOME": str(Path.home())})
+    assert run.returncode == 0, run.stdout + run.stderr
+    return json.loads(run.stdout)
+
+
+@pytest.mark.cpython_only
+def test_javascript_consumers_get_natural_values_for_every_python_marker():
+    import dataclasses
+    import datetime
+    import decimal
+    import uuid
+    from collections import namedtuple
+
+    from wasm_agent.executor.wire_values import _DECODERS, ImageBytes
+
+    @dataclasses.dataclass
+    class Box:
+        width: int
+        tags: set
+
+    Point = namedtuple("Point", "x y")
+    png = b"\x89PNG\r\n\x1a\n" + bytes(16)
+    value = {
+        "float": 5.0, "tuple": (1, 2.5), "bytes": b"\x00\xff", "bytearray": bytearray(b"ab"), "set": {3},
+        "frozenset": frozenset({"a"}), "int_keys": {1: "one"}, "marker_like_keys": {"$set": 1},
+        "aware": datetime.datetime(2024, 1, 2, 3, 4, 5, 123456, tzinfo=datetime.timezone(datetime.timedelta(hours=2))),
+        "naive": datetime.datetime(2024, 1, 2, 3, 4, 5), "date": datetime.date(2024, 1, 2),
+        "time": datetime.time(3, 4, 5), "timedelta": datetime.timedelta(days=1, seconds=2, microseconds=500_000),
+        "decimal": decimal.Decimal("0.1000000000000000000001"), "uuid": uuid.UUID(int=1), "complex": 1 + 2j,
+        "path": Path("/data/out.csv"), "box": Box(3, {"red"}), "point": Point(1, 2.0),
+        "repr": object,
+    }
+    wire = to_wire(value, exact=True)
+    wire["image"] = to_wire(ImageBytes(png), exact=True)
+    markers = {next(iter(item)) for item in wire.values() if isinstance(item, dict) and len(item) == 1}
+    assert markers == set(_DECODERS)  # every marker Python sends is tried here
+    plain = _plain_in_javascript(wire)["Object"]
+    assert plain["float"] == 5 and plain["tuple"] == [1, 2.5]
+    assert plain["bytes"] == {"Uint8Array": [0, 255]} and plain["bytearray"] == {"Uint8Array": [97, 98]}
+    assert plain["set"] == {"Set": [3]} and plain["frozenset"] == {"Set": ["a"]}
+    assert plain["int_keys"] == {"Map": [[1, "one"]]} and plain["marker_like_keys"] == {"Map": [["$set", 1]]}
+    assert plain["aware"] == {"Date": "2024-01-02T01:04:05.123Z"}  # an instant: a Date, in UTC here
+    assert plain["naive"] == "2024-01-02T03:04:05"  # no time zone, no instant: the ISO text
+    assert (plain["date"], plain["time"]) == ("2024-01-02", "03:04:05")
+    assert plain["timedelta"] == 86402.5  # seconds, as Python's total_seconds()
+    assert plain["decimal"] == "0.1000000000000000000001"  # every digit kept
+    assert plain["uuid"] == "00000000-0000-0000-0000-000000000001" and plain["path"] == "/data/out.csv"
+    assert plain["complex"] == {"Object": {"real": 1, "imag": 2}}
+    assert plain["box"] == {"Object": {"width": 3, "tags": {"Set": ["red"]}}}
+    assert plain["point"] == {"Object": {"x": 1, "y": 2}}
+    assert plain["repr"] == {"Object": {"$repr": "<class 'object'>", "$type": "type"}}  # no JS value: it stays
+    assert plain["image"] == {"Blob": "image/png", "bytes": list(png)}
+
+
+@pytest.mark.cpython_only
+def test_a_malformed_marker_reaches_javascript_as_the_data_it_is():
+    wire = {"a": {"$bytes": "not base64!"}, "b": {"$set": 3}, "c": {"$timedelta": [1]}, "d": {"$object": []}}
+    assert _plain_in_javascript(wire)["Object"] == {
+        "a": {"Object": {"$bytes": "not base64!"}}, "b": {"Object": {"$set": 3}},
+        "c": {"Object": {"$timedelta": [1]}}, "d": {"Object": {"$object": []}}}

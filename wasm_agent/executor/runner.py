@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import ast
 import builtins
-import contextlib
 import inspect
 import sys
 import traceback
@@ -112,16 +111,18 @@ class CodeRunner:
         last_expression = None
         if module.body and isinstance(module.body[-1], ast.Expr):
             last_expression = ast.Expression(module.body.pop().value)
-        streams = (contextlib.redirect_stdout(buffer), contextlib.redirect_stderr(buffer)) \
-            if self.capture_std_streams else ()
         try:
-            with contextlib.ExitStack() as stack:
-                for stream in streams:
-                    stack.enter_context(stream)
+            saved_streams = sys.stdout, sys.stderr
+            if self.capture_std_streams:
+                sys.stdout = sys.stderr = buffer
+            try:
                 exec(compile(module, CODE_FILENAME, "exec"), self.namespace)
                 value = None
                 if last_expression is not None:
                     value = eval(compile(last_expression, CODE_FILENAME, "eval"), self.namespace)
+            finally:
+                if self.capture_std_streams:
+                    sys.stdout, sys.stderr = saved_streams
             return CodeOutput(output=value, logs=buffer.getvalue())
         except FinalAnswerSignal as signal:
             return CodeOutput(output=signal.value, logs=buffer.getvalue(), is_final_answer=True)

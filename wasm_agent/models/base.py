@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import inspect
+import types
 from typing import Any, AsyncIterator, Iterator, Sequence
 
 from .. import platform
@@ -160,7 +161,7 @@ async def call_generate(model: Any, messages: Sequence[ChatMessage], **kwargs: A
         if generate is None or (isinstance(model, Model) and type(model).generate is Model.generate):
             raise NotImplementedError(f"{type(model).__name__} must implement `generate` or `async def agenerate`")
         result = generate(list(messages), **_accepted(generate, kwargs))
-    if inspect.isawaitable(result):
+    if type(result) is types.CoroutineType or inspect.isawaitable(result):  # (`agenerate`'s, checked first)
         result = await result
     if isinstance(result, str):
         result = ChatMessage(role="assistant", content=result)

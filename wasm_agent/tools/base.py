@@ -187,9 +187,9 @@ class Tool:
             if name in kwargs:
                 raise AgentToolCallError(f"{self.name}() got two values for argument {name!r}")
             kwargs[name] = value
-        unknown = sorted(set(kwargs) - set(names))
+        unknown = kwargs.keys() - self.inputs.keys()
         if unknown:
-            raise AgentToolCallError(f"{self.name}() got unexpected arguments {unknown}; "
+            raise AgentToolCallError(f"{self.name}() got unexpected arguments {sorted(unknown)}; "
                                      f"its arguments are {names}")
         for name, spec in self.inputs.items():
             if name not in kwargs:
@@ -353,6 +353,8 @@ def _json_type(kind: Any, nullable: bool) -> Any:
 def _fits(value: Any, kind: Any, nullable: bool) -> bool:
     if value is None and nullable:
         return True
+    if isinstance(kind, str):  # the usual case: one type
+        return _fits_one(value, kind)
     return any(_fits_one(value, k) for k in _types_of(kind))
 
 
