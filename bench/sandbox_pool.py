@@ -6,7 +6,7 @@
 
 Sections (every answer is checked, so a broken run cannot look fast):
   memory     RSS of the sandbox processes (from /proc) divided by the sandboxes, with 1 and 8
-             warm sandboxes (each has run a step), 1, 4 (the default) and 8 per Deno process.
+             warm sandboxes (each has run a step), 1, 4 and 8 (the default) per Deno process.
   start      a new agent's first result (a one-step task): cold pool (no sandbox yet) and warm
              pool (a fresh sandbox waits); smolagents: a new CodeAgent in a warm process.
   throughput runs per second of new agents (two steps each) at 1, 4 and 8 at once: ours as

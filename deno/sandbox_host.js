@@ -65,6 +65,19 @@ async function* readLines() {
 }
 
 let snapshotBroken = !config.snapshot;
+let sharedSnapshot = null;
+// The snapshot's bytes, read once and shared by every worker of the process (Pyodide copies them into its
+// own memory): one 30 MB copy per process, where each worker used to keep its own until its next GC (never,
+// as a worker sleeps between requests), and no read of the file per reset.
+function readSnapshot() {
+  if (snapshotBroken) return undefined;
+  if (!sharedSnapshot) {
+    const bytes = Deno.readFileSync(config.snapshot);
+    sharedSnapshot = new Uint8Array(new SharedArrayBuffer(bytes.length));
+    sharedSnapshot.set(bytes);
+  }
+  return sharedSnapshot;
+}
 /** @type {import("./sandbox_workers.js").SandboxBoot} */
 const boot = {
   pyodideSource: Deno.readTextFileSync(pyodideFile("pyodide.mjs")),
@@ -73,11 +86,12 @@ const boot = {
     .map((name) => [name, Deno.readFileSync(pyodideFile(name))])),
   pythonFiles: Object.fromEntries(Object.entries(config.pythonFiles)
     .map(([path, file]) => [path, file ? Deno.readTextFileSync(file) : ""])),
-  // Read for each boot (30 MB that restarts need rarely); a snapshot that failed a boot is not offered again.
-  snapshot: () => (snapshotBroken ? undefined : Deno.readFileSync(config.snapshot)),
+  // A snapshot that failed a boot is not offered again.
+  snapshot: readSnapshot,
   snapshotFailed: (reason) => {
     if (snapshotBroken) return;
     snapshotBroken = true;
+    sharedSnapshot = null;
     emit({ type: "snapshot_failed", reason: String(reason).slice(0, 2000) });
   },
 };

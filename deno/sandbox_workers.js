@@ -32,7 +32,7 @@ const everyone = new Set();
  * @property {Record<string, Uint8Array | ArrayBuffer>} files  pyodide.asm.wasm, python_stdlib.zip, pyodide-lock.json
  * @property {Record<string, string>} pythonFiles  sandbox path -> source
  * @property {Uint8Array | (() => Uint8Array | undefined) | undefined} [snapshot]  a memory snapshot to start
- *   from, or a function that reads it for each boot (30 MB that a restart needs rarely)
+ *   from, or a function that gives it for each boot (a SharedArrayBuffer view is shared by the workers, not copied)
  * @property {(reason: string) => void} [snapshotFailed]  a worker booted from the snapshot failed before
  *   it was ready: the host should stop offering it (the next boots are then cold)
  */
@@ -122,7 +122,7 @@ export class SandboxWorkers {
   close() {
     everyone.delete(this);
     clearInterval(this.#memoryTimer);
-    for (const state of [this.#sandbox, this.#spare]) state?.worker.terminate();
+    for (const state of [this.#sandbox, this.#spare]) if (state) endWorker(state);
     this.#sandbox = this.#spare = null;
   }
 
@@ -170,7 +170,7 @@ export class SandboxWorkers {
       wasmModule: true, // comes in its own message when compiled, while the worker imports Pyodide
       interrupt: state.interrupt.buffer,
       channel: atomics ? { control: state.control.buffer, data: state.data } : undefined,
-    }, typeof readSnapshot === "function" && snapshot ? [snapshot.buffer] : []); // read for this boot: moved, not copied
+    }, snapshot?.buffer instanceof ArrayBuffer && typeof readSnapshot === "function" ? [snapshot.buffer] : []); // read for this boot: moved; shared: not copied
     this.#wasmModule.then((module) => toWorker(state, { kind: "wasm", module }));
     return state;
   }
@@ -181,7 +181,7 @@ export class SandboxWorkers {
       Atomics.store(state.interrupt, 0, KILL);
       Atomics.notify(state.interrupt, 0); // and out of a time.sleep
     }
-    state.worker.terminate();
+    endWorker(state);
     if (state === this.#spare) {
       this.#spare = null;
       return;
@@ -282,6 +282,14 @@ export function openSandboxPort(boot, options = {}) {
     port2.close();
   };
   return port1;
+}
+
+/** End a worker. One asleep between requests (Atomics.wait on its gate) is woken too: Deno's terminate
+ * does not end a thread blocked there, which then keeps its whole memory (wasm heap, isolate) forever. */
+function endWorker(state) {
+  state.worker.terminate();
+  Atomics.add(state.gate, 0, 1);
+  Atomics.notify(state.gate, 0);
 }
 
 /** Every message to a worker goes this way: it wakes the worker if it sleeps between requests. */

@@ -51,9 +51,10 @@ class PoolSettings:
     idle_seconds: float = 60.0         # an idle sandbox ends after this long
     acquire_timeout: float = 120.0     # a run waits this long for a sandbox when all are busy
     spares: int = 1                    # fresh sandboxes kept booted for the next agent, within max_workers
-    # Sandboxes sharing one process (its runtime and compiled Pyodide, each in workers of its own): fewer
-    # processes use less memory; a process that crashes costs each of its sandboxes the step it was running.
-    sandboxes_per_process: int = 4
+    # Sandboxes sharing one process (its runtime, compiled Pyodide and snapshot, each in workers of its own):
+    # fewer processes use less memory (8 warm sandboxes: 105 MiB each in one process, 124 in two); a process
+    # that crashes costs each of its sandboxes the step it was running.
+    sandboxes_per_process: int = 8
 
 
 @dataclasses.dataclass(eq=False)

@@ -63,8 +63,8 @@ class DenoSandboxExecutor(Executor):
     `node_modules/pyodide`, from `npm ci`). `snapshot=True` starts from a
     memory snapshot cached under `cache_dir` (made once, on first use).
     `spare=True` keeps a second sandbox booted in the process, so that a
-    restart after a timeout or crash is immediate; it costs about 190 MiB
-    (the process holds about 300 MiB without it) and CPU while it boots, and
+    restart after a timeout or crash is immediate; it costs about 80 MiB
+    (the process holds about 240 MiB without it) and CPU while it boots, and
     restarting from the snapshot takes well under a second anyway.
     Memory: `limits.max_memory_mb` (default `DEFAULT_MEMORY_MB`, 1024) caps the sandbox's wasm memory
     (past it the code gets MemoryError and the sandbox goes on); the process is watched at all times,
