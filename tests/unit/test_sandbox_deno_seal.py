@@ -196,8 +196,6 @@ def _cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-@pytest.mark.xfail(strict=True, reason="known gap: Deno cannot end a worker spinning in wasm, and the KILL "
-                   "getter that ends it made user interrupts unreliable, so it is off (deno/sandbox_workers.js)")
 async def test_a_step_that_ignores_its_time_limit_leaves_no_cpu_behind():
     """Code that swallows every interrupt past the time limit: its worker is ended (not left spinning
     beside the fresh one), so the process is idle afterwards, and the next step runs."""
