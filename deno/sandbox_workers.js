@@ -161,10 +161,7 @@ export class SandboxWorkers {
       key: state.key,
       gate: state.gate.buffer,
       maxMemoryBytes: (this.#options.memoryMb ?? 0) * 1024 * 1024,
-      // Off: with the KILL getter installed, user interrupts of running code were missed now and then
-      // (the sandbox restarted and lost its variables); a code that ignores its time limit can then
-      // keep a core busy after its worker is replaced (Deno cannot end a worker spinning in wasm).
-      endOnKill: false,
+      endOnKill: true, // see endWorker
       snapshot,
       makeSnapshot: Boolean(this.#options.onSnapshot),
       wasmModule: true, // comes in its own message when compiled, while the worker imports Pyodide
@@ -177,10 +174,6 @@ export class SandboxWorkers {
 
   /** Terminate a worker; the spare (or a new worker) takes over. Tell the host unless it asked. */
   #replace(state, reason, requested = false) {
-    if (state.runs.size) { // code still running: out of Python first, or it keeps its thread
-      Atomics.store(state.interrupt, 0, KILL);
-      Atomics.notify(state.interrupt, 0); // and out of a time.sleep
-    }
     endWorker(state);
     if (state === this.#spare) {
       this.#spare = null;
@@ -284,12 +277,18 @@ export function openSandboxPort(boot, options = {}) {
   return port1;
 }
 
-/** End a worker. One asleep between requests (Atomics.wait on its gate) is woken too: Deno's terminate
- * does not end a thread blocked there, which then keeps its whole memory (wasm heap, isolate) forever. */
+/**
+ * Deno ends a worker only once its thread is back in its event loop: not while code spins in wasm or
+ * the worker sleeps in Atomics.wait (either would keep its thread, and its memory, for the process's
+ * life). KILL in the interrupt buffer throws out of Python (web/sandbox_core.js endOnKill), out of a
+ * time.sleep or a tool call; the gate wakes a worker idle between requests.
+ */
 function endWorker(state) {
-  state.worker.terminate();
+  Atomics.store(state.interrupt, 0, KILL);
+  Atomics.notify(state.interrupt, 0);
   Atomics.add(state.gate, 0, 1);
   Atomics.notify(state.gate, 0);
+  state.worker.terminate();
 }
 
 /** Every message to a worker goes this way: it wakes the worker if it sleeps between requests. */

@@ -37,6 +37,7 @@ export class SandboxClient {
   #markReady = null; // set while a `ready` is awaited
   #failReady = null;
   #running = null; // {id, settle, stopping}
+  #starting = null; // {interrupted}: a run that waits for the sandbox to be ready
   #toolCallsInFlight = 0;
   #wheels = {}; // installed packages: file name -> base64, installed again into every new worker
   #variables = {}; // sent since the last reset: sent again to every new worker
@@ -184,7 +185,17 @@ export class SandboxClient {
    * @returns {Promise<CodeOutput>}
    */
   async run(code, { timeoutMs = this.options.timeoutMs, maxOutputChars = this.options.maxOutputChars } = {}) {
-    await this.#whenReady();
+    const starting = { interrupted: false };
+    this.#starting = starting;
+    try {
+      await this.#whenReady();
+    } finally {
+      if (this.#starting === starting) this.#starting = null;
+    }
+    if (starting.interrupted) { // interrupt() came while the sandbox got ready: the code never starts
+      return failed("Execution stopped: the run was interrupted before its code started. "
+        + "Variables defined before that are kept.");
+    }
     if (this.#running) throw new Error("the sandbox is already running code; await the previous run");
     return new Promise((resolve) => {
       const run = { id: 0, stopping: null, settle: null, finished: null };
@@ -235,9 +246,13 @@ export class SandboxClient {
     return answered ? performance.now() - started : null;
   }
 
-  /** Stop the running code, if any: KeyboardInterrupt (state kept) or, failing that, a restart. */
+  /**
+   * Stop the running code, if any: KeyboardInterrupt (state kept) or, failing that, a restart. A run
+   * still waiting for the sandbox to be ready ends before its code starts.
+   */
   async interrupt() {
     if (this.#running) await this.#stop("the run was interrupted");
+    else if (this.#starting) this.#starting.interrupted = true;
   }
 
   /** A fresh sandbox (the warm spare when there is one); tools are sent again, variables are lost. */

@@ -37,7 +37,7 @@ const parseJSON = JSON.parse; // taken before generated code can replace it
  *                                         here; between requests the worker sleeps on it
  * @property {number} [maxMemoryBytes]     the wasm memory limit (MemoryError in Python past it)
  * @property {boolean} [endOnKill]         the parent stores KILL in the interrupt buffer before it ends
- *                                         this worker (Deno: see endOnKill below)
+ *                                         this worker (Deno: see endOnKill below); needs `wasmModule`
  */
 
 const ORIGIN = "https://pyodide.invalid/";  // never reached: the fetch shim answers it
@@ -194,6 +194,7 @@ async function boot(boot, send, postSnapshot, wasm, sendToolCall) {
     WebAssembly.instantiateStreaming = async (response, imports) => {
       Promise.resolve(response).catch(() => {});  // the shim refuses that fetch: nobody needs its answer
       const module = await wasm;
+      if (boot.endOnKill && boot.interrupt) endOnKill(imports, new Int32Array(boot.interrupt));
       return { module, instance: await WebAssembly.instantiate(module, imports) };
     };
   }
@@ -230,7 +231,6 @@ async function boot(boot, send, postSnapshot, wasm, sendToolCall) {
   }
   if (boot.interrupt) {
     pyodide.setInterruptBuffer(new Int32Array(boot.interrupt));
-    if (boot.endOnKill) endOnKill(pyodide._module, new Int32Array(boot.interrupt));
   }
   const bridge = boot.channel ? atomicsBridge(boot.channel, boot.interrupt, sendToolCall) : jspiBridge(sendToolCall);
   const module = pyodide.pyimport("wasm_agent.executor.sandbox_main");
@@ -307,18 +307,18 @@ function fetchShim(files) {
 export const KILL = 3;
 
 // The last resort for code that catches every KeyboardInterrupt: the host stores KILL, and the
-// interpreter's next signal check (it reads this property of Pyodide's module every few bytecodes)
-// throws out of Python altogether, so the worker's thread is free to end. Deno cannot end a worker
-// whose thread spins in wasm: it would keep a core busy after the sandbox was replaced.
-function endOnKill(module, view) {
-  Object.defineProperty(module, "Py_EmscriptenSignalBuffer", {
-    get() {
-      if (Atomics.load(view, 0) === KILL) throw new Error("the sandbox worker is being ended");
-      return view;
-    },
-    set() {}, // generated code may not swap the buffer for one the host cannot reach
-    configurable: false,
-  });
+// interpreter's next signal check (every few dozen bytecodes) throws out of Python altogether, so the
+// worker's thread gets back to its event loop, where Deno can end it (it cannot end a thread that
+// spins in wasm, nor one blocked in Atomics.wait). The check is wrapped where Pyodide's wasm imports
+// it, before instantiation: generated code can neither undo that nor swap the buffer it reads, and
+// every other value reaches Pyodide's own check untouched, so interrupts work as without it.
+function endOnKill(imports, view) {
+  const checkSignals = imports.env?._Py_CheckEmscriptenSignals_Helper;
+  if (typeof checkSignals !== "function") throw new Error("Pyodide's signal check was not found among its imports");
+  imports.env._Py_CheckEmscriptenSignals_Helper = function checkSignalsOrEnd() {
+    if (Atomics.load(view, 0) === KILL) throw new Error("the sandbox worker is being ended");
+    return checkSignals();
+  };
 }
 
 // time.sleep for Python that wakes when the interrupt buffer is set (Pyodide's own sleep misses it).
@@ -351,6 +351,8 @@ function atomicsBridge(channel, interruptBuffer, post) {
           const answer = decoder.decode(new Uint8Array(channel.data, 0, length).slice());
           if (parseJSON(answer).id === id) return answer;
           Atomics.store(control, 0, 0);  // an answer to some other (forged) call: keep waiting
+        } else if (interrupt && Atomics.load(interrupt, 0) === KILL) {
+          throw new Error("the sandbox worker is being ended"); // Python's next signal check ends it
         } else if (interrupt && Atomics.load(interrupt, 0) === 2) {
           Atomics.store(interrupt, 0, 0);  // consumed here, so Python does not raise it twice
           return encode({ type: "tool_result", id, ok: false, interrupted: true });

@@ -206,6 +206,24 @@ async def test_user_interrupt_stops_the_code_and_the_sandbox_stays_usable(execut
     assert (await executor.run("before")).output == "kept"
 
 
+async def test_an_interrupt_while_the_sandbox_starts_ends_the_run_before_its_code():
+    """The user interrupts a run whose sandbox is still booting: the run ends as interrupted without
+    running its code (it would otherwise loop until its time limit), and the sandbox then serves."""
+    executor = sandbox.DenoSandboxExecutor(limits=ExecutionLimits(timeout_seconds=600))
+    try:
+        run = asyncio.ensure_future(executor.run("started = True\nwhile True: pass"))
+        while not executor.running:  # the run is sent; booting Pyodide takes far longer than the interrupt
+            await asyncio.sleep(0.001)
+        executor.request_interrupt()
+        result = await asyncio.wait_for(run, 120)
+        assert "interrupted before its code started" in result.error
+        assert "NameError" in (await executor.run("started")).error
+        assert (await executor.run("6 * 7")).output == 42
+        assert executor.restarts == 0
+    finally:
+        await executor.close()
+
+
 async def test_interrupts_that_land_after_the_code_has_stopped_lose_nothing(executor):
     """Stopping a step sends more than one interrupt (the user's, the cancelled step's), and the
     last may reach the sandbox when the code is over and its answer is being encoded. Nothing of

@@ -230,10 +230,12 @@ class DenoSandboxExecutor(Executor):
             return CodeOutput(error=f"The sandbox could not start: {error}")
         note, self._lost_note = self._lost_note, None
         timeout = self.limits.timeout_seconds
-        self._running = self._used = True
         request = asyncio.ensure_future(self.host.request(
             self.sandbox_id, "run", code=code, max_output_chars=self.limits.max_output_chars,
             timeout_ms=timeout * 1000 if timeout else None))
+        # Running from now on: an interrupt asked for from another thread is sent after the run (it is
+        # queued on this loop after the request's first step, which sends it).
+        self._running = self._used = True
         try:
             answer = await asyncio.shield(request)
         except asyncio.CancelledError:
