@@ -323,7 +323,7 @@ def test_without_a_sandbox_the_page_says_code_cannot_run(browser, site_dist, tmp
 
     broken = tmp_path / "no-sandbox"
     shutil.copytree(site_dist, broken)
-    (broken / "sandbox.html").unlink()  # the sandbox cannot start
+    (broken / "sandbox" / "sandbox.html").unlink()  # the sandbox cannot start
     server = SiteServer(broken, port=0, isolated=True).start()
     page = SitePage(browser, server.url).open()
     try:
