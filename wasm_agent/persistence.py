@@ -35,7 +35,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Literal
 
-from .run_format import RECORD_FIELDS, RunFormatError, check_export, check_record
+from .memory import AgentMemory
+from .run_format import RECORD_FIELDS, RunFormatError, check_export, check_record, check_steps
 
 RunStatus = Literal["running", "interrupted", "success", "max_steps_error", "error"]
 
@@ -97,6 +98,18 @@ class RunStore(ABC):
 
     @abstractmethod
     async def delete_run(self, run_id: str) -> None: ...
+
+    async def load_memory(self, run_id: str) -> tuple[RunRecord, AgentMemory]:
+        """The run's record and its steps as an agent's memory. The steps are checked field by field first: a
+        damaged one (a store written by other code, a copied file) is a `RunFormatError` naming the field."""
+        record = await self.get_run(run_id)
+        steps = await self.load_steps(run_id)
+        try:
+            check_steps(steps)
+        except RunFormatError as error:
+            raise RunFormatError(f"run {run_id!r} has a damaged step: {error}") from None
+        return record, AgentMemory.from_dict({"system_prompt": record.system_prompt, "examples": record.examples,
+                                              "steps": steps})
 
     async def export_run(self, run_id: str) -> dict:
         """The run as one JSON-compatible object (for download, or `import_run`)."""
