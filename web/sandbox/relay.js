@@ -188,7 +188,7 @@ export class SandboxRelay {
     const { type, id } = message;
     if (type === "crashed") return this.replace(state, String(message.reason ?? "the sandbox crashed").slice(0, 2000));
     if (type === "ready") {
-      if (state.booted) return; // only its boot says it
+      if (state.booted) return this.replace(state, "the sandbox said it was ready twice"); // only its boot says it
       state.booted = message;
       state.readyText = frame.m;
       if (!this.#options.warmUp.length) return this.#ready(state);
