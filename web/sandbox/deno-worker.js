@@ -1,4 +1,4 @@
-// The sandbox worker for Deno. Started by deno/sandbox_host.js with
+// The sandbox worker for Deno. Started by deno/sandbox_workers.js with
 // `deno: {permissions: "none"}`: it can read, write, fetch, spawn and look up nothing.
 // Pyodide comes as bytes from the parent (core.js serves them to it).
 //
