@@ -100,16 +100,9 @@ class RunStore(ABC):
     async def delete_run(self, run_id: str) -> None: ...
 
     async def load_memory(self, run_id: str) -> tuple[RunRecord, AgentMemory]:
-        """The run's record and its steps as an agent's memory. The steps are checked field by field first: a
-        damaged one (a store written by other code, a copied file) is a `RunFormatError` naming the field."""
+        """The run's record and its steps as an agent's memory (see `saved_memory`)."""
         record = await self.get_run(run_id)
-        steps = await self.load_steps(run_id)
-        try:
-            check_steps(steps)
-        except RunFormatError as error:
-            raise RunFormatError(f"run {run_id!r} has a damaged step: {error}") from None
-        return record, AgentMemory.from_dict({"system_prompt": record.system_prompt, "examples": record.examples,
-                                              "steps": steps})
+        return record, saved_memory(record, await self.load_steps(run_id))
 
     async def export_run(self, run_id: str) -> dict:
         """The run as one JSON-compatible object (for download, or `import_run`)."""
@@ -130,6 +123,16 @@ class RunStore(ABC):
         for step in data["steps"]:
             await self.append_step(record.id, step)
         return await self.get_run(record.id)
+
+
+def saved_memory(record: RunRecord, steps: list[dict]) -> AgentMemory:
+    """A saved run's steps as an agent's memory, each step checked field by field first: a damaged one (a
+    store written by other code, a file edited by hand) is a `RunFormatError` that names the field."""
+    try:
+        check_steps(steps)
+    except RunFormatError as error:
+        raise RunFormatError(f"run {record.id!r} has a damaged step: {error}") from None
+    return AgentMemory.from_dict({"system_prompt": record.system_prompt, "examples": record.examples, "steps": steps})
 
 
 class FileRunStore(RunStore):

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 from ..errors import AgentError
 from ..executor.protocol import to_wire
 from ..memory import ActionStep, FinalAnswerStep, PlanningStep, TaskStep
-from ..persistence import RunBusyError, RunRecord, RunStore, RunStoreError
+from ..persistence import RunBusyError, RunRecord, RunStore, RunStoreError, saved_memory
 from ..run_format import RunFormatError
 from ..tracing import Prices, timeline, to_otlp, totals
 
@@ -150,7 +150,9 @@ async def run_events(js_store: Any, run_id: str) -> str:
     from .browser_agent import event_to_dict
 
     store = IndexedDBRunStore(js_store)
-    _record, memory = await store.load_memory(run_id)
+    record = await store.get_run(run_id)
+    steps = await store.load_steps(run_id)
+    memory = saved_memory(record, steps)
     events = []
     for step in memory.steps:
         data = {"type": "task", "task": step.task} if isinstance(step, TaskStep) else event_to_dict(step)
