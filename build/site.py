@@ -2,7 +2,8 @@
 
     dist/
       index.html, app.js, style.css, …     the UI and the JS API (web/, copied)
-      sandbox.html                          the sandbox document, rendered from web/sandbox.js
+      sandbox/                              the sandbox: sandbox.html, rendered from web/sandbox/relay.js and page.js,
+                                            and what its workers run (core.js, browser-worker.js)
       agent.worker.js, sw.js, …             the agent worker, the service worker
       pyodide/                              Pyodide's core files from node_modules (npm ci), our
                                             pyodide-lock.json and the wheels it lists
@@ -52,8 +53,9 @@ PYODIDE = resources.pyodide_dir()
 PYODIDE_CORE = ("pyodide.mjs", "pyodide.asm.mjs", "pyodide.asm.wasm", "python_stdlib.zip")
 CACHE = resources.cache_dir("site")
 DEFAULT_OUT = resources.default_site_dir()
-# web/ files that are not part of the site: the sandbox page's generator (its output is rendered below).
-WEB_EXCLUDE = {"build_sandbox_html.py", "sandbox.html"}
+# web/sandbox/ files that are not part of the site: the sandbox page's generator and what it inlines (the
+# page is rendered below), and the Deno worker.
+SANDBOX_EXCLUDE = ("build_html.py", "sandbox.html", "page.js", "relay.js", "deno-worker.js", "__pycache__")
 # What the site is made of: when none of it changed, `serve` reuses dist/.
 INPUTS = ("web", "wasm_agent", "build", "pyproject.toml", "package-lock.json")
 
@@ -113,11 +115,12 @@ def build_site(out: Path = DEFAULT_OUT, *, snapshot: bool = True, extra_wheels: 
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
     for path in sorted(WEB.iterdir()):
-        if path.is_file() and path.name not in WEB_EXCLUDE and "__pycache__" not in path.parts:
+        if path.is_file():
             shutil.copy2(path, tmp / path.name)
+    shutil.copytree(WEB / "sandbox", tmp / "sandbox", ignore=shutil.ignore_patterns(*SANDBOX_EXCLUDE))
     shutil.copytree(WEB / "playground", tmp / "playground", ignore=shutil.ignore_patterns("*_test.js"))
     bundle_editor(tmp / "playground", log)
-    (tmp / "sandbox.html").write_text(_render_sandbox_html())
+    (tmp / "sandbox" / "sandbox.html").write_text(_render_sandbox_html())
     (tmp / "providers.json").write_text(registry_text())
     if config is not None:
         write_site_config(config, tmp)
@@ -246,11 +249,11 @@ def _agent_snapshot(log) -> Path | None:
 
 
 def _render_sandbox_html() -> str:
-    """sandbox.html from the current web/sandbox.js (its CSP pins the script's hash)."""
-    spec = importlib.util.spec_from_file_location("build_sandbox_html", WEB / "build_sandbox_html.py")
+    """sandbox.html from the current web/sandbox/ scripts (its CSP pins the script's hash)."""
+    spec = importlib.util.spec_from_file_location("build_sandbox_html", WEB / "sandbox" / "build_html.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
-    return module.render((WEB / "sandbox.js").read_text())
+    return module.render_page(WEB / "sandbox")
 
 
 def _browser_model(out: Path, log, *, with_weights: bool = True) -> dict | None:

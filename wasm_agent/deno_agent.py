@@ -23,6 +23,9 @@ RUNNER = resources.deno_dir() / "agent.js"
 READ_FOLDERS = (resources.deno_dir(), resources.web_dir())
 SITE_FILES = ("pyodide", "build.json", "providers.json", "agent.snapshot", "sandbox.snapshot")
 DENIED = ("--deny-write", "--deny-run", "--deny-ffi", "--deny-sys", "--deny-import")
+# No eval, no Function constructor in any isolate of the process (the agent's and its sandbox workers'):
+# neither tools nor generated code can write JS of their own. Pyodide needs neither.
+NO_CODE_FROM_STRINGS = "--v8-flags=--disallow-code-generation-from-strings"
 ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 
 
@@ -94,4 +97,4 @@ def agent_command(deno_bin: str, site: Path, task: str, *, provider: str, model:
                  *(["--api-base", api_base] if api_base else []), *(["--key-env", key_env] if key_env else []),
                  *(item for path in tool_files for item in ("--tools", str(path))), *packages, "--", task]
     return [deno_bin, "run", "--quiet", "--no-prompt", "--no-config", "--no-lock", "--no-remote",
-            "--unstable-worker-options", *permissions, str(RUNNER), *arguments]
+            "--unstable-worker-options", NO_CODE_FROM_STRINGS, *permissions, str(RUNNER), *arguments]

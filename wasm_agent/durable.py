@@ -12,7 +12,7 @@ from typing import Any
 
 from . import platform
 from .events import RunResult
-from .memory import ActionStep, AgentMemory, FinalAnswerStep, NoteStep, TaskStep
+from .memory import ActionStep, FinalAnswerStep, NoteStep, TaskStep
 from .persistence import RunBusyError, RunRecord, RunStoreError
 
 
@@ -70,10 +70,7 @@ class DurableRuns:
         """
         if self.run_store is None:
             raise ValueError("resume needs a run store: CodeAgent(..., run_store=FileRunStore(folder))")
-        record = await self.run_store.get_run(run_id)
-        steps = await self.run_store.load_steps(run_id)
-        memory = AgentMemory.from_dict({"system_prompt": record.system_prompt, "examples": record.examples,
-                                        "steps": steps})
+        record, memory = await self.run_store.load_memory(run_id)
         if memory.steps and isinstance(memory.steps[-1], FinalAnswerStep):
             if record.status not in ("interrupted", "max_steps_error"):
                 self.last_result = RunResult(output=memory.steps[-1].output, state=record.status)

@@ -35,7 +35,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Literal
 
-from .run_format import RECORD_FIELDS, RunFormatError, check_export, check_record
+from .memory import AgentMemory
+from .run_format import RECORD_FIELDS, RunFormatError, check_export, check_record, check_steps
 
 RunStatus = Literal["running", "interrupted", "success", "max_steps_error", "error"]
 
@@ -98,6 +99,11 @@ class RunStore(ABC):
     @abstractmethod
     async def delete_run(self, run_id: str) -> None: ...
 
+    async def load_memory(self, run_id: str) -> tuple[RunRecord, AgentMemory]:
+        """The run's record and its steps as an agent's memory (see `saved_memory`)."""
+        record = await self.get_run(run_id)
+        return record, saved_memory(record, await self.load_steps(run_id))
+
     async def export_run(self, run_id: str) -> dict:
         """The run as one JSON-compatible object (for download, or `import_run`)."""
         return {"format": "wasm-agent-run/1", "run": asdict(await self.get_run(run_id)),
@@ -117,6 +123,16 @@ class RunStore(ABC):
         for step in data["steps"]:
             await self.append_step(record.id, step)
         return await self.get_run(record.id)
+
+
+def saved_memory(record: RunRecord, steps: list[dict]) -> AgentMemory:
+    """A saved run's steps as an agent's memory, each step checked field by field first: a damaged one (a
+    store written by other code, a file edited by hand) is a `RunFormatError` that names the field."""
+    try:
+        check_steps(steps)
+    except RunFormatError as error:
+        raise RunFormatError(f"run {record.id!r} has a damaged step: {error}") from None
+    return AgentMemory.from_dict({"system_prompt": record.system_prompt, "examples": record.examples, "steps": steps})
 
 
 class FileRunStore(RunStore):

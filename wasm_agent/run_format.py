@@ -47,13 +47,7 @@ def check_export(data: Any) -> None:
         raise RunFormatError(f"format: expected \"{EXPORT_FORMAT}\" (an exported wasm-agent run), "
                              f"got {describe(data.get('format'))}")
     check_record(data.get("run"), "run")
-    steps = data.get("steps")
-    if not isinstance(steps, list):
-        _fail("steps", "a list of steps", steps)
-    if len(steps) > MAX_STEPS:
-        raise RunFormatError(f"steps: expected at most {MAX_STEPS} steps, got {len(steps)}")
-    for index, step in enumerate(steps):
-        check_step(step, f"steps[{index}]")
+    check_steps(data.get("steps"))
     # Last: every field is known to be shallow now, so measuring it cannot recurse too deep.
     if len(json.dumps(data, ensure_ascii=False, separators=(",", ":"))) > MAX_EXPORT_CHARS:
         raise RunFormatError(f"(the file): expected at most {MAX_EXPORT_CHARS} characters of JSON")
@@ -76,6 +70,16 @@ def check_record(record: Any, path: str = "run") -> None:
     _optional(record, path, "examples", _nullable(_list_of(_free)))
     _optional(record, path, "imported", _flag)
     _optional(record, path, "model_id", _nullable(_text))
+
+
+def check_steps(steps: Any, path: str = "steps") -> None:
+    """Refuse a run's saved steps (a list of `MemoryStep.to_dict()`) unless each has fields of the right shape."""
+    if not isinstance(steps, list):
+        _fail(path, "a list of steps", steps)
+    if len(steps) > MAX_STEPS:
+        raise RunFormatError(f"{path}: expected at most {MAX_STEPS} steps, got {len(steps)}")
+    for index, step in enumerate(steps):
+        check_step(step, f"{path}[{index}]")
 
 
 def check_step(step: Any, path: str) -> None:

@@ -1,17 +1,17 @@
 // The page side of the browser sandbox: fetches what a sandbox boots from
-// (once per page), creates the opaque-origin iframe (web/sandbox.html) and
+// (once per page), creates the opaque-origin iframe (web/sandbox/sandbox.html) and
 // returns the MessagePort that speaks the sandbox protocol. A SandboxClient
 // (web/sandbox-client.js) drives that port, here or in a worker it is sent to.
 
 import { readWheelTexts } from "./sandbox-wheel.js";
 
-/** The Python modules the sandbox runs (web/sandbox_core.js imports sandbox_main). */
+/** The Python modules the sandbox runs (web/sandbox/core.js imports sandbox_main). */
 const SANDBOX_MODULES = ["errors.py", "executor/base.py", "executor/runner.py", "executor/protocol.py",
   "executor/wire_values.py", "executor/sandbox_main.py"].map((path) => `wasm_agent/${path}`);
 
 /**
  * @typedef {object} SandboxAssetUrls
- * @property {string} [base]      folder of sandbox.html, sandbox-worker.js, protocol.js, sandbox_core.js
+ * @property {string} [base]      folder of protocol.js and sandbox/ (sandbox.html, the workers' code)
  * @property {string} [pyodide]   folder of Pyodide's files (pyodide.mjs, pyodide.asm.*, stdlib, lock)
  * @property {string} wheel       the wasm_agent wheel
  * @property {string} [snapshot]  a Pyodide memory snapshot of the sandbox (optional)
@@ -45,7 +45,7 @@ async function fetchAssets({ base = new URL(".", import.meta.url).href, pyodide,
   const bytes = (name, folder = pyodideUrl) => get(new URL(name, folder), "bytes");
   const [workerSource, protocol, core, pyodideSource, asmSource, wasm, stdlib, lock, wheelBytes, snapshotBytes] =
     await Promise.all([
-      text("sandbox-worker.js"), text("protocol.js"), text("sandbox_core.js"),
+      text("sandbox/browser-worker.js"), text("protocol.js"), text("sandbox/core.js"),
       text("pyodide.mjs", pyodideUrl), text("pyodide.asm.mjs", pyodideUrl),
       bytes("pyodide.asm.wasm"), bytes("python_stdlib.zip"), bytes("pyodide-lock.json"),
       bytes(new URL(wheel, baseUrl)), snapshot ? bytes(new URL(snapshot, baseUrl)).catch(() => null) : null,
@@ -54,10 +54,10 @@ async function fetchAssets({ base = new URL(".", import.meta.url).href, pyodide,
   const missing = SANDBOX_MODULES.filter((path) => !(path in wheelTexts));
   if (missing.length) throw new Error(`the wheel ${wheel} lacks ${missing.join(", ")}`);
   return {
-    frameUrl: new URL("sandbox.html", baseUrl).href,
+    frameUrl: new URL("sandbox/sandbox.html", baseUrl).href,
     boot: {
       workerSource,
-      modules: { "protocol.js": protocol, "sandbox_core.js": core },
+      modules: { "protocol.js": protocol, "core.js": core },
       pyodideSource,
       asmSource,
       files: { "pyodide.asm.wasm": wasm, "python_stdlib.zip": stdlib, "pyodide-lock.json": lock },

@@ -47,7 +47,7 @@ class StaticSite:
     `refused` get no answer at all: the connection closes, like a network that is gone.
 
     >>> site = StaticSite({"/": REPO / "web"}, isolated=True)   # doctest: +SKIP
-    >>> site.url + "/sandbox.html"                              # doctest: +SKIP
+    >>> site.url + "/sandbox/sandbox.html"                      # doctest: +SKIP
     """
 
     def __init__(self, mounts: dict[str, Path], *, isolated: bool, headers: dict[str, dict[str, str]] | None = None):

@@ -13,8 +13,8 @@ import pytest
 from harness import REPO
 
 
-def test_sandbox_html_is_built_from_sandbox_js():
-    check = subprocess.run([sys.executable, str(REPO / "web" / "build_sandbox_html.py"), "--check"],
+def test_sandbox_html_is_built_from_its_scripts():
+    check = subprocess.run([sys.executable, str(REPO / "web" / "sandbox" / "build_html.py"), "--check"],
                            capture_output=True, text=True, check=False)
     assert check.returncode == 0, check.stderr
 
@@ -36,7 +36,7 @@ def test_document_isolation_policy_gives_the_sandbox_atomics_on_a_plain_page(bro
     from conftest import open_sandbox_page
     from harness import StaticSite, sandbox_site_mounts
 
-    dip = {"/sandbox.html": {"Document-Isolation-Policy": "isolate-and-require-corp"}}
+    dip = {"/sandbox/sandbox.html": {"Document-Isolation-Policy": "isolate-and-require-corp"}}
     site = StaticSite(sandbox_site_mounts(wheel, snapshot), isolated=False, headers=dip)
     page = open_sandbox_page(browser, site, wheel, snapshot, spare=False)
     try:

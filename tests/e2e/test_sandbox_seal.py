@@ -4,7 +4,10 @@ what the attacker wanted did not happen and that the sandbox then answers as bef
 
 from __future__ import annotations
 
+import re
 import time
+
+import pytest
 
 # Run after final_answer (in `finally`), so the step that does it still ends: what a later run would
 # rely on is changed, and a timer keeps calling a tool of the page.
@@ -105,3 +108,61 @@ def test_deeply_nested_values_cross_as_a_short_repr(sandbox):
         depth, value = depth + 1, value[0]
     assert depth == 100 and value["$repr"].startswith("[[["), value
     assert sandbox.run("add(1, 2)")["output"] == 3
+
+
+# The code makes the sandbox's own core frame a malformed message: the next object the core encodes (the
+# step's result) serializes as FORGED (Object.prototype.toJSON, once; later calls leave objects as they are).
+HIJACK_NEXT_FRAME = """
+import js
+from pyodide.ffi import create_proxy, to_js
+def plain(value):
+    return to_js(value, dict_converter=js.Object.fromEntries)
+hijacked = [0]
+def forged_json(this, key):
+    hijacked[0] += 1
+    return FORGED if hijacked[0] == 1 else this
+js.Object.defineProperty(js.Object.prototype, 'toJSON',
+                         plain({'value': create_proxy(forged_json, capture_this=True), 'configurable': True}))
+'hijacked'
+"""
+MALFORMED_FRAMES = {
+    "not an object": "'just text'",
+    "an unknown kind": "plain({'type': 'spell', 'id': 1})",
+    "fields of the wrong type": "plain({'type': 'result', 'id': 'one', 'ok': 'yes', 'value': None})",
+    "a ready out of turn": "plain({'type': 'ready', 'startup_ms': 'soon'})",
+    "oversized": "'x' * 17_000_000",
+    "deeply nested": "js.JSON.parse('[' * 1000 + ']' * 1000)",
+}
+
+
+@pytest.mark.parametrize("forged", MALFORMED_FRAMES.values(), ids=MALFORMED_FRAMES.keys())
+def test_a_malformed_message_from_the_sandbox_fails_only_its_step(sandbox, forged):
+    """Whatever the sandbox's worker sends the page (framed by a core whose JS the code changed, or posted by the
+    code itself), the worst is that the step fails with a clear error: the page and the host live, the sandbox is
+    replaced, and the next step runs."""
+    sandbox.run("kept = 1")
+    result = sandbox.run(HIJACK_NEXT_FRAME.replace("FORGED", forged), timeout_ms=20000)
+    assert result["error"] and re.search(r"sandbox (crashed|sent a message that could not be read)", result["error"]), \
+        result
+    assert sandbox.run("'kept' in dir()")["output"] is False  # a fresh worker: the changed core is gone
+    assert sandbox.run("add(40, 2)")["output"] == 42
+    assert not [event for event in sandbox.events("crashed") if event.get("fatal")]
+
+
+def test_junk_the_code_posts_itself_is_dropped_and_the_step_answers(sandbox):
+    """Messages the code posts on its own, of any type (deep, shared memory, ports, not the protocol), reach
+    nothing: the step answers, and the sandbox keeps its state."""
+    crashes = len(sandbox.events("crashed"))
+    sandbox.run("kept = 1")
+    result = sandbox.run(
+        "import js\nfrom pyodide.ffi import to_js\n"
+        "deep = js.Array.new()\nfor _ in range(100_000):\n    deep = js.Array.of(deep)\n"
+        "sent = []\n"
+        "for junk in [deep, getattr(js, 'SharedArrayBuffer', js.ArrayBuffer).new(8), js.MessageChannel.new().port1, 12, None,\n"
+        "             to_js({'k': 'guess', 'm': 5}, dict_converter=js.Object.fromEntries), js.Symbol]:\n"
+        "    try:\n        js.postMessage(junk)\n        sent.append('sent')\n"
+        "    except Exception as error:\n        sent.append(type(error).__name__)\n"
+        "len(sent)", timeout_ms=20000)
+    assert result["output"] == 7, result
+    assert sandbox.run("kept + add(1, 2)")["output"] == 4
+    assert len(sandbox.events("crashed")) == crashes

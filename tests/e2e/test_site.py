@@ -323,7 +323,7 @@ def test_without_a_sandbox_the_page_says_code_cannot_run(browser, site_dist, tmp
 
     broken = tmp_path / "no-sandbox"
     shutil.copytree(site_dist, broken)
-    (broken / "sandbox.html").unlink()  # the sandbox cannot start
+    (broken / "sandbox" / "sandbox.html").unlink()  # the sandbox cannot start
     server = SiteServer(broken, port=0, isolated=True).start()
     page = SitePage(browser, server.url).open()
     try:
@@ -503,6 +503,51 @@ def test_an_agent_made_after_close_gets_a_sandbox_no_earlier_code_touched(browse
         assert page.errors == []
     finally:
         page.close()
+
+
+# Generated code that makes the sandbox's worker send the page malformed messages: the sandbox core's next
+# frame (the step's result) serializes as a message of an unknown kind, and the code posts junk of its own.
+MALFORMED_MESSAGES_STEP = """import js
+from pyodide.ffi import create_proxy, to_js
+plain = lambda value: to_js(value, dict_converter=js.Object.fromEntries)
+deep = js.Array.new()
+for _ in range(100_000):
+    deep = js.Array.of(deep)
+for junk in [deep, plain({'k': 'guess', 'm': '{"type": "crashed"}'}), 12]:
+    try:
+        js.postMessage(junk)
+    except Exception:
+        pass  # too deep to send at all
+hijacked = [0]
+def forged_json(this, key):
+    hijacked[0] += 1
+    return plain({'type': 'spell', 'id': 'x' * 1000}) if hijacked[0] == 1 else this
+js.Object.defineProperty(js.Object.prototype, 'toJSON',
+                         plain({'value': create_proxy(forged_json, capture_this=True), 'configurable': True}))"""
+
+
+def test_an_agent_finishes_its_run_after_its_sandbox_sends_malformed_messages(site):
+    """The step whose code made the sandbox's worker send malformed messages fails with an observation that
+    says so; the agent worker and the page live, and the run ends with its answer."""
+    result = site.page.evaluate("""async (codes) => {
+        const { createAgent } = await import("./wasm-agent.js");
+        const agent = await createAgent({ model: { provider: "scripted",
+                                                   responses: codes.map((code) => `<code>${code}</code>`) } });
+        const events = [];
+        try {
+            for await (const event of agent.stream("Send junk, then answer")) events.push(event);
+        } finally {
+            await agent.close();
+        }
+        const steps = events.filter((event) => event.type === "step");
+        return { output: events.at(-1).output, state: events.at(-1).state,
+                 errors: steps.map((step) => step.error?.message ?? null) };
+    }""", [MALFORMED_MESSAGES_STEP, "final_answer(40 + 2)"])
+    assert (result["output"], result["state"]) == (42, "success"), result
+    first, second = result["errors"]
+    assert first and re.search(r"sandbox (crashed|sent a message that could not be read)", first), first
+    assert second is None
+    assert site.errors == []
 
 
 def test_a_model_download_that_fails_says_so_and_the_page_goes_on(browser, site_servers, mock):

@@ -23,24 +23,36 @@ REPO = Path(__file__).resolve().parents[2]
 KEY = "sk-test-deno-agent-5c1e"
 KEY_ENV = "WASM_AGENT_TEST_KEY"
 TOOLS = REPO / "web" / "demo_tools.py"  # describe_numbers(numbers) -> {count, mean, median, …}
+# A tool runs in the agent's own Pyodide, in the isolate that holds the key and the network.
+EVAL_TOOL = '''
+@tool
+def try_javascript() -> str:
+    """Evaluates JavaScript from a string in the agent's isolate."""
+    import js
+    try:
+        return f"ALLOWED {js.eval('6 * 7')}"
+    except Exception as error:
+        return f"blocked: {error}"
+'''
 
 # Step 2 of the scripted run: generated code tries its ways out. A worker spawned from the sandbox
-# would have `Deno` again (without permissions): there is no `Worker` to spawn one.
+# would have `Deno` again (without permissions): there is no `Worker` to spawn one, and no eval or
+# Function constructor to write JavaScript with (the process runs without code generation from strings).
 ESCAPES = '''
 import js, os
 from pyodide.ffi import run_sync
 
 def in_worker(body):
-    inner = ("(async () => { " + body + " })().then(v => postMessage('ALLOWED: ' + v), "
-             "e => postMessage('blocked: ' + e.name))")
-    try:
-        return run_sync(js.eval(
-            "new Promise(done => { const w = new Worker(URL.createObjectURL(new Blob([" + repr(inner) + "])), "
-            "{type: 'module'}); w.onmessage = e => { w.terminate(); done(e.data); }; "
-            "w.onerror = e => { e.preventDefault(); done('blocked: ' + e.message); }; })"))
-    except Exception as error:
-        return f"blocked: {error}"
+    if hasattr(js, "Worker"):
+        return "ALLOWED: a Worker to start"
+    return "blocked: no Worker"
 
+for name, attempt in [("eval", lambda: js.eval("1 + 1")), ("Function", lambda: js.Function.new("return 1")())]:
+    try:
+        print(f"sandbox {name}: ALLOWED", attempt())
+    except Exception as error:
+        print(f"sandbox {name}: blocked:", error)
+print("agent eval:", try_javascript())
 try:
     run_sync(js.fetch(@PROVIDER@))
     print("fetch provider: ALLOWED")
@@ -74,8 +86,11 @@ def wasm_agent_deno(site, *args, key=KEY):
 
 
 @pytest.fixture(scope="module")
-def run(site):
+def run(site, tmp_path_factory):
     from providers.mock import MockProviderServer
+
+    eval_tool = tmp_path_factory.mktemp("tools") / "eval_tool.py"
+    eval_tool.write_text(EVAL_TOOL)
 
     with MockProviderServer(api_key=KEY) as provider, MockProviderServer() as other:
         escapes = (ESCAPES.replace("@PROVIDER@", repr(provider.url + "/v1/models"))
@@ -89,7 +104,7 @@ def run(site):
         )
         result = wasm_agent_deno(site, "Describe 1, 2, 3 and 4", "--model", "mock-coder",
                                  "--api-base", provider.openai_base, "--key-env", KEY_ENV, "--tools", str(TOOLS),
-                                 "--verbose")
+                                 "--tools", str(eval_tool), "--verbose")
         yield result, list(provider.requests), list(other.requests)
 
 
@@ -116,14 +131,27 @@ def test_the_key_reaches_the_provider_as_the_authorization_header_and_is_never_p
 def test_generated_code_cannot_reach_the_network_files_env_or_processes(run):
     result, requests, other_requests = run
     out = result.stdout
-    assert not [line for line in out.splitlines() if re.match(r"(fetch|worker|python) [^:]*: ALLOWED", line)]
+    assert not [line for line in out.splitlines() if re.match(r"(fetch|worker|python|sandbox|agent) [^:]*: ALLOWED", line)]
     assert "fetch provider: blocked: TypeError: the sandbox has no network" in out
     for attempt in ("worker fetch provider", "worker fetch other", "worker read", "worker env", "worker command",
                     "worker Deno.run"):
-        assert f"{attempt}: blocked: " in out and "Worker is not defined" in out
+        assert f"{attempt}: blocked: no Worker" in out
     assert "python env: None" in out and "python read: blocked: FileNotFoundError" in out
     assert len(requests) == 3 and other_requests == []  # only the model's calls reached a server
     assert "Final answer: 25" in out  # and the run went on
+
+
+def test_no_isolate_of_the_agent_in_deno_can_generate_code_from_strings(run):
+    """The agent's process runs with V8's --disallow-code-generation-from-strings: eval and Function fail in the
+    sandbox worker and in the agent's own isolate (where tools run), and the run still ends with its answer."""
+    result, _, _ = run
+    command = next(line for line in result.stderr.splitlines() if "deno/agent.js" in line).split()
+    assert "--v8-flags=--disallow-code-generation-from-strings" in command
+    out = result.stdout
+    for attempt in ("sandbox eval", "sandbox Function"):
+        assert re.search(rf"^{attempt}: blocked: .*Code generation from strings disallowed", out, re.MULTILINE), out
+    assert re.search(r"^agent eval: blocked: .*Code generation from strings disallowed", out, re.MULTILINE), out
+    assert "Final answer: 25" in out
 
 
 def test_a_key_variable_name_that_is_not_one_is_refused_before_deno_starts(site):
@@ -173,6 +201,7 @@ def test_the_deno_command_has_the_least_permissions_that_work(tmp_path):
     reads = [str(tmp_path / name) for name in ("pyodide", "build.json", "providers.json", "agent.snapshot", "sandbox.snapshot")]
     assert flags == [
         "--quiet", "--no-prompt", "--no-config", "--no-lock", "--no-remote", "--unstable-worker-options",
+        "--v8-flags=--disallow-code-generation-from-strings",
         f"--allow-read={','.join([*reads, str(REPO / 'deno'), str(REPO / 'web'), str(TOOLS)])}",
         "--allow-net=127.0.0.1:8123", "--allow-env=MY_KEY",
         "--deny-write", "--deny-run", "--deny-ffi", "--deny-sys", "--deny-import",

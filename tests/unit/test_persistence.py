@@ -252,6 +252,33 @@ async def test_a_damaged_run_folder_is_named_and_does_not_hide_the_others(tmp_pa
     assert not bad.exists()
 
 
+@pytest.mark.parametrize(("field", "value", "message"), [
+    ("step_number", "2", 'steps[1].step_number: expected a whole number ≥ 0, got "2"'),
+    ("timing", {"start_time": "abc"}, 'steps[1].timing.start_time: expected a finite number, got "abc"'),
+    ("tool_calls", "x", 'steps[1].tool_calls: expected a list, got "x"'),
+    ("code_action", {"evil": True}, "steps[1].code_action: expected a string, got an object"),
+    ("type", "spell", "steps[1].type: expected one of task, action, planning, note, final_answer, got \"spell\""),
+])
+async def test_a_damaged_stored_step_is_refused_on_resume_naming_the_field(tmp_path, field, value, message):
+    """A step written to the store by other code (or a copied file edited by hand) has a field of the wrong type:
+    resuming says which field, loses nothing, and the same agent runs a new task afterwards."""
+    store = FileRunStore(tmp_path)
+    first = CodeAgent([record], ScriptedModel([code("a = record(1)"), provider_down]), executor_type="inprocess",
+                      run_store=store)
+    with pytest.raises(Exception, match="offline"):
+        await first.arun("Record a value")
+    steps_file = tmp_path / first.run_id / "steps.jsonl"
+    steps = [json.loads(line) for line in steps_file.read_text().splitlines()]
+    steps[1][field] = value
+    steps_file.write_text("".join(json.dumps(step) + "\n" for step in steps))
+    agent = CodeAgent([record], ScriptedModel([code("final_answer(2)")]), executor_type="inprocess", run_store=store)
+    with pytest.raises(RunFormatError) as refused:
+        await agent.aresume(first.run_id)
+    assert str(refused.value) == f"run {first.run_id!r} has a damaged step: {message}"
+    assert len(await store.load_steps(first.run_id)) == len(steps)  # nothing lost: the user can export or delete it
+    assert await agent.arun("Answer two") == 2
+
+
 # -- a store write that fails ------------------------------------------------------------
 
 class FullDisk(FileRunStore):

@@ -233,3 +233,9 @@ def test_a_malformed_marker_reaches_javascript_as_the_data_it_is():
     assert _plain_in_javascript(wire)["Object"] == {
         "a": {"Object": {"$bytes": "not base64!"}}, "b": {"Object": {"$set": 3}},
         "c": {"Object": {"$timedelta": [1]}}, "d": {"Object": {"$object": []}}}
+
+
+@pytest.mark.cpython_only
+def test_the_relay_core_passes_only_framed_sandbox_messages_and_replaces_a_worker_that_sends_others():
+    run = _deno_test("tests/js/relay_test.js")
+    assert "8 passed" in run.stdout, run.stdout

@@ -10,7 +10,7 @@ pytestmark = pytest.mark.cpython_only
 
 def test_a_checkout_finds_the_repository_folders():
     assert resources.CHECKOUT == resources.PACKAGE_DIR.parent
-    assert (resources.web_dir() / "sandbox_core.js").is_file()
+    assert (resources.web_dir() / "sandbox" / "core.js").is_file()
     assert (resources.deno_dir() / "sandbox_host.js").is_file()
     assert resources.pyodide_dir() == resources.CHECKOUT / "node_modules" / "pyodide"
     assert resources.site_wheel() is None  # a checkout builds it from the sources

@@ -1,6 +1,6 @@
 """The sandbox side: drives `CodeRunner` from protocol messages, inside the sandbox's Pyodide.
 
-The JavaScript around it (`web/sandbox_core.js`) hands every request to
+The JavaScript around it (`web/sandbox/core.js`) hands every request to
 `SandboxSession.handle` as JSON text and frames the body it returns
 (`{ok, value | error}`) as the request's `result`. Tool stubs call
 `call_host(text)` with `{name, args, kwargs}`; the JavaScript frames the

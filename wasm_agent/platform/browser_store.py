@@ -23,8 +23,8 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import AgentError
 from ..executor.protocol import to_wire
-from ..memory import ActionStep, AgentMemory, FinalAnswerStep, PlanningStep, TaskStep
-from ..persistence import RunBusyError, RunRecord, RunStore, RunStoreError
+from ..memory import ActionStep, FinalAnswerStep, PlanningStep, TaskStep
+from ..persistence import RunBusyError, RunRecord, RunStore, RunStoreError, saved_memory
 from ..run_format import RunFormatError
 from ..tracing import Prices, timeline, to_otlp, totals
 
@@ -152,8 +152,7 @@ async def run_events(js_store: Any, run_id: str) -> str:
     store = IndexedDBRunStore(js_store)
     record = await store.get_run(run_id)
     steps = await store.load_steps(run_id)
-    memory = AgentMemory.from_dict({"system_prompt": record.system_prompt, "examples": record.examples,
-                                    "steps": steps})
+    memory = saved_memory(record, steps)
     events = []
     for step in memory.steps:
         data = {"type": "task", "task": step.task} if isinstance(step, TaskStep) else event_to_dict(step)

@@ -15,7 +15,7 @@
 //   "jspi":    the answer comes as an ordinary message; Python waits with run_sync.
 
 import { MAX_MESSAGE_CHARS, MAX_MESSAGE_DEPTH, ProtocolError, REQUEST_TYPES, checkShape, decode, encode }
-  from "./protocol.js";
+  from "../protocol.js";
 
 const parseJSON = JSON.parse; // taken before generated code can replace it
 

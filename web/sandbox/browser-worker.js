@@ -1,15 +1,15 @@
 // The browser sandbox worker's bootstrap: a classic (not module) script that
-// sandbox.js, inside the opaque-origin iframe, starts from a blob: URL. The
+// the sandbox page (page.js), inside the opaque-origin iframe, starts from a blob: URL. The
 // worker inherits the iframe's CSP (connect-src 'none'), so it fetches nothing:
 // its code and Pyodide arrive as text and bytes in the first message.
 //
 // It makes importScripts unavailable (Pyodide refuses classic workers, which
-// it detects with it), then loads the shared sandbox core (web/sandbox_core.js,
+// it detects with it), then loads the shared sandbox core (core.js,
 // the same as in Deno) from blob: URLs and hands it the boot message. From then
-// on sandbox_core.js listens for messages.
+// on core.js listens for messages.
 //
-// First message: {kind: "boot", modules: {"protocol.js": text, "sandbox_core.js": text},
-//                 toolPort, ...the Boot of sandbox_core.js}
+// First message: {kind: "boot", modules: {"protocol.js": text, "core.js": text},
+//                 toolPort, ...the Boot of core.js}
 "use strict";
 
 delete self.importScripts;
@@ -36,7 +36,7 @@ self.onmessage = async (event) => {
     const blobUrl = (text) => URL.createObjectURL(new Blob([text], { type: "text/javascript" }));
     const protocolUrl = blobUrl(boot.modules["protocol.js"]);
     // A blob: module cannot resolve "./protocol.js": point the import at the blob instead.
-    const core = boot.modules["sandbox_core.js"].replace(/from\s+["']\.\/protocol\.js["']/, `from "${protocolUrl}"`);
+    const core = boot.modules["core.js"].replace(/from\s+["']\.\.\/protocol\.js["']/, `from "${protocolUrl}"`);
     const { serveSandbox } = await import(blobUrl(core));
     delete boot.modules;
     self.onmessage = null; // the core listens from now on

@@ -1,6 +1,6 @@
-// The sandbox worker for Deno. Started by deno/sandbox_host.js with
+// The sandbox worker for Deno. Started by deno/sandbox_workers.js with
 // `deno: {permissions: "none"}`: it can read, write, fetch, spawn and look up nothing.
-// Pyodide comes as bytes from the parent (web/sandbox_core.js serves them to it).
+// Pyodide comes as bytes from the parent (core.js serves them to it).
 //
 // Before the core loads, everything of Deno's own runtime is removed from the global scope, so
 // that generated code holds only the protocol port: no `Deno` (stdout, stderr, the process), no
@@ -10,7 +10,7 @@
 // generation from strings disabled (sandbox_launch.py), so code cannot `import("node:…")` either.
 // The permissions stay the boundary; this takes away what needs none.
 
-import { serveSandbox } from "../web/sandbox_core.js";
+import { serveSandbox } from "./core.js";
 
 // Bound now: generated code may replace postMessage later, and must not see the frames.
 const post = globalThis.postMessage.bind(globalThis);
