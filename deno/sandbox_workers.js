@@ -146,7 +146,10 @@ export class SandboxWorkers {
       key: state.key,
       gate: state.gate.buffer,
       maxMemoryBytes: (this.#options.memoryMb ?? 0) * 1024 * 1024,
-      endOnKill: true, // see beforeEnd above
+      // Off: with the KILL check in Pyodide's signal check, a user's interrupt of running code was still
+      // missed now and then (the run then lost its variables); a worker that ignores every interrupt keeps
+      // its thread until the process ends (tests/unit/test_sandbox_deno_seal.py marks the gap).
+      endOnKill: false,
       snapshot,
       makeSnapshot: Boolean(this.#options.onSnapshot),
       wasmModule: true, // comes in its own message when compiled, while the worker imports Pyodide

@@ -196,6 +196,8 @@ def _cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+@pytest.mark.xfail(strict=True, reason="known gap: Deno cannot end a worker spinning in wasm, and the KILL "
+                   "check that ends it made user interrupts unreliable, so it is off (deno/sandbox_workers.js)")
 async def test_a_step_that_ignores_its_time_limit_leaves_no_cpu_behind():
     """Code that swallows every interrupt past the time limit: its worker is ended (not left spinning
     beside the fresh one), so the process is idle afterwards, and the next step runs."""
@@ -224,7 +226,7 @@ def _worker_threads(pid: int) -> list[str]:
 
 
 async def test_replaced_and_closed_sandboxes_leave_no_worker_behind():
-    """Every worker the sandbox replaces (a reset after code ran, code that ignores its time limit) and
+    """Every worker the sandbox replaces (a reset after code ran) and
     every sandbox closed ends its thread, and with it its memory, instead of sleeping in the process for
     ever; the process keeps only the worker that serves."""
     executor = sandbox.DenoSandboxExecutor(limits=ExecutionLimits(timeout_seconds=1))
@@ -235,8 +237,9 @@ async def test_replaced_and_closed_sandboxes_leave_no_worker_behind():
         for _ in range(3):
             assert (await executor.run("x = 1\nx")).output == 1
             await executor.reset()
-        stubborn = "while True:\n    try:\n        while True: pass\n    except BaseException:\n        pass"
-        assert "did not stop" in (await executor.run(stubborn)).error
+        # A stopped endless loop (KeyboardInterrupt) replaces no worker; one that ignores every interrupt
+        # keeps its thread (the known gap above).
+        assert "time limit" in (await executor.run("while True: pass")).error
         assert (await executor.run("6 * 7")).output == 42
         pid = executor.host.pid
         deadline = time.monotonic() + 30  # ended threads go within milliseconds; a loaded machine is slow
