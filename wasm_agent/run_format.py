@@ -74,12 +74,7 @@ def check_record(record: Any, path: str = "run") -> None:
 
 def check_steps(steps: Any, path: str = "steps") -> None:
     """Refuse a run's saved steps (a list of `MemoryStep.to_dict()`) unless each has fields of the right shape."""
-    if not isinstance(steps, list):
-        _fail(path, "a list of steps", steps)
-    if len(steps) > MAX_STEPS:
-        raise RunFormatError(f"{path}: expected at most {MAX_STEPS} steps, got {len(steps)}")
-    for index, step in enumerate(steps):
-        check_step(step, f"{path}[{index}]")
+    _list_of(check_step, "a list of steps", "steps")(steps, path)
 
 
 def check_step(step: Any, path: str) -> None:
@@ -145,12 +140,12 @@ def _nullable(check):
     return nullable
 
 
-def _list_of(check):
+def _list_of(check, expected: str = "a list", items: str = "items"):
     def list_of(value: Any, path: str) -> None:
         if not isinstance(value, list):
-            _fail(path, "a list", value)
+            _fail(path, expected, value)
         if len(value) > MAX_STEPS:
-            raise RunFormatError(f"{path}: expected at most {MAX_STEPS} items, got {len(value)}")
+            raise RunFormatError(f"{path}: expected at most {MAX_STEPS} {items}, got {len(value)}")
         for index, item in enumerate(value):
             check(item, f"{path}[{index}]")
     return list_of
