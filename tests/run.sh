@@ -46,7 +46,7 @@ suite_browser_runs() {
 # and a site built from agent.toml under a sub-path, with its tools and a package from a loopback package
 # distribution.
 suite_site() {
-  "$PYTHON" -m pytest -q -p no:cacheprovider tests/e2e/test_site.py tests/e2e/test_first_visit.py tests/e2e/test_site_config.py
+  "$PYTHON" -m pytest -q -p no:cacheprovider tests/e2e/test_site.py tests/e2e/test_site_model.py tests/e2e/test_first_visit.py tests/e2e/test_site_config.py
 }
 
 # The agent playground in Chromium as a user: tools checked as typed, a run against the loopback mock,

@@ -21,6 +21,7 @@ from harness import (
     make_snapshot,
     sandbox_site_mounts,
 )
+from site_pages import KEY, MockProviderServer, SiteServer, build_site
 
 MODES = ["isolated", "plain"]  # with COOP/COEP (Atomics, interrupt buffer) / without (JSPI, restart)
 
@@ -106,3 +107,25 @@ def sandbox(request, browser, sites, wheel, snapshot) -> SandboxPage:
     page.mode = request.param
     yield page
     page.page.context.close()
+
+
+# The built site (dist/), served with and without COOP/COEP, and its loopback provider.
+@pytest.fixture(scope="session")
+def site_dist(tmp_path_factory):
+    out = tmp_path_factory.mktemp("site") / "dist"
+    build_site(out, log=lambda *_: None)
+    return out
+
+
+@pytest.fixture(scope="session")
+def site_servers(site_dist):
+    servers = {mode: SiteServer(site_dist, port=0, isolated=mode == "isolated").start() for mode in MODES}
+    yield servers
+    for server in servers.values():
+        server.close()
+
+
+@pytest.fixture(scope="session")
+def mock():
+    with MockProviderServer(api_key=KEY) as server:
+        yield server

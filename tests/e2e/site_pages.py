@@ -21,8 +21,9 @@ from tests.providers.mock import MockProviderServer
 ARTIFACTS = REPO / "tests" / "e2e" / "artifacts"
 READY_MS = 240_000  # Pyodide twice + the sandbox on a busy 2-core machine
 RUN_MS = 60_000
+KEY = "sk-test-key"  # the API key the site's loopback provider (the `mock` fixture) expects
 
-__all__ = ["ARTIFACTS", "MockProviderServer", "SitePage", "SiteServer", "build_site", "screenshot"]
+__all__ = ["ARTIFACTS", "KEY", "MockProviderServer", "SitePage", "SiteServer", "build_site", "screenshot"]
 
 
 def screenshot(page, name: str) -> Path:
