@@ -19,6 +19,8 @@ Sections (every answer is checked, so a broken run cannot look fast):
              0.5 s apart (resets done between requests, as when real model calls take seconds),
              and 8 at once.
 The model is scripted on both sides (no network); medians and minima, ratios of medians.
+mcp-run-python, in memory, start and throughput, is an executor with no agent loop: the task's code
+goes straight to its `run_python_code` tool (bench/sandbox_pool_mcp.py says what it takes to start here).
 """
 
 from __future__ import annotations
@@ -334,7 +336,7 @@ def main() -> None:
         subprocess.run(["bash", str(HERE / "setup.sh")], check=True, env={**os.environ, "PYTHON": sys.executable})
     sections = args.sections.split(",")
     print(f"machine: {os.cpu_count()} cores, load {os.getloadavg()[0]:.1f}")
-    mcp = mcp_engine(rounds, runs, levels) if both else None
+    mcp = mcp_engine(rounds, runs, levels) if both and {"memory", "start", "throughput"} & set(sections) else None
     if "memory" in sections:
         print("\nmemory (warm sandboxes, RSS of their processes)")
         for label, rows in (("", memory_section()), ("mcp-run-python, ", mcp("memory") if mcp else [])):
