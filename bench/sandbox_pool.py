@@ -354,8 +354,8 @@ def main() -> None:
                   f"{statistics.median(figures['warm']) / statistics.median(theirs):.1f}x")
         if mcp:
             theirs = mcp("start")
-            print(f"  mcp-run-python, new server    {ms(theirs['cold'])}   cold pool / it: "
-                  f"{statistics.median(figures['cold']) / statistics.median(theirs['cold']):.1f}x")
+            print(f"  mcp-run-python, new server    {ms(theirs['cold'])}   it / our cold pool: "
+                  f"{statistics.median(theirs['cold']) / statistics.median(figures['cold']):.1f}x")
             print(f"  mcp-run-python, booted server {ms(theirs['warm'])}   (its one interpreter runs every task)")
     if "throughput" in sections:
         ours = throughput_section(levels, runs)
