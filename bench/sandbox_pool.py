@@ -367,7 +367,7 @@ def main() -> None:
             if both:
                 line += f"   smolagents {theirs[str(level)]:6.1f}/s   ratio {theirs[str(level)] / ours[level]:.1f}x"
             if mcp_rates:
-                line += (f"   mcp-run-python: new server per run {mcp_rates['fresh'][str(level)]:6.1f}/s, "
+                line += (f"   mcp-run-python: new server per run {mcp_rates['fresh'][str(level)]:5.2f}/s, "
                          f"servers reused {mcp_rates['reused'][str(level)]:6.1f}/s")
             print(line)
     if "web" in sections:
