@@ -93,7 +93,7 @@ def prepare(deno: str) -> Path:
     shutil.rmtree(env_dir, ignore_errors=True)
     shutil.copytree(source, env_dir, ignore=shutil.ignore_patterns("node_modules"))
     shutil.copy(PARSE_ARGS, env_dir / "src" / "parse_args_npm.ts")
-    config = json.loads((env_dir / "deno.jsonc").read_text())  # no comments in it (checked when it changes)
+    config = json.loads((env_dir / "deno.jsonc").read_text())  # JSON despite its name (else: the reason is printed)
     imports = config["imports"]
     imports.pop("@std/path", None)  # declared, imported nowhere
     imports.pop("@std/cli")
@@ -108,7 +108,7 @@ def prepare(deno: str) -> Path:
         if not (pyodide_dir / "pyodide-lock.json").exists():
             raise
     add_wheels_to_lock(pyodide_dir)
-    run_deno(deno, env_dir, _deno_install_args())  # now offline: fails if a package is still missing
+    run_deno(deno, env_dir, _deno_install_args())  # every package local now: fails if one is missing
     (env_dir / "ready").write_text("")
     return env_dir
 
@@ -120,9 +120,12 @@ def add_wheels_to_lock(pyodide_dir: Path) -> None:
     python = ".".join(lock["info"]["python"].split(".")[:2])
     platform = f"pyemscripten_{lock['info']['abi_version']}_{lock['info']['arch']}"
     with tempfile.TemporaryDirectory() as wheels:
-        subprocess.run([sys.executable, "-m", "pip", "download", "--quiet", "--only-binary=:all:",
-                        "--python-version", python, "--implementation", "cp", "--abi", f"cp{python.replace('.', '')}",
-                        "--platform", platform, "-d", wheels, *WHEELS], check=True, stderr=subprocess.DEVNULL)
+        pip = subprocess.run([sys.executable, "-m", "pip", "download", "--quiet", "--only-binary=:all:",
+                              "--python-version", python, "--implementation", "cp", "--abi",
+                              f"cp{python.replace('.', '')}", "--platform", platform, "-d", wheels, *WHEELS],
+                             capture_output=True, text=True, check=False)
+        if pip.returncode:
+            raise RuntimeError(f"no wheels for {platform} from PyPI: {pip.stderr.strip().splitlines()[-1:]}")
         names = {name.lower().replace("_", "-"): name for name in lock["packages"]}
         for wheel in sorted(Path(wheels).glob("*.whl")):
             name, version = wheel.name.split("-")[:2]
