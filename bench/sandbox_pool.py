@@ -1,8 +1,9 @@
-"""Sandboxes at scale on CPython: the pool against smolagents 1.26.0's LocalPythonExecutor, in one run.
+"""Sandboxes at scale on CPython: the pool against smolagents 1.26.0's LocalPythonExecutor, in one run
+(and mcp-run-python where bench/.venv-mcp-run-python is installed: bench/sandbox_pool_mcp.py).
 
     python bench/sandbox_pool.py              # every section
     python bench/sandbox_pool.py --quick      # fewer rounds
-    python bench/sandbox_pool.py --ours-only  # no smolagents venv (bench/setup.sh makes it)
+    python bench/sandbox_pool.py --ours-only  # no smolagents venv (bench/setup.sh makes it), no mcp-run-python
 
 Sections (every answer is checked, so a broken run cannot look fast):
   memory     RSS of the sandbox processes (from /proc) divided by the sandboxes, with 1 and 8
@@ -18,6 +19,8 @@ Sections (every answer is checked, so a broken run cannot look fast):
              0.5 s apart (resets done between requests, as when real model calls take seconds),
              and 8 at once.
 The model is scripted on both sides (no network); medians and minima, ratios of medians.
+mcp-run-python, in memory, start and throughput, is an executor with no agent loop: the task's code
+goes straight to its `run_python_code` tool (bench/sandbox_pool_mcp.py says what it takes to start here).
 """
 
 from __future__ import annotations
@@ -34,6 +37,8 @@ import threading
 import time
 import urllib.request
 from pathlib import Path
+
+import sandbox_pool_mcp
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
@@ -295,6 +300,18 @@ def web_section(rounds: int, both: bool) -> dict[str, dict[str, list[float]]]:
             process.wait(10)
 
 
+def mcp_engine(rounds: int, runs: int, levels: list[int]):
+    """A function giving mcp-run-python's figures of a section, or None (saying why in one line)."""
+    from wasm_agent.executor.sandbox_host import find_deno
+
+    deno = find_deno()
+    env_dir, why_not = sandbox_pool_mcp.prepare_or_reason(deno)
+    if not env_dir:
+        print(f"mcp-run-python: not measured: {why_not}")
+        return None
+    return lambda section: sandbox_pool_mcp.measure(deno, env_dir, section, rounds, runs, levels)
+
+
 # -- report --------------------------------------------------------------------------------
 def ms(values: list[float]) -> str:
     return f"{statistics.median(values) * 1e3:8.1f} ms (min {min(values) * 1e3:.1f})"
@@ -319,11 +336,13 @@ def main() -> None:
         subprocess.run(["bash", str(HERE / "setup.sh")], check=True, env={**os.environ, "PYTHON": sys.executable})
     sections = args.sections.split(",")
     print(f"machine: {os.cpu_count()} cores, load {os.getloadavg()[0]:.1f}")
+    mcp = mcp_engine(rounds, runs, levels) if both and {"memory", "start", "throughput"} & set(sections) else None
     if "memory" in sections:
         print("\nmemory (warm sandboxes, RSS of their processes)")
-        for row in memory_section():
-            print(f"  {row['sandboxes']} sandbox(es) in {row['processes']} process(es): "
-                  f"{row['rss_mib_per_sandbox']:.0f} MiB per sandbox ({row['rss_mib_total']:.0f} MiB in all)")
+        for label, rows in (("", memory_section()), ("mcp-run-python, ", mcp("memory") if mcp else [])):
+            for row in rows:
+                print(f"  {label}{row['sandboxes']} sandbox(es) in {row['processes']} process(es): "
+                      f"{row['rss_mib_per_sandbox']:.0f} MiB per sandbox ({row['rss_mib_total']:.0f} MiB in all)")
     if "start" in sections:
         figures = start_section(rounds)
         print("\nfirst result of a new agent (one step)")
@@ -333,14 +352,23 @@ def main() -> None:
             theirs = smolagents_measure("start", str(rounds), "0")
             print(f"  smolagents        {ms(theirs)}   warm pool / smolagents: "
                   f"{statistics.median(figures['warm']) / statistics.median(theirs):.1f}x")
+        if mcp:
+            theirs = mcp("start")
+            print(f"  mcp-run-python, new server    {ms(theirs['cold'])}   it / our cold pool: "
+                  f"{statistics.median(theirs['cold']) / statistics.median(figures['cold']):.1f}x")
+            print(f"  mcp-run-python, booted server {ms(theirs['warm'])}   (its one interpreter runs every task)")
     if "throughput" in sections:
         ours = throughput_section(levels, runs)
         theirs = smolagents_measure("throughput", "0", str(runs), *map(str, levels)) if both else {}
+        mcp_rates = mcp("throughput") if mcp else {}
         print(f"\nruns per second (new agent per run, two steps, {runs} runs per level)")
         for level in levels:
             line = f"  {level} at once: ours {ours[level]:6.1f}/s"
             if both:
                 line += f"   smolagents {theirs[str(level)]:6.1f}/s   ratio {theirs[str(level)] / ours[level]:.1f}x"
+            if mcp_rates:
+                line += (f"   mcp-run-python: new server per run {mcp_rates['fresh'][str(level)]:5.2f}/s, "
+                         f"servers reused {mcp_rates['reused'][str(level)]:6.1f}/s")
             print(line)
     if "web" in sections:
         figures = web_section(rounds * 3, both)
