@@ -166,12 +166,8 @@ class CodeAgent(MultiStepAgent):
                          observation=observation, tool_call=call)
         yield ActionOutput(output=result.output, is_final_answer=result.is_final_answer)
 
-    async def _run(self, *args: Any, **kwargs: Any) -> AsyncIterator[StreamEvent]:
-        try:
-            async for event in super()._run(*args, **kwargs):
-                yield event
-        finally:  # between runs a pooled sandbox serves other agents
-            await self.executor.release()
+    async def _after_run(self) -> None:
+        await self.executor.release()  # between runs a pooled sandbox serves other agents
 
     async def close(self) -> None:
         await self.executor.close()
