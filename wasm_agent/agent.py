@@ -462,21 +462,27 @@ class MultiStepAgent(DurableRuns):
             raise _model_failure(error) from error
 
     async def _generate_action(self, step: ActionStep, **kwargs: Any) -> AsyncIterator[ChatMessageStreamDelta]:
-        """The model call of an action step: yields deltas; fills the step's output, usage and timing."""
+        """The model call of an action step, streamed (`_streams_model()`): yields the model's deltas;
+        fills the step's output, usage and timing."""
         messages = step.model_input_messages = self.write_memory_to_messages()
         step.model_timing = Timing()
-        if self._streams_model():
-            async for item in self._generate_stream(messages, **kwargs):
-                if isinstance(item, ChatMessage):
-                    step.model_output_message, step.token_usage = item, item.token_usage
-                else:
-                    yield item
-        else:  # the whole answer at once (no generator in between: this runs at every step)
-            message = step.model_output_message = await self._call_model(messages, **kwargs)
-            step.token_usage = message.token_usage
-            if message.content:  # one delta with the whole text, so that a UI shows it before the action runs
-                yield ChatMessageStreamDelta(content=message.content)
+        async for item in self._generate_stream(messages, **kwargs):
+            if isinstance(item, ChatMessage):
+                step.model_output_message, step.token_usage = item, item.token_usage
+            else:
+                yield item
         step.model_timing.end_time = time.time()
+
+    async def _answer_action(self, step: ActionStep, **kwargs: Any) -> ChatMessageStreamDelta | None:
+        """The model call of an action step, whole (no generator: this runs at every step): fills the
+        step as `_generate_action` does; returns its text as one delta (None without text), so that a
+        UI shows it before the action runs."""
+        messages = step.model_input_messages = self.write_memory_to_messages()
+        step.model_timing = Timing()
+        message = step.model_output_message = await self._call_model(messages, **kwargs)
+        step.token_usage = message.token_usage
+        step.model_timing.end_time = time.time()
+        return ChatMessageStreamDelta(content=message.content) if message.content else None
 
     async def _complete(self, messages: list[ChatMessage], **kwargs: Any) -> ChatMessage:
         if not self._streams_model():

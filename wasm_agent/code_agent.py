@@ -126,7 +126,10 @@ class CodeAgent(MultiStepAgent):
             options = {"stop_sequences": self.stop_sequences}
             if self._prompt_parts.get("grammar") and getattr(self.model, "supports_grammar", False):
                 options["grammar"] = self._prompt_parts["grammar"]
-        async for delta in self._generate_action(step, **options):
+        if self._streams_model():
+            async for delta in self._generate_action(step, **options):
+                yield delta
+        elif (delta := await self._answer_action(step, **options)) is not None:
             yield delta
         text = content_text(step.model_output_message.content)
         if self.use_structured_outputs_internally:

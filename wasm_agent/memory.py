@@ -140,7 +140,8 @@ class SystemPromptStep(MemoryStep):
     examples: list[dict] | None = None  # [{"role": "user"|"assistant", "content": ...}, ...]
 
     def _message_key(self) -> tuple:
-        return (self.system_prompt, tuple((turn["role"], turn["content"]) for turn in self.examples or ()))
+        examples = self.examples
+        return (self.system_prompt, tuple((turn["role"], turn["content"]) for turn in examples) if examples else ())
 
     def _build_messages(self, summary_mode: bool) -> list[ChatMessage]:
         if summary_mode:

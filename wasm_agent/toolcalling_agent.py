@@ -37,8 +37,11 @@ class ToolCallingAgent(MultiStepAgent):
         return f"- {tool.name}: {tool.description}\n  Arguments: {args or 'none'}"
 
     async def _step_stream(self, step: ActionStep) -> AsyncIterator[StreamEvent]:
-        async for delta in self._generate_action(step, stop_sequences=self.stop_sequences,
-                                                 tools_to_call_from=list(self.callables.values())):
+        options = {"stop_sequences": self.stop_sequences, "tools_to_call_from": list(self.callables.values())}
+        if self._streams_model():
+            async for delta in self._generate_action(step, **options):
+                yield delta
+        elif (delta := await self._answer_action(step, **options)) is not None:
             yield delta
         message = step.model_output_message
         step.model_output = message.content
@@ -78,7 +81,7 @@ class ToolCallingAgent(MultiStepAgent):
                 f"Error: {error.message}" if error else self._observe(output, is_final))
             yield ToolOutput(id=call.id, output=output, is_final_answer=is_final, observation=call.observation,
                              tool_call=call)
-        step.observations = "\n".join(call.observation for call in calls)
+        step.observations = "\n".join([call.observation for call in calls])
         if errors:
             raise errors[0]
         final = [output for output, is_final, _ in outcomes if is_final]
