@@ -83,8 +83,9 @@ class MemoryStep:
         """The messages that show this step to a model (read them; don't change them).
 
         The agent asks every step for its messages at every step, so they are
-        kept, keyed on the fields they come from: editing a step (in a step
-        callback, say) gives new messages on the next call.
+        kept, keyed on the fields they come from (and on what shows from inside
+        them: images, calls, an error's text): editing a step, by assignment or
+        in place (in a step callback, say), gives new messages on the next call.
         """
         return list(self.measured_messages(summary_mode)[0])
 
