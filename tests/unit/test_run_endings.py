@@ -2,6 +2,8 @@
 
 import asyncio
 
+import pytest
+
 from wasm_agent import ActionStep, CodeAgent, ScriptedModel
 from wasm_agent.errors import AgentMaxStepsError
 from wasm_agent.persistence import FileRunStore
@@ -102,6 +104,7 @@ print("next run:", again.run("Multiply"))
 """
 
 
+@pytest.mark.cpython_only
 def test_ctrl_c_during_a_blocking_run_interrupts_it_and_the_next_run_works():
     import subprocess
     import sys
