@@ -48,6 +48,7 @@ def test_runtime_errors_name_their_line(code, line, text):
     ("x = 1\ny = 1 +", 2),
     ("for i in range(3):\nprint(i)", 2),
     ("x = 1\nelse: y = 2", 2),
+    ("x = 1\nreturn x", 2),                                  # found by the compiler, not the parser
 ])
 def test_syntax_errors_say_where(code, line):
     error = CodeRunner().run(code).error  # Python's own words, then the line and a caret under the place
