@@ -169,9 +169,12 @@ class MultiStepAgent(DurableRuns):
         >>> asyncio.run(agent.arun("What is 2 + 2?"))
         4
         """
-        async for _ in self._run(task, reset=reset, additional_args=additional_args, max_steps=max_steps,
-                                 images=images):
-            pass
+        try:
+            async for _ in self._run(task, reset=reset, additional_args=additional_args, max_steps=max_steps,
+                                     images=images):
+                pass
+        finally:
+            await self._after_run()
         full = self.return_full_result if return_full_result is None else return_full_result
         if not full:
             if self.last_result.state == "interrupted":  # a bare answer cannot say so: raise, as smolagents does
@@ -195,9 +198,12 @@ class MultiStepAgent(DurableRuns):
     async def stream(self, task: str | None, *, reset: bool = True, additional_args: dict | None = None,
                      max_steps: int | None = None, images: Any = None, **_: Any) -> AsyncIterator[StreamEvent]:
         """Yield the run's events as they happen (see `wasm_agent.events`)."""
-        async for event in self._run(task, reset=reset, additional_args=additional_args, max_steps=max_steps,
-                                     images=images):
-            yield event
+        try:
+            async for event in self._run(task, reset=reset, additional_args=additional_args, max_steps=max_steps,
+                                         images=images):
+                yield event
+        finally:
+            await self._after_run()
 
     async def astep(self, memory_step: ActionStep) -> ActionOutput:
         """Take one action step on the memory as it is, filling `memory_step` (not appended: the caller
@@ -311,7 +317,8 @@ class MultiStepAgent(DurableRuns):
                     state = "interrupted"
                     break
             step = ActionStep(step_number=self.step_number, timing=Timing())
-            self.logger.log_rule(f"Step {self.step_number}", level=LogLevel.INFO)
+            if self.logger.level >= LogLevel.INFO:  # quiet: build no text
+                self.logger.log_rule(f"Step {self.step_number}", level=LogLevel.INFO)
             self._in_step = True
             try:
                 async for event in self._step_stream(step):
@@ -455,21 +462,27 @@ class MultiStepAgent(DurableRuns):
             raise _model_failure(error) from error
 
     async def _generate_action(self, step: ActionStep, **kwargs: Any) -> AsyncIterator[ChatMessageStreamDelta]:
-        """The model call of an action step: yields deltas; fills the step's output, usage and timing."""
+        """The model call of an action step, streamed (`_streams_model()`): yields the model's deltas;
+        fills the step's output, usage and timing."""
         messages = step.model_input_messages = self.write_memory_to_messages()
         step.model_timing = Timing()
-        if self._streams_model():
-            async for item in self._generate_stream(messages, **kwargs):
-                if isinstance(item, ChatMessage):
-                    step.model_output_message, step.token_usage = item, item.token_usage
-                else:
-                    yield item
-        else:  # the whole answer at once (no generator in between: this runs at every step)
-            message = step.model_output_message = await self._call_model(messages, **kwargs)
-            step.token_usage = message.token_usage
-            if message.content:  # one delta with the whole text, so that a UI shows it before the action runs
-                yield ChatMessageStreamDelta(content=message.content)
+        async for item in self._generate_stream(messages, **kwargs):
+            if isinstance(item, ChatMessage):
+                step.model_output_message, step.token_usage = item, item.token_usage
+            else:
+                yield item
         step.model_timing.end_time = time.time()
+
+    async def _answer_action(self, step: ActionStep, **kwargs: Any) -> ChatMessageStreamDelta | None:
+        """The model call of an action step, whole (no generator: this runs at every step): fills the
+        step as `_generate_action` does; returns its text as one delta (None without text), so that a
+        UI shows it before the action runs."""
+        messages = step.model_input_messages = self.write_memory_to_messages()
+        step.model_timing = Timing()
+        message = step.model_output_message = await self._call_model(messages, **kwargs)
+        step.token_usage = message.token_usage
+        step.model_timing.end_time = time.time()
+        return ChatMessageStreamDelta(content=message.content) if message.content else None
 
     async def _complete(self, messages: list[ChatMessage], **kwargs: Any) -> ChatMessage:
         if not self._streams_model():
@@ -553,6 +566,9 @@ class MultiStepAgent(DurableRuns):
     # -- what each agent defines ----------------------------------------------------
     async def _prepare_run(self, reset: bool) -> None:
         """Get ready to act (send tools and variables to the executor...)."""
+
+    async def _after_run(self) -> None:
+        """After a run that ended, failed or was left: give back what only a run needs."""
 
     def _step_stream(self, step: ActionStep) -> AsyncIterator[StreamEvent]:
         raise NotImplementedError

@@ -126,7 +126,10 @@ class CodeAgent(MultiStepAgent):
             options = {"stop_sequences": self.stop_sequences}
             if self._prompt_parts.get("grammar") and getattr(self.model, "supports_grammar", False):
                 options["grammar"] = self._prompt_parts["grammar"]
-        async for delta in self._generate_action(step, **options):
+        if self._streams_model():
+            async for delta in self._generate_action(step, **options):
+                yield delta
+        elif (delta := await self._answer_action(step, **options)) is not None:
             yield delta
         text = content_text(step.model_output_message.content)
         if self.use_structured_outputs_internally:
@@ -166,12 +169,8 @@ class CodeAgent(MultiStepAgent):
                          observation=observation, tool_call=call)
         yield ActionOutput(output=result.output, is_final_answer=result.is_final_answer)
 
-    async def _run(self, *args: Any, **kwargs: Any) -> AsyncIterator[StreamEvent]:
-        try:
-            async for event in super()._run(*args, **kwargs):
-                yield event
-        finally:  # between runs a pooled sandbox serves other agents
-            await self.executor.release()
+    async def _after_run(self) -> None:
+        await self.executor.release()  # between runs a pooled sandbox serves other agents
 
     async def close(self) -> None:
         await self.executor.close()

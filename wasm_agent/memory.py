@@ -21,9 +21,10 @@ from .messages import ChatMessage, ChatMessageToolCall, MessageRole, TokenUsage
 __all__ = ["ActionStep", "AgentMemory", "CallbackRegistry", "ChatMessage", "FinalAnswerStep", "MemoryStep",
            "MessageRole", "PlanningStep", "SystemPromptStep", "TaskStep", "Timing", "ToolCall"]
 
-# What an action step's messages are made of (read in C: the check runs on every step at every step).
+# What an action step's messages are made of, read in C and compared by identity (the context check
+# asks every step at every step); what can change inside them is compared only where it shows.
 _SHOWN_FIELDS = attrgetter("model_output", "observations", "error", "native_tool_calls", "code_action",
-                           "observations_images")
+                           "tool_calls", "observations_images")
 _SHOWN_CALL_FIELDS = attrgetter("id", "name", "arguments", "observation")
 
 RETRY_HINT = ("Now let's retry: take care not to repeat previous errors! "
@@ -82,8 +83,9 @@ class MemoryStep:
         """The messages that show this step to a model (read them; don't change them).
 
         The agent asks every step for its messages at every step, so they are
-        kept, keyed on the fields they come from: editing a step (in a step
-        callback, say) gives new messages on the next call.
+        kept, keyed on the fields they come from (and on what shows from inside
+        them: images, calls, an error's text): editing a step, by assignment or
+        in place (in a step callback, say), gives new messages on the next call.
         """
         return list(self.measured_messages(summary_mode)[0])
 
@@ -139,7 +141,8 @@ class SystemPromptStep(MemoryStep):
     examples: list[dict] | None = None  # [{"role": "user"|"assistant", "content": ...}, ...]
 
     def _message_key(self) -> tuple:
-        return (self.system_prompt, len(self.examples or ()))
+        examples = self.examples
+        return (self.system_prompt, tuple((turn["role"], turn["content"]) for turn in examples) if examples else ())
 
     def _build_messages(self, summary_mode: bool) -> list[ChatMessage]:
         if summary_mode:
@@ -161,7 +164,7 @@ class TaskStep(MemoryStep):
     task_images: list | None = None
 
     def _message_key(self) -> tuple:
-        return (self.task, len(self.task_images or ()))
+        return (self.task, tuple(self.task_images or ()))
 
     def _build_messages(self, summary_mode: bool) -> list[ChatMessage]:
         images = [{"type": "image", "image": image} for image in self.task_images or ()]
@@ -195,16 +198,15 @@ class ActionStep(MemoryStep):
     is_final_answer: bool = False
 
     def measured_messages(self, summary_mode: bool = False) -> tuple[list[ChatMessage], int]:
-        # Asked of every step at every step: the key is read in C, in this one frame; the calls count
-        # only where they show (native calls, or no code to show instead).
-        calls, images = self.tool_calls, self.observations_images
-        shown_calls = tuple(map(_SHOWN_CALL_FIELDS, calls)) \
-            if calls and (self.native_tool_calls or self.code_action is None or summary_mode) else calls is None
-        key = (_SHOWN_FIELDS(self), shown_calls, images and len(images))
+        fields = _SHOWN_FIELDS(self)
         cached = self.__dict__.get("_summary_messages" if summary_mode else "_messages")
-        if cached is not None and cached[0] == key:
-            return cached[1]
-        return self._measure(key, summary_mode)
+        if cached is not None:
+            (seen, calls, images, error_text), measured = cached
+            if seen == fields and (calls is None or calls == tuple(map(_SHOWN_CALL_FIELDS, fields[5]))) \
+                    and (images is None or images == tuple(fields[6])) \
+                    and (error_text is None or error_text == fields[2].message):
+                return measured
+        return self._measure(_shown_key(fields, summary_mode), summary_mode)
 
     def _build_messages(self, summary_mode: bool) -> list[ChatMessage]:
         """smolagents' shape: the model's text; the calls ("Calling tools:"); images; the observation;
@@ -509,3 +511,12 @@ def _text(text: str) -> list[dict]:
 
 def _error_text(error: AgentError) -> str:
     return f"Error:\n{error.message}\n{RETRY_HINT}\n"
+
+
+def _shown_key(fields: tuple, summary_mode: bool) -> tuple:
+    """An action step's cache key: its shown fields, then what shows from inside them (an edit in place
+    changes the messages too): the calls where they show, the images, the error's text (None if absent)."""
+    _, _, error, native_tool_calls, code_action, calls, images = fields
+    shows_calls = calls is not None and (native_tool_calls or code_action is None or summary_mode)
+    return (fields, tuple(map(_SHOWN_CALL_FIELDS, calls)) if shows_calls else None,
+            None if images is None else tuple(images), None if error is None else error.message)

@@ -36,35 +36,23 @@ class ToolCallingAgent(MultiStepAgent):
                          f"{spec['description']}" for name, spec in tool.inputs.items())
         return f"- {tool.name}: {tool.description}\n  Arguments: {args or 'none'}"
 
-    async def _step_stream(self, step: ActionStep) -> AsyncIterator[StreamEvent]:
-        async for delta in self._generate_action(step, stop_sequences=self.stop_sequences,
-                                                 tools_to_call_from=list(self.callables.values())):
-            yield delta
-        message = step.model_output_message
-        step.model_output = message.content
-        if message.tool_calls:
-            calls = [ToolCall(c.name, c.parsed_arguments(), c.id) for c in message.tool_calls]
-        else:
-            name, arguments = parse_json_tool_call(content_text(message.content))
-            calls = [ToolCall(name, arguments, f"call_{step.step_number}")]
-        async for event in self._run_calls(calls, step):
-            yield event
-
-    def process_tool_calls(self, chat_message: ChatMessage, memory_step: ActionStep) -> Iterator[StreamEvent]:
-        """Run the native tool calls of a model message into `memory_step` (synchronously); yields each
-        `ToolCall`, each `ToolOutput` and, on a final answer, the `ActionOutput`."""
-        calls = [ToolCall(c.name, c.parsed_arguments(), c.id) for c in chat_message.tool_calls or ()]
-        return platform.iterate_sync(self._run_calls(calls, memory_step))
-
-    def execute_tool_call(self, tool_name: str, arguments: dict | Any) -> Any:
-        """Call one tool (or managed agent) by name, synchronously; raises `AgentToolCallError` for
-        arguments that do not fit and `AgentToolExecutionError` when the tool fails."""
-        output, _, error = platform.block_on(self._run_tool(ToolCall(tool_name, arguments, "call")))
-        if error is not None:
-            raise error
-        return output
-
-    async def _run_calls(self, calls: list[ToolCall], step: ActionStep) -> AsyncIterator[StreamEvent]:
+    async def _step_stream(self, step: ActionStep, calls: list[ToolCall] | None = None) -> AsyncIterator[StreamEvent]:
+        """Ask the model for the step's calls (unless `calls` are given), then run them into `step`: yields
+        each `ToolCall`, each `ToolOutput` and, on a final answer, the `ActionOutput`."""
+        if calls is None:
+            options = {"stop_sequences": self.stop_sequences, "tools_to_call_from": list(self.callables.values())}
+            if self._streams_model():
+                async for delta in self._generate_action(step, **options):
+                    yield delta
+            elif (delta := await self._answer_action(step, **options)) is not None:
+                yield delta
+            message = step.model_output_message
+            step.model_output = message.content
+            if message.tool_calls:
+                calls = [ToolCall(c.name, c.parsed_arguments(), c.id) for c in message.tool_calls]
+            else:
+                name, arguments = parse_json_tool_call(content_text(message.content))
+                calls = [ToolCall(name, arguments, f"call_{step.step_number}")]
         step.tool_calls, step.native_tool_calls = calls, True
         for call in calls:
             yield call
@@ -78,7 +66,7 @@ class ToolCallingAgent(MultiStepAgent):
                 f"Error: {error.message}" if error else self._observe(output, is_final))
             yield ToolOutput(id=call.id, output=output, is_final_answer=is_final, observation=call.observation,
                              tool_call=call)
-        step.observations = "\n".join(call.observation for call in calls)
+        step.observations = "\n".join([call.observation for call in calls])
         if errors:
             raise errors[0]
         final = [output for output, is_final, _ in outcomes if is_final]
@@ -86,6 +74,20 @@ class ToolCallingAgent(MultiStepAgent):
             await self._check_final_answer(final[-1])
             step.action_output, step.is_final_answer = final[-1], True
             yield ActionOutput(output=final[-1], is_final_answer=True)
+
+    def process_tool_calls(self, chat_message: ChatMessage, memory_step: ActionStep) -> Iterator[StreamEvent]:
+        """Run the native tool calls of a model message into `memory_step` (synchronously); yields each
+        `ToolCall`, each `ToolOutput` and, on a final answer, the `ActionOutput`."""
+        calls = [ToolCall(c.name, c.parsed_arguments(), c.id) for c in chat_message.tool_calls or ()]
+        return platform.iterate_sync(self._step_stream(memory_step, calls))
+
+    def execute_tool_call(self, tool_name: str, arguments: dict | Any) -> Any:
+        """Call one tool (or managed agent) by name, synchronously; raises `AgentToolCallError` for
+        arguments that do not fit and `AgentToolExecutionError` when the tool fails."""
+        output, _, error = platform.block_on(self._run_tool(ToolCall(tool_name, arguments, "call")))
+        if error is not None:
+            raise error
+        return output
 
     def _observe(self, output: Any, is_final: bool) -> str:
         """What the model reads of an output; an image or audio is kept in `state` and named instead."""

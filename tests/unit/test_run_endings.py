@@ -2,6 +2,8 @@
 
 import asyncio
 
+import pytest
+
 from wasm_agent import ActionStep, CodeAgent, ScriptedModel
 from wasm_agent.errors import AgentMaxStepsError
 from wasm_agent.persistence import FileRunStore
@@ -80,3 +82,35 @@ async def test_resume_after_stop_calls_the_model_and_finishes(tmp_path):
     assert await fresh.aresume(run_id) == 21
     assert len(model.calls) == 2
     assert (await store.get_run(run_id)).status == "success"
+
+
+CTRL_C_DURING_A_MODEL_CALL = """
+import asyncio, os, signal, time
+from wasm_agent import CodeAgent, ScriptedModel
+
+async def slow_model(messages):
+    os.kill(os.getpid(), signal.SIGINT)  # Ctrl+C while the model thinks
+    await asyncio.sleep(30)
+
+agent = CodeAgent([], ScriptedModel([slow_model]), executor_type="inprocess", verbosity_level=0)
+started = time.monotonic()
+try:
+    agent.run("Think")
+except KeyboardInterrupt:
+    print("interrupted after", round(time.monotonic() - started), "s")
+print("handler restored:", signal.getsignal(signal.SIGINT) is signal.default_int_handler)
+again = CodeAgent([], ScriptedModel(["<code>final_answer(6 * 7)</code>"]), executor_type="inprocess", verbosity_level=0)
+print("next run:", again.run("Multiply"))
+"""
+
+
+@pytest.mark.cpython_only
+def test_ctrl_c_during_a_blocking_run_interrupts_it_and_the_next_run_works():
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    result = subprocess.run([sys.executable, "-c", CTRL_C_DURING_A_MODEL_CALL], capture_output=True, text=True,
+                            timeout=60, cwd=Path(__file__).resolve().parents[2])
+    assert result.stdout.splitlines() == ["interrupted after 0 s", "handler restored: True", "next run: 42"], \
+        result.stderr

@@ -217,6 +217,7 @@ class _Watchdog:
         self._timeout: float | None = None
         self.deadline: float | None = None
         self.reason: str | None = None
+        self.watched = False  # by the deadline thread
 
     def arm(self, timeout: float | None) -> None:
         with self._lock:
@@ -268,7 +269,9 @@ class _DeadlineThread:
         self._lock = threading.Lock()
 
     def watch(self, watchdog: _Watchdog) -> None:
-        self._watched.add(watchdog)
+        if not watchdog.watched:  # once: the set holds it until it is dropped
+            self._watched.add(watchdog)
+            watchdog.watched = True
         if not self._wake.is_set():
             self._wake.set()
         if not self._started:

@@ -12,8 +12,10 @@ from __future__ import annotations
 import ast
 import builtins
 import inspect
+import re
 import sys
 import traceback
+from types import CodeType
 from typing import Any, Callable
 
 from .base import CodeOutput, OutputBuffer
@@ -105,21 +107,19 @@ class CodeRunner:
         self.namespace["__builtins__"] = builtins
         buffer = self._buffer = OutputBuffer(self.max_output_chars)
         try:
-            module = ast.parse(code, filename=CODE_FILENAME)
+            statements, last_expression = compile_code(code)
         except SyntaxError as error:
             return CodeOutput(logs="", error=_syntax_error_message(error, code))
-        last_expression = None
-        if module.body and isinstance(module.body[-1], ast.Expr):
-            last_expression = ast.Expression(module.body.pop().value)
+        except Exception as error:  # noqa: BLE001 - too deeply nested to compile, a null byte…
+            return CodeOutput(logs="", error=describe_exception(error, code))
         try:
             saved_streams = sys.stdout, sys.stderr
             if self.capture_std_streams:
                 sys.stdout = sys.stderr = buffer
             try:
-                exec(compile(module, CODE_FILENAME, "exec"), self.namespace)
-                value = None
-                if last_expression is not None:
-                    value = eval(compile(last_expression, CODE_FILENAME, "eval"), self.namespace)
+                for part in statements:
+                    exec(part, self.namespace)
+                value = None if last_expression is None else eval(last_expression, self.namespace)
             finally:
                 if self.capture_std_streams:
                     sys.stdout, sys.stderr = saved_streams
@@ -144,6 +144,58 @@ class CodeRunner:
             return
         target = self._buffer if self._buffer is not None else sys.stdout
         target.write((" " if sep is None else sep).join(map(str, values)) + ("\n" if end is None else end))
+
+
+def compile_code(code: str) -> tuple[list[CodeType], CodeType | None]:
+    """The code compiled as its statements and, when it ends with an expression, that expression
+    apart (its value is the code's output), with the code's own line numbers.
+
+    >>> statements, last = compile_code("x = 2\\nx * 21")
+    >>> namespace = {}
+    >>> for part in statements: exec(part, namespace)
+    >>> eval(last, namespace)
+    42
+    """
+    split = _split_at_last_line(code)
+    if split is not None:
+        return split
+    module = ast.parse(code, filename=CODE_FILENAME)  # the exact syntax error, or a last statement over lines
+    last_expression = None
+    if module.body and isinstance(module.body[-1], ast.Expr):
+        last_expression = compile(ast.Expression(module.body.pop().value), CODE_FILENAME, "eval")
+    return [compile(module, CODE_FILENAME, "exec")], last_expression
+
+
+# A line that starts a statement and is an assignment or a simple keyword statement: never an expression.
+_STATEMENT_LINE = re.compile(r"[A-Za-z_][\w.]*(?:\s*,\s*[A-Za-z_][\w.]*)*\s*(?:[-+*/%&|^@]|//|\*\*|>>|<<)?=(?!=)"
+                             r"|(?:import|from|del|pass|raise|assert|global|nonlocal|break|continue)\b")
+
+
+def _split_at_last_line(code: str) -> tuple[list[CodeType], CodeType | None] | None:
+    """`compile_code` from the source alone, when the last line is a whole statement (most code), or None.
+
+    Building Python's syntax tree of the code costs more than compiling it. The last line is a
+    statement of its own when it starts at column 0 and the lines above compile alone (no open
+    bracket, string or continuation reaches it); it is an expression when it compiles as one
+    (without a `*`, as a tuple with a starred item only compiles as a statement).
+    """
+    if "\r" in code or "__future__" in code:  # other line ends; a future import must stay with all the code
+        return None
+    head, _, last = code.rstrip(" \t\n").rpartition("\n")
+    if not last or last[0] in " \t\f#" or ";" in last:
+        return None
+    padded = "\n" * (head.count("\n") + 1) + last if head else last  # the last line keeps its line number
+    try:
+        statements = [compile(head, CODE_FILENAME, "exec")] if head.strip() else []
+        if not _STATEMENT_LINE.match(last):
+            try:
+                return statements, compile(padded, CODE_FILENAME, "eval")
+            except SyntaxError:
+                if "*" in last:
+                    return None
+        return [*statements, compile(padded, CODE_FILENAME, "exec")], None
+    except (SyntaxError, ValueError):  # ast reports it as for any code
+        return None
 
 
 def describe_exception(error: BaseException, code: str) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import _signal
 import asyncio
 import contextvars
 import sys
@@ -24,7 +25,7 @@ def run_sync(coroutine: Coroutine) -> Any:
     holder = getattr(_runners, "holder", None)
     if holder is None:
         holder = _runners.holder = _ThreadRunner()
-    return holder.runner.run(coroutine, context=contextvars.copy_context())  # the caller's context vars, as now
+    return holder.run(coroutine, contextvars.copy_context())  # the caller's context vars, as now
 
 
 class _ThreadRunner:
@@ -32,6 +33,41 @@ class _ThreadRunner:
 
     def __init__(self) -> None:
         self.runner = asyncio.Runner()
+
+    def run(self, coroutine: Coroutine, context: contextvars.Context) -> Any:
+        """`asyncio.Runner.run`: a first Ctrl+C cancels the coroutine, a second one interrupts. The
+        handler is swapped through `_signal`: `signal`'s enum conversions (and the repr of the task
+        they make) cost more than a step of an agent, at every blocking call."""
+        loop = self.runner.get_loop()
+        task = loop.create_task(coroutine, context=context)
+        interrupts = 0
+
+        def on_interrupt(signum: int, frame: Any) -> None:
+            nonlocal interrupts
+            interrupts += 1
+            if interrupts == 1 and not task.done():
+                task.cancel()
+                loop.call_soon_threadsafe(lambda: None)  # wake the loop if it waits in select()
+                return
+            raise KeyboardInterrupt()
+
+        handler = None
+        if threading.current_thread() is threading.main_thread() \
+                and _signal.getsignal(_signal.SIGINT) is _signal.default_int_handler:
+            try:
+                _signal.signal(_signal.SIGINT, on_interrupt)
+                handler = on_interrupt
+            except ValueError:  # an embedded interpreter without signals
+                pass
+        try:
+            return loop.run_until_complete(task)
+        except asyncio.CancelledError:
+            if interrupts and task.uncancel() == 0:
+                raise KeyboardInterrupt() from None
+            raise
+        finally:
+            if handler is not None and _signal.getsignal(_signal.SIGINT) is handler:
+                _signal.signal(_signal.SIGINT, _signal.default_int_handler)
 
     def __del__(self) -> None:
         if sys.is_finalizing():  # the interpreter is going: nothing may run any more

@@ -175,23 +175,24 @@ class Tool:
     # -- calling ----------------------------------------------------------------
     def bind_arguments(self, args: tuple = (), kwargs: dict | None = None) -> dict[str, Any]:
         """Map a call's arguments onto `inputs` and check them; raise `AgentToolCallError`."""
-        kwargs = dict(kwargs or {})
-        names = list(self.inputs)
-        if len(args) == 1 and not kwargs and isinstance(args[0], dict) and len(names) != 1 \
-                and set(args[0]) <= set(names):
-            kwargs, args = dict(args[0]), ()  # a single dict of arguments, as models often write
-        if len(args) > len(names):
-            raise AgentToolCallError(f"{self.name}() takes {len(names)} arguments ({', '.join(names)}) "
-                                     f"but {len(args)} were given")
-        for name, value in zip(names, args):
-            if name in kwargs:
-                raise AgentToolCallError(f"{self.name}() got two values for argument {name!r}")
-            kwargs[name] = value
-        unknown = kwargs.keys() - self.inputs.keys()
-        if unknown:
-            raise AgentToolCallError(f"{self.name}() got unexpected arguments {sorted(unknown)}; "
-                                     f"its arguments are {names}")
-        for name, spec in self.inputs.items():
+        inputs = self.inputs
+        kwargs = dict(kwargs) if kwargs else {}
+        if args:
+            names = list(inputs)
+            if len(args) == 1 and not kwargs and isinstance(args[0], dict) and len(names) != 1 \
+                    and set(args[0]) <= set(names):
+                kwargs, args = dict(args[0]), ()  # a single dict of arguments, as models often write
+            if len(args) > len(names):
+                raise AgentToolCallError(f"{self.name}() takes {len(names)} arguments ({', '.join(names)}) "
+                                         f"but {len(args)} were given")
+            for name, value in zip(names, args):
+                if name in kwargs:
+                    raise AgentToolCallError(f"{self.name}() got two values for argument {name!r}")
+                kwargs[name] = value
+        if not kwargs.keys() <= inputs.keys():
+            raise AgentToolCallError(f"{self.name}() got unexpected arguments {sorted(kwargs.keys() - inputs.keys())}; "
+                                     f"its arguments are {list(inputs)}")
+        for name, spec in inputs.items():
             if name not in kwargs:
                 if spec.get("nullable"):
                     continue
@@ -359,23 +360,16 @@ def _fits(value: Any, kind: Any, nullable: bool) -> bool:
 
 
 def _fits_one(value: Any, kind: str) -> bool:
-    if kind in ("any", "image", "audio"):
-        return True
-    if kind == "string":
-        return isinstance(value, str)
-    if kind == "boolean":
-        return isinstance(value, bool)
-    if kind == "integer":
-        return isinstance(value, int) and not isinstance(value, bool)
-    if kind == "number":
-        return isinstance(value, (int, float)) and not isinstance(value, bool)
-    if kind == "array":
-        return isinstance(value, (list, tuple))
-    if kind == "object":
-        return isinstance(value, dict)
-    if kind == "null":
-        return value is None
-    return False
+    python_type = _FITTING_TYPES.get(kind)
+    if python_type is not None:
+        return isinstance(value, python_type) and not (kind in _NOT_BOOL and isinstance(value, bool))
+    return kind in ("any", "image", "audio") or (kind == "null" and value is None)
+
+
+# What a value of each type is in Python (a bool is no integer or number here, though Python says so).
+_FITTING_TYPES = {"string": str, "boolean": bool, "integer": int, "number": (int, float), "array": (list, tuple),
+                  "object": dict}
+_NOT_BOOL = ("integer", "number")
 
 
 def _hint_to_type(hint: Any, where: str) -> tuple[Any, bool]:
