@@ -196,25 +196,51 @@ def _cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-@pytest.mark.xfail(strict=True, reason="known gap: Deno cannot end a worker spinning in wasm, and the KILL "
-                   "check that ends it made user interrupts unreliable, so it is off (deno/sandbox_workers.js)")
-async def test_a_step_that_ignores_its_time_limit_leaves_no_cpu_behind():
-    """Code that swallows every interrupt past the time limit: its worker is ended (not left spinning
-    beside the fresh one), so the process is idle afterwards, and the next step runs."""
+# Code that no interrupt stops: each keeps its worker's thread busy in wasm, where Deno cannot end it.
+STUBBORN = {
+    "catches every interrupt": "while True:\n    try:\n        while True: pass\n    except BaseException:\n        pass",
+    "loops in C": "import collections, itertools\ncollections.deque(itertools.count(), maxlen=0)",
+    "switches interrupts off": "import pyodide_js\npyodide_js.setInterruptBuffer(None)\nwhile True: pass",
+}
+
+
+def _alive(pid: int) -> bool:
+    """The process exists and is not a zombie (an ended process not reaped)."""
+    try:
+        return open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+async def _idle_for(pids: list[int], seconds: float = 2.0) -> float:
+    """CPU seconds these processes used over `seconds` of waiting."""
+    before = sum(map(_cpu_seconds, pids))
+    await asyncio.sleep(seconds)
+    return sum(map(_cpu_seconds, pids)) - before
+
+
+@pytest.mark.parametrize("stubborn", STUBBORN.values(), ids=STUBBORN.keys())
+async def test_a_step_that_ignores_its_time_limit_leaves_no_cpu_behind(stubborn):
+    """Code that no interrupt stops past the time limit: its worker's process is ended (a worker spinning
+    in wasm cannot be ended alone), nothing spins beside the fresh sandbox, and the next step runs."""
     executor = sandbox.DenoSandboxExecutor(limits=ExecutionLimits(timeout_seconds=1))
     try:
         await executor.send_tools({"record": record})
-        stubborn = "while True:\n    try:\n        while True: pass\n    except BaseException:\n        pass"
-        assert "did not stop" in (await executor.run(stubborn)).error
-        assert (await executor.run("6 * 7")).output == 42  # a fresh worker, booted and answering
+        assert (await executor.run("x = 1")).output is None
+        first = executor.host.pid
+        error = (await executor.run(stubborn)).error
+        assert "did not stop" in error and "variables were lost" in error
+        assert (await executor.run("6 * 7")).output == 42  # a fresh worker, in a fresh process
+        assert executor.host.pid != first and not _alive(first)  # killed and reaped
+        assert executor.host.pids == [executor.host.pid] and executor.host.retired == 1
         await asyncio.sleep(0.5)
-        pid = executor.host.pid
-        before = _cpu_seconds(pid)
-        await asyncio.sleep(2)
-        assert _cpu_seconds(pid) - before < 0.5  # a spinning worker would take ~2 s of CPU here
+        assert await _idle_for(executor.host.pids) < 0.5  # a spinning worker would take ~2 s of CPU here
         assert (await executor.run("record('after')")).output == "after"
+        assert "NameError" in (await executor.run("x")).error
+        second = executor.host.pid
     finally:
         await executor.close()
+    assert not _alive(second) and executor.host.pids == []
 
 
 def _worker_threads(pid: int) -> list[str]:
