@@ -264,7 +264,7 @@ async def test_replaced_and_closed_sandboxes_leave_no_worker_behind():
             assert (await executor.run("x = 1\nx")).output == 1
             await executor.reset()
         # A stopped endless loop (KeyboardInterrupt) replaces no worker; one that ignores every interrupt
-        # keeps its thread (the known gap above).
+        # ends with its process (the test above).
         assert "time limit" in (await executor.run("while True: pass")).error
         assert (await executor.run("6 * 7")).output == 42
         pid = executor.host.pid
