@@ -272,7 +272,8 @@ class SandboxHost:
             user = self._users.get(sandbox)
             if user is not None and (user.running or (user.in_run and sandbox not in process.stuck)):
                 return
-        process.process.kill()
+        with contextlib.suppress(ProcessLookupError):
+            process.process.kill()
 
     async def _start_process(self) -> None:
         snapshot = await self.snapshots.get() if self.snapshots else None
