@@ -202,6 +202,11 @@ async def test_a_stuck_worker_ends_its_process_once_the_other_run_in_it_is_over(
         deadline = time.monotonic() + 120
         while not host.retired and time.monotonic() < deadline:
             await asyncio.sleep(0.05)
+        # A new agent now gets a sandbox in another process; this run stays where its variables are.
+        newcomer = CodeAgent([echo], ScriptedModel([code("final_answer(echo('new'))")]),
+                             executor=PooledSandboxExecutor(pool=pool), verbosity_level=0)
+        assert await newcomer.arun("go") == "new"
+        shared["newcomer"], shared["patient"] = newcomer.executor.sandbox.pid, patient.executor.sandbox.pid
         return code("print(square)")
 
     patient = CodeAgent([echo], ScriptedModel([code("n = 6\nsquare = n * n"), think_until_retired,
@@ -215,15 +220,19 @@ async def test_a_stuck_worker_ends_its_process_once_the_other_run_in_it_is_over(
         assert await asyncio.gather(patient.arun("go"), stuck.arun("go")) == [42, "after"]
         assert len(shared["process"]) == 1  # both sandboxes were in one process
         [old] = shared["process"]
+        assert shared["patient"] == old and shared["newcomer"] not in (old, None)
         assert "did not stop" in stuck.memory.action_steps[0].error.message
         assert all(step.error is None for step in patient.memory.action_steps)
         assert patient.memory.action_steps[1].observations.startswith("Execution logs:\n36\n")
         host = stuck.executor.sandbox.host
-        assert wait_until(lambda: not alive(old)), "the process of the stuck worker outlived the runs in it"
-        assert host.pids == [host.pid] and host.pid != old
+        # Killed and reaped (no zombie) once the other run was over.
+        assert wait_until(lambda: old not in host.pids), "the process of the stuck worker outlived the runs in it"
+        assert not Path(f"/proc/{old}").exists() and host.pids == [host.pid] == [stuck.executor.sandbox.pid]
+        assert wait_until(lambda: pool.stats()["busy"] == 0)  # a dropped agent's sandbox is reset meanwhile
+        await asyncio.sleep(1)  # the fresh worker it got boots
         started = cpu_seconds(host.pid)
         await asyncio.sleep(2)
-        assert cpu_seconds(host.pid) - started < 0.5
+        assert cpu_seconds(host.pid) - started < 0.5  # a spinning worker would take ~2 s of CPU here
     finally:
         pool.shutdown()
     assert wait_until(lambda: not (deno_children() - before))

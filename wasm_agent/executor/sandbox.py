@@ -171,6 +171,11 @@ class DenoSandboxExecutor(Executor):
         return self._running
 
     @property
+    def pid(self) -> int | None:
+        """The Deno process this sandbox is open in (None when it is not open)."""
+        return self.host.pid_of(self.sandbox_id)
+
+    @property
     def in_run(self) -> bool:
         """A run is under way: its variables live in the sandbox's process (which then stays)."""
         return self._in_run

@@ -148,6 +148,11 @@ class SandboxHost:
         current = self._current
         return current.process.pid if current is not None and current.alive else None
 
+    def pid_of(self, sandbox: int) -> int | None:
+        """The process `sandbox` is open in (None when it is not open)."""
+        process = self._where.get(sandbox)
+        return process.process.pid if process is not None and process.alive else None
+
     @property
     def pids(self) -> list[int]:
         """Every live process of this host: the current one and retired ones still finishing runs."""
