@@ -205,11 +205,10 @@ STUBBORN = {
 
 
 def _alive(pid: int) -> bool:
-    """The process exists and is not a zombie (an ended process not reaped)."""
-    try:
-        return open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()[0] != "Z"
-    except OSError:
-        return False
+    """The process exists, even as a zombie (ended, not reaped)."""
+    import os
+
+    return os.path.exists(f"/proc/{pid}")
 
 
 async def _idle_for(pids: list[int], seconds: float = 2.0) -> float:
@@ -231,8 +230,11 @@ async def test_a_step_that_ignores_its_time_limit_leaves_no_cpu_behind(stubborn)
         error = (await executor.run(stubborn)).error
         assert "did not stop" in error and "variables were lost" in error
         assert (await executor.run("6 * 7")).output == 42  # a fresh worker, in a fresh process
-        assert executor.host.pid != first and not _alive(first)  # killed and reaped
-        assert executor.host.pids == [executor.host.pid] and executor.host.retired == 1
+        deadline = time.monotonic() + 10
+        while first in executor.host.pids and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
+        assert executor.host.pids == [executor.host.pid] != [first] and executor.host.retired == 1
+        assert not _alive(first)  # killed and reaped: no zombie left
         await asyncio.sleep(0.5)
         assert await _idle_for(executor.host.pids) < 0.5  # a spinning worker would take ~2 s of CPU here
         assert (await executor.run("record('after')")).output == "after"
