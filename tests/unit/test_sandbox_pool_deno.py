@@ -210,7 +210,8 @@ async def test_a_stuck_worker_ends_its_process_once_the_other_run_in_it_is_over(
         return code("print(square)")
 
     patient = CodeAgent([echo], ScriptedModel([code("n = 6\nsquare = n * n"), think_until_retired,
-                                               code("final_answer(square + n)")]),
+                                               code("final_answer(square + n)"),
+                                               code("final_answer('square' in dir())")]),
                         executor=PooledSandboxExecutor(pool=pool), verbosity_level=0)
     stubborn = "while True:\n    try:\n        while True: pass\n    except BaseException:\n        pass"
     stuck = CodeAgent([echo], ScriptedModel([code(stubborn), code("final_answer(echo('after'))")]),
@@ -233,6 +234,10 @@ async def test_a_stuck_worker_ends_its_process_once_the_other_run_in_it_is_over(
         started = cpu_seconds(host.pid)
         await asyncio.sleep(2)
         assert cpu_seconds(host.pid) - started < 0.5  # a spinning worker would take ~2 s of CPU here
+        # Continuing, the other agent finds its sandbox in the new process, told that its variables are gone.
+        assert await patient.arun("again", reset=False) is False
+        assert "did not stop); all variables were lost" in patient.memory.action_steps[-1].observations
+        assert patient.executor.sandbox.pid == host.pid
     finally:
         pool.shutdown()
     assert wait_until(lambda: not (deno_children() - before))
