@@ -82,7 +82,8 @@ class HostProcess:
 
 
 class SandboxHost:
-    """The Deno process serving the sandboxes of any number of `DenoSandboxExecutor`s.
+    """The Deno process serving the sandboxes of any number of `DenoSandboxExecutor`s (one at a time,
+    but for a retired one that finishes the runs under way in it, below).
 
     `pyodide_dir` holds Pyodide's files; `snapshot=True` starts every worker from a memory snapshot
     cached under `cache_dir` (made once, on first use). `close()` ends the process and every sandbox
@@ -387,6 +388,7 @@ class SandboxHost:
 
     async def _close(self) -> None:
         processes, self._processes, self._current = list(self._processes), [], None
+        self._where.clear()  # their sandboxes end with the host: no process exit to tell them of
         for entry in processes:
             if entry.alive:
                 entry.process.kill()
