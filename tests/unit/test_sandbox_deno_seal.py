@@ -245,6 +245,37 @@ async def test_a_step_that_ignores_its_time_limit_leaves_no_cpu_behind(stubborn)
     assert not _alive(second) and executor.host.pids == []
 
 
+async def test_a_sandbox_closed_while_its_code_ignores_interrupts_ends_its_process_after_the_other_run():
+    """Closed mid-step with no time limit, a sandbox's stubborn worker retires its process; another
+    sandbox of that process keeps its run's variables there until it releases its run, then moves."""
+    host = sandbox.SandboxHost()
+    stubborn = sandbox.DenoSandboxExecutor(limits=ExecutionLimits(timeout_seconds=None), host=host)
+    other = sandbox.DenoSandboxExecutor(host=host)
+    try:
+        assert (await other.run("x = 1")).output is None
+        old = host.pid
+        step = asyncio.ensure_future(stubborn.run(STUBBORN["catches every interrupt"]))
+        await asyncio.sleep(1.5)
+        await stubborn.close()
+        assert "closed" in (await step).error
+        deadline = time.monotonic() + 20
+        while not host.retired and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
+        assert host.retired == 1 and host.pids == [old]  # the other run is not over
+        assert (await other.run("x")).output == 1 and other.pid == old
+        await other.release()
+        while old in host.pids and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
+        assert not _alive(old)
+        assert "NameError" in (await other.run("x")).error and other.pid not in (old, None)
+        await asyncio.sleep(0.5)
+        assert await _idle_for(host.pids) < 0.5
+    finally:
+        await other.close()
+        await host.aclose()
+    assert host.pids == []
+
+
 def _worker_threads(pid: int) -> list[str]:
     """Names of the process's threads that run Deno workers (one per worker until it ends)."""
     import os
