@@ -8,7 +8,9 @@
 // host protocol (HOST_REQUESTS in web/protocol.js: open, run, send_tools, interrupt, tool_result,
 // close...); the answers, tool calls and events go to stdout as lines `<key> <JSON>` (HOST_REPLIES):
 // the key is known to CPython and to this isolate only (not in Deno.args, which workers could read),
-// so output the sandbox manages to print cannot pass for a message.
+// so output the sandbox manages to print cannot pass for a message. A worker ended while its code still
+// ran may spin on in this process (Deno cannot end a thread busy in wasm): it is reported (`stuck`), and
+// CPython ends this process once no sandbox in it is in use.
 // With `makeSnapshot` it boots one worker, writes its Pyodide memory snapshot to stdout (raw bytes)
 // and exits.
 
@@ -117,11 +119,13 @@ async function serve() {
   /** @type {Map<number, SandboxClient>} */
   const sandboxes = new Map();
   const toolCalls = new Map(); // id -> {sandbox, resolve, reject}: tool calls CPython has not answered yet
+  const restarts = new Map(); // sandbox -> workers its client replaced (a step that did not stop is one)
   let toolCallIds = 0;
 
   const open = (sandbox, { options, tools, variables, wheels }) => {
     const { memoryMb = null, bridge = "atomics", spare = false, ...clientOptions } = options;
-    const client = new SandboxClient(openSandboxPort(boot, { memoryMb, bridge, spare }), {
+    const onStuck = (reason) => emit({ type: "stuck", sandbox, reason });
+    const client = new SandboxClient(openSandboxPort(boot, { memoryMb, bridge, spare, onStuck }), {
       ...clientOptions,
       wireValues: true, // Python is on both sides: floats and tuples keep their markers
       onToolCall: (name, args, kwargs) => new Promise((resolve, reject) => {
@@ -129,7 +133,10 @@ async function serve() {
         toolCalls.set(id, { sandbox, resolve, reject });
         emit({ type: "tool_call", sandbox, id, name, args, kwargs });
       }),
-      onEvent: (event) => emit({ type: "event", sandbox, event }),
+      onEvent: (event) => {
+        if (event.type === "restarted") restarts.set(sandbox, (restarts.get(sandbox) ?? 0) + 1);
+        emit({ type: "event", sandbox, event });
+      },
     });
     sandboxes.set(sandbox, client);
     // What the sandbox had in the process that ended, if any: the client gives it to every new worker.
@@ -192,17 +199,23 @@ async function serve() {
         dropToolCalls(sandbox, "the sandbox was closed");
         client.close();
         sandboxes.delete(sandbox);
+        restarts.delete(sandbox);
         break;
       case "interrupt":
         client.interrupt();
         break;
       case "run":
         answer(sandbox, id, async () => {
+          const restartsBefore = restarts.get(sandbox);
           try {
-            return await client.run(message.code, {
+            const output = await client.run(message.code, {
               timeoutMs: message.timeout_ms ?? null,
               ...(message.max_output_chars ? { maxOutputChars: message.max_output_chars } : {}),
             });
+            // The worker was replaced during the step: once the relay has handled that (a ping's round trip
+            // on the same port), a worker that did not stop has been reported (`stuck`), before this answer.
+            if (restarts.get(sandbox) !== restartsBefore) await client.ping({ timeoutMs: 1000 });
+            return output;
           } finally {
             dropToolCalls(sandbox, "tools can be called only while a step's code runs");
           }

@@ -45,6 +45,8 @@ const everyone = new Set();
  *   JS_HEAP_ALLOWANCE_MB since the sandbox became ready (a worker's memory is not measurable alone,
  *   so growth is what is watched, at all times)
  * @property {(bytes: Uint8Array) => void} [onSnapshot]  boot once, make a memory snapshot, hand it here
+ * @property {(reason: string) => void} [onStuck]  a worker was ended while its code still ran: its thread may
+ *   spin on in this process (Deno cannot end a thread busy in wasm), which only the process's end stops
  */
 
 export class SandboxWorkers {
@@ -63,7 +65,7 @@ export class SandboxWorkers {
     this.#wasmModule = compiled.get(wasm);
     if (this.#options.memoryMb) this.#memoryTimer = setInterval(() => this.#watchMemory(), 100);
     everyone.add(this);
-    const { emit, onFatal, onSnapshot, spare, bridge } = this.#options;
+    const { emit, onFatal, onSnapshot, onStuck, spare, bridge } = this.#options;
     this.#relay = new SandboxRelay({
       atomicsBridge: bridge === "atomics",
       spare,
@@ -93,6 +95,7 @@ export class SandboxWorkers {
         Atomics.store(state.interrupt, 0, KILL);
         Atomics.notify(state.interrupt, 0);
       },
+      onEndedRunning: () => onStuck?.("a sandbox worker was ended while its code still ran (it ignored its interrupt)"),
       onBootFailed: (state, reason) => {
         if (state.fromSnapshot) this.#boot.snapshotFailed?.(reason);
       },
@@ -148,7 +151,7 @@ export class SandboxWorkers {
       maxMemoryBytes: (this.#options.memoryMb ?? 0) * 1024 * 1024,
       // Off: with the KILL check in Pyodide's signal check, a user's interrupt of running code was still
       // missed now and then (the run then lost its variables); a worker that ignores every interrupt keeps
-      // its thread until the process ends (tests/unit/test_sandbox_deno_seal.py marks the gap).
+      // its thread until the process ends, so the host is told (onStuck) and ends the process.
       endOnKill: false,
       snapshot,
       makeSnapshot: Boolean(this.#options.onSnapshot),

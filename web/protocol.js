@@ -49,12 +49,17 @@ export const HOST_REQUESTS = deepFreeze({
   interrupt: { sandbox: "int" },
   tool_result: { sandbox: "int", id: "int", ok: "bool", value: "any?", error: "object?" },
 });
-/** What the host sends back: answers, the sandboxes' tool calls, their events (ready, crashed, log...). */
+/**
+ * What the host sends back: answers, the sandboxes' tool calls, their events (ready, crashed, log...).
+ * `stuck`: a worker of `sandbox` was ended while its code still ran; its thread may spin on in the process
+ * (Deno cannot end a thread busy in wasm), so the process takes no new sandbox and ends once none is in use.
+ */
 export const HOST_REPLIES = deepFreeze({
   answer: { sandbox: "int", id: "int", ok: "bool", value: "any?", error: "object?" },
   tool_call: { sandbox: "int", id: "int", name: "string", args: "list", kwargs: "object" },
   event: { sandbox: "int", event: "object" },
   snapshot_failed: { reason: "string" },
+  stuck: { sandbox: "int", reason: "string" },
 });
 
 export const MAX_MESSAGE_CHARS = 16 * 1024 * 1024;

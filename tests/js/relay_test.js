@@ -143,3 +143,24 @@ Deno.test("three boots that fail in a row are fatal; every worker is ended", () 
   assert(r.workers.every((worker) => worker.terminated));
   assertEquals(r.core.active, null);
 });
+
+Deno.test("a worker ended while a run had no answer is reported; one that answered or crashed is not", () => {
+  const ended = [];
+  const r = relay({ onEndedRunning: (state) => ended.push(r.states.indexOf(state)) });
+  r.ready(0);
+  r.host({ type: "run", id: 1, code: "1" });
+  r.frame(0, { type: "result", id: 1, ok: true, value: 1 });
+  r.host({ type: "restart" }); // a reset: the worker is idle
+  r.ready(1);
+  r.host({ type: "run", id: 2, code: "while True: pass" });
+  r.host({ type: "restart" }); // the code did not stop: its thread may spin on
+  assertEquals(ended, [1]);
+  r.ready(2);
+  r.host({ type: "run", id: 3, code: "1" });
+  r.frame(2, { type: "crashed", reason: "fatal" }); // its core said so: back in its own code
+  r.ready(3);
+  r.host({ type: "run", id: 4, code: "while True: pass" });
+  r.core.close();
+  assertEquals(ended, [1, 3]);
+  assert(r.workers.every((worker) => worker.terminated));
+});

@@ -238,4 +238,4 @@ def test_a_malformed_marker_reaches_javascript_as_the_data_it_is():
 @pytest.mark.cpython_only
 def test_the_relay_core_passes_only_framed_sandbox_messages_and_replaces_a_worker_that_sends_others():
     run = _deno_test("tests/js/relay_test.js")
-    assert "8 passed" in run.stdout, run.stdout
+    assert "9 passed" in run.stdout, run.stdout

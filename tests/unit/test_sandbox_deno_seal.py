@@ -196,25 +196,84 @@ def _cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-@pytest.mark.xfail(strict=True, reason="known gap: Deno cannot end a worker spinning in wasm, and the KILL "
-                   "check that ends it made user interrupts unreliable, so it is off (deno/sandbox_workers.js)")
-async def test_a_step_that_ignores_its_time_limit_leaves_no_cpu_behind():
-    """Code that swallows every interrupt past the time limit: its worker is ended (not left spinning
-    beside the fresh one), so the process is idle afterwards, and the next step runs."""
+# Code that no interrupt stops: each keeps its worker's thread busy in wasm, where Deno cannot end it.
+STUBBORN = {
+    "catches every interrupt": "while True:\n    try:\n        while True: pass\n    except BaseException:\n        pass",
+    "loops in C": "import collections, itertools\ncollections.deque(itertools.count(), maxlen=0)",
+    "switches interrupts off": "import pyodide_js\npyodide_js.setInterruptBuffer(None)\nwhile True: pass",
+}
+
+
+def _alive(pid: int) -> bool:
+    """The process exists, even as a zombie (ended, not reaped)."""
+    import os
+
+    return os.path.exists(f"/proc/{pid}")
+
+
+async def _idle_for(pids: list[int], seconds: float = 2.0) -> float:
+    """CPU seconds these processes used over `seconds` of waiting."""
+    before = sum(map(_cpu_seconds, pids))
+    await asyncio.sleep(seconds)
+    return sum(map(_cpu_seconds, pids)) - before
+
+
+@pytest.mark.parametrize("stubborn", STUBBORN.values(), ids=STUBBORN.keys())
+async def test_a_step_that_ignores_its_time_limit_leaves_no_cpu_behind(stubborn):
+    """Code that no interrupt stops past the time limit: its worker's process is ended (a worker spinning
+    in wasm cannot be ended alone), nothing spins beside the fresh sandbox, and the next step runs."""
     executor = sandbox.DenoSandboxExecutor(limits=ExecutionLimits(timeout_seconds=1))
     try:
         await executor.send_tools({"record": record})
-        stubborn = "while True:\n    try:\n        while True: pass\n    except BaseException:\n        pass"
-        assert "did not stop" in (await executor.run(stubborn)).error
-        assert (await executor.run("6 * 7")).output == 42  # a fresh worker, booted and answering
+        assert (await executor.run("x = 1")).output is None
+        first = executor.host.pid
+        error = (await executor.run(stubborn)).error
+        assert "did not stop" in error and "variables were lost" in error
+        assert (await executor.run("6 * 7")).output == 42  # a fresh worker, in a fresh process
+        deadline = time.monotonic() + 10
+        while first in executor.host.pids and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
+        assert executor.host.pids == [executor.host.pid] != [first] and executor.host.retired == 1
+        assert not _alive(first)  # killed and reaped: no zombie left
         await asyncio.sleep(0.5)
-        pid = executor.host.pid
-        before = _cpu_seconds(pid)
-        await asyncio.sleep(2)
-        assert _cpu_seconds(pid) - before < 0.5  # a spinning worker would take ~2 s of CPU here
+        assert await _idle_for(executor.host.pids) < 0.5  # a spinning worker would take ~2 s of CPU here
         assert (await executor.run("record('after')")).output == "after"
+        assert "NameError" in (await executor.run("x")).error
+        second = executor.host.pid
     finally:
         await executor.close()
+    assert not _alive(second) and executor.host.pids == []
+
+
+async def test_a_sandbox_closed_while_its_code_ignores_interrupts_ends_its_process_after_the_other_run():
+    """Closed mid-step with no time limit, a sandbox's stubborn worker retires its process; another
+    sandbox of that process keeps its run's variables there until it releases its run, then moves."""
+    host = sandbox.SandboxHost()
+    stubborn = sandbox.DenoSandboxExecutor(limits=ExecutionLimits(timeout_seconds=None), host=host)
+    other = sandbox.DenoSandboxExecutor(host=host)
+    try:
+        assert (await other.run("x = 1")).output is None
+        old = host.pid
+        step = asyncio.ensure_future(stubborn.run(STUBBORN["catches every interrupt"]))
+        await asyncio.sleep(1.5)
+        await stubborn.close()
+        assert "closed" in (await step).error
+        deadline = time.monotonic() + 20
+        while not host.retired and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
+        assert host.retired == 1 and host.pids == [old]  # the other run is not over
+        assert (await other.run("x")).output == 1 and other.pid == old
+        await other.release()
+        while old in host.pids and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
+        assert not _alive(old)
+        assert "NameError" in (await other.run("x")).error and other.pid not in (old, None)
+        await asyncio.sleep(0.5)
+        assert await _idle_for(host.pids) < 0.5
+    finally:
+        await other.close()
+        await host.aclose()
+    assert host.pids == []
 
 
 def _worker_threads(pid: int) -> list[str]:
@@ -238,7 +297,7 @@ async def test_replaced_and_closed_sandboxes_leave_no_worker_behind():
             assert (await executor.run("x = 1\nx")).output == 1
             await executor.reset()
         # A stopped endless loop (KeyboardInterrupt) replaces no worker; one that ignores every interrupt
-        # keeps its thread (the known gap above).
+        # ends with its process (the test above).
         assert "time limit" in (await executor.run("while True: pass")).error
         assert (await executor.run("6 * 7")).output == 42
         pid = executor.host.pid

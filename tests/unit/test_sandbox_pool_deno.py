@@ -22,6 +22,7 @@ from deno_sandbox import require_deno_sandbox
 from sample_tools import wait_long
 
 from wasm_agent import CodeAgent, ScriptedModel, configure_sandboxes, tool
+from wasm_agent.executor import ExecutionLimits
 from wasm_agent.executor.pool import PoolSettings, SandboxPool, default_pool
 from wasm_agent.executor.pooled_executor import PooledSandboxExecutor
 
@@ -169,6 +170,77 @@ async def test_a_sandbox_process_killed_mid_run_is_replaced_and_every_run_finish
     assert len(elsewhere) >= 2  # two sandboxes per process: at most one other shared the victim's
     assert all(step.error is None for a in elsewhere for step in a.memory.action_steps)
     assert not alive(pid)
+
+
+def cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+@tool
+def echo(text: str) -> str:
+    """Give the text back.
+
+    Args:
+        text: Any text.
+    """
+    return text
+
+
+async def test_a_stuck_worker_ends_its_process_once_the_other_run_in_it_is_over():
+    """One agent's code ignores its time limit while another agent's run shares its process: the other
+    run keeps its variables and finishes there; the stuck one goes on in a new process; the old process
+    (and its spinning thread) ends when the other run is over, and nothing is left after the pool ends."""
+    pool = SandboxPool(PoolSettings(max_workers=4, spares=0))
+    before = deno_children()
+    shared = {}
+
+    async def think_until_retired(messages):
+        # Between two steps of this run (its variables in the process), the other agent's code gets stuck.
+        shared["process"] = deno_children() - before
+        host = stuck.executor.sandbox.host
+        deadline = time.monotonic() + 120
+        while not host.retired and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
+        # A new agent now gets a sandbox in another process; this run stays where its variables are.
+        newcomer = CodeAgent([echo], ScriptedModel([code("final_answer(echo('new'))")]),
+                             executor=PooledSandboxExecutor(pool=pool), verbosity_level=0)
+        assert await newcomer.arun("go") == "new"
+        shared["newcomer"], shared["patient"] = newcomer.executor.sandbox.pid, patient.executor.sandbox.pid
+        return code("print(square)")
+
+    patient = CodeAgent([echo], ScriptedModel([code("n = 6\nsquare = n * n"), think_until_retired,
+                                               code("final_answer(square + n)"),
+                                               code("final_answer('square' in dir())")]),
+                        executor=PooledSandboxExecutor(pool=pool), verbosity_level=0)
+    stubborn = "while True:\n    try:\n        while True: pass\n    except BaseException:\n        pass"
+    stuck = CodeAgent([echo], ScriptedModel([code(stubborn), code("final_answer(echo('after'))")]),
+                      executor=PooledSandboxExecutor(pool=pool, limits=ExecutionLimits(timeout_seconds=1)),
+                      verbosity_level=0)
+    try:
+        assert await asyncio.gather(patient.arun("go"), stuck.arun("go")) == [42, "after"]
+        assert len(shared["process"]) == 1  # both sandboxes were in one process
+        [old] = shared["process"]
+        assert shared["patient"] == old and shared["newcomer"] not in (old, None)
+        assert "did not stop" in stuck.memory.action_steps[0].error.message
+        assert all(step.error is None for step in patient.memory.action_steps)
+        assert patient.memory.action_steps[1].observations.startswith("Execution logs:\n36\n")
+        host = stuck.executor.sandbox.host
+        # Killed and reaped (no zombie) once the other run was over.
+        assert wait_until(lambda: old not in host.pids), "the process of the stuck worker outlived the runs in it"
+        assert not Path(f"/proc/{old}").exists() and host.pids == [host.pid] == [stuck.executor.sandbox.pid]
+        assert wait_until(lambda: pool.stats()["busy"] == 0)  # a dropped agent's sandbox is reset meanwhile
+        await asyncio.sleep(1)  # the fresh worker it got boots
+        started = cpu_seconds(host.pid)
+        await asyncio.sleep(2)
+        assert cpu_seconds(host.pid) - started < 0.5  # a spinning worker would take ~2 s of CPU here
+        # Continuing, the other agent finds its sandbox in the new process, told that its variables are gone.
+        assert await patient.arun("again", reset=False) is False
+        assert "did not stop); all variables were lost" in patient.memory.action_steps[-1].observations
+        assert patient.executor.sandbox.pid == host.pid
+    finally:
+        pool.shutdown()
+    assert wait_until(lambda: not (deno_children() - before))
 
 
 async def test_a_dropped_agent_leaves_no_process_once_the_pool_ends_idle_ones():

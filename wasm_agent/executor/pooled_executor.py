@@ -94,6 +94,7 @@ class PooledSandboxExecutor(Executor):
         self._previous = held
         try:
             await held.executor.send_tools({})  # holds no reference to this agent's tools while idle
+            await held.executor.release()  # its process may end now (one retired after a stuck worker)
         except Exception:  # noqa: BLE001 - a sandbox that cannot take a message cannot serve again
             self.pool.discard(held)
             return

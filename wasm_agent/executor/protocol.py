@@ -79,11 +79,14 @@ HOST_REQUESTS: dict[str, dict[str, str]] = {
     "tool_result": {"sandbox": "int", "id": "int", "ok": "bool", "value": "any?", "error": "object?"},
 }
 # What the host sends back: answers, the sandboxes' tool calls, their events (ready, crashed, log...).
+# `stuck`: a worker of `sandbox` was ended while its code still ran; its thread may spin on in the process
+# (Deno cannot end a thread busy in wasm), so the process takes no new sandbox and ends once none is in use.
 HOST_REPLIES: dict[str, dict[str, str]] = {
     "answer": {"sandbox": "int", "id": "int", "ok": "bool", "value": "any?", "error": "object?"},
     "tool_call": {"sandbox": "int", "id": "int", "name": "string", "args": "list", "kwargs": "object"},
     "event": {"sandbox": "int", "event": "object"},
     "snapshot_failed": {"reason": "string"},
+    "stuck": {"sandbox": "int", "reason": "string"},
 }
 # A message bigger than this is refused; a value that would make one is sent as a truncated repr.
 MAX_MESSAGE_CHARS = 16 * 1024 * 1024

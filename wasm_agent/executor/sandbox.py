@@ -52,7 +52,10 @@ class DenoSandboxExecutor(Executor):
     Past the time limit the code is interrupted (KeyboardInterrupt, state
     kept); code that does not stop, a crash or a process that died is
     replaced by a fresh sandbox, and the next observation says the variables
-    were lost. `close()` ends the sandbox (and its process, unless shared).
+    were lost. Code that does not stop keeps its thread busy until its Deno
+    process ends: the sandbox's next step runs in a new process, and the old
+    one ends as soon as no other sandbox in it is in a run (`SandboxHost`).
+    `close()` ends the sandbox (and its process, unless shared).
 
     `host`: the `SandboxHost` (Deno process) this sandbox lives in. By default each executor starts its
     own; several executors given one host (`host=shared_host()`, the process-wide one, or a
@@ -126,11 +129,11 @@ class DenoSandboxExecutor(Executor):
         self.resets = 0                      # sandboxes replaced for a new run (`reset()` after code ran)
         self.logs: collections.deque[str] = collections.deque(maxlen=200)  # `log` events, crashes
         self.sandbox_id = self.host.register(self)
-        self._opened = 0                     # the host's process generation this sandbox was opened in
-        self._ready_seen = False             # it became ready since then
+        self._ready_seen = False             # it became ready since it was last opened
         self._used = False                   # code ran in this process's sandbox: losing it loses state
         self._lost_note: str | None = None   # the process ended between runs: tell the model at its next step
         self._running = False
+        self._in_run = False                 # a run is under way (from its first step to `release`/`reset`)
         self._tool_tasks: set[asyncio.Task] = set()
         self._run_lock: asyncio.Lock | None = None
         self._caller_loop: asyncio.AbstractEventLoop | None = None
@@ -167,6 +170,21 @@ class DenoSandboxExecutor(Executor):
         """Code of a step is running in the sandbox."""
         return self._running
 
+    @property
+    def pid(self) -> int | None:
+        """The Deno process this sandbox is open in (None when it is not open)."""
+        return self.host.pid_of(self.sandbox_id)
+
+    @property
+    def in_run(self) -> bool:
+        """A run is under way: its variables live in the sandbox's process (which then stays)."""
+        return self._in_run
+
+    async def release(self) -> None:
+        """The run is over: a process retired meanwhile may end; the next run may open elsewhere."""
+        if not self._closed and not self.host.closed:
+            await self.host.call(self._release())
+
     async def close(self) -> None:
         if not self._closed and not self.host.closed:
             with contextlib.suppress(SandboxDiedError):
@@ -184,7 +202,11 @@ class DenoSandboxExecutor(Executor):
 
     # -- on the host's loop ------------------------------------------------------------
     def _is_open(self) -> bool:
-        return self._opened == self.host.generation and self.host.pid is not None
+        return self.host.serves(self.sandbox_id, self._in_run)
+
+    async def _release(self) -> None:
+        self._in_run = False
+        self.host.idle(self.sandbox_id)
 
     async def _send_tools(self, tools: dict[str, Any]) -> None:
         self.tools = tools
@@ -198,19 +220,20 @@ class DenoSandboxExecutor(Executor):
 
     async def _reset(self) -> None:
         self.variables = {}
+        self._lost_note, self._used = None, False  # a new run: nothing of earlier ones is expected
+        await self._release()  # a new run may start in another process (when this one is retired)
         if self._is_open():  # the client gives a fresh worker when code ran in this one
             await self.host.request(self.sandbox_id, "reset")
 
     async def _ensure_open(self) -> None:
-        generation = await self.host.ensure_process()
-        if self._opened == generation:
+        if self._is_open():
             return
-        self._opened, self._ready_seen, self._used = generation, False, False
-        self.host.send({"type": "open", "sandbox": self.sandbox_id, "tools": self._tool_specs(),
-                        "variables": to_wire(self.variables, exact=True), "wheels": self._wheels,
-                        "options": {"memoryMb": self.limits.max_memory_mb or DEFAULT_MEMORY_MB, "bridge": self.bridge,
-                                    "spare": self.spare, "graceMs": STOP_GRACE_SECONDS * 1000,
-                                    "bootTimeoutMs": self.startup_timeout * 1000}})
+        self._ready_seen, self._used = False, False
+        await self.host.open(self.sandbox_id, tools=self._tool_specs(), variables=to_wire(self.variables, exact=True),
+                             wheels=self._wheels, options={
+                                 "memoryMb": self.limits.max_memory_mb or DEFAULT_MEMORY_MB, "bridge": self.bridge,
+                                 "spare": self.spare, "graceMs": STOP_GRACE_SECONDS * 1000,
+                                 "bootTimeoutMs": self.startup_timeout * 1000})
 
     async def _start(self) -> None:
         await self._ensure_open()
@@ -235,7 +258,7 @@ class DenoSandboxExecutor(Executor):
             timeout_ms=timeout * 1000 if timeout else None))
         # Running from now on: an interrupt asked for from another thread is sent after the run (it is
         # queued on this loop after the request's first step, which sends it).
-        self._running = self._used = True
+        self._running = self._used = self._in_run = True
         try:
             answer = await asyncio.shield(request)
         except asyncio.CancelledError:
@@ -254,6 +277,7 @@ class DenoSandboxExecutor(Executor):
             self._running = False
             for task in list(self._tool_tasks):  # the step is over: its tool calls get no answer
                 task.cancel()
+            self.host.idle(self.sandbox_id)  # a retired process may have waited for this answer
         result = self._code_output(answer)
         if note:
             result.logs = f"[{note}]\n{result.logs}" if result.logs else f"[{note}]"
@@ -262,10 +286,8 @@ class DenoSandboxExecutor(Executor):
     async def _close(self) -> None:
         for task in list(self._tool_tasks):
             task.cancel()
-        if self._is_open():
-            with contextlib.suppress(SandboxDiedError):
-                self.host.send({"type": "close", "sandbox": self.sandbox_id})
-        self.host.forget(self.sandbox_id)
+        self._running = self._in_run = False
+        self.host.forget(self.sandbox_id)  # its workers end
 
     def _interrupt(self) -> None:
         if not self._running:

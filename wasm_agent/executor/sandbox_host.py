@@ -11,6 +11,7 @@ a thread of their own, so executors work from any loop and any thread.
 
 A process that ends (killed, crashed) is started again on the next request;
 every sandbox that was open in it is told (`on_process_exit`) and opened again.
+A process where a worker did not stop (`stuck`) is retired: see `SandboxHost`.
 """
 
 from __future__ import annotations
@@ -18,6 +19,8 @@ from __future__ import annotations
 import asyncio
 import atexit
 import collections
+import contextlib
+import dataclasses
 import itertools
 import json
 import os
@@ -37,7 +40,10 @@ HOST_MESSAGE_DEPTH = MAX_MESSAGE_DEPTH + 8
 
 
 class SandboxUser(Protocol):
-    """What a host tells the executor of one of its sandboxes (on the host's loop)."""
+    """What a host tells the executor of one of its sandboxes (on the host's loop), and asks of it."""
+
+    running: bool   # a step's code runs: its answer comes from the sandbox's process
+    in_run: bool    # a run is under way: its variables live in the sandbox's process
 
     def on_tool_call(self, message: dict) -> None: ...
     def on_event(self, event: dict) -> None: ...
@@ -56,12 +62,37 @@ def find_deno() -> str | None:
     return str(path) if path and os.path.exists(path) else None
 
 
+@dataclasses.dataclass(eq=False)
+class HostProcess:
+    """One Deno process of a host, and the sandboxes opened in it."""
+
+    process: asyncio.subprocess.Process
+    key: str                                   # prefixes its protocol lines on stdout
+    snapshot: Path | None
+    sandboxes: set[int] = dataclasses.field(default_factory=set)
+    # A worker in it was ended while its code still ran and may spin on: no sandbox is opened here any
+    # more, and the process ends once none of its sandboxes is in use.
+    retired: bool = False
+    stuck: set[int] = dataclasses.field(default_factory=set)  # sandboxes whose worker did not stop: they move
+    stderr: collections.deque = dataclasses.field(default_factory=lambda: collections.deque(maxlen=40))
+
+    @property
+    def alive(self) -> bool:
+        return self.process.returncode is None
+
+
 class SandboxHost:
-    """One Deno process serving the sandboxes of any number of `DenoSandboxExecutor`s.
+    """The Deno process serving the sandboxes of any number of `DenoSandboxExecutor`s (one at a time,
+    but for a retired one that finishes the runs under way in it, below).
 
     `pyodide_dir` holds Pyodide's files; `snapshot=True` starts every worker from a memory snapshot
     cached under `cache_dir` (made once, on first use). `close()` ends the process and every sandbox
     in it; a host made by `shared_host()` ends with the interpreter.
+
+    A worker that was ended while its code still ran (it ignored its time limit, and Deno cannot end a
+    thread busy in wasm) retires its process: new sandboxes and the stuck one open in a new process, runs
+    under way in the old one finish there, and the old process is killed once none of its sandboxes is in
+    use (a sandbox idle between runs moves at its next run), so no spinning thread is left behind.
     """
 
     def __init__(self, *, pyodide_dir: str | os.PathLike | None = None, deno_bin: str | None = None,
@@ -69,17 +100,16 @@ class SandboxHost:
         self.deno_bin = deno_bin or find_deno()
         self.pyodide_dir = Path(pyodide_dir or os.environ.get("WASM_AGENT_PYODIDE_DIR") or DEFAULT_PYODIDE_DIR)
         self.snapshots = SnapshotCache(self.deno_bin, self.pyodide_dir, cache_dir) if snapshot and self.deno_bin else None
-        self.generation = 0                  # how many processes were started: a sandbox opened in an
-                                             # earlier one must be opened again
-        self.logs: collections.deque[str] = collections.deque(maxlen=200)  # stray output of the process
+        self.generation = 0                  # how many processes were started
+        self.retired = 0                     # how many were retired because a worker in them did not stop
+        self.logs: collections.deque[str] = collections.deque(maxlen=200)  # stray output of the processes
         self._users: dict[int, SandboxUser] = {}
         self._ids = itertools.count(1)
-        self._process: asyncio.subprocess.Process | None = None
-        self._snapshot: Path | None = None
-        self._key = ""
+        self._current: HostProcess | None = None    # where sandboxes are opened
+        self._processes: list[HostProcess] = []     # every live one (the current one, retired ones)
+        self._where: dict[int, HostProcess] = {}    # sandbox -> the process it is open in
         self._answers: dict[tuple[int, int], asyncio.Future] = {}
         self._request_ids = itertools.count(1)
-        self._stderr: collections.deque[str] = collections.deque(maxlen=40)
         self._start_lock: asyncio.Lock | None = None
         self._background: set[asyncio.Task] = set()
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -115,8 +145,19 @@ class SandboxHost:
 
     @property
     def pid(self) -> int | None:
-        process = self._process
-        return process.pid if process is not None and process.returncode is None else None
+        """The process where sandboxes are opened now (None until one is started)."""
+        current = self._current
+        return current.process.pid if current is not None and current.alive else None
+
+    def pid_of(self, sandbox: int) -> int | None:
+        """The process `sandbox` is open in (None when it is not open)."""
+        process = self._where.get(sandbox)
+        return process.process.pid if process is not None and process.alive else None
+
+    @property
+    def pids(self) -> list[int]:
+        """Every live process of this host: the current one and retired ones still finishing runs."""
+        return [entry.process.pid for entry in list(self._processes) if entry.alive]
 
     async def aclose(self) -> None:
         if self.closed:
@@ -127,17 +168,41 @@ class SandboxHost:
         self.closed = True
 
     # -- on the host's loop -------------------------------------------------------------------
-    async def ensure_process(self) -> int:
-        """Start the process if it is not running; its generation."""
+    async def ensure_process(self) -> HostProcess:
+        """The process where sandboxes are opened, started if none runs (or the last one was retired)."""
         self._start_lock = self._start_lock or asyncio.Lock()
         async with self._start_lock:
-            if self._process is None or self._process.returncode is not None:
+            if self._current is None or not self._current.alive:
                 await self._start_process()
-        return self.generation
+        return self._current
+
+    async def open(self, sandbox: int, **fields: Any) -> None:
+        """Open `sandbox` in the current process (`open` of the host protocol with these fields); it leaves
+        the process it was open in, if any."""
+        process = await self.ensure_process()
+        if self._where.get(sandbox) is process and sandbox not in process.stuck:
+            return  # opened there meanwhile (by a concurrent request of the same sandbox)
+        self._leave(sandbox)
+        self._write(process, {"type": "open", "sandbox": sandbox, **fields})
+        process.sandboxes.add(sandbox)
+        self._where[sandbox] = process
+
+    def serves(self, sandbox: int, in_run: bool) -> bool:
+        """`sandbox` is open in a live process and may go on there: not the one whose worker did not stop,
+        and, in a retired process, only until its run is over."""
+        process = self._where.get(sandbox)
+        return (process is not None and process.alive and sandbox not in process.stuck
+                and (in_run or not process.retired))
 
     def send(self, message: dict) -> None:
-        process = self._process
-        if process is None or process.returncode is not None or process.stdin.is_closing():
+        """A request for the sandbox `message` names, to the process it is open in."""
+        process = self._where.get(message.get("sandbox"))
+        if process is None or not process.alive:
+            raise SandboxDiedError("the sandbox process is not running")
+        self._write(process, message)
+
+    def _write(self, process: HostProcess, message: dict) -> None:
+        if not process.alive or process.process.stdin.is_closing():
             raise SandboxDiedError("the sandbox process is not running")
         if message.get("type") not in protocol.HOST_REQUESTS:
             raise ProtocolError(f"{message.get('type')!r} is not a request of the sandbox host")
@@ -146,7 +211,7 @@ class SandboxHost:
         except (ValueError, TypeError, RecursionError) as error:
             raise ProtocolError(f"the message cannot be sent: {error}") from None
         protocol.check_shape(text, max_depth=HOST_MESSAGE_DEPTH)
-        process.stdin.write(text.encode() + b"\n")
+        process.process.stdin.write(text.encode() + b"\n")
 
     async def request(self, sandbox: int, kind: str, timeout: float | None = None, **fields: Any) -> Any:
         """Send request `kind` for `sandbox` and return the value of its answer; an error answer raises
@@ -165,28 +230,75 @@ class SandboxHost:
         return answer.get("value")
 
     def forget(self, sandbox: int) -> None:
+        """`sandbox` is closed: its workers end, and nothing more of it is awaited."""
         self._users.pop(sandbox, None)
+        self._leave(sandbox)
         for key, future in list(self._answers.items()):
             if key[0] == sandbox and not future.done():
                 future.set_exception(SandboxDiedError("the sandbox was closed"))
 
+    def idle(self, sandbox: int) -> None:
+        """`sandbox`'s step or run is over: a retired process it was keeping may end now."""
+        process = self._where.get(sandbox)
+        if process is not None:
+            self._end_if_unused(process)
+
+    def _leave(self, sandbox: int) -> None:
+        """`sandbox` is no longer open where it was: its workers there end."""
+        process = self._where.pop(sandbox, None)
+        if process is None:
+            return
+        process.sandboxes.discard(sandbox)
+        process.stuck.discard(sandbox)
+        with contextlib.suppress(SandboxDiedError, ConnectionError):
+            self._write(process, {"type": "close", "sandbox": sandbox})
+        self._end_if_unused(process)
+
+    def _retire(self, process: HostProcess, sandbox: int, reason: str) -> None:
+        """A worker of `sandbox` in `process` did not stop: open nothing more there, move that sandbox."""
+        if not process.retired:
+            process.retired = True
+            self.retired += 1
+            self.logs.append(f"retiring sandbox process {process.process.pid}: {reason[:300]}")
+        if self._current is process:
+            self._current = None
+        if self._where.get(sandbox) is process:
+            process.stuck.add(sandbox)
+            # Its fresh worker there is not needed: the sandbox opens in a new process at its next step.
+            with contextlib.suppress(SandboxDiedError, ConnectionError):
+                self._write(process, {"type": "close", "sandbox": sandbox})
+        self._end_if_unused(process)
+
+    def _end_if_unused(self, process: HostProcess) -> None:
+        """Kill a retired process once no sandbox in it is in use: none runs a step (its answer comes from
+        there), none but the stuck ones is in a run (its variables are there). Its reader reaps it."""
+        if not process.retired or not process.alive:
+            return
+        for sandbox in process.sandboxes:
+            user = self._users.get(sandbox)
+            if user is not None and (user.running or (user.in_run and sandbox not in process.stuck)):
+                return
+        with contextlib.suppress(ProcessLookupError):
+            process.process.kill()
+
     async def _start_process(self) -> None:
         snapshot = await self.snapshots.get() if self.snapshots else None
-        self._snapshot = snapshot
-        self._key = secrets.token_hex(16)
-        config = {"key": self._key, "pyodideDir": str(self.pyodide_dir), "snapshot": str(snapshot) if snapshot else None,
+        key = secrets.token_hex(16)
+        config = {"key": key, "pyodideDir": str(self.pyodide_dir), "snapshot": str(snapshot) if snapshot else None,
                   "makeSnapshot": False, "pythonFiles": SANDBOX_PYTHON_FILES}
         command = deno_command(self.deno_bin, self.pyodide_dir, extra_reads=[snapshot] if snapshot else [])
-        self._process = process = await asyncio.create_subprocess_exec(
+        process = await asyncio.create_subprocess_exec(
             *command, stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.PIPE, env=_deno_environment(), limit=4 * protocol.MAX_MESSAGE_CHARS,
             # Out of the terminal's process group: Ctrl+C is for the program, which interrupts the code
             # (state kept); it must not kill the sandbox. The process ends when its stdin closes.
             start_new_session=True)
         process.stdin.write(json.dumps(config).encode() + b"\n")
+        self._current = entry = HostProcess(process, key, snapshot)
+        self._processes.append(entry)
         self.generation += 1
-        self._spawn(self._read_stdout(process))
-        self._spawn(self._read_stderr(process))
+        self._spawn(self._read_stdout(entry))
+        self._spawn(self._read_stderr(entry))
 
     def _spawn(self, coroutine: Any) -> asyncio.Task:
         task = asyncio.get_running_loop().create_task(coroutine)
@@ -194,8 +306,9 @@ class SandboxHost:
         task.add_done_callback(self._background.discard)
         return task
 
-    async def _read_stdout(self, process: asyncio.subprocess.Process) -> None:
-        prefix = (self._key + " ").encode()
+    async def _read_stdout(self, entry: HostProcess) -> None:
+        process = entry.process
+        prefix = (entry.key + " ").encode()
         while True:
             try:
                 line = await process.stdout.readline()
@@ -217,37 +330,55 @@ class SandboxHost:
                 self.logs.append(f"dropped a message of the sandbox host: {error}")
                 continue
             try:
-                self._on_message(message)
+                self._on_message(entry, message)
             except Exception as error:  # noqa: BLE001 - nothing the sandbox sends may end this reader
                 self.logs.append(f"a message from the sandbox host failed: {type(error).__name__}: {error}")
         code = await process.wait()
-        if process is self._process:
-            self._process = None
-            reason = f"the Deno process exited with code {code}" + self._stderr_tail()
-            for key, future in list(self._answers.items()):
-                if not future.done():
-                    future.set_exception(SandboxDiedError(reason))
-            for user in list(self._users.values()):
+        self._ended(entry, code)
+
+    def _ended(self, entry: HostProcess, code: int) -> None:
+        """The process exited (and was reaped): what waited on it fails, and its sandboxes are told."""
+        if entry in self._processes:
+            self._processes.remove(entry)
+        if self._current is entry:
+            self._current = None
+        if entry.retired:
+            reason = "its process was ended because a worker in it did not stop"
+        else:
+            reason = f"the Deno process exited with code {code}" + self._stderr_tail(entry)
+        gone = [sandbox for sandbox, where in self._where.items() if where is entry]
+        for sandbox in gone:
+            del self._where[sandbox]
+        for key, future in list(self._answers.items()):
+            if key[0] in gone and not future.done():
+                future.set_exception(SandboxDiedError(reason))
+        for sandbox in gone:
+            user = self._users.get(sandbox)
+            if user is not None and sandbox not in entry.stuck:
                 user.on_process_exit(reason)
 
-    async def _read_stderr(self, process: asyncio.subprocess.Process) -> None:
-        while line := await process.stderr.readline():
-            self._stderr.append(line.decode(errors="replace").rstrip()[:2000])
+    async def _read_stderr(self, entry: HostProcess) -> None:
+        while line := await entry.process.stderr.readline():
+            entry.stderr.append(line.decode(errors="replace").rstrip()[:2000])
 
-    def _on_message(self, message: dict) -> None:
+    def _on_message(self, entry: HostProcess, message: dict) -> None:
         kind = message["type"]
         if kind == "snapshot_failed":
-            if self._snapshot is not None and self.snapshots:
-                self.snapshots.discard(self._snapshot)  # never started from it: don't try it again
+            if entry.snapshot is not None and self.snapshots:
+                self.snapshots.discard(entry.snapshot)  # never started from it: don't try it again
             self.logs.append(f"the memory snapshot did not start ({message['reason'][:300]}): starting cold")
             return
         sandbox = message["sandbox"]
+        if kind == "stuck":
+            self._retire(entry, sandbox, message["reason"])
+            return
         if kind == "answer":
             future = self._answers.get((sandbox, message["id"]))
             if future is not None and not future.done():
                 future.set_result(message)
             return
-        user = self._users.get(sandbox)
+        # Only from the process the sandbox is open in: what one it left says is not heard.
+        user = self._users.get(sandbox) if self._where.get(sandbox) is entry else None
         if user is None:
             return
         if kind == "tool_call":
@@ -256,10 +387,13 @@ class SandboxHost:
             user.on_event(message["event"])
 
     async def _close(self) -> None:
-        process, self._process = self._process, None
-        if process is not None and process.returncode is None:
-            process.kill()
-            await process.wait()
+        processes, self._processes, self._current = list(self._processes), [], None
+        self._where.clear()  # their sandboxes end with the host: no process exit to tell them of
+        for entry in processes:
+            if entry.alive:
+                entry.process.kill()
+        for entry in processes:
+            await entry.process.wait()
         for future in self._answers.values():
             if not future.done():
                 future.set_exception(SandboxDiedError("the sandbox host was closed"))
@@ -267,12 +401,13 @@ class SandboxHost:
             task.cancel()
 
     def kill(self) -> None:
-        """End the process now (from the host's loop); the next request starts a new one."""
-        if self._process is not None and self._process.returncode is None:
-            self._process.kill()
+        """End the current process now (from the host's loop); the next request starts a new one."""
+        if self._current is not None and self._current.alive:
+            self._current.process.kill()
 
-    def _stderr_tail(self) -> str:
-        tail = "\n".join(list(self._stderr)[-10:])
+    @staticmethod
+    def _stderr_tail(entry: HostProcess) -> str:
+        tail = "\n".join(list(entry.stderr)[-10:])
         return f"; its last error output:\n{tail}" if tail else ""
 
     def missing_files(self) -> list[str]:

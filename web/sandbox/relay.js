@@ -49,6 +49,8 @@ const encoder = new TextEncoder();
  * @property {object[]} [warmUp]          requests every worker answers before it serves (ids are the relay's)
  * @property {boolean} [replaceable]      false: losing the worker is fatal (a boot that makes a snapshot)
  * @property {(state: WorkerState) => void} [beforeEnd]  a worker is about to be terminated
+ * @property {(state: WorkerState) => void} [onEndedRunning]  a worker was terminated while a run it got had
+ *   not answered: its code may go on (Deno ends a worker only once its thread is back in its event loop)
  * @property {(state: WorkerState, reason: string) => void} [onBootFailed]  it ended before it was ready
  * @property {(state: WorkerState, serving: boolean) => void} [onReady]  it is ready (serving, or the spare)
  * @property {(bytes: Uint8Array) => void} [onSnapshot]  a worker's memory snapshot
@@ -186,7 +188,10 @@ export class SandboxRelay {
       return this.replace(state, `the sandbox sent a message that could not be read (${error.message})`);
     }
     const { type, id } = message;
-    if (type === "crashed") return this.replace(state, String(message.reason ?? "the sandbox crashed").slice(0, 2000));
+    if (type === "crashed") {
+      state.runs.clear(); // its core said so: the worker's thread is back in its own code, and ends
+      return this.replace(state, String(message.reason ?? "the sandbox crashed").slice(0, 2000));
+    }
     if (type === "ready") {
       if (state.booted) return this.replace(state, "the sandbox said it was ready twice"); // only its boot says it
       state.booted = message;
@@ -235,6 +240,7 @@ export class SandboxRelay {
   #end(state) {
     this.#options.beforeEnd?.(state);
     endWorker(state);
+    if (state.runs.size) this.#options.onEndedRunning?.(state);
   }
 
   #emitOwn(message) {
