@@ -307,3 +307,32 @@ async def test_replaced_and_closed_sandboxes_leave_no_worker_behind():
         assert len(_worker_threads(pid)) == 1, _worker_threads(pid)
     finally:
         await executor.close()
+
+
+# Every worker of a Deno process starts from one memory snapshot, shared by them (a SharedArrayBuffer):
+# code that found it could write into the memory of every later sandbox, here making math.pi 3.0.
+POISON_SNAPSHOT = """
+import pyodide_js, js, math, struct
+from pyodide.ffi import to_js
+snapshot = getattr(pyodide_js._api.config, '_loadSnapshot', None)
+if snapshot is not None:
+    heap_start = js.Uint32Array.new(snapshot.buffer, snapshot.byteOffset, 4)[1]
+    snapshot.set(to_js(struct.pack('<d', 3.0)), heap_start + id(math.pi) + 8)
+final_answer('poisoned' if snapshot is not None else 'not found')
+"""
+
+
+async def test_code_cannot_write_the_snapshot_that_later_sandboxes_start_from(executor):
+    import math
+
+    other = sandbox.DenoSandboxExecutor(host=executor.host)  # another agent's sandbox in the same process
+    try:
+        assert (await other.run("1")).output == 1
+        agent = CodeAgent([record], ScriptedModel([code(POISON_SNAPSHOT), code("import math\nfinal_answer(math.pi)")]),
+                          executor=executor)
+        assert await agent.arun("Poison") == "not found"
+        assert await agent.arun("Check") == math.pi and executor.last_ready["snapshot"] is True
+        await other.reset()
+        assert (await other.run("import math\nmath.pi")).output == math.pi
+    finally:
+        await other.close()

@@ -215,6 +215,11 @@ async function boot(boot, send, postSnapshot, wasm, sendToolCall) {
     _loadSnapshot: boot.snapshot,
   });
   const loaded = performance.now();
+  // Pyodide keeps its options in `pyodide._api.config`, which code reaches; in Deno the snapshot is one
+  // SharedArrayBuffer for every worker of the process: written there, it would be what every later
+  // sandbox (the next run's, other agents') starts from. Pyodide reads it only while it loads.
+  const config = pyodide._api?.config;
+  if (config) delete config._loadSnapshot;
   WebAssembly.instantiateStreaming = instantiateStreaming;
   globalThis.fetch = fetchShim({});  // booted: let go of the bytes; every fetch is refused from now on
   if (!boot.snapshot) {
