@@ -336,3 +336,22 @@ async def test_code_cannot_write_the_snapshot_that_later_sandboxes_start_from(ex
         assert (await other.run("import math\nmath.pi")).output == math.pi
     finally:
         await other.close()
+
+
+async def test_memory_one_sandbox_takes_costs_another_sandbox_of_the_process_nothing():
+    """Code that fills the process's memory (JS memory, outside the wasm cap) gets its own sandbox replaced;
+    another agent's sandbox in the same process, idle meanwhile, keeps its state."""
+    limits = ExecutionLimits(timeout_seconds=20, max_memory_mb=32)  # replaced past 32 + 512 MB of growth
+    hog = sandbox.DenoSandboxExecutor(limits=limits)
+    victim = sandbox.DenoSandboxExecutor(host=hog.host, limits=limits)
+    try:
+        assert (await victim.run("kept = 1\nkept")).output == 1
+        await hog.run("import js\nheld = []\nfor _ in range(7):\n    block = js.Uint8Array.new(100 * 2**20)\n"
+                      "    block.fill(1)\n    held.append(block)\n'held'")
+        await asyncio.sleep(1.0)
+        assert hog.restarts == 1 and any("more than 32 MB" in line for line in hog.logs)
+        assert (await victim.run("kept")).output == 1 and victim.restarts == 0
+        assert (await hog.run("6 * 7")).output == 42
+    finally:
+        await victim.close()
+        await hog.close()
