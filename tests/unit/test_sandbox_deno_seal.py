@@ -355,3 +355,19 @@ async def test_memory_one_sandbox_takes_costs_another_sandbox_of_the_process_not
     finally:
         await victim.close()
         await hog.close()
+
+
+async def test_a_resumed_run_with_no_code_to_replay_starts_from_a_fresh_sandbox(executor, tmp_path):
+    def provider_down(messages):
+        raise ConnectionError("offline")
+
+    store = FileRunStore(tmp_path)
+    stopped = CodeAgent([record], ScriptedModel([code("1 / 0"), provider_down]), executor=executor, run_store=store)
+    with pytest.raises(Exception, match="offline"):
+        await stopped.arun("Stopped before any code succeeded")
+    first = CodeAgent([record], ScriptedModel([code("leftover = 1\n" + TAMPER)]), executor=executor)
+    assert await first.arun("Tamper") == "first"
+    await asyncio.sleep(0.3)  # the timer's chance
+    second = CodeAgent([record], ScriptedModel([code(CHECK)]), executor=executor, run_store=store)
+    assert await second.aresume(stopped.run_id) == CLEAN
+    assert CALLS == ["legit"]
