@@ -371,3 +371,19 @@ async def test_a_resumed_run_with_no_code_to_replay_starts_from_a_fresh_sandbox(
     second = CodeAgent([record], ScriptedModel([code(CHECK)]), executor=executor, run_store=store)
     assert await second.aresume(stopped.run_id) == CLEAN
     assert CALLS == ["legit"]
+
+
+async def test_lone_surrogates_from_the_sandbox_neither_end_the_run_nor_its_record(executor, tmp_path):
+    """JSON carries a lone surrogate ("\\ud800"), which code can print or return; UTF-8 has no form for it. It
+    arrives as U+FFFD: the run is shown on a strict UTF-8 console, saved, and ends with its answer."""
+    from wasm_agent.monitoring import AgentLogger, PlainConsole
+
+    store = FileRunStore(tmp_path / "runs")
+    with open(tmp_path / "console.txt", "w", encoding="utf-8") as console:
+        agent = CodeAgent([record], ScriptedModel([code("print('a\\ud800b')\n'\\udfff'"),
+                                                   code("final_answer(record('c\\udc00d'))")]),
+                          executor=executor, run_store=store, logger=AgentLogger(console=PlainConsole(console)))
+        assert await agent.arun("Surrogates") == "c\ufffdd"
+    assert CALLS == ["c\ufffdd"] and "a\ufffdb" in (tmp_path / "console.txt").read_text()
+    saved = (await store.list_runs())[0]
+    assert (saved.status, saved.steps) == ("success", 2)
