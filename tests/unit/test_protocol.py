@@ -155,6 +155,12 @@ def test_decode_checks_every_described_field():
     assert decode('{"type": "interrupt", "sandbox": 3}', HOST_REQUESTS)["sandbox"] == 3
     with pytest.raises(ProtocolError):
         decode('{"type": "interrupt"}', HOST_REQUESTS)
+    # "number" fields: finite numbers only (an infinite one is no JSON, but Python's parser reads it)
+    ready = '{"type": "ready", "startup_ms": %s, "snapshot": true, "bridge": "atomics", "interrupts": true}'
+    assert decode(ready % "12.5")["startup_ms"] == 12.5
+    for bad in ["Infinity", "NaN", '"soon"', "true"]:
+        with pytest.raises(ProtocolError):
+            decode(ready % bad)
 
 
 @pytest.mark.cpython_only
