@@ -387,3 +387,16 @@ async def test_lone_surrogates_from_the_sandbox_neither_end_the_run_nor_its_reco
     assert CALLS == ["c\ufffdd"] and "a\ufffdb" in (tmp_path / "console.txt").read_text()
     saved = (await store.list_runs())[0]
     assert (saved.status, saved.steps) == ("success", 2)
+
+
+async def test_code_that_replaces_atomics_still_gets_no_cpu_between_steps(executor):
+    """The worker sleeps between requests on shared memory (Atomics); code that replaces Atomics' functions in
+    its scope does not wake it: its timers still get no CPU between the steps (nor memory the watch misses)."""
+    await executor.run("import js\nfrom pyodide.ffi import create_proxy\nticks = [0]\n"
+                       "def tick():\n    ticks[0] += 1\n"
+                       "timer = js.setInterval(create_proxy(tick), 1)\n"
+                       "js.Atomics.load = create_proxy(lambda *args: -1)\n"
+                       "js.Atomics.wait = create_proxy(lambda *args: 'timed-out')")
+    await asyncio.sleep(1.0)
+    assert (await executor.run("js.clearInterval(timer)\nticks[0]")).output < 20
+    assert (await executor.run("6 * 7")).output == 42

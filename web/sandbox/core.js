@@ -18,6 +18,9 @@ import { MAX_MESSAGE_CHARS, MAX_MESSAGE_DEPTH, ProtocolError, REQUEST_TYPES, che
   from "../protocol.js";
 
 const parseJSON = JSON.parse; // taken before generated code can replace it
+// Likewise: with its own Atomics.load or wait, code would wake the worker between requests (see idle()).
+const { load, store, wait, notify } = globalThis.Atomics;
+const Atomics = Object.freeze({ load, store, wait, notify });
 
 /**
  * @typedef {object} Boot
