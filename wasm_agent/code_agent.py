@@ -62,7 +62,9 @@ class CodeAgent(MultiStepAgent):
                 "authorized_imports": f", and {', '.join(imports)}" if imports else ""}
 
     async def _prepare_run(self, reset: bool) -> None:
-        if reset:
+        # This agent's first run starts fresh even with reset=False (memory given to a new agent): its
+        # executor may hold what another agent's code did to it.
+        if reset or not self._tools_sent:
             await self.executor.reset()
         if not self._tools_sent:
             await self.executor.send_tools(self._executor_tools())

@@ -400,3 +400,14 @@ async def test_code_that_replaces_atomics_still_gets_no_cpu_between_steps(execut
     await asyncio.sleep(1.0)
     assert (await executor.run("js.clearInterval(timer)\nticks[0]")).output < 20
     assert (await executor.run("6 * 7")).output == 42
+
+
+async def test_a_new_agent_that_continues_saved_memory_on_a_used_sandbox_starts_from_a_fresh_one(executor):
+    """`reset=False` keeps an agent's memory; a new agent's first run (memory given to it, smolagents style) on a
+    sandbox another agent's code used still starts from a fresh one."""
+    first = CodeAgent([record], ScriptedModel([code("leftover = 1\n" + TAMPER)]), executor=executor)
+    assert await first.arun("Tamper") == "first"
+    await asyncio.sleep(0.3)  # the timer's chance
+    second = CodeAgent([record], ScriptedModel([code(CHECK)]), executor=executor)
+    assert await second.arun("Check", reset=False) == CLEAN
+    assert CALLS == ["legit"]
