@@ -41,9 +41,10 @@ const everyone = new Set();
  * @property {"atomics" | "jspi"} [bridge]      how tool calls block in the worker
  * @property {boolean} [spare]                  keep a second sandbox booted, so a restart is immediate
  * @property {number | null} [memoryMb]  the sandbox's memory limit: its wasm memory may not grow past it
- *   (MemoryError in Python), and it is restarted when the process grows by more than this plus
- *   JS_HEAP_ALLOWANCE_MB since the sandbox became ready (a worker's memory is not measurable alone,
- *   so growth is what is watched, at all times)
+ *   (MemoryError in Python), and it is restarted once the process has grown by more than this plus
+ *   JS_HEAP_ALLOWANCE_MB while it answered runs (a worker's memory is not measurable alone, so growth
+ *   is what is watched; between requests a worker sleeps and cannot grow: growth then is another
+ *   sandbox's of the process, and never replaces this one)
  * @property {(bytes: Uint8Array) => void} [onSnapshot]  boot once, make a memory snapshot, hand it here
  * @property {(reason: string) => void} [onStuck]  a worker was ended while its code still ran: its thread may
  *   spin on in this process (Deno cannot end a thread busy in wasm), which only the process's end stops
@@ -55,6 +56,7 @@ export class SandboxWorkers {
   #wasmModule; // Pyodide's wasm, compiled once for every worker of this process (a restart skips the compile)
   #relay;
   #memoryTimer;
+  #rss = null; // the process's resident memory at the last look of #watchMemory
 
   /** @param {SandboxBoot} boot @param {SandboxOptions} options */
   constructor(boot, options) {
@@ -78,14 +80,13 @@ export class SandboxWorkers {
       boot: (state) => this.#bootWorker(state),
       emit: (message) => emit(message), // re-encoded by the host: one line, whatever the sandbox sent
       activate: (state) => {
-        state.baseline = Deno.memoryUsage().rss;
+        state.grown = 0;
         emit({ ...state.ready, spare: state.wasSpare, host_ms: Math.round(performance.now()) }); // since this process started
       },
       onReady: (state, serving) => {
         state.wasSpare = serving ? undefined : true;
         // This worker's memory is not growth of the serving sandboxes (this one's, or others').
-        const grown = Deno.memoryUsage().rss - state.rssBefore;
-        for (const workers of everyone) if (workers !== this || !serving) workers.discount(grown);
+        for (const workers of everyone) workers.skipGrowth();
       },
       // Deno ends a worker only once its thread is back in its event loop: not while code spins in wasm or
       // the worker sleeps in Atomics.wait (either would keep its thread, and its memory, for the process's
@@ -113,10 +114,9 @@ export class SandboxWorkers {
     return this.#relay.workers.filter((state) => !state.ready);
   }
 
-  /** Another sandbox's worker of this process became ready: its growth is not this sandbox's. */
-  discount(bytes) {
-    const sandbox = this.#relay.active;
-    if (sandbox?.ready) sandbox.baseline += bytes;
+  /** A worker of this process became ready: the growth since the last look is its boot's, no one's code. */
+  skipGrowth() {
+    this.#rss = Deno.memoryUsage().rss;
   }
 
   /** A protocol message from the host, as JSON text. */
@@ -127,6 +127,7 @@ export class SandboxWorkers {
     } catch (error) {
       return this.#options.emit({ type: "log", text: `sandbox host: ignored a message: ${error.message}` });
     }
+    if (message.type === "run" && this.#relay.active) this.#relay.active.ran = true;
     this.#relay.handle(message, text);
   }
 
@@ -141,8 +142,6 @@ export class SandboxWorkers {
     const { snapshot: readSnapshot, snapshotFailed: _, ...boot } = this.#boot;
     const snapshot = typeof readSnapshot === "function" ? readSnapshot() : readSnapshot;
     state.fromSnapshot = Boolean(snapshot);
-    state.rssBefore = Deno.memoryUsage().rss;
-    state.baseline = 0;
     toWorker(state, {
       ...boot,
       kind: "boot",
@@ -165,10 +164,16 @@ export class SandboxWorkers {
   #watchMemory() {
     const sandbox = this.#relay?.active;
     const rss = Deno.memoryUsage().rss;
-    // At all times (code may leave work behind a step), but not while a worker of the process boots:
-    // its growth is its own.
-    if (sandbox?.ready && ![...everyone].some((workers) => workers.booting.length)
-      && rss - sandbox.baseline > (this.#options.memoryMb + JS_HEAP_ALLOWANCE_MB) * 1024 * 1024) {
+    const grown = rss - (this.#rss ?? rss);
+    this.#rss = rss;
+    // Growth is this sandbox's only while it answers a run (or did since the last look): between requests
+    // its worker sleeps (core.js idle), so growth then is another sandbox's code, which must not cost this
+    // one its state. Nor while a worker of the process boots: that growth is the boot's.
+    const ran = sandbox?.ran;
+    if (sandbox) sandbox.ran = Boolean(sandbox.runs.size);
+    if (!sandbox?.ready || !ran || [...everyone].some((workers) => workers.booting.length)) return;
+    sandbox.grown = Math.max(0, sandbox.grown + grown);
+    if (sandbox.grown > (this.#options.memoryMb + JS_HEAP_ALLOWANCE_MB) * 1024 * 1024) {
       this.#relay.replace(sandbox, `the sandbox used more than ${this.#options.memoryMb} MB of memory`);
     }
   }

@@ -62,7 +62,9 @@ class CodeAgent(MultiStepAgent):
                 "authorized_imports": f", and {', '.join(imports)}" if imports else ""}
 
     async def _prepare_run(self, reset: bool) -> None:
-        if reset:
+        # This agent's first run starts fresh even with reset=False (memory given to a new agent): its
+        # executor may hold what another agent's code did to it.
+        if reset or not self._tools_sent:
             await self.executor.reset()
         if not self._tools_sent:
             await self.executor.send_tools(self._executor_tools())
@@ -78,10 +80,11 @@ class CodeAgent(MultiStepAgent):
                 for name, tool in self.callables.items()}
 
     async def _restore_state(self, steps: list[ActionStep], *, replay: bool, imported: bool) -> str | None:
+        # A fresh sandbox even with nothing to replay: the one at hand may hold what earlier code did to it.
+        await self.executor.reset()
         replayable = [s for s in steps if s.code_action and s.error is None and not s.is_final_answer]
         if not replayable:
             return None
-        await self.executor.reset()
         if not replay:
             await self.executor.send_tools(self._executor_tools())
             self._tools_sent = True

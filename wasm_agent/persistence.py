@@ -180,7 +180,7 @@ class FileRunStore(RunStore):
             raise KeyError(f"no run {run_id!r} in {self.directory}") from None
         try:
             record = RunRecord.from_dict(json.loads(text))
-        except ValueError as error:  # not JSON, or not a record (RunFormatError)
+        except (ValueError, RecursionError) as error:  # not JSON (or nested too deep to read), or not a record
             raise RunFormatError(f"run {run_id!r} in {self.directory} is damaged ({error}): delete it") from None
         if not record.imported and not await asyncio.to_thread(self._sealed, run_id):
             record.imported = True  # a folder this store did not write
@@ -199,6 +199,9 @@ class FileRunStore(RunStore):
                 steps.append(json.loads(line))
             except json.JSONDecodeError:
                 break  # a line cut by a crash: the steps before it are whole
+            except RecursionError:
+                raise RunFormatError(f"run {run_id!r} in {self.directory} has a step nested too deep to read: "
+                                     "delete it") from None
         return steps
 
     async def list_runs(self) -> list[RunRecord]:

@@ -28,6 +28,7 @@ STEP_TYPES = ("task", "action", "planning", "note", "final_answer")
 MAX_STEPS = 10_000
 MAX_TEXT = 5_000_000  # characters in one string (a prompt, an observation, code)
 MAX_DEPTH = 64  # nesting of free-form values (tool arguments, outputs)
+MAX_FILE_DEPTH = MAX_DEPTH + 8  # of a whole file, record or list of steps, fields no check names included
 MAX_EXPORT_CHARS = 50_000_000  # the whole run as compact JSON
 RUN_ID = re.compile(r"[A-Za-z0-9_-]{1,128}")
 # The record's fields (unknown fields are dropped on import).
@@ -48,7 +49,8 @@ def check_export(data: Any) -> None:
                              f"got {describe(data.get('format'))}")
     check_record(data.get("run"), "run")
     check_steps(data.get("steps"))
-    # Last: every field is known to be shallow now, so measuring it cannot recurse too deep.
+    _shallow(data, "(the file)")
+    # Last: the whole file is known to be shallow now, so measuring it cannot recurse too deep.
     if len(json.dumps(data, ensure_ascii=False, separators=(",", ":"))) > MAX_EXPORT_CHARS:
         raise RunFormatError(f"(the file): expected at most {MAX_EXPORT_CHARS} characters of JSON")
 
@@ -70,11 +72,13 @@ def check_record(record: Any, path: str = "run") -> None:
     _optional(record, path, "examples", _nullable(_list_of(_free)))
     _optional(record, path, "imported", _flag)
     _optional(record, path, "model_id", _nullable(_text))
+    _shallow(record, path)
 
 
 def check_steps(steps: Any, path: str = "steps") -> None:
     """Refuse a run's saved steps (a list of `MemoryStep.to_dict()`) unless each has fields of the right shape."""
     _list_of(check_step, "a list of steps", "steps")(steps, path)
+    _shallow(steps, path)
 
 
 def check_step(step: Any, path: str) -> None:
@@ -131,6 +135,18 @@ def _free(value: Any, path: str) -> None:
             pending.extend((child, depth + 1) for child in item)
         elif isinstance(item, dict):
             pending.extend((child, depth + 1) for child in item.values())
+
+
+def _shallow(value: Any, path: str) -> None:
+    """Nested at most MAX_FILE_DEPTH deep, fields no check names included (they are stored too, and every later
+    read of a value nested thousands deep would fail). Iterative: no recursion."""
+    pending = [(value, 0)]
+    while pending:
+        item, depth = pending.pop()
+        if depth > MAX_FILE_DEPTH:
+            raise RunFormatError(f"{path}: expected values nested at most {MAX_FILE_DEPTH} deep")
+        if isinstance(item, (list, dict)):
+            pending.extend((child, depth + 1) for child in (item.values() if isinstance(item, dict) else item))
 
 
 def _nullable(check):

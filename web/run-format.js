@@ -16,6 +16,7 @@ const STEP_TYPES = ["task", "action", "planning", "note", "final_answer"];
 const MAX_STEPS = 10_000;
 const MAX_TEXT = 5_000_000; // characters in one string (a prompt, an observation, code)
 const MAX_DEPTH = 64; // nesting of free-form values (tool arguments, outputs)
+const MAX_FILE_DEPTH = MAX_DEPTH + 8; // of a whole file, record or list of steps, fields no check names included
 export const MAX_EXPORT_CHARS = 50_000_000; // the whole run as compact JSON
 const RUN_ID = /^[A-Za-z0-9_-]{1,128}$/;
 
@@ -34,7 +35,9 @@ export function checkExport(data) {
   if (!Array.isArray(steps)) fail("steps", "a list of steps", steps);
   if (steps.length > MAX_STEPS) throw new RunFormatError(`steps: expected at most ${MAX_STEPS} steps, got ${steps.length}`);
   steps.forEach((step, index) => checkStep(step, `steps[${index}]`));
-  // Last: every field is known to be shallow now, so measuring it cannot recurse too deep.
+  shallow(steps, "steps");
+  shallow(data, "(the file)");
+  // Last: the whole file is known to be shallow now, so measuring it cannot recurse too deep.
   if (JSON.stringify(data).length > MAX_EXPORT_CHARS) tooLarge();
 }
 
@@ -62,6 +65,7 @@ export function checkRecord(record, path = "run") {
   optional(record, path, "examples", nullable(listOf(free)));
   optional(record, path, "imported", flag);
   optional(record, path, "model_id", nullable(text));
+  shallow(record, path);
 }
 
 /** Refuse a saved step (`MemoryStep.to_dict()`) whose fields have the wrong shape. */
@@ -99,6 +103,18 @@ function free(value, path) {
     if (typeof item === "string") text(item, path);
     else if (typeof item === "number" && !Number.isFinite(item)) fail(path, "JSON values (finite numbers)", item);
     else if (Array.isArray(item)) for (const child of item) pending.push([child, depth + 1]);
+    else if (isObject(item)) for (const child of Object.values(item)) pending.push([child, depth + 1]);
+  }
+}
+
+// Nested at most MAX_FILE_DEPTH deep, fields no check names included (they are stored too, and every later read of
+// a value nested thousands deep would fail). Iterative: no recursion.
+function shallow(value, path) {
+  const pending = [[value, 0]];
+  while (pending.length) {
+    const [item, depth] = pending.pop();
+    if (depth > MAX_FILE_DEPTH) throw new RunFormatError(`${path}: expected values nested at most ${MAX_FILE_DEPTH} deep`);
+    if (Array.isArray(item)) for (const child of item) pending.push([child, depth + 1]);
     else if (isObject(item)) for (const child of Object.values(item)) pending.push([child, depth + 1]);
   }
 }

@@ -46,6 +46,7 @@ export class SandboxClient {
   #toolPortKey = ""; // ...framed with this key by the worker's core
   #answerOnToolPort = false;
   #used = false; // code ran in the current worker: a reset needs a fresh one
+  #workers = 0; // how many workers have served: a tool call belongs to the one that served when it came
   #closed = false;
   #heartbeat = null; // interval timer
   #pingSentAt = null; // a ping awaiting its pong (performance.now())
@@ -487,6 +488,7 @@ export class SandboxClient {
 
   async #onReady(message) {
     this.#used = false;
+    this.#workers += 1;
     // A fresh sandbox has no tools: give it the current ones before anyone else may use it.
     if (this.#tools.length) {
       try {
@@ -514,8 +516,12 @@ export class SandboxClient {
 
   async #answerTool(message, fromPort = null) {
     this.#toolCallsInFlight += 1;
+    const worker = this.#workers;
     try {
       const text = await this.#runTool(message);
+      // The worker that asked was replaced meanwhile: a fresh one numbers its calls from 1 again, so this
+      // answer would be taken for the answer to its call of the same id.
+      if (worker !== this.#workers || this.#markReady) return;
       if (fromPort && fromPort === this.#toolPort && this.#answerOnToolPort) fromPort.postMessage(text);
       else this.#sendText(text);
     } finally {

@@ -166,3 +166,18 @@ def test_junk_the_code_posts_itself_is_dropped_and_the_step_answers(sandbox):
     assert result["output"] == 7, result
     assert sandbox.run("kept + add(1, 2)")["output"] == 4
     assert len(sandbox.events("crashed")) == crashes
+
+
+def test_code_that_replaces_atomics_neither_wakes_the_worker_nor_breaks_its_tools(sandbox):
+    """The worker's core waits on shared memory with Atomics (between requests, for a tool's answer): code that
+    replaces Atomics' functions in its scope changes nothing of that."""
+    sandbox.run("import js\nfrom pyodide.ffi import create_proxy\nticks = [0]\n"
+                "def tick():\n    ticks[0] += 1\n"
+                "timer = js.setInterval(create_proxy(tick), 1)\n"
+                "for name in ['load', 'wait', 'store', 'notify']:\n"
+                "    setattr(js.Atomics, name, create_proxy(lambda *args: -1))")
+    time.sleep(1.0)
+    ticks = sandbox.run("js.clearInterval(timer)\nticks[0]")["output"]
+    if sandbox.mode == "isolated":  # the worker sleeps between requests: the timer got no CPU
+        assert ticks < 20, ticks
+    assert sandbox.run("add(20, 22)")["output"] == 42

@@ -465,3 +465,25 @@ def test_an_agent_finishes_its_run_after_its_sandbox_sends_malformed_messages(si
     assert first and re.search(r"sandbox (crashed|sent a message that could not be read)", first), first
     assert second is None
     assert site.errors == []
+
+
+def test_lone_surrogates_from_the_sandbox_do_not_end_the_run(site):
+    """JSON carries a lone surrogate ("\\ud800"), which code can print, return and pass to a tool: the agent worker
+    and the page take it, and the run goes on to its answer."""
+    result = site.page.evaluate("""async (codes) => {
+        const { createAgent } = await import("./wasm-agent.js");
+        const calls = [];
+        const agent = await createAgent({ model: { provider: "scripted", responses: codes.map((code) => `<code>${code}</code>`) },
+            tools: [{ name: "record", description: "Record a text.", outputType: "string",
+                      inputs: { text: { type: "string", description: "what" } },
+                      fn: ({ text }) => { calls.push(text.length); return text; } }] });
+        try {
+            const run = await agent.run("Surrogates");
+            return { output: run.output, state: run.state, calls };
+        } finally {
+            await agent.close();
+        }
+    }""", ["print('a\\ud800b')\n'\\udfff'", "final_answer(record('c\\udc00d'))"])
+    assert (result["state"], result["calls"]) == ("success", [3]), result
+    assert len(result["output"]) == 3 and result["output"][0] == "c", result
+    assert site.errors == []

@@ -144,3 +144,33 @@ Deno.test("a reset keeps the installed packages unless told not to; then a fresh
   client.close();
   relay.close();
 });
+
+Deno.test("a tool call of a replaced worker gets no answer: the fresh worker's call of the same id gets its own", async () => {
+  let releaseSlow;
+  const relay = fakeRelay({ answer: (message) => {
+    if (message.type === "restart") setTimeout(() => relay.send(READY), 5); // the fresh worker is ready
+    return message.type === "run" || message.type === "restart" || message.type === "tool_result"
+      ? null : { ok: true, value: null };
+  } });
+  const client = new SandboxClient(relay.port, { ...OPTIONS, onToolCall: (name, [text]) => (text === "slow"
+    ? new Promise((resolve) => { releaseSlow = () => resolve("from the earlier run"); }) : text) });
+  await client.ready();
+  await client.sendTools([{ ...TOOL, name: "echo" }]);
+  const first = client.run("echo('slow')");
+  relay.send({ type: "tool_call", id: 1, name: "echo", args: ["slow"], kwargs: {} }); // ids start at 1 in every worker
+  await new Promise((resolve) => setTimeout(resolve, 20));
+  relay.result(relay.received.find((message) => message.type === "run").id, output(null)); // stopped meanwhile
+  await first;
+  await client.reset(); // code ran: a fresh worker, whose tool call ids start at 1 again
+  const second = client.run("echo('legit')");
+  relay.send({ type: "tool_call", id: 1, name: "echo", args: ["legit"], kwargs: {} });
+  await new Promise((resolve) => setTimeout(resolve, 20));
+  releaseSlow(); // the earlier run's tool ends now
+  await new Promise((resolve) => setTimeout(resolve, 20));
+  const answers = relay.received.filter((message) => message.type === "tool_result");
+  assert(JSON.stringify(answers.map((message) => message.value)) === JSON.stringify(["legit"]), JSON.stringify(answers));
+  relay.result(relay.received.findLast((message) => message.type === "run").id, output("legit"));
+  assert((await second).output === "legit");
+  client.close();
+  relay.close();
+});

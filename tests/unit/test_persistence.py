@@ -335,3 +335,45 @@ async def test_a_local_run_resumed_with_replay_false_starts_clean_and_says_so(tm
     assert await agent.aresume(run.id, replay=False) == "absent" and uses == []
     told = model.calls[0]["messages"][-1].text
     assert "the user chose not to run it again" in told and "that step 1 defined are not defined now" in told
+
+
+def _nested(depth: int) -> list:
+    value: list = []
+    for _ in range(depth):
+        value = [value]
+    return value
+
+
+@pytest.mark.parametrize("where", ["steps[1]", "run", "(the file)"])
+async def test_an_import_nested_too_deep_anywhere_is_refused_and_stores_nothing(tmp_path, where):
+    """Fields no check names (an extra field of a step, of the record, of the file) are stored too: nested
+    thousands deep, they would make every later read of the store fail. Refused like any malformed field."""
+    exported = await stopped_run_export(tmp_path / "elsewhere")
+    target = {"steps[1]": exported["steps"][1], "run": exported["run"], "(the file)": exported}[where]
+    target["extra"] = _nested(5000)
+    store = FileRunStore(tmp_path / "here")
+    with pytest.raises(RunFormatError, match=r"^(steps|run|\(the file\)).*expected values nested at most \d+ deep"):
+        await store.import_run(exported)
+    assert await store.list_runs() == [] and not (tmp_path / "here").exists()
+
+
+async def test_a_run_folder_nested_too_deep_to_read_is_named_and_hides_nothing(tmp_path):
+    store = FileRunStore(tmp_path)
+    first = CodeAgent([record], ScriptedModel([code("a = record(1)"), provider_down]), executor_type="inprocess",
+                      run_store=store)
+    with pytest.raises(Exception, match="offline"):
+        await first.arun("Good run")
+    bad = tmp_path / "deep-run"
+    bad.mkdir()
+    (bad / "run.json").write_text("[" * 100_000 + "]" * 100_000)
+    with pytest.warns(UserWarning, match="'deep-run'.*damaged"):
+        assert [run.title for run in await store.list_runs()] == ["Good run"]
+    with pytest.raises(RunFormatError, match="'deep-run'.*damaged"):
+        await store.get_run("deep-run")
+    await store.delete_run("deep-run")
+    with open(tmp_path / first.run_id / "steps.jsonl", "a") as steps:
+        steps.write(json.dumps({"type": "note", "text": "x", "extra": "DEEP"}).replace('"DEEP"', "[" * 100_000 + "]" * 100_000) + "\n")
+    agent = CodeAgent([record], ScriptedModel([code("final_answer(2)")]), executor_type="inprocess", run_store=store)
+    with pytest.raises(RunFormatError, match="nested too deep"):
+        await agent.aresume(first.run_id)
+    assert await agent.arun("Answer two") == 2

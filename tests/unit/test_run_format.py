@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from wasm_agent.run_format import MAX_DEPTH, RunFormatError, check_export
+from wasm_agent.run_format import MAX_DEPTH, MAX_FILE_DEPTH, RunFormatError, check_export
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -95,6 +95,10 @@ CASES = [
     (broken("steps[2].plan", None), "steps[2].plan: expected a string, got null"),
     (broken("steps[4].output", nested(MAX_DEPTH + 5)),
      f"steps[4].output: expected values nested at most {MAX_DEPTH} deep"),
+    # Fields no check names are stored too: nested deep, they would fail every later read of the store.
+    (broken("steps[1].extra", nested(500)), f"steps: expected values nested at most {MAX_FILE_DEPTH} deep"),
+    (broken("run.extra", nested(500)), f"run: expected values nested at most {MAX_FILE_DEPTH} deep"),
+    ({**GOOD, "extra": nested(500)}, f"(the file): expected values nested at most {MAX_FILE_DEPTH} deep"),
     (broken("format", "wasm-agent-run/2"),
      'format: expected "wasm-agent-run/1" (an exported wasm-agent run), got "wasm-agent-run/2"'),
     ("not a run", '(the file): expected an exported run (an object), got "not a run"'),

@@ -307,3 +307,107 @@ async def test_replaced_and_closed_sandboxes_leave_no_worker_behind():
         assert len(_worker_threads(pid)) == 1, _worker_threads(pid)
     finally:
         await executor.close()
+
+
+# Every worker of a Deno process starts from one memory snapshot, shared by them (a SharedArrayBuffer):
+# code that found it could write into the memory of every later sandbox, here making math.pi 3.0.
+POISON_SNAPSHOT = """
+import pyodide_js, js, math, struct
+from pyodide.ffi import to_js
+snapshot = getattr(pyodide_js._api.config, '_loadSnapshot', None)
+if snapshot is not None:
+    heap_start = js.Uint32Array.new(snapshot.buffer, snapshot.byteOffset, 4)[1]
+    snapshot.set(to_js(struct.pack('<d', 3.0)), heap_start + id(math.pi) + 8)
+final_answer('poisoned' if snapshot is not None else 'not found')
+"""
+
+
+async def test_code_cannot_write_the_snapshot_that_later_sandboxes_start_from(executor):
+    import math
+
+    other = sandbox.DenoSandboxExecutor(host=executor.host)  # another agent's sandbox in the same process
+    try:
+        assert (await other.run("1")).output == 1
+        agent = CodeAgent([record], ScriptedModel([code(POISON_SNAPSHOT), code("import math\nfinal_answer(math.pi)")]),
+                          executor=executor)
+        assert await agent.arun("Poison") == "not found"
+        assert await agent.arun("Check") == math.pi and executor.last_ready["snapshot"] is True
+        await other.reset()
+        assert (await other.run("import math\nmath.pi")).output == math.pi
+    finally:
+        await other.close()
+
+
+async def test_memory_one_sandbox_takes_costs_another_sandbox_of_the_process_nothing():
+    """Code that fills the process's memory (JS memory, outside the wasm cap) gets its own sandbox replaced;
+    another agent's sandbox in the same process, idle meanwhile, keeps its state."""
+    limits = ExecutionLimits(timeout_seconds=20, max_memory_mb=32)  # replaced past 32 + 512 MB of growth
+    hog = sandbox.DenoSandboxExecutor(limits=limits)
+    victim = sandbox.DenoSandboxExecutor(host=hog.host, limits=limits)
+    try:
+        assert (await victim.run("kept = 1\nkept")).output == 1
+        await hog.run("import js\nheld = []\nfor _ in range(7):\n    block = js.Uint8Array.new(100 * 2**20)\n"
+                      "    block.fill(1)\n    held.append(block)\n'held'")
+        await asyncio.sleep(1.0)
+        assert hog.restarts == 1 and any("more than 32 MB" in line for line in hog.logs)
+        assert (await victim.run("kept")).output == 1 and victim.restarts == 0
+        assert (await hog.run("6 * 7")).output == 42
+    finally:
+        await victim.close()
+        await hog.close()
+
+
+async def test_a_resumed_run_with_no_code_to_replay_starts_from_a_fresh_sandbox(executor, tmp_path):
+    def provider_down(messages):
+        raise ConnectionError("offline")
+
+    store = FileRunStore(tmp_path)
+    stopped = CodeAgent([record], ScriptedModel([code("1 / 0"), provider_down]), executor=executor, run_store=store)
+    with pytest.raises(Exception, match="offline"):
+        await stopped.arun("Stopped before any code succeeded")
+    first = CodeAgent([record], ScriptedModel([code("leftover = 1\n" + TAMPER)]), executor=executor)
+    assert await first.arun("Tamper") == "first"
+    await asyncio.sleep(0.3)  # the timer's chance
+    second = CodeAgent([record], ScriptedModel([code(CHECK)]), executor=executor, run_store=store)
+    assert await second.aresume(stopped.run_id) == CLEAN
+    assert CALLS == ["legit"]
+
+
+async def test_lone_surrogates_from_the_sandbox_neither_end_the_run_nor_its_record(executor, tmp_path):
+    """JSON carries a lone surrogate ("\\ud800"), which code can print or return; UTF-8 has no form for it. It
+    arrives as U+FFFD: the run is shown on a strict UTF-8 console, saved, and ends with its answer."""
+    from wasm_agent.monitoring import AgentLogger, PlainConsole
+
+    store = FileRunStore(tmp_path / "runs")
+    with open(tmp_path / "console.txt", "w", encoding="utf-8") as console:
+        agent = CodeAgent([record], ScriptedModel([code("print('a\\ud800b')\n'\\udfff'"),
+                                                   code("final_answer(record('c\\udc00d'))")]),
+                          executor=executor, run_store=store, logger=AgentLogger(console=PlainConsole(console)))
+        assert await agent.arun("Surrogates") == "c\ufffdd"
+    assert CALLS == ["c\ufffdd"] and "a\ufffdb" in (tmp_path / "console.txt").read_text()
+    saved = (await store.list_runs())[0]
+    assert (saved.status, saved.steps) == ("success", 2)
+
+
+async def test_code_that_replaces_atomics_still_gets_no_cpu_between_steps(executor):
+    """The worker sleeps between requests on shared memory (Atomics); code that replaces Atomics' functions in
+    its scope does not wake it: its timers still get no CPU between the steps (nor memory the watch misses)."""
+    await executor.run("import js\nfrom pyodide.ffi import create_proxy\nticks = [0]\n"
+                       "def tick():\n    ticks[0] += 1\n"
+                       "timer = js.setInterval(create_proxy(tick), 1)\n"
+                       "js.Atomics.load = create_proxy(lambda *args: -1)\n"
+                       "js.Atomics.wait = create_proxy(lambda *args: 'timed-out')")
+    await asyncio.sleep(1.0)
+    assert (await executor.run("js.clearInterval(timer)\nticks[0]")).output < 20
+    assert (await executor.run("6 * 7")).output == 42
+
+
+async def test_a_new_agent_that_continues_saved_memory_on_a_used_sandbox_starts_from_a_fresh_one(executor):
+    """`reset=False` keeps an agent's memory; a new agent's first run (memory given to it, smolagents style) on a
+    sandbox another agent's code used still starts from a fresh one."""
+    first = CodeAgent([record], ScriptedModel([code("leftover = 1\n" + TAMPER)]), executor=executor)
+    assert await first.arun("Tamper") == "first"
+    await asyncio.sleep(0.3)  # the timer's chance
+    second = CodeAgent([record], ScriptedModel([code(CHECK)]), executor=executor)
+    assert await second.arun("Check", reset=False) == CLEAN
+    assert CALLS == ["legit"]

@@ -30,6 +30,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
+import math
 import re
 from typing import Any
 

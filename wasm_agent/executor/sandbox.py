@@ -71,7 +71,8 @@ class DenoSandboxExecutor(Executor):
     restarting from the snapshot takes well under a second anyway.
     Memory: `limits.max_memory_mb` (default `DEFAULT_MEMORY_MB`, 1024) caps the sandbox's wasm memory
     (past it the code gets MemoryError and the sandbox goes on); the process is watched at all times,
-    and past that figure plus 512 MB of growth (JS objects the code made) the sandbox is replaced.
+    and once it has grown by that figure plus 512 MB (JS objects the code made) while this sandbox answered
+    runs, the sandbox is replaced (growth while it is idle is another sandbox's of the process).
     `reset()` after code ran (a new run, a resume) replaces the sandbox with a fresh one, so nothing
     an earlier run did to its interpreter reaches the next: the figure `bench/sandbox_deno.py`
     reports as "reset" is what that costs per run.

@@ -24,6 +24,7 @@ import dataclasses
 import itertools
 import json
 import os
+import re
 import secrets
 import threading
 from pathlib import Path
@@ -329,6 +330,8 @@ class SandboxHost:
             except ProtocolError as error:
                 self.logs.append(f"dropped a message of the sandbox host: {error}")
                 continue
+            if b"\\ud" in line:  # maybe a lone surrogate (JSON's \ud800): replaced, see _valid_text
+                message = _valid_text(message)
             try:
                 self._on_message(entry, message)
             except Exception as error:  # noqa: BLE001 - nothing the sandbox sends may end this reader
@@ -412,6 +415,26 @@ class SandboxHost:
 
     def missing_files(self) -> list[str]:
         return [name for name in PYODIDE_FILES if not (self.pyodide_dir / name).is_file()]
+
+
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _valid_text(value: Any) -> Any:
+    """`value` with U+FFFD for each lone surrogate in its strings. JSON can carry one (`"\\ud800"`), and code in
+    the sandbox can print one, but UTF-8 has no form for it: such a string would fail every write that follows
+    (the console, the run store) and take the run down with it. Depth is bounded by the message's check.
+
+    >>> _valid_text({"logs": "a\\ud800b", "args": ["\\udfff", 1]}) == {"logs": "a\\ufffdb", "args": ["\\ufffd", 1]}
+    True
+    """
+    if isinstance(value, str):
+        return _LONE_SURROGATE.sub("\ufffd", value)
+    if isinstance(value, list):
+        return [_valid_text(item) for item in value]
+    if isinstance(value, dict):
+        return {_valid_text(key): _valid_text(item) for key, item in value.items()}
+    return value
 
 
 _shared: SandboxHost | None = None

@@ -18,6 +18,9 @@ import { MAX_MESSAGE_CHARS, MAX_MESSAGE_DEPTH, ProtocolError, REQUEST_TYPES, che
   from "../protocol.js";
 
 const parseJSON = JSON.parse; // taken before generated code can replace it
+// Likewise: with its own Atomics.load or wait, code would wake the worker between requests (see idle()).
+const { load, store, wait, notify } = globalThis.Atomics;
+const Atomics = Object.freeze({ load, store, wait, notify });
 
 /**
  * @typedef {object} Boot
@@ -215,6 +218,11 @@ async function boot(boot, send, postSnapshot, wasm, sendToolCall) {
     _loadSnapshot: boot.snapshot,
   });
   const loaded = performance.now();
+  // Pyodide keeps its options in `pyodide._api.config`, which code reaches; in Deno the snapshot is one
+  // SharedArrayBuffer for every worker of the process: written there, it would be what every later
+  // sandbox (the next run's, other agents') starts from. Pyodide reads it only while it loads.
+  const config = pyodide._api?.config;
+  if (config) delete config._loadSnapshot;
   WebAssembly.instantiateStreaming = instantiateStreaming;
   globalThis.fetch = fetchShim({});  // booted: let go of the bytes; every fetch is refused from now on
   if (!boot.snapshot) {
