@@ -224,6 +224,25 @@ async def test_an_interrupt_while_the_sandbox_starts_ends_the_run_before_its_cod
         await executor.close()
 
 
+async def test_an_interrupt_asked_before_the_run_reaches_the_sandbox_stops_that_run_only(executor):
+    """Ctrl+C right after a step was asked for, before its code was sent (the program's loop and the
+    sandbox's are busy): the interrupt waits for that run and stops it; the variables stay, and an
+    interrupt asked while no run is on its way stops nothing later."""
+    await executor.run("kept = 7")
+    restarts = executor.restarts
+    executor.host.call_soon(time.sleep, 0.5)  # the sandbox's loop is busy for a moment
+    run = asyncio.ensure_future(executor.run("while True: pass"))
+    await asyncio.sleep(0)  # the run is asked for; its code is not sent yet
+    assert not executor.running
+    executor.request_interrupt()
+    result = await asyncio.wait_for(run, 60)
+    assert "interrupted" in result.error and "time limit" not in result.error, result.error
+    executor.request_interrupt()  # nothing on its way: nothing to stop
+    await asyncio.sleep(0.2)
+    assert (await executor.run("kept")).output == 7
+    assert executor.restarts == restarts, list(executor.logs)
+
+
 async def test_interrupts_that_land_after_the_code_has_stopped_lose_nothing(executor):
     """Stopping a step sends more than one interrupt (the user's, the cancelled step's), and the
     last may reach the sandbox when the code is over and its answer is being encoded. Nothing of

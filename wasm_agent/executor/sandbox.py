@@ -23,6 +23,7 @@ import asyncio
 import collections
 import contextlib
 import os
+import threading
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
@@ -134,6 +135,12 @@ class DenoSandboxExecutor(Executor):
         self._used = False                   # code ran in this process's sandbox: losing it loses state
         self._lost_note: str | None = None   # the process ended between runs: tell the model at its next step
         self._running = False
+        # Ctrl+C may come before a run's code is sent (the run is on its way to the host's loop, or its
+        # sandbox opens): it is kept for that run, and sent right after the run's request.
+        self._on_their_way = 0               # runs asked for that the host's loop has not taken up yet
+        self._count_lock = threading.Lock()  # they are counted from the caller's thread and the host's
+        self._sending = False                # a run is taken up and its request not sent yet
+        self._interrupt_wanted = False
         self._in_run = False                 # a run is under way (from its first step to `release`/`reset`)
         self._tool_tasks: set[asyncio.Task] = set()
         self._run_lock: asyncio.Lock | None = None
@@ -156,14 +163,26 @@ class DenoSandboxExecutor(Executor):
         await self._on_host(self._start())
 
     async def run(self, code: str) -> CodeOutput:
-        return await self._on_host(self._run(code))
+        ticket = [True]  # the run is on its way until the host's loop takes it up (or it never gets there)
+        with self._count_lock:
+            self._on_their_way += 1
+        try:
+            return await self._on_host(self._run(code, ticket))
+        finally:
+            self._taken(ticket)
+
+    def _taken(self, ticket: list[bool]) -> None:
+        with self._count_lock:
+            if ticket[0]:
+                ticket[0] = False
+                self._on_their_way -= 1
 
     async def interrupt(self) -> None:
         self.request_interrupt()
 
     def request_interrupt(self) -> None:
         """Stop the running code (thread-safe, returns at once)."""
-        if self._running:
+        if self._running or self._sending or self._on_their_way:
             self.host.call_soon(self._interrupt)
 
     @property
@@ -241,11 +260,16 @@ class DenoSandboxExecutor(Executor):
         # Answered once the sandbox is ready (requests wait for it): the boot is over when this returns.
         await self.host.request(self.sandbox_id, "send_variables", timeout=self.startup_timeout, variables={})
 
-    async def _run(self, code: str) -> CodeOutput:
+    async def _run(self, code: str, ticket: list[bool]) -> CodeOutput:
         # One run at a time: a cancelled run may still be stopping when the next one comes.
         self._run_lock = self._run_lock or asyncio.Lock()
         async with self._run_lock:
-            return await self._run_alone(code)
+            self._taken(ticket)
+            self._sending = True
+            try:
+                return await self._run_alone(code)
+            finally:
+                self._sending = self._interrupt_wanted = False
 
     async def _run_alone(self, code: str) -> CodeOutput:
         try:
@@ -257,10 +281,14 @@ class DenoSandboxExecutor(Executor):
         request = asyncio.ensure_future(self.host.request(
             self.sandbox_id, "run", code=code, max_output_chars=self.limits.max_output_chars,
             timeout_ms=timeout * 1000 if timeout else None))
-        # Running from now on: an interrupt asked for from another thread is sent after the run (it is
-        # queued on this loop after the request's first step, which sends it).
         self._running = self._used = self._in_run = True
         try:
+            try:
+                await asyncio.sleep(0)  # the request's first step sends the run: interrupts go after it
+            finally:
+                self._sending = False
+            if self._interrupt_wanted:
+                self._interrupt()
             answer = await asyncio.shield(request)
         except asyncio.CancelledError:
             # The step was cancelled: stop the code (the client restarts the sandbox if it does not
@@ -291,6 +319,9 @@ class DenoSandboxExecutor(Executor):
         self.host.forget(self.sandbox_id)  # its workers end
 
     def _interrupt(self) -> None:
+        if self._sending or (not self._running and self._on_their_way):
+            self._interrupt_wanted = True  # for the run on its way: sent once its request is
+            return
         if not self._running:
             return
         for task in list(self._tool_tasks):
