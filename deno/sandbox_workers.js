@@ -183,9 +183,9 @@ const WORKER_SCRIPT = new URL("../web/sandbox/deno-worker.js", import.meta.url).
 /**
  * The module a sandbox worker starts from. With Pyodide's folder: a root that imports the worker's script,
  * then Pyodide's two modules, and hands them over. Modules of a file are compiled once and kept in Deno's
- * code cache (DENO_DIR, else in memory), where Pyodide's JS as text was compiled anew by every worker (about 100 ms of CPU,
- * a third of a boot from the snapshot). The root is a data: URL: the worker may read no file, and its imports
- * are checked against this process's read permissions (which cover them), not the worker's.
+ * code cache (DENO_DIR, else in memory), where Pyodide's JS as text was compiled anew by every worker
+ * (about 100 ms of CPU, a third of a boot from the snapshot). The root is a data: URL: the worker may read
+ * no file, and its imports are checked against this process's read permissions (which cover them).
  */
 function workerModule(pyodideURL) {
   if (!pyodideURL) return WORKER_SCRIPT;
