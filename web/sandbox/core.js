@@ -263,8 +263,8 @@ async function boot(boot, send, postSnapshot, wasm, sendToolCall, imported) {
   send(encode({
     type: "ready", startup_ms: Math.round(performance.now() - started), snapshot: Boolean(boot.snapshot),
     // start: from the worker's creation (its time origin) to this boot: its runtime and modules loaded.
-    phases_ms: { start: Math.round(started), import: Math.round(importedAt - started), load: Math.round(loaded - importedAt),
-                 setup: Math.round(performance.now() - loaded) },
+    phases_ms: { start: Math.round(started), import: Math.round(importedAt - started),
+                 load: Math.round(loaded - importedAt), setup: Math.round(performance.now() - loaded) },
     bridge: boot.channel ? "atomics" : "jspi", interrupts: Boolean(boot.interrupt),
   }));
   return { session, answers: boot.channel ? null : bridge };
