@@ -118,6 +118,10 @@ async function startSandbox(siteUrl, manifest, { onToolCall }) {
     snapshot: manifest.sandboxSnapshot ? new URL(manifest.sandboxSnapshot, siteUrl).href : undefined,
   });
   const { workerSource: _browserWorker, modules: _browserModules, ...boot } = assets.boot;
+  const pyodideURL = new URL("pyodide/", siteUrl);
+  if (pyodideURL.protocol === "file:") { // workers import Pyodide's JS from there (compiled once, in Deno's code cache)
+    Object.assign(boot, { pyodideURL: pyodideURL.href, pyodideSource: undefined, asmSource: undefined });
+  }
   return new SandboxClient(openSandboxPort(boot, { memoryMb: 1024 }), {
     onToolCall,
     wireValues: true, // Python runs the tools and reads the results: it reads the markers

@@ -44,6 +44,12 @@ const config = JSON.parse((await stdinLines.next()).value);
 const encoder = new TextEncoder();
 const pyodideFile = (name) => `${config.pyodideDir}/${name}`;
 
+function folderURL(path) {
+  const url = new URL("file:///");
+  url.pathname = `${path.replace(/\/$/, "")}/`; // percent-encodes what a path may hold and a URL may not
+  return url.href;
+}
+
 function writeAll(bytes) {
   for (let offset = 0; offset < bytes.length;) offset += Deno.stdout.writeSync(bytes.subarray(offset));
 }
@@ -82,8 +88,7 @@ function readSnapshot() {
 }
 /** @type {import("./sandbox_workers.js").SandboxBoot} */
 const boot = {
-  pyodideSource: Deno.readTextFileSync(pyodideFile("pyodide.mjs")),
-  asmSource: Deno.readTextFileSync(pyodideFile("pyodide.asm.mjs")),
+  pyodideURL: folderURL(config.pyodideDir),
   files: Object.fromEntries(["pyodide.asm.wasm", "python_stdlib.zip", "pyodide-lock.json"]
     .map((name) => [name, Deno.readFileSync(pyodideFile(name))])),
   pythonFiles: Object.fromEntries(Object.entries(config.pythonFiles)

@@ -24,8 +24,10 @@ const everyone = new Set();
 /**
  * What every worker boots from (web/sandbox/core.js reads it).
  * @typedef {object} SandboxBoot
- * @property {string} pyodideSource   text of pyodide.mjs
- * @property {string} asmSource       text of pyodide.asm.mjs
+ * @property {string} [pyodideURL]    the file: URL of Pyodide's folder: each worker imports pyodide.mjs and
+ *   pyodide.asm.mjs from there as modules (the process needs read access to them)
+ * @property {string} [pyodideSource] else: text of pyodide.mjs
+ * @property {string} [asmSource]     and of pyodide.asm.mjs
  * @property {Record<string, Uint8Array | ArrayBuffer>} files  pyodide.asm.wasm, python_stdlib.zip, pyodide-lock.json
  * @property {Record<string, string>} pythonFiles  sandbox path -> source
  * @property {Uint8Array | (() => Uint8Array | undefined) | undefined} [snapshot]  a memory snapshot to start
@@ -73,10 +75,7 @@ export class SandboxWorkers {
       spare,
       // Framed by the core yet unreadable: the worker is not what it should be (the relay replaces it).
       read: (text) => decode(text, SANDBOX_MESSAGE_TYPES),
-      spawn: () => new Worker(new URL("../web/sandbox/deno-worker.js", import.meta.url), {
-        type: "module",
-        deno: { permissions: "none" },
-      }),
+      spawn: () => new Worker(workerModule(boot.pyodideURL), { type: "module", deno: { permissions: "none" } }),
       boot: (state) => this.#bootWorker(state),
       emit: (message) => emit(message), // re-encoded by the host: one line, whatever the sandbox sent
       activate: (state) => {
@@ -177,6 +176,25 @@ export class SandboxWorkers {
       this.#relay.replace(sandbox, `the sandbox used more than ${this.#options.memoryMb} MB of memory`);
     }
   }
+}
+
+const WORKER_SCRIPT = new URL("../web/sandbox/deno-worker.js", import.meta.url).href;
+
+/**
+ * The module a sandbox worker starts from. With Pyodide's folder: a root that imports the worker's script,
+ * then Pyodide's two modules, and hands them over. Modules of a file are compiled once and kept in Deno's
+ * code cache (DENO_DIR, else in memory), where Pyodide's JS as text was compiled anew by every worker
+ * (about 100 ms of CPU, a third of a boot from the snapshot). The root is a data: URL: the worker may read
+ * no file, and its imports are checked against this process's read permissions (which cover them).
+ */
+function workerModule(pyodideURL) {
+  if (!pyodideURL) return WORKER_SCRIPT;
+  const url = (name) => JSON.stringify(new URL(name, pyodideURL).href);
+  const root = `import { usePyodide } from ${JSON.stringify(WORKER_SCRIPT)};
+import { loadPyodide } from ${url("pyodide.mjs")};
+import createPyodideModule from ${url("pyodide.asm.mjs")};
+usePyodide({ loadPyodide, createPyodideModule });`;
+  return `data:text/javascript,${encodeURIComponent(root)}`;
 }
 
 /**

@@ -573,3 +573,20 @@ async def test_executors_on_one_host_are_separate_sandboxes_of_one_process():
         await first.close()
         await host.aclose()
     assert host.pid is None
+
+
+async def test_pyodide_in_a_folder_whose_path_needs_escaping_in_a_url_boots(tmp_path):
+    """Each worker imports Pyodide's JS as modules from its folder (a file: URL made from the path)."""
+    folder = tmp_path / "py odide #1 ?%"
+    folder.mkdir()
+    for name in sandbox.DEFAULT_PYODIDE_DIR.iterdir():
+        if name.is_file():
+            os.link(name, folder / name.name)
+    executor = sandbox.DenoSandboxExecutor(pyodide_dir=folder, cache_dir=tmp_path / "cache")
+    try:
+        assert (await executor.run("x = 6 * 7\nx")).output == 42
+        assert executor.last_ready["snapshot"] is True  # the snapshot was made and started from, same folder
+        await executor.reset()
+        assert "NameError" in (await executor.run("x")).error  # a fresh worker, booted the same way
+    finally:
+        await executor.close()

@@ -264,3 +264,28 @@ async def test_sandboxes_share_processes_up_to_the_limit_and_an_empty_process_en
         await holder.release()
     assert pool.close_idle() == 5
     assert all(host.closed for host in hosts) and all(holder.sandbox.closed for holder in holders)
+
+
+async def test_spares_boot_when_the_first_agent_is_made_and_serve_a_burst_without_a_boot():
+    class SlowBoot(RecordingSandbox):
+        booted_at = None
+
+        async def start(self):
+            await asyncio.sleep(0.2)
+            self.booted_at = time.monotonic()
+
+    pool = SandboxPool(PoolSettings(max_workers=4, spares=3, idle_seconds=60), factory=SlowBoot)
+    first = agent(pool, ["x = 1", "final_answer(x)"])  # no run yet: the pool boots its spares now
+    assert pool.stats()["busy"] == 3 and pool.stats()["sandboxes"] == 3
+    assert wait_until(lambda: pool.stats()["idle"] == 3)
+    burst_started = time.monotonic()
+    burst = [first, *(agent(pool, ["x = 1", "final_answer(x)"]) for _ in range(2))]
+    assert await asyncio.gather(*(each.arun("go") for each in burst)) == ["1", "1", "1"]
+    served = {each.executor.sandbox for each in burst}
+    assert len(served) == 3 and all(s.booted_at is not None and s.booted_at < burst_started for s in served)
+
+
+def test_the_default_spares_are_one_per_core_from_one_to_four(monkeypatch):
+    for cores, spares in [(1, 1), (2, 2), (16, 4)]:
+        monkeypatch.setattr("os.cpu_count", lambda cores=cores: cores)
+        assert PoolSettings().spares == spares

@@ -50,7 +50,9 @@ class PoolSettings:
     max_memory_mb: int | None = None   # each sandbox's memory cap, when the agent's limits set none
     idle_seconds: float = 60.0         # an idle sandbox ends after this long
     acquire_timeout: float = 120.0     # a run waits this long for a sandbox when all are busy
-    spares: int = 1                    # fresh sandboxes kept booted for the next agent, within max_workers
+    # Fresh sandboxes kept booted for the next agents (within max_workers), from the first agent on: a burst of
+    # new agents up to this many starts at once instead of waiting for boots (one per core, 1 to 4).
+    spares: int = dataclasses.field(default_factory=lambda: max(1, min(4, os.cpu_count() or 1)))
     # Sandboxes sharing one process (its runtime, compiled Pyodide and snapshot, each in workers of its own):
     # fewer processes use less memory (8 warm sandboxes: 105 MiB each in one process, 124 in two); a process
     # that crashes costs each of its sandboxes the step it was running.
@@ -112,12 +114,19 @@ class SandboxPool:
         with self._lock:
             sandbox = self._new_sandbox(settings, key)
             self._checked.add(key)
-            if len(self.sandboxes) < self.settings.max_workers and not self._closed:
-                sandbox.busy, sandbox.idle_since = False, time.monotonic()
+            self._settings_of[key] = dict(settings)
+            kept = len(self.sandboxes) < self.settings.max_workers and not self._closed
+            if kept:
+                # With spares, it boots now, in the background: the agent's first run finds it warm.
+                sandbox.busy = sandbox.preparing = self.settings.spares > 0
+                sandbox.idle_since = time.monotonic()
                 self.sandboxes.append(sandbox)
                 self.created += 1
-                return
-        self._end([sandbox], wait=False)
+        if not kept:
+            self._end([sandbox], wait=False)
+        elif sandbox.preparing:
+            self._prepare(sandbox, lambda executor: executor.start())
+            self._keep_spares(key)
 
     async def acquire(self, owner: object, settings: Mapping[str, Any]) -> PooledSandbox:
         """A sandbox made with `settings`, marked busy: `owner`'s previous one if idle, else an

@@ -25,8 +25,8 @@ const Atomics = Object.freeze({ load, store, wait, notify });
 /**
  * @typedef {object} Boot
  * @property {"boot"} kind
- * @property {string} pyodideSource        text of pyodide.mjs
- * @property {string} asmSource            text of pyodide.asm.mjs
+ * @property {string} [pyodideSource]      text of pyodide.mjs (unless the worker imported Pyodide itself)
+ * @property {string} [asmSource]          text of pyodide.asm.mjs (the same)
  * @property {Record<string, Uint8Array>} files  pyodide.asm.wasm, python_stdlib.zip, pyodide-lock.json
  * @property {boolean} [wasmModule]        pyodide.asm.wasm comes compiled, in a `{kind: "wasm", module}`
  *                                         message after this one (the parent compiles while we import)
@@ -54,13 +54,22 @@ for name in sandbox_main.WARM_IMPORTS:
 `;
 
 /**
+ * Pyodide's two modules, when the worker imported them as modules of its own (Deno: compiled code comes
+ * from Deno's code cache) rather than from the text in its boot message.
+ * @typedef {object} PyodideModules
+ * @property {Function} loadPyodide          pyodide.mjs's export
+ * @property {Function} createPyodideModule  pyodide.asm.mjs's default export
+ */
+
+/**
  * Serve the sandbox in `scope` (a worker's global object). Returns `receive`, for messages that come
  * another way than `scope`'s message events, and `log`, which sends a `log` message to the host.
  * @param {EventTarget} scope
  * @param {(frame: object) => void} post          to the parent (bound before any other code ran)
  * @param {(frame: object) => void} [postToolCall]  where `tool_call`s go (default: `post`)
+ * @param {() => PyodideModules | null} [pyodideModules]  Pyodide already imported, if it was
  */
-export function serveSandbox(scope, post, postToolCall = post) {
+export function serveSandbox(scope, post, postToolCall = post, pyodideModules = () => null) {
   let session = null;
   let jspiAnswers = null;
   let key = ""; // the frame key of this worker's messages: given at boot, never seen by Python
@@ -84,7 +93,8 @@ export function serveSandbox(scope, post, postToolCall = post) {
           key = String(data.key ?? "");
           delete data.key;
           gate = data.gate ? new Int32Array(data.gate) : null;
-          const booted = await boot(data, send, (snapshot) => post({ k: key, snapshot }), wasm, sendToolCall);
+          const booted = await boot(data, send, (snapshot) => post({ k: key, snapshot }), wasm, sendToolCall,
+            pyodideModules());
           session = booted?.session ?? null;
           jspiAnswers = booted?.answers ?? null;
           data.files = data.snapshot = data.pyodideSource = data.asmSource = null; // the boot's bytes: free
@@ -185,8 +195,9 @@ function readBody(text) {
  * @param {(bytes: Uint8Array) => void} postSnapshot
  * @param {Promise<WebAssembly.Module>} wasm the compiled module, when `boot.wasmModule`
  * @param {(text: string) => void} sendToolCall  a `tool_call` to the host, framed
+ * @param {PyodideModules | null} imported  Pyodide's modules, when the worker imported them itself
  */
-async function boot(boot, send, postSnapshot, wasm, sendToolCall) {
+async function boot(boot, send, postSnapshot, wasm, sendToolCall, imported) {
   const started = performance.now();
   const files = boot.files;
   limitMemory(boot.maxMemoryBytes);
@@ -201,16 +212,14 @@ async function boot(boot, send, postSnapshot, wasm, sendToolCall) {
       return { module, instance: await WebAssembly.instantiate(module, imports) };
     };
   }
-  const blobUrl = (text) => URL.createObjectURL(new Blob([text], { type: "text/javascript" }));
-  const { loadPyodide } = await import(blobUrl(boot.pyodideSource));
-  const asm = await import(blobUrl(boot.asmSource));
-  const imported = performance.now();
+  const { loadPyodide, createPyodideModule } = imported ?? await importPyodide(boot);
+  const importedAt = performance.now();
   const pyodide = await loadPyodide({
     indexURL: ORIGIN,
     stdLibURL: ORIGIN + "python_stdlib.zip",
     packageBaseUrl: ORIGIN,
     lockFileContents: new TextDecoder().decode(files["pyodide-lock.json"]),
-    createPyodideModule: asm.default,
+    createPyodideModule,
     // Writes to fds 1/2 that bypass the runner's capture are dropped: they must not reach the host's stdout.
     stdout: () => {},
     stderr: () => {},
@@ -253,11 +262,20 @@ async function boot(boot, send, postSnapshot, wasm, sendToolCall) {
   };
   send(encode({
     type: "ready", startup_ms: Math.round(performance.now() - started), snapshot: Boolean(boot.snapshot),
-    phases_ms: { import: Math.round(imported - started), load: Math.round(loaded - imported),
-                 setup: Math.round(performance.now() - loaded) },
+    // start: from the worker's creation (its time origin) to this boot: its runtime and modules loaded.
+    phases_ms: { start: Math.round(started), import: Math.round(importedAt - started),
+                 load: Math.round(loaded - importedAt), setup: Math.round(performance.now() - loaded) },
     bridge: boot.channel ? "atomics" : "jspi", interrupts: Boolean(boot.interrupt),
   }));
   return { session, answers: boot.channel ? null : bridge };
+}
+
+/** Pyodide's modules from their text in the boot message (compiled anew in every worker). */
+async function importPyodide(boot) {
+  const blobUrl = (text) => URL.createObjectURL(new Blob([text], { type: "text/javascript" }));
+  const { loadPyodide } = await import(blobUrl(boot.pyodideSource));
+  const asm = await import(blobUrl(boot.asmSource));
+  return { loadPyodide, createPyodideModule: asm.default };
 }
 
 /**

@@ -1,6 +1,7 @@
 // The sandbox worker for Deno. Started by deno/sandbox_workers.js with
 // `deno: {permissions: "none"}`: it can read, write, fetch, spawn and look up nothing.
-// Pyodide comes as bytes from the parent (core.js serves them to it).
+// Pyodide's files come as bytes from the parent (core.js serves them to it); its two JS modules are
+// imported as modules of the worker (see `usePyodide`), else they come as text too.
 //
 // Before the core loads, everything of Deno's own runtime is removed from the global scope, so
 // that generated code holds only the protocol port: no `Deno` (stdout, stderr, the process), no
@@ -32,7 +33,18 @@ for (const name of ["locks", "gpu"]) { // navigator's ways to other workers and 
   } catch { /* absent */ }
 }
 
-const { log } = serveSandbox(globalThis, post);
+let pyodideModules = null;
+/**
+ * Pyodide's JS, imported by the worker's root module after this one (deno/sandbox_workers.js makes it):
+ * evaluated once the scope above is bare, so Pyodide takes its browser-worker path, and compiled from
+ * Deno's code cache instead of from text in every worker. Only the first call counts.
+ * @param {import("./core.js").PyodideModules} modules
+ */
+export function usePyodide(modules) {
+  pyodideModules ??= modules;
+}
+
+const { log } = serveSandbox(globalThis, post, post, () => pyodideModules);
 // The worker's console would write to the host's stdout, which carries the protocol: send it as `log`.
 const toLog = (...values) => log(values.map(String).join(" "));
 globalThis.console = { log: toLog, info: toLog, warn: toLog, error: toLog, debug: toLog, trace: toLog };
