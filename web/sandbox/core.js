@@ -201,12 +201,13 @@ async function boot(boot, send, postSnapshot, wasm, sendToolCall, imported) {
   const started = performance.now();
   const files = boot.files;
   limitMemory(boot.maxMemoryBytes);
-  globalThis.fetch = fetchShim(files);  // Pyodide's only source of bytes
+  // Pyodide's only source of bytes. With the module compiled elsewhere, its fetch of pyodide.asm.wasm gets
+  // an empty answer that nobody reads: a refusal would reject while Pyodide awaits something else first.
+  globalThis.fetch = fetchShim(boot.wasmModule ? { ...files, "pyodide.asm.wasm": new Uint8Array(0) } : files);
   const instantiateStreaming = WebAssembly.instantiateStreaming;
   if (boot.wasmModule) {
     // Pyodide instantiates its wasm from the fetch of pyodide.asm.wasm: use the compiled module instead.
-    WebAssembly.instantiateStreaming = async (response, imports) => {
-      Promise.resolve(response).catch(() => {});  // the shim refuses that fetch: nobody needs its answer
+    WebAssembly.instantiateStreaming = async (_response, imports) => {
       const module = await wasm;
       if (boot.endOnKill && boot.interrupt) endOnKill(imports, new Int32Array(boot.interrupt));
       return { module, instance: await WebAssembly.instantiate(module, imports) };
