@@ -1,7 +1,8 @@
 """The agent loop: plan if due, take a step, record it, stop on a final answer.
 
 `MultiStepAgent` holds the loop; `CodeAgent` (actions are Python code) and
-`ToolCallingAgent` (actions are native tool calls) each implement one step.
+`ToolCallingAgent` (actions are native tool calls) each implement one step. Its calls to the model
+are in `agent_model_calls.py`, its durable runs (store, resume) in `durable.py`.
 """
 
 from __future__ import annotations
@@ -15,13 +16,13 @@ from . import platform
 from .errors import AgentError, AgentGenerationError, AgentInterruptedError, AgentMaxStepsError
 from .context import ContextBudget, fit_steps
 from .events import ActionOutput, RunResult, StreamEvent
-from .memory import (ActionStep, AgentMemory, CallbackRegistry, FinalAnswerStep, MemoryStep,
-                     PlanningStep, SystemPromptStep, TaskStep, Timing)
+from .memory import (ActionStep, AgentMemory, CallbackRegistry, FinalAnswerStep, MemoryStep, SystemPromptStep,
+                     TaskStep, Timing)
 from .agent_types import handle_agent_output_types
-from .messages import (ChatMessage, ChatMessageStreamDelta, MessageRole, TokenUsage, agglomerate_stream_deltas,
-                       content_text)
-from .models.base import Model, call_generate, stream_deltas
+from .messages import ChatMessage, TokenUsage, content_text
+from .models.base import Model
 from .monitoring import AgentLogger, LogLevel, Monitor
+from .agent_model_calls import ModelCalls
 from .durable import DurableRuns
 from .persistence import RunStore
 from .prompts import few_shot_for, load_prompts, render
@@ -30,7 +31,7 @@ from .tools import Tool
 from .unavailable import HUB_ADVICE
 
 
-class MultiStepAgent(DurableRuns):
+class MultiStepAgent(ModelCalls, DurableRuns):
     """The loop shared by every agent. Use `CodeAgent` or `ToolCallingAgent`."""
 
     prompt_file: ClassVar[str] = ""
@@ -435,82 +436,6 @@ class MultiStepAgent(DurableRuns):
             total = total + getattr(step, "token_usage", None)
         return total
 
-    # -- model calls --------------------------------------------------------------
-    async def _generate_stream(self, messages: list[ChatMessage], **kwargs: Any) -> AsyncIterator[Any]:
-        """Call the model, streaming: yields its deltas, then the whole `ChatMessage`."""
-        try:
-            deltas: list[ChatMessageStreamDelta] = []
-            async for delta in stream_deltas(self.model, messages, **kwargs):
-                deltas.append(delta)
-                yield delta
-            yield agglomerate_stream_deltas(deltas)
-        except (AgentError, asyncio.CancelledError):
-            raise
-        except Exception as error:  # noqa: BLE001 - any provider failure ends the run clearly
-            raise _model_failure(error) from error
-
-    def _streams_model(self) -> bool:
-        return bool(self.stream_outputs and getattr(self.model, "supports_streaming", False))
-
-    async def _call_model(self, messages: list[ChatMessage], **kwargs: Any) -> ChatMessage:
-        """One whole answer of the model; a provider failure ends the run clearly."""
-        try:
-            return await call_generate(self.model, messages, **kwargs)
-        except (AgentError, asyncio.CancelledError):
-            raise
-        except Exception as error:  # noqa: BLE001 - any provider failure ends the run clearly
-            raise _model_failure(error) from error
-
-    async def _generate_action(self, step: ActionStep, **kwargs: Any) -> AsyncIterator[ChatMessageStreamDelta]:
-        """The model call of an action step, streamed (`_streams_model()`): yields the model's deltas;
-        fills the step's output, usage and timing."""
-        messages = step.model_input_messages = self.write_memory_to_messages()
-        step.model_timing = Timing()
-        async for item in self._generate_stream(messages, **kwargs):
-            if isinstance(item, ChatMessage):
-                step.model_output_message, step.token_usage = item, item.token_usage
-            else:
-                yield item
-        step.model_timing.end_time = time.time()
-
-    async def _answer_action(self, step: ActionStep, **kwargs: Any) -> ChatMessageStreamDelta | None:
-        """The model call of an action step, whole (no generator: this runs at every step): fills the
-        step as `_generate_action` does; returns its text as one delta (None without text), so that a
-        UI shows it before the action runs."""
-        messages = step.model_input_messages = self.write_memory_to_messages()
-        step.model_timing = Timing()
-        message = step.model_output_message = await self._call_model(messages, **kwargs)
-        step.token_usage = message.token_usage
-        step.model_timing.end_time = time.time()
-        return ChatMessageStreamDelta(content=message.content) if message.content else None
-
-    async def _complete(self, messages: list[ChatMessage], **kwargs: Any) -> ChatMessage:
-        if not self._streams_model():
-            return await self._call_model(messages, **kwargs)
-        message = None
-        async for item in self._generate_stream(messages, **kwargs):
-            message = item
-        return message
-
-    async def _plan(self, first: bool, remaining: int) -> PlanningStep:
-        variables = {**self._prompt_variables(), "task": self.task, "remaining_steps": remaining}
-        planning = self.prompt_templates["planning"]
-
-        def text(role: MessageRole, key: str) -> ChatMessage:
-            return ChatMessage(role, [{"type": "text", "text": render(planning[key], **variables)}])
-
-        if first:
-            messages = [text(MessageRole.USER, "initial_plan")]
-        else:
-            messages = [text(MessageRole.SYSTEM, "update_plan_pre_messages"),
-                        *self.write_memory_to_messages(summary_mode=True),
-                        text(MessageRole.USER, "update_plan_post_messages")]
-        step = PlanningStep(model_input_messages=messages, timing=Timing())
-        message = await self._complete(messages, stop_sequences=["<end_plan>"])
-        step.model_output_message, step.token_usage = message, message.token_usage
-        step.plan = content_text(message.content).split("<end_plan>")[0].strip()
-        return step
-
     def _repeats_a_failure(self, step: ActionStep) -> bool:
         """True when the agent gives up early (prompts with `give_up`, e.g. small models) and `step`
         failed exactly as the step before it did: same code, same error. More steps would not help."""
@@ -534,14 +459,6 @@ class MultiStepAgent(DurableRuns):
         message = await self._final_answer_message(self.task)
         step.token_usage, step.action_output = message.token_usage, message.content
         return await self._record(step)
-
-    async def _final_answer_message(self, task: str | None) -> ChatMessage:
-        templates = self.prompt_templates["final_answer"]
-        messages = [ChatMessage(MessageRole.SYSTEM, [{"type": "text", "text": templates["pre_messages"]}]),
-                    *self.write_memory_to_messages()[1:],
-                    ChatMessage(MessageRole.USER, [{"type": "text",
-                                                    "text": render(templates["post_messages"], task=task)}])]
-        return await self._complete(messages)
 
     def provide_final_answer(self, task: str) -> ChatMessage:
         """Ask the model for a final answer from the memory so far (what a run does at max_steps)."""
@@ -586,10 +503,6 @@ def _takes_agent(function: Callable) -> bool:
     except (TypeError, ValueError):
         return False
     return any(p.name == "agent" or p.kind is p.VAR_KEYWORD for p in parameters)
-
-
-def _model_failure(error: Exception) -> AgentGenerationError:
-    return AgentGenerationError(f"The model failed: {type(error).__name__}: {error}")
 
 
 def _name(function: Callable) -> str:
