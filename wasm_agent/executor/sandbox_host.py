@@ -114,6 +114,7 @@ class SandboxHost:
         self._start_lock: asyncio.Lock | None = None
         self._background: set[asyncio.Task] = set()
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
         self._loop_lock = threading.Lock()
         self.closed = False
 
@@ -134,14 +135,19 @@ class SandboxHost:
     def call_soon(self, callback: Any, *args: Any) -> None:
         """Run `callback(*args)` on the host's loop soon (thread-safe, returns at once)."""
         if self._loop is not None and not self.closed:
-            self._loop.call_soon_threadsafe(callback, *args)
+            try:
+                self._loop.call_soon_threadsafe(callback, *args)
+            except RuntimeError:  # closed meanwhile: the host is gone, and what it would have done with it
+                pass
 
     @property
     def loop(self) -> asyncio.AbstractEventLoop:
         with self._loop_lock:
             if self._loop is None:
                 self._loop = asyncio.new_event_loop()
-                threading.Thread(target=self._loop.run_forever, name="wasm-agent-sandbox-host", daemon=True).start()
+                self._thread = threading.Thread(target=_serve, args=(self._loop,), name="wasm-agent-sandbox-host",
+                                                daemon=True)
+                self._thread.start()
             return self._loop
 
     @property
@@ -165,7 +171,8 @@ class SandboxHost:
             return
         if self._loop is not None:
             await self.call(self._close())
-            self._loop.call_soon_threadsafe(self._loop.stop)
+            self.closed = True
+            self._loop.call_soon_threadsafe(self._loop.stop)  # its thread then closes it
         self.closed = True
 
     # -- on the host's loop -------------------------------------------------------------------
@@ -453,9 +460,24 @@ def shared_host() -> SandboxHost:
         return _shared
 
 
+def _serve(loop: asyncio.AbstractEventLoop) -> None:
+    """The host's thread: its loop until stopped, then closed (left open, the loop's own finalizer can
+    find its socket pair closed first and print a traceback at exit)."""
+    try:
+        loop.run_forever()
+    finally:
+        loop.close()
+
+
 def _close_at_exit(host: SandboxHost) -> None:
     if host._loop is not None and not host.closed:
-        asyncio.run_coroutine_threadsafe(host._close(), host._loop).result(timeout=5)
+        try:
+            asyncio.run_coroutine_threadsafe(host._close(), host._loop).result(timeout=5)
+        finally:
+            host.closed = True
+            host._loop.call_soon_threadsafe(host._loop.stop)
+            if host._thread is not None:
+                host._thread.join(timeout=5)
 
 
 def _deno_environment() -> dict[str, str]:

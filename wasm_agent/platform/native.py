@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import _signal
 import asyncio
+import atexit
 import contextvars
 import sys
 import threading
@@ -24,8 +25,29 @@ def run_sync(coroutine: Coroutine) -> Any:
                            "await the async version instead (e.g. `await agent.arun(...)`)")
     holder = getattr(_runners, "holder", None)
     if holder is None:
+        if _exiting and threading.current_thread() is threading.main_thread():
+            once = _ThreadRunner()  # after the exit hook: nothing would close a kept loop before finalizing
+            try:
+                return once.run(coroutine, contextvars.copy_context())
+            finally:
+                once.close()
         holder = _runners.holder = _ThreadRunner()
     return holder.run(coroutine, contextvars.copy_context())  # the caller's context vars, as now
+
+
+_exiting = False
+
+
+@atexit.register
+def _close_main_thread_runner() -> None:
+    """Close the main thread's loop while the interpreter still runs: left to the finalizer, its socket
+    pair may be closed first, and the loop's own `__del__` then prints a traceback at exit."""
+    global _exiting
+    _exiting = True
+    holder = getattr(_runners, "holder", None)
+    if holder is not None:
+        _runners.holder = None
+        holder.close()
 
 
 class _ThreadRunner:
@@ -69,10 +91,12 @@ class _ThreadRunner:
             if handler is not None and _signal.getsignal(_signal.SIGINT) is handler:
                 _signal.signal(_signal.SIGINT, _signal.default_int_handler)
 
-    def __del__(self) -> None:
-        if sys.is_finalizing():  # the interpreter is going: nothing may run any more
-            return
+    def close(self) -> None:
         try:
             self.runner.close()
-        except Exception:  # noqa: BLE001 - at thread exit, best effort
+        except Exception:  # noqa: BLE001 - at thread or process exit, best effort
             pass
+
+    def __del__(self) -> None:
+        if not sys.is_finalizing():  # the interpreter is going: nothing may run any more
+            self.close()
