@@ -348,9 +348,10 @@ export class SandboxClient {
   }
 
   #codeOutput(message, run) {
-    if (!message.ok) return failed(`${message.error?.type ?? "Error"}: ${message.error?.message ?? "the sandbox failed"}`);
     const value = message.value ?? {};
-    const output = {
+    // Not ok: the request failed around the code (an interrupt can land there too, just before it or as
+    // its result is sent); it is told like one that landed in the code.
+    const output = !message.ok ? failed(`${message.error?.type ?? "Error"}: ${message.error?.message ?? "the sandbox failed"}`) : {
       output: this.options.wireValues ? value.output ?? null : plainValue(value.output ?? null),
       logs: typeof value.logs === "string" ? value.logs : "",
       is_final_answer: value.is_final_answer === true,

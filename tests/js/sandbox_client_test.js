@@ -1,4 +1,4 @@
-// deno test --no-prompt --allow-read=web tests/js/sandbox_client_test.js  (run by tests/unit/test_sandbox_client_js.py)
+// deno test --no-prompt --allow-read=web tests/js/sandbox_client_test.js  (run by tests/unit/test_protocol.py)
 //
 // SandboxClient against a scripted relay on a MessageChannel: how it tells a sandbox whose process
 // ended (silence after answering pings) and how it goes on with a new frame's port.
@@ -14,7 +14,7 @@ const READY = JSON.stringify({ type: "ready", startup_ms: 1, snapshot: false, br
  * The frame's side of a port: answers pings while `alive` (and `answersPings`), and requests with
  * `answer(message)` (null: no answer now; `relay.result(id, value)` can answer later).
  */
-function fakeRelay({ answersPings = true, answer = () => ({ ok: true, value: null }) } = {}) {
+function fakeRelay({ answersPings = true, answer = () => ({ ok: true, value: null }), ready = READY } = {}) {
   const channel = new MessageChannel();
   const send = (message) => channel.port2.postMessage(typeof message === "string" ? message : JSON.stringify(message));
   const relay = {
@@ -34,7 +34,7 @@ function fakeRelay({ answersPings = true, answer = () => ({ ok: true, value: nul
     const reply = answer(message);
     if (reply) send({ type: "result", id: message.id, ...reply });
   };
-  send(READY);
+  send(ready);
   return relay;
 }
 
@@ -171,6 +171,29 @@ Deno.test("a tool call of a replaced worker gets no answer: the fresh worker's c
   assert(JSON.stringify(answers.map((message) => message.value)) === JSON.stringify(["legit"]), JSON.stringify(answers));
   relay.result(relay.received.findLast((message) => message.type === "run").id, output("legit"));
   assert((await second).output === "legit");
+  client.close();
+  relay.close();
+});
+
+Deno.test("an interrupt that lands around the code, not in it, is told as the run's interrupt", async () => {
+  // The sandbox answers the run request itself as interrupted (the interrupt came just before the code
+  // started, or as its result was sent): the model hears that the run was interrupted, variables kept.
+  const relay = fakeRelay({ answer: (message) => (["run", "interrupt"].includes(message.type) ? null
+    : { ok: true, value: null }), ready: READY.replace('"interrupts":false', '"interrupts":true') });
+  const client = new SandboxClient(relay.port, { ...OPTIONS, graceMs: 5_000 });
+  await client.ready();
+  const running = client.run("while True: pass");
+  await new Promise((resolve) => setTimeout(resolve, 20));
+  const stopped = client.interrupt();
+  await new Promise((resolve) => setTimeout(resolve, 20));
+  assert(relay.received.some((message) => message.type === "interrupt"), JSON.stringify(relay.received));
+  relay.send({ type: "result", id: relay.received.find((message) => message.type === "run").id, ok: false,
+    error: { type: "KeyboardInterrupt", message: "the request was interrupted" } });
+  const result = await running;
+  await stopped;
+  assert(/^Execution stopped: the run was interrupted\. Variables defined before that are kept/.test(result.error),
+    result.error);
+  assert(!relay.received.some((message) => message.type === "restart"), "the sandbox was kept");
   client.close();
   relay.close();
 });

@@ -68,6 +68,8 @@ class SandboxSession:
             if handler is None:
                 raise ProtocolError(f"the sandbox does not handle {message['type']!r} messages")
             answer = {"ok": True, "value": handler(message)}
+        except KeyboardInterrupt:  # it landed around the code (the runner answers for one within it)
+            answer = {"ok": False, "error": {"type": "KeyboardInterrupt", "message": "the request was interrupted"}}
         except BaseException as error:  # noqa: BLE001 - the host gets every failure as a reply
             answer = {"ok": False, "error": {"type": type(error).__name__, "message": str(error)}}
         return _body_capped(answer)
