@@ -161,3 +161,55 @@ def test_nothing_arrived_later(attacked, canary):
 
 def test_attack_list_is_long_enough():
     assert len(ATTACKS) >= 40
+
+
+# -- a late tool answer ------------------------------------------------------------------------
+# Code that goes on after its tool call is cut by an interrupt, catching every KeyboardInterrupt:
+# only replacing its worker stops it.
+STUBBORN = ("try:\n    hold(KEY)\nfinally:\n    while True:\n        try:\n            while True:\n"
+            "                pass\n        except BaseException:\n            pass")
+
+
+@pytest.mark.parametrize("replaced_by", ["time limit", "interrupt", "reset"])
+def test_a_late_tool_answer_never_answers_the_next_runs_call(sandbox, replaced_by):
+    """A run's tool call is still unanswered when its worker is replaced; the tool answers later, while
+    the next run waits on its own call. A fresh worker numbers its calls from 1 again, so both calls have
+    the same id (each is its worker's first): the late answer must be dropped, not taken for the new call."""
+    page, stale, fresh = sandbox.page, f"stale ({replaced_by})", f"fresh ({replaced_by})"
+    held = lambda: sandbox.evaluate("sandboxTest.held()")  # noqa: E731
+    sandbox.evaluate("sandboxTest.client.restart()")  # a fresh worker: the held call is its first
+    restarts = len(sandbox.events("restarted"))
+    try:
+        if replaced_by == "reset":  # the run ends (its call interrupted at the time limit); reset replaces the worker
+            result = sandbox.run(f"hold({stale!r})", timeout_ms=1000)
+            assert result["error"].startswith("Execution stopped"), result
+            sandbox.evaluate("sandboxTest.client.reset()")
+        else:  # the code does not stop: the client replaces its worker past the grace
+            limits = {"timeoutMs": 1000 if replaced_by == "time limit" else None}
+            sandbox.evaluate("([code, limits]) => sandboxTest.runInBackground(code, limits)",
+                             [STUBBORN.replace("KEY", repr(stale)), limits])
+            page.wait_for_function("(key) => sandboxTest.held().includes(key)", arg=stale)
+            if replaced_by == "interrupt":
+                sandbox.evaluate("sandboxTest.client.interrupt()")
+            page.wait_for_function("sandboxTest.backgroundResult !== null", timeout=30_000)
+            result = sandbox.evaluate("sandboxTest.backgroundResult")
+            assert "did not stop when interrupted" in result["error"], result
+            assert len(sandbox.events("restarted")) == restarts + 1
+        assert stale in held()  # the stopped run's call is still unanswered
+
+        sandbox.evaluate("(code) => sandboxTest.runInBackground(code, {timeoutMs: 20000})",
+                         f"answer = hold({fresh!r})\nanswer")
+        page.wait_for_function("(key) => sandboxTest.held().includes(key)", arg=fresh)
+        sandbox.evaluate("(key) => sandboxTest.release(key, 'the answer of the stopped run')", stale)
+        time.sleep(0.5)  # time enough for a late answer to reach the worker, were it sent on
+        assert sandbox.evaluate("sandboxTest.backgroundResult") is None  # the new call still waits for its own
+        sandbox.evaluate("(key) => sandboxTest.release(key, 'its own answer')", fresh)
+        page.wait_for_function("sandboxTest.backgroundResult !== null")
+        result = sandbox.evaluate("sandboxTest.backgroundResult")
+        assert result["error"] is None and result["output"] == "its own answer", result
+        assert sandbox.run("add(40, 2)")["output"] == 42
+    finally:  # nothing left waiting for the tests after this one
+        for key in held():
+            sandbox.evaluate("(key) => sandboxTest.release(key, null)", key)
+        page.wait_for_function("sandboxTest.background === undefined || sandboxTest.backgroundResult !== null",
+                               timeout=30_000)
