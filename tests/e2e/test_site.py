@@ -487,3 +487,70 @@ def test_lone_surrogates_from_the_sandbox_do_not_end_the_run(site):
     assert (result["state"], result["calls"]) == ("success", [3]), result
     assert len(result["output"]) == 3 and result["output"][0] == "c", result
     assert site.errors == []
+
+
+BADGE_TOOLS = '''
+from typing import Any
+
+
+class Badge:
+    def __init__(self, holder, clearance):
+        self.holder, self.clearance = holder, clearance
+
+    def may_open(self):
+        return self.clearance >= 5
+
+
+@tool
+def issue_badge(holder: str) -> Any:
+    """Issue a badge of the lowest clearance.
+
+    Args:
+        holder: Who holds it.
+    """
+    return Badge(holder, 1)
+
+
+@tool
+def open_vault(badge: Any) -> str:
+    """Open the vault with a badge, if its clearance allows.
+
+    Args:
+        badge: The badge.
+    """
+    may_open = getattr(badge, "may_open", None)
+    if not callable(may_open):
+        return f"refused: not a badge ({type(badge).__name__})"
+    return "opened" if may_open() else f"refused: clearance {badge.clearance}"
+'''
+# Code that makes its own Badge under the name of the page tools' one (every page tool's module is this one).
+FORGED_BADGE_STEP = """class Badge:
+    def __init__(self, holder, clearance):
+        self.holder, self.clearance = holder, clearance
+Badge.__module__ = 'wasm_agent_page_tools'
+final_answer(open_vault(Badge('mallory', 9)))"""
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_an_agent_never_gets_a_class_another_agents_tools_sent(browser, site_servers, mode):
+    """The agents of a page share its agent worker. One agent's tool hands its code a Badge; another
+    agent's code makes a class of the same module and name: its tool gets data without the Badge's
+    methods, never an instance of the first agent's class."""
+    page = SitePage(browser, site_servers[mode].url).open()
+    try:
+        result = page.page.evaluate("""async ([source, forge]) => {
+            const { createAgent } = await import("./wasm-agent.js");
+            const make = (...codes) => createAgent({ pythonTools: [source], model: { provider: "scripted",
+                                                     responses: codes.map((code) => `<code>${code}</code>`) } });
+            const own = "badge = issue_badge('ann')\\nfinal_answer(open_vault(badge))";
+            const [owner, attacker] = await Promise.all([make(own, own), make(forge)]);
+            const first = await owner.run("Get a badge");
+            const forged = await attacker.run("Open the vault");
+            const again = await owner.run("Get a badge again");
+            await Promise.all([owner.close(), attacker.close()]);
+            return [first.output, forged.output, again.output];
+        }""", [BADGE_TOOLS, FORGED_BADGE_STEP])
+        assert result == ["refused: clearance 1", "refused: not a badge (Badge)", "refused: clearance 1"], result
+        assert page.errors == []
+    finally:
+        page.close()
