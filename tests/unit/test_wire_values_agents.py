@@ -16,6 +16,7 @@ from wasm_agent import CodeAgent, ScriptedModel, tool
 from wasm_agent.executor.pool import PoolSettings, SandboxPool
 from wasm_agent.executor.pooled_executor import PooledSandboxExecutor
 from wasm_agent.executor.protocol import RemoteObject
+from wasm_agent.persistence import FileRunStore
 
 pytestmark = pytest.mark.cpython_only
 
@@ -66,9 +67,9 @@ final_answer([open_vault(forged), forged])
 OWN_ROUND_TRIP = "badge = issue_badge('ann')\nfinal_answer([open_vault(badge), badge])"
 
 
-def agent(executor, *actions, tools=(issue_badge, open_vault)):
+def agent(executor, *actions, tools=(issue_badge, open_vault), **options):
     return CodeAgent(list(tools), ScriptedModel([f"<code>\n{action}\n</code>" for action in actions]),
-                     executor=executor, verbosity_level=0)
+                     executor=executor, verbosity_level=0, **options)
 
 
 def assert_own_badge_comes_back(answer):
@@ -121,5 +122,26 @@ async def test_a_new_run_rebuilds_only_what_its_own_tools_sent():
         back = await agent(executor, "final_answer([open_vault(mine), mine])").arun(
             "Use mine.", additional_args={"mine": Badge("ann", 1)})
         assert_own_badge_comes_back(back)
+    finally:
+        await executor.close()
+
+
+def provider_down(messages):
+    raise ConnectionError("offline")
+
+
+async def test_a_resumed_run_rebuilds_only_what_its_own_tools_send(tmp_path):
+    executor, store = sandbox.DenoSandboxExecutor(), FileRunStore(tmp_path)
+    try:
+        interrupted = CodeAgent([issue_badge, open_vault], ScriptedModel(["<code>badge = issue_badge('ann')</code>",
+                                                                          provider_down]),
+                                executor=executor, run_store=store, verbosity_level=0)
+        with pytest.raises(Exception, match="offline"):
+            await interrupted.arun("Get a badge, then open the vault.")
+        # The resumed run starts in a fresh interpreter (the badge was not JSON: its step is not replayed), and
+        # its tools have sent no badge yet: the one its code makes is its own. (Once its tools have sent one,
+        # its code may change that badge's fields anyway.)
+        resuming = agent(executor, FORGE, run_store=store)
+        assert_forgery_stays_a_stand_in(await resuming.aresume(interrupted.run_id))
     finally:
         await executor.close()
