@@ -6,8 +6,9 @@ JavaScript in between: what JSON has no form for (integral floats, tuples, bytes
 one-key marker such as `{"$bytes": base64}` or `{"$object": {module, type, kind, fields}}`, and
 `from_wire` makes it the same type again, or a faithful stand-in where the type is not on this side
 (`RemoteObject`, `ImageBytes`). An object is rebuilt as a class of this side only when this side sent
-that class out across the same boundary since the other side's interpreter started (`WireClasses`). Anything else (a function, NaN, a library object with internals)
-crosses as `{"$repr": repr(value), "$type": type name}` and arrives as a `RemoteValue`.
+that class out across the same boundary since the other side's interpreter started (`WireClasses`).
+Anything else (a function, NaN, a library object with internals) crosses as
+`{"$repr": repr(value), "$type": type name}` and arrives as a `RemoteValue`.
 Pure Python, no imports from the package: the sandbox's Pyodide loads it with `protocol`.
 """
 
@@ -181,6 +182,7 @@ class WireClasses:
     def note_sent(self, module: str, qualname: str, cls: type) -> None:
         if len(self.sent) < self.MAX_CLASSES or (module, qualname) in self.sent:
             self.sent[module, qualname] = cls
+
 
 class RemoteObject:
     """A stand-in for an object whose class is on the other side of the sandbox: the same class
