@@ -170,20 +170,23 @@ STUBBORN = ("try:\n    hold(KEY)\nfinally:\n    while True:\n        try:\n     
             "                pass\n        except BaseException:\n            pass")
 
 
-@pytest.mark.parametrize("replaced_by", ["time limit", "interrupt", "reset"])
+@pytest.mark.parametrize("replaced_by", ["time limit", "interrupt", "reset", "nothing"])
 def test_a_late_tool_answer_never_answers_the_next_runs_call(sandbox, replaced_by):
     """A run's tool call is still unanswered when its worker is replaced; the tool answers later, while
     the next run waits on its own call. A fresh worker numbers its calls from 1 again, so both calls have
-    the same id (each is its worker's first): the late answer must be dropped, not taken for the new call."""
+    the same id (each is its worker's first): the late answer must be dropped, not taken for the new call.
+    ("nothing": the code stops at the time limit and its worker serves the next run, whose call is its 2nd.)"""
     page, stale, fresh = sandbox.page, f"stale ({replaced_by})", f"fresh ({replaced_by})"
     held = lambda: sandbox.evaluate("sandboxTest.held()")  # noqa: E731
     sandbox.evaluate("sandboxTest.client.restart()")  # a fresh worker: the held call is its first
     restarts = len(sandbox.events("restarted"))
     try:
-        if replaced_by == "reset":  # the run ends (its call interrupted at the time limit); reset replaces the worker
+        if replaced_by in ("reset", "nothing"):  # the run ends, its call interrupted at the time limit
             result = sandbox.run(f"hold({stale!r})", timeout_ms=1000)
             assert result["error"].startswith("Execution stopped"), result
-            sandbox.evaluate("sandboxTest.client.reset()")
+            if replaced_by == "reset":  # code ran in the worker: a reset replaces it
+                sandbox.evaluate("sandboxTest.client.reset()")
+            assert len(sandbox.events("restarted")) == restarts
         else:  # the code does not stop: the client replaces its worker past the grace
             limits = {"timeoutMs": 1000 if replaced_by == "time limit" else None}
             sandbox.evaluate("([code, limits]) => sandboxTest.runInBackground(code, limits)",
