@@ -216,3 +216,25 @@ def test_a_late_tool_answer_never_answers_the_next_runs_call(sandbox, replaced_b
             sandbox.evaluate("(key) => sandboxTest.release(key, null)", key)
         page.wait_for_function("sandboxTest.background === undefined || sandboxTest.backgroundResult !== null",
                                timeout=30_000)
+
+
+def test_a_late_tool_answer_right_after_the_next_calls_own_does_not_replace_it(sandbox):
+    """The worker serves the next run (its code stopped at the time limit). The stopped call's late answer comes
+    right after the next call's own: with shared memory both would pass through the one buffer the worker reads
+    its answer from, the late one over the other before it is read. The next call gets its own answer, each time."""
+    page, restarts = sandbox.page, len(sandbox.events("restarted"))
+    for attempt in range(5):  # the two answers race to the worker: one attempt may not show it
+        stale, fresh = f"stopped {attempt}", f"next {attempt}"
+        result = sandbox.run(f"hold({stale!r})", timeout_ms=300)
+        assert result["error"].startswith("Execution stopped"), result
+        sandbox.evaluate("(code) => sandboxTest.runInBackground(code, {timeoutMs: 10000})", f"hold({fresh!r})")
+        page.wait_for_function("(key) => sandboxTest.held().includes(key)", arg=fresh)
+        sandbox.evaluate("""([own, late]) => {
+            sandboxTest.release(own, 'its own answer');
+            sandboxTest.release(late, 'the answer of the stopped run');
+        }""", [fresh, stale])
+        page.wait_for_function("sandboxTest.backgroundResult !== null", timeout=30_000)
+        result = sandbox.evaluate("sandboxTest.backgroundResult")
+        assert result["error"] is None and result["output"] == "its own answer", (attempt, result)
+    assert len(sandbox.events("restarted")) == restarts  # one worker served every run
+    assert sandbox.run("add(40, 2)")["output"] == 42
