@@ -489,46 +489,15 @@ def test_lone_surrogates_from_the_sandbox_do_not_end_the_run(site):
     assert site.errors == []
 
 
-BADGE_TOOLS = '''
-from typing import Any
+def badge_tools():
+    """tests/unit/badge_tools.py: its text (a page's Python tools) and the module (for the forged code)."""
+    import importlib.util
 
-
-class Badge:
-    def __init__(self, holder, clearance):
-        self.holder, self.clearance = holder, clearance
-
-    def may_open(self):
-        return self.clearance >= 5
-
-
-@tool
-def issue_badge(holder: str) -> Any:
-    """Issue a badge of the lowest clearance.
-
-    Args:
-        holder: Who holds it.
-    """
-    return Badge(holder, 1)
-
-
-@tool
-def open_vault(badge: Any) -> str:
-    """Open the vault with a badge, if its clearance allows.
-
-    Args:
-        badge: The badge.
-    """
-    may_open = getattr(badge, "may_open", None)
-    if not callable(may_open):
-        return f"refused: not a badge ({type(badge).__name__})"
-    return "opened" if may_open() else f"refused: clearance {badge.clearance}"
-'''
-# Code that makes its own Badge under the name of the page tools' one (every page tool's module is this one).
-FORGED_BADGE_STEP = """class Badge:
-    def __init__(self, holder, clearance):
-        self.holder, self.clearance = holder, clearance
-Badge.__module__ = 'wasm_agent_page_tools'
-final_answer(open_vault(Badge('mallory', 9)))"""
+    path = Path(__file__).parents[1] / "unit" / "badge_tools.py"
+    spec = importlib.util.spec_from_file_location("badge_tools", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return path.read_text(), module
 
 
 @pytest.mark.parametrize("mode", MODES)
@@ -536,6 +505,9 @@ def test_an_agent_never_gets_a_class_another_agents_tools_sent(browser, site_ser
     """The agents of a page share its agent worker. One agent's tool hands its code a Badge; another
     agent's code makes a class of the same module and name: its tool gets data without the Badge's
     methods, never an instance of the first agent's class."""
+    source, tools = badge_tools()
+    # Every page tool's module is `wasm_agent_page_tools`: the forged class names it.
+    forge = tools.forged_badge_code("wasm_agent_page_tools", then="final_answer(open_vault(forged))")
     page = SitePage(browser, site_servers[mode].url).open()
     try:
         result = page.page.evaluate("""async ([source, forge]) => {
@@ -549,7 +521,7 @@ def test_an_agent_never_gets_a_class_another_agents_tools_sent(browser, site_ser
             const again = await owner.run("Get a badge again");
             await Promise.all([owner.close(), attacker.close()]);
             return [first.output, forged.output, again.output];
-        }""", [BADGE_TOOLS, FORGED_BADGE_STEP])
+        }""", [source, forge])
         assert result == ["refused: clearance 1", "refused: not a badge (Badge)", "refused: clearance 1"], result
         assert page.errors == []
     finally:

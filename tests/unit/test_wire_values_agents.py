@@ -6,13 +6,11 @@ makes a class of the same module and name and sends an instance to its tool and 
 B must get a stand-in with B's fields, never a `Badge`; A's own badge still comes back as a `Badge`.
 """
 
-import dataclasses
-from typing import Any
-
 import pytest
+from badge_tools import Badge, forged_badge_code, issue_badge, open_vault
 from deno_sandbox import require_deno_sandbox
 
-from wasm_agent import CodeAgent, ScriptedModel, tool
+from wasm_agent import CodeAgent, ScriptedModel
 from wasm_agent.executor.pool import PoolSettings, SandboxPool
 from wasm_agent.executor.pooled_executor import PooledSandboxExecutor
 from wasm_agent.executor.protocol import RemoteObject
@@ -22,48 +20,7 @@ pytestmark = pytest.mark.cpython_only
 
 sandbox = require_deno_sandbox()
 
-
-@dataclasses.dataclass
-class Badge:
-    holder: str
-    clearance: int
-
-
-@tool
-def issue_badge(holder: str) -> Any:
-    """Issue a badge of the lowest clearance.
-
-    Args:
-        holder: Who holds it.
-    """
-    return Badge(holder, 1)
-
-
-@tool
-def open_vault(badge: Any) -> str:
-    """Open the vault with a badge the host issued, if its clearance allows.
-
-    Args:
-        badge: The badge.
-    """
-    if not isinstance(badge, Badge):
-        return f"refused: not a badge of this host ({type(badge).__name__})"
-    return "opened" if badge.clearance >= 5 else f"refused: clearance {badge.clearance}"
-
-
-# Code that makes its own Badge under the host's module and name: the wire names a class by those alone.
-FORGE = f"""
-from dataclasses import dataclass
-
-@dataclass
-class Badge:
-    holder: str
-    clearance: int
-
-Badge.__module__ = {__name__!r}
-forged = Badge('mallory', 9)
-final_answer([open_vault(forged), forged])
-"""
+FORGE = forged_badge_code(Badge.__module__)
 OWN_ROUND_TRIP = "badge = issue_badge('ann')\nfinal_answer([open_vault(badge), badge])"
 
 
@@ -73,11 +30,12 @@ def agent(executor, *actions, tools=(issue_badge, open_vault), **options):
 
 
 def assert_own_badge_comes_back(answer):
-    assert answer[0] == "refused: clearance 1" and type(answer[1]) is Badge and answer[1] == Badge("ann", 1)
+    assert answer[0] == "refused: clearance 1" and type(answer[1]) is Badge
+    assert vars(answer[1]) == {"holder": "ann", "clearance": 1}
 
 
 def assert_forgery_stays_a_stand_in(answer):
-    assert answer[0] == "refused: not a badge of this host (Badge)"
+    assert answer[0] == "refused: not a badge (Badge)"
     forged = answer[1]
     assert type(forged) is not Badge and isinstance(forged, RemoteObject)
     assert (forged.holder, forged.clearance, repr(forged)) == ("mallory", 9, "Badge(holder='mallory', clearance=9)")
@@ -115,7 +73,8 @@ async def test_a_new_run_rebuilds_only_what_its_own_tools_sent():
         own = agent(executor, OWN_ROUND_TRIP, "final_answer(badge)", FORGE)
         assert_own_badge_comes_back(await own.arun("Get a badge."))
         # The same run, continued: the badge is still in the sandbox, and still a Badge.
-        assert await own.arun("Show it again.", reset=False) == Badge("ann", 1)
+        again = await own.arun("Show it again.", reset=False)
+        assert type(again) is Badge and vars(again) == {"holder": "ann", "clearance": 1}
         # A new run starts in a fresh interpreter: no badge of the last run can be there, so none is rebuilt.
         assert_forgery_stays_a_stand_in(await own.arun("Open the vault."))
         # ...unless the user hands one in.
