@@ -518,11 +518,13 @@ export class SandboxClient {
   async #answerTool(message, fromPort = null) {
     this.#toolCallsInFlight += 1;
     const worker = this.#workers;
+    const run = this.#running;
     try {
       const text = await this.#runTool(message);
-      // The worker that asked was replaced meanwhile: a fresh one numbers its calls from 1 again, so this
-      // answer would be taken for the answer to its call of the same id.
-      if (worker !== this.#workers || this.#markReady) return;
+      // Only the run that asked waits for it. A late answer would reach the next run's call: from a fresh
+      // worker (which numbers its calls from 1 again) as the answer of the same id; in a worker that stays,
+      // through the shared memory where the next call's own answer is, overwriting it before it is read.
+      if (run !== this.#running || worker !== this.#workers || this.#markReady) return;
       if (fromPort && fromPort === this.#toolPort && this.#answerOnToolPort) fromPort.postMessage(text);
       else this.#sendText(text);
     } finally {

@@ -161,3 +161,80 @@ def test_nothing_arrived_later(attacked, canary):
 
 def test_attack_list_is_long_enough():
     assert len(ATTACKS) >= 40
+
+
+# -- a late tool answer ------------------------------------------------------------------------
+# Code that goes on after its tool call is cut by an interrupt, catching every KeyboardInterrupt:
+# only replacing its worker stops it.
+STUBBORN = ("try:\n    hold(KEY)\nfinally:\n    while True:\n        try:\n            while True:\n"
+            "                pass\n        except BaseException:\n            pass")
+
+
+@pytest.mark.parametrize("replaced_by", ["time limit", "interrupt", "reset", "nothing"])
+def test_a_late_tool_answer_never_answers_the_next_runs_call(sandbox, replaced_by):
+    """A run's tool call is still unanswered when its worker is replaced; the tool answers later, while
+    the next run waits on its own call. A fresh worker numbers its calls from 1 again, so both calls have
+    the same id (each is its worker's first): the late answer must be dropped, not taken for the new call.
+    ("nothing": the code stops at the time limit and its worker serves the next run, whose call is its 2nd.)"""
+    page, stale, fresh = sandbox.page, f"stale ({replaced_by})", f"fresh ({replaced_by})"
+    held = lambda: sandbox.evaluate("sandboxTest.held()")  # noqa: E731
+    sandbox.evaluate("sandboxTest.client.restart()")  # a fresh worker: the held call is its first
+    restarts = len(sandbox.events("restarted"))
+    try:
+        if replaced_by in ("reset", "nothing"):  # the run ends, its call interrupted at the time limit
+            result = sandbox.run(f"hold({stale!r})", timeout_ms=1000)
+            assert result["error"].startswith("Execution stopped"), result
+            if replaced_by == "reset":  # code ran in the worker: a reset replaces it
+                sandbox.evaluate("sandboxTest.client.reset()")
+            assert len(sandbox.events("restarted")) == restarts
+        else:  # the code does not stop: the client replaces its worker past the grace
+            limits = {"timeoutMs": 1000 if replaced_by == "time limit" else None}
+            sandbox.evaluate("([code, limits]) => sandboxTest.runInBackground(code, limits)",
+                             [STUBBORN.replace("KEY", repr(stale)), limits])
+            page.wait_for_function("(key) => sandboxTest.held().includes(key)", arg=stale)
+            if replaced_by == "interrupt":
+                sandbox.evaluate("sandboxTest.client.interrupt()")
+            page.wait_for_function("sandboxTest.backgroundResult !== null", timeout=30_000)
+            result = sandbox.evaluate("sandboxTest.backgroundResult")
+            assert "did not stop when interrupted" in result["error"], result
+            assert len(sandbox.events("restarted")) == restarts + 1
+        assert stale in held()  # the stopped run's call is still unanswered
+
+        sandbox.evaluate("(code) => sandboxTest.runInBackground(code, {timeoutMs: 20000})",
+                         f"answer = hold({fresh!r})\nanswer")
+        page.wait_for_function("(key) => sandboxTest.held().includes(key)", arg=fresh)
+        sandbox.evaluate("(key) => sandboxTest.release(key, 'the answer of the stopped run')", stale)
+        time.sleep(0.5)  # time enough for a late answer to reach the worker, were it sent on
+        assert sandbox.evaluate("sandboxTest.backgroundResult") is None  # the new call still waits for its own
+        sandbox.evaluate("(key) => sandboxTest.release(key, 'its own answer')", fresh)
+        page.wait_for_function("sandboxTest.backgroundResult !== null")
+        result = sandbox.evaluate("sandboxTest.backgroundResult")
+        assert result["error"] is None and result["output"] == "its own answer", result
+        assert sandbox.run("add(40, 2)")["output"] == 42
+    finally:  # nothing left waiting for the tests after this one
+        for key in held():
+            sandbox.evaluate("(key) => sandboxTest.release(key, null)", key)
+        page.wait_for_function("sandboxTest.background === undefined || sandboxTest.backgroundResult !== null",
+                               timeout=30_000)
+
+
+def test_a_late_tool_answer_right_after_the_next_calls_own_does_not_replace_it(sandbox):
+    """The worker serves the next run (its code stopped at the time limit). The stopped call's late answer comes
+    right after the next call's own: with shared memory both would pass through the one buffer the worker reads
+    its answer from, the late one over the other before it is read. The next call gets its own answer, each time."""
+    page, restarts = sandbox.page, len(sandbox.events("restarted"))
+    for attempt in range(5):  # the two answers race to the worker: one attempt may not show it
+        stale, fresh = f"stopped {attempt}", f"next {attempt}"
+        result = sandbox.run(f"hold({stale!r})", timeout_ms=300)
+        assert result["error"].startswith("Execution stopped"), result
+        sandbox.evaluate("(code) => sandboxTest.runInBackground(code, {timeoutMs: 10000})", f"hold({fresh!r})")
+        page.wait_for_function("(key) => sandboxTest.held().includes(key)", arg=fresh)
+        sandbox.evaluate("""([own, late]) => {
+            sandboxTest.release(own, 'its own answer');
+            sandboxTest.release(late, 'the answer of the stopped run');
+        }""", [fresh, stale])
+        page.wait_for_function("sandboxTest.backgroundResult !== null", timeout=30_000)
+        result = sandbox.evaluate("sandboxTest.backgroundResult")
+        assert result["error"] is None and result["output"] == "its own answer", (attempt, result)
+    assert len(sandbox.events("restarted")) == restarts  # one worker served every run
+    assert sandbox.run("add(40, 2)")["output"] == 42

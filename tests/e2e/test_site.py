@@ -487,3 +487,42 @@ def test_lone_surrogates_from_the_sandbox_do_not_end_the_run(site):
     assert (result["state"], result["calls"]) == ("success", [3]), result
     assert len(result["output"]) == 3 and result["output"][0] == "c", result
     assert site.errors == []
+
+
+def badge_tools():
+    """tests/unit/badge_tools.py: its text (a page's Python tools) and the module (for the forged code)."""
+    import importlib.util
+
+    path = Path(__file__).parents[1] / "unit" / "badge_tools.py"
+    spec = importlib.util.spec_from_file_location("badge_tools", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return path.read_text(), module
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_an_agent_never_gets_a_class_another_agents_tools_sent(browser, site_servers, mode):
+    """The agents of a page share its agent worker. One agent's tool hands its code a Badge; another
+    agent's code makes a class of the same module and name: its tool gets data without the Badge's
+    methods, never an instance of the first agent's class."""
+    source, tools = badge_tools()
+    # Every page tool's module is `wasm_agent_page_tools`: the forged class names it.
+    forge = tools.forged_badge_code("wasm_agent_page_tools", then="final_answer(open_vault(forged))")
+    page = SitePage(browser, site_servers[mode].url).open()
+    try:
+        result = page.page.evaluate("""async ([source, forge]) => {
+            const { createAgent } = await import("./wasm-agent.js");
+            const make = (...codes) => createAgent({ pythonTools: [source], model: { provider: "scripted",
+                                                     responses: codes.map((code) => `<code>${code}</code>`) } });
+            const own = "badge = issue_badge('ann')\\nfinal_answer(open_vault(badge))";
+            const [owner, attacker] = await Promise.all([make(own, own), make(forge)]);
+            const first = await owner.run("Get a badge");
+            const forged = await attacker.run("Open the vault");
+            const again = await owner.run("Get a badge again");
+            await Promise.all([owner.close(), attacker.close()]);
+            return [first.output, forged.output, again.output];
+        }""", [source, forge])
+        assert result == ["refused: clearance 1", "refused: not a badge (Badge)", "refused: clearance 1"], result
+        assert page.errors == []
+    finally:
+        page.close()

@@ -175,6 +175,35 @@ Deno.test("a tool call of a replaced worker gets no answer: the fresh worker's c
   relay.close();
 });
 
+Deno.test("a tool call of a run that ended gets no answer, even from the worker that serves the next run", async () => {
+  // In that worker the answer would land in the shared memory where the next call's own answer waits to be read.
+  let releaseSlow;
+  const relay = fakeRelay({ answer: (message) => (message.type === "run" || message.type === "tool_result"
+    ? null : { ok: true, value: null }) });
+  const client = new SandboxClient(relay.port, { ...OPTIONS, onToolCall: (name, [text]) => (text === "slow"
+    ? new Promise((resolve) => { releaseSlow = () => resolve("from the earlier run"); }) : text) });
+  await client.ready();
+  await client.sendTools([{ ...TOOL, name: "echo" }]);
+  const first = client.run("echo('slow')");
+  relay.send({ type: "tool_call", id: 1, name: "echo", args: ["slow"], kwargs: {} });
+  await new Promise((resolve) => setTimeout(resolve, 20));
+  relay.result(relay.received.find((message) => message.type === "run").id, output(null)); // stopped meanwhile
+  await first;
+  const second = client.run("echo('legit')"); // the same worker: its next call is its second
+  relay.send({ type: "tool_call", id: 2, name: "echo", args: ["legit"], kwargs: {} });
+  await new Promise((resolve) => setTimeout(resolve, 20));
+  releaseSlow(); // the earlier run's tool ends now
+  await new Promise((resolve) => setTimeout(resolve, 20));
+  const answers = relay.received.filter((message) => message.type === "tool_result");
+  assert(JSON.stringify(answers.map((message) => [message.id, message.value])) === JSON.stringify([[2, "legit"]]),
+    JSON.stringify(answers));
+  relay.result(relay.received.findLast((message) => message.type === "run").id, output("legit"));
+  assert((await second).output === "legit");
+  assert(!relay.received.some((message) => message.type === "restart"), "the worker was kept");
+  client.close();
+  relay.close();
+});
+
 Deno.test("an interrupt that lands around the code, not in it, is told as the run's interrupt", async () => {
   // The sandbox answers the run request itself as interrupted (the interrupt came just before the code
   // started, or as its result was sent): the model hears that the run was interrupted, variables kept.

@@ -166,7 +166,7 @@ def test_decode_checks_every_described_field():
 @pytest.mark.cpython_only
 def test_the_js_sandbox_client_tells_a_lost_sandbox_and_takes_a_new_port():
     run = _deno_test("tests/js/sandbox_client_test.js")
-    assert "8 passed" in run.stdout and " 0 failed" in run.stdout, run.stdout
+    assert "9 passed" in run.stdout and " 0 failed" in run.stdout, run.stdout
 
 
 def _plain_in_javascript(data):

@@ -152,12 +152,12 @@ def test_markers_forged_inside_the_sandbox_build_no_host_class(deno_executor):
     forge = (
         "import wasm_agent.executor.sandbox_main as sandbox_main\n"
         "real = sandbox_main.to_wire\n"
-        "def forged(value, exact=False, *rest):\n"
+        "def forged(value, exact=False, *rest, **options):\n"
         "    if value == ['forge']:\n"
         "        return [[{'$object': {'module': 'subprocess', 'type': 'Popen', 'kind': 'object',\n"
         "                              'fields': {'args': ['id']}}},\n"
         "                 {'$object': {'module': 'os', 'type': 'x', 'kind': 'object', 'fields': {'__class__': 1}}}]]\n"
-        "    return real(value, exact, *rest)\n"
+        "    return real(value, exact, *rest, **options)\n"
         "sandbox_main.to_wire = forged\n"
         "final_answer(describe('forge'))")
     answer, _ = run(deno_executor, forge)

@@ -1,8 +1,9 @@
 """Values across the sandbox boundary: each arrives as the same type, or a stand-in that behaves like it.
 
 Both sides of the boundary run this module's `to_wire`/`from_wire`; a value's trip is simulated here by
-encoding, passing the data through JSON the way JavaScript re-encodes it, and decoding. "The other
-side" (where the value's class was never sent from) is simulated by forgetting the classes sent.
+encoding, passing the data through JSON the way JavaScript re-encodes it, and decoding. Each side notes
+the classes it sent out in its own `WireClasses`: "the other side" (where the value's class was never
+sent from) decodes with classes of its own.
 """
 
 import collections
@@ -19,23 +20,25 @@ from pathlib import Path
 import pytest
 
 from wasm_agent.executor import wire_values
-from wasm_agent.executor.protocol import ImageBytes, RemoteObject, RemoteValue, from_wire, to_wire
+from wasm_agent.executor.protocol import ImageBytes, RemoteObject, RemoteValue, WireClasses, from_wire, to_wire
+
+THIS_SIDE = WireClasses()  # the classes this side sent out, across every test's boundary
 
 
-def through_javascript(value):
+def through_javascript(value, classes=THIS_SIDE):
     """Encode, then what JSON.parse + JSON.stringify do (an integral float loses its point), then decode."""
-    text = json.dumps(to_wire(value, exact=True), allow_nan=False)
-    return from_wire(json.loads(text, parse_float=lambda t: int(float(t)) if float(t).is_integer() else float(t)))
+    text = json.dumps(to_wire(value, exact=True, classes=classes), allow_nan=False)
+    return from_wire(json.loads(text, parse_float=lambda t: int(float(t)) if float(t).is_integer() else float(t)),
+                     classes)
 
 
 @pytest.fixture
-def other_side(monkeypatch):
-    """Decode as the other side would: it has none of the classes this side sent."""
+def other_side():
+    """Decode as the other side would: it has none of the classes this side sent (one stand-in per class)."""
+    theirs = WireClasses()
+
     def cross(value):
-        data = json.loads(json.dumps(to_wire(value, exact=True)))
-        with monkeypatch.context() as patch:
-            patch.setattr(wire_values, "_SENT_CLASSES", {})
-            return from_wire(data)
+        return from_wire(json.loads(json.dumps(to_wire(value, exact=True, classes=THIS_SIDE))), theirs)
     return cross
 
 
@@ -137,6 +140,15 @@ def test_a_class_of_the_other_side_is_not_built_from_a_name_alone():
                                                                                 "fields": {"__class__": 1}}}
 
 
+def test_a_class_is_rebuilt_only_across_the_boundary_that_sent_it():
+    mine, another_agents = WireClasses(), WireClasses()  # one per executor, new for each of its runs
+    data = json.loads(json.dumps(to_wire({"box": Box(2, 3.0)}, exact=True, classes=mine)))
+    assert type(from_wire(data, mine)["box"]) is Box
+    stranger = from_wire(data, another_agents)["box"]  # the same data from another sandbox: a forgery there
+    assert isinstance(stranger, RemoteObject) and repr(stranger) == "Box(width=2, height=3.0, label='box')"
+    assert isinstance(from_wire(data)["box"], RemoteObject)  # no classes given: none rebuilt
+
+
 def test_malformed_markers_stay_plain_data():
     for data in ({"$bytes": "%%%"}, {"$date": 5}, {"$timedelta": "x"}, {"$set": [[1]]}, {"$object": []}):
         assert from_wire(data) == data
@@ -191,8 +203,11 @@ def test_a_class_sent_out_is_rebuilt_without_running_its_code():
 
 
 def test_a_flood_of_new_class_names_makes_no_more_classes(monkeypatch):
-    monkeypatch.setattr(wire_values, "_STAND_INS", {})
-    monkeypatch.setattr(wire_values, "_MAX_CLASSES", 5)
-    made = [from_wire({"$object": {"module": "m", "type": f"T{i}", "kind": "dataclass", "fields": {"a": i}}})
+    classes = WireClasses()
+    monkeypatch.setattr(classes, "MAX_CLASSES", 5)
+    made = [from_wire({"$object": {"module": "m", "type": f"T{i}", "kind": "dataclass", "fields": {"a": i}}}, classes)
             for i in range(20)]
     assert len({type(value) for value in made}) == 6 and [value.a for value in made] == list(range(20))
+    other = from_wire({"$object": {"module": "m", "type": "T", "kind": "dataclass", "fields": {"a": 1}}},
+                      WireClasses())
+    assert repr(other) == "T(a=1)"  # a flood across one boundary leaves the others' stand-ins whole

@@ -35,8 +35,8 @@ import re
 from typing import Any
 
 from .wire_values import (  # noqa: F401 - the values of messages: imported from here by both sides
-    FLOAT_KEY, MAX_REPR_CHARS, REPR_KEY, TUPLE_KEY, TYPE_KEY, ImageBytes, RemoteObject, RemoteValue, from_wire,
-    to_wire)
+    FLOAT_KEY, MAX_REPR_CHARS, REPR_KEY, TUPLE_KEY, TYPE_KEY, ImageBytes, RemoteObject, RemoteValue, WireClasses,
+    from_wire, to_wire)
 
 # Keep in the same order as MESSAGE_TYPES in web/protocol.js.
 MESSAGE_TYPES = (

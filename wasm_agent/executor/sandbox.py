@@ -32,7 +32,7 @@ from ..errors import AgentError, AgentToolCallError, AgentToolExecutionError, Ex
 from .base import CodeOutput, ExecutionLimits, Executor
 from .distribution import distribution_wheels
 from .packages import wheels_from_folder
-from .protocol import ProtocolError, RemoteValue, SandboxDiedError, from_wire, to_wire
+from .protocol import ProtocolError, RemoteValue, SandboxDiedError, WireClasses, from_wire, to_wire
 from .sandbox_host import DEFAULT_PYODIDE_DIR, SandboxHost, find_deno, shared_host
 
 __all__ = ["DEFAULT_PYODIDE_DIR", "DenoSandboxExecutor", "SandboxHost", "default_sandbox_factory", "find_deno",
@@ -126,6 +126,7 @@ class DenoSandboxExecutor(Executor):
         self.snapshots = self.host.snapshots
         self.tools: dict[str, Any] = {}
         self.variables: dict[str, Any] = {}
+        self.classes = WireClasses()         # what values from the sandbox may be rebuilt as: new for each run
         self.last_ready: dict = {}           # the latest `ready` event (startup_ms, snapshot, bridge, ...)
         self.restarts = 0                    # sandboxes replaced because of a failure
         self.resets = 0                      # sandboxes replaced for a new run (`reset()` after code ran)
@@ -236,10 +237,11 @@ class DenoSandboxExecutor(Executor):
     async def _send_variables(self, variables: dict[str, Any]) -> None:
         self.variables.update(variables)
         if self._is_open():
-            await self.host.request(self.sandbox_id, "send_variables", variables=to_wire(variables, exact=True))
+            await self.host.request(self.sandbox_id, "send_variables",
+                                    variables=to_wire(variables, exact=True, classes=self.classes))
 
     async def _reset(self) -> None:
-        self.variables = {}
+        self.variables, self.classes = {}, WireClasses()  # no class an earlier run was sent is rebuilt in this one
         self._lost_note, self._used = None, False  # a new run: nothing of earlier ones is expected
         await self._release()  # a new run may start in another process (when this one is retired)
         if self._is_open():  # the client gives a fresh worker when code ran in this one
@@ -249,8 +251,8 @@ class DenoSandboxExecutor(Executor):
         if self._is_open():
             return
         self._ready_seen, self._used = False, False
-        await self.host.open(self.sandbox_id, tools=self._tool_specs(), variables=to_wire(self.variables, exact=True),
-                             wheels=self._wheels, options={
+        await self.host.open(self.sandbox_id, tools=self._tool_specs(), wheels=self._wheels,
+                             variables=to_wire(self.variables, exact=True, classes=self.classes), options={
                                  "memoryMb": self.limits.max_memory_mb or DEFAULT_MEMORY_MB, "bridge": self.bridge,
                                  "spare": self.spare, "graceMs": STOP_GRACE_SECONDS * 1000,
                                  "bootTimeoutMs": self.startup_timeout * 1000})
@@ -361,8 +363,9 @@ class DenoSandboxExecutor(Executor):
         try:
             if tool is None:
                 raise AgentToolCallError(f"unknown tool {name!r}; the tools are: {', '.join(self.tools)}")
-            args, kwargs = from_wire(message["args"]), from_wire(message["kwargs"])
-            answer = {"ok": True, "value": to_wire(await self._on_caller_loop(tool.acall(*args, **kwargs)), exact=True)}
+            args, kwargs = from_wire(message["args"], self.classes), from_wire(message["kwargs"], self.classes)
+            value = await self._on_caller_loop(tool.acall(*args, **kwargs))
+            answer = {"ok": True, "value": to_wire(value, exact=True, classes=self.classes)}
         except asyncio.CancelledError:
             answer = {"ok": False, "error": AgentToolCallError(f"tool {name!r} was stopped with the step").to_dict()}
         except AgentError as error:
@@ -391,9 +394,8 @@ class DenoSandboxExecutor(Executor):
         return [{"name": name, "description": tool.description, "inputs": tool.inputs,
                  "output_type": tool.output_type} for name, tool in self.tools.items()]
 
-    @staticmethod
-    def _code_output(answer: dict) -> CodeOutput:
-        result = CodeOutput(output=from_wire(answer.get("output")), logs=answer.get("logs") or "",
+    def _code_output(self, answer: dict) -> CodeOutput:
+        result = CodeOutput(output=from_wire(answer.get("output"), self.classes), logs=answer.get("logs") or "",
                             is_final_answer=bool(answer.get("is_final_answer")), error=answer.get("error"))
         if isinstance(result.output, RemoteValue) and not result.is_final_answer:
             result.logs += f"\n[the last value is {result.output.note}]"

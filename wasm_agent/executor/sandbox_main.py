@@ -24,6 +24,7 @@ from ..errors import AgentError
 from .protocol import (
     MAX_MESSAGE_CHARS,
     ProtocolError,
+    WireClasses,
     decode,
     from_wire,
     to_wire,
@@ -59,6 +60,7 @@ class SandboxSession:
             _replace_sleep(sleep)
         self.call_host = call_host
         self.runner = CodeRunner(capture_std_streams=True)
+        self.classes = WireClasses()  # this interpreter's classes it sent out, and stand-ins of the host's
 
     def handle(self, text: str) -> str:
         """Answer one request: JSON text in, the body of its `result` out (`{ok, value | error}`)."""
@@ -78,7 +80,7 @@ class SandboxSession:
     def _on_run(self, message: dict) -> dict:
         self.runner.max_output_chars = int(message.get("max_output_chars") or self.runner.max_output_chars)
         result = self.runner.run(str(message["code"]))
-        return {"output": to_wire(result.output, exact=True), "logs": result.logs,
+        return {"output": to_wire(result.output, exact=True, classes=self.classes), "logs": result.logs,
                 "is_final_answer": result.is_final_answer, "error": result.error}
 
     def _on_send_tools(self, message: dict) -> None:
@@ -89,10 +91,11 @@ class SandboxSession:
         })
 
     def _on_send_variables(self, message: dict) -> None:
-        self.runner.set_variables(from_wire(message["variables"]))
+        self.runner.set_variables(from_wire(message["variables"], self.classes))
 
     def _on_reset(self, message: dict) -> None:
         self.runner.reset()
+        self.classes = WireClasses()
 
     def _on_install(self, message: dict) -> None:
         """Unpack pure-Python wheels ({file name: base64 bytes}) into site-packages."""
@@ -109,8 +112,9 @@ class SandboxSession:
 
     # -- tools ------------------------------------------------------------------------
     def _call_tool(self, name: str, args: tuple, kwargs: dict) -> Any:
-        answer = self.call_host(json.dumps({"name": name, "args": to_wire(list(args), exact=True),
-                                            "kwargs": to_wire(kwargs, exact=True)}, allow_nan=False))
+        answer = self.call_host(json.dumps({"name": name, "args": to_wire(list(args), exact=True, classes=self.classes),
+                                            "kwargs": to_wire(kwargs, exact=True, classes=self.classes)},
+                                           allow_nan=False))
         if not isinstance(answer, str):
             answer = run_sync(answer)  # JSPI: wait for the promise of the answer
         message = decode(answer)
@@ -118,7 +122,7 @@ class SandboxSession:
             raise ExecutionInterrupted()
         if not message.get("ok"):
             raise AgentError.from_dict(message.get("error") or {})
-        value = from_wire(message.get("value"))
+        value = from_wire(message.get("value"), self.classes)
         if name == "final_answer":
             raise FinalAnswerSignal(value)
         return value

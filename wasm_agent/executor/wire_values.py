@@ -5,8 +5,10 @@ JavaScript in between: what JSON has no form for (integral floats, tuples, bytes
 `Decimal`, `UUID`, paths, images, dataclasses, namedtuples, objects with attributes) crosses as a
 one-key marker such as `{"$bytes": base64}` or `{"$object": {module, type, kind, fields}}`, and
 `from_wire` makes it the same type again, or a faithful stand-in where the type is not on this side
-(`RemoteObject`, `ImageBytes`). Anything else (a function, NaN, a library object with internals)
-crosses as `{"$repr": repr(value), "$type": type name}` and arrives as a `RemoteValue`.
+(`RemoteObject`, `ImageBytes`). An object is rebuilt as a class of this side only when this side sent
+that class out across the same boundary since the other side's interpreter started (`WireClasses`).
+Anything else (a function, NaN, a library object with internals) crosses as
+`{"$repr": repr(value), "$type": type name}` and arrives as a `RemoteValue`.
 Pure Python, no imports from the package: the sandbox's Pyodide loads it with `protocol`.
 """
 
@@ -63,14 +65,16 @@ class RemoteValue:
 
 
 # -- values ---------------------------------------------------------------------
-def to_wire(value: Any, exact: bool = False, _depth: int = 0, _inside: frozenset = frozenset()) -> Any:
+def to_wire(value: Any, exact: bool = False, classes: WireClasses | None = None, _depth: int = 0,
+            _inside: frozenset = frozenset()) -> Any:
     """JSON-compatible data for `value`; what is not becomes a repr marker.
 
     `exact=True` is for values that cross the sandbox boundary, where Python is on both sides but
     JavaScript may parse and re-encode them on the way: integral floats and tuples get markers
     that `from_wire` turns back into what they were, and so do bytes, sets, dates, `Decimal`,
     `UUID`, paths, dicts with other keys than strings, images and objects (see `from_wire`).
-    Without it (data for a page) they are plain JSON or repr markers.
+    Without it (data for a page) they are plain JSON or repr markers. The classes of objects sent
+    are noted in `classes` (this side's `WireClasses` for that boundary), so that they come back as themselves.
 
     >>> to_wire({"x": 5.0, "pair": (1, 2.5)}, exact=True)
     {'x': {'$float': 5.0}, 'pair': {'$tuple': [1, 2.5]}}
@@ -102,35 +106,40 @@ def to_wire(value: Any, exact: bool = False, _depth: int = 0, _inside: frozenset
             return scalar
         described = _describe_object(value)
         if described is not None:
-            return _object_marker(value, *described, _depth, _inside)
+            return _object_marker(value, *described, classes, _depth, _inside)
     if isinstance(value, (list, tuple)):
-        items = [to_wire(item, exact, _depth + 1, _inside) for item in value]
+        items = [to_wire(item, exact, classes, _depth + 1, _inside) for item in value]
         return {TUPLE_KEY: items} if exact and isinstance(value, tuple) else items
     if isinstance(value, dict):
         if all(isinstance(key, str) for key in value) and not value.keys() & _RESERVED_KEYS:
-            return {key: to_wire(item, exact, _depth + 1, _inside) for key, item in value.items()}
+            return {key: to_wire(item, exact, classes, _depth + 1, _inside) for key, item in value.items()}
         if exact:  # other keys (ints, tuples…), or keys a marker uses: as pairs
-            return {"$dict": [[to_wire(key, exact, _depth + 1, _inside), to_wire(item, exact, _depth + 1, _inside)]
-                              for key, item in value.items()]}
+            return {"$dict": [[to_wire(key, exact, classes, _depth + 1, _inside),
+                               to_wire(item, exact, classes, _depth + 1, _inside)] for key, item in value.items()]}
     if exact and isinstance(value, (set, frozenset)):
         return {"$frozenset" if isinstance(value, frozenset) else "$set":
-                [to_wire(item, exact, _depth + 1, _inside) for item in value]}
+                [to_wire(item, exact, classes, _depth + 1, _inside) for item in value]}
     return _repr_marker(value)
 
 
-def from_wire(data: Any) -> Any:
+def from_wire(data: Any, classes: WireClasses | None = None) -> Any:
     """The Python value for wire data.
 
     Repr markers become `RemoteValue`s. Integral floats, tuples, bytes, bytearrays, sets, frozensets,
     dicts with other keys than strings, `date`/`datetime`/`time`/`timedelta` (a time zone as its
     fixed UTC offset), `Decimal`, `UUID`, `complex` and paths come back as themselves. An image comes
     back as a PIL image when Pillow is installed here, else as `ImageBytes` (its file's bytes).
-    A dataclass, namedtuple or object with attributes comes back as its own class when this side
-    sent that class out (rebuilt from its fields, without calling `__init__`), else as a stand-in
-    of the same name (`RemoteObject`: the same fields, as a dataclass or namedtuple when it was one).
+    A dataclass, namedtuple or object with attributes comes back as its own class when `classes` (this
+    side's `WireClasses` for that boundary) says this side sent that class out (rebuilt from its fields,
+    without calling `__init__`), else as a stand-in of the same name (`RemoteObject`: the same fields,
+    as a dataclass or namedtuple when it was one).
     """
+    return _decode(data, WireClasses() if classes is None else classes)
+
+
+def _decode(data: Any, classes: WireClasses) -> Any:
     if isinstance(data, list):
-        return [from_wire(item) for item in data]
+        return [_decode(item, classes) for item in data]
     if isinstance(data, dict):
         if REPR_KEY in data:
             return RemoteValue(str(data[REPR_KEY]), str(data.get(TYPE_KEY, "object")))
@@ -139,11 +148,40 @@ def from_wire(data: Any) -> Any:
             decoder = _DECODERS.get(key)
             if decoder is not None:
                 try:
-                    return decoder(payload)
+                    return decoder(payload, classes)
                 except Exception:  # noqa: BLE001 - malformed marker data: it stays the data it is
                     pass
-        return {key: from_wire(item) for key, item in data.items()}
+        return {key: _decode(item, classes) for key, item in data.items()}
     return data
+
+
+class WireClasses:
+    """The classes one side of a sandbox boundary knows while the other side's interpreter lives.
+
+    `sent`: the classes this side sent out, by (module, qualified name), the only ones an object
+    coming back is rebuilt as. A sandbox names a class by those two strings alone, so its code could
+    name any class; rebuilt are only those its own run was given (by its tools, by its variables).
+    Each executor holds one and starts a new one with each fresh interpreter (a new run, another agent),
+    so nothing another agent or an earlier run was sent can be forged. `stand_ins`: the classes made
+    for the other side's objects, one per (class, kind, fields), both bounded by `MAX_CLASSES`.
+
+    >>> classes = WireClasses()
+    >>> point = collections.namedtuple("Point", "x y")
+    >>> type(from_wire(to_wire(point(1, 2), exact=True, classes=classes), classes)) is point
+    True
+    >>> type(from_wire(to_wire(point(1, 2), exact=True), WireClasses())) is point  # not sent by this side
+    False
+    """
+
+    MAX_CLASSES = 1024  # a side that sends endless new class names makes no more than this many
+
+    def __init__(self) -> None:
+        self.sent: dict[tuple[str, str], type] = {}
+        self.stand_ins: dict[tuple, type] = {}
+
+    def note_sent(self, module: str, qualname: str, cls: type) -> None:
+        if len(self.sent) < self.MAX_CLASSES or (module, qualname) in self.sent:
+            self.sent[module, qualname] = cls
 
 
 class RemoteObject:
@@ -215,10 +253,6 @@ def image_format(data: bytes) -> str:
             return name
     return "unknown"
 _OBJECT_KEY = "$object"
-# Classes this side sent out, by (module, qualified name): the only ones a `$object` is rebuilt as.
-_SENT_CLASSES: dict[tuple[str, str], type] = {}
-_STAND_INS: dict[tuple, type] = {}  # stand-in classes, one per (class, kind, fields)
-_MAX_CLASSES = 1024  # a side that sends endless new class names makes no more than this many
 
 
 def _exact_scalar(value: Any) -> dict | None:
@@ -327,17 +361,17 @@ def _is_plain_data(value: Any, depth: int = 0) -> bool:
                                       for k, v in items)
 
 
-def _object_marker(value: Any, kind: str, fields: dict[str, Any], text: str | None, depth: int,
-                   inside: frozenset) -> dict:
+def _object_marker(value: Any, kind: str, fields: dict[str, Any], text: str | None, classes: WireClasses | None,
+                   depth: int, inside: frozenset) -> dict:
     cls = type(value)
     if isinstance(value, RemoteObject):
         module, qualname = cls.wire_module, cls.wire_type
     else:
         module, qualname = str(getattr(cls, "__module__", "")), cls.__qualname__
-        if len(_SENT_CLASSES) < _MAX_CLASSES or (module, qualname) in _SENT_CLASSES:
-            _SENT_CLASSES[module, qualname] = cls
+        if classes is not None:
+            classes.note_sent(module, qualname, cls)
     body = {"module": module, "type": qualname, "kind": kind,
-            "fields": {name: to_wire(item, True, depth + 1, inside) for name, item in fields.items()}}
+            "fields": {name: to_wire(item, True, classes, depth + 1, inside) for name, item in fields.items()}}
     if text is not None:
         body["repr"] = text
     return {_OBJECT_KEY: body}
@@ -348,20 +382,20 @@ def _is_field_name(name: Any) -> bool:
         and not name.startswith("__")
 
 
-def _decode_object(body: dict) -> Any:
+def _decode_object(body: dict, classes: WireClasses) -> Any:
     module, qualname, kind = str(body["module"]), str(body["type"]), body["kind"]
     if kind not in ("dataclass", "namedtuple", "object") or len(body["fields"]) > 256 or \
             not all(_is_field_name(name) for name in body["fields"]):
         raise ValueError("not an object marker")
-    fields = {name: from_wire(item) for name, item in body["fields"].items()}
+    fields = {name: _decode(item, classes) for name, item in body["fields"].items()}
     text = body.get("repr")
-    original = _SENT_CLASSES.get((module, qualname))
+    original = classes.sent.get((module, qualname))
     if original is not None:
         try:
             return _rebuild(original, kind, fields)
         except Exception:  # noqa: BLE001 - the class changed shape, or refuses: a stand-in then
             pass
-    stand_in = _stand_in_class(module, qualname, kind, tuple(fields), text is not None)
+    stand_in = _stand_in_class(classes, module, qualname, kind, tuple(fields), text is not None)
     if kind == "namedtuple":
         return stand_in(**fields)
     instance = stand_in(**fields)
@@ -386,12 +420,13 @@ def _rebuild(cls: type, kind: str, fields: dict[str, Any]) -> Any:
     return instance
 
 
-def _stand_in_class(module: str, qualname: str, kind: str, names: tuple[str, ...], has_repr: bool) -> type:
+def _stand_in_class(classes: WireClasses, module: str, qualname: str, kind: str, names: tuple[str, ...],
+                    has_repr: bool) -> type:
     key = (module, qualname, kind, names, has_repr)
-    cls = _STAND_INS.get(key)
+    cls = classes.stand_ins.get(key)
     if cls is not None:
         return cls
-    if len(_STAND_INS) >= _MAX_CLASSES:  # endless new shapes (a flood from the other side): no more classes
+    if len(classes.stand_ins) >= classes.MAX_CLASSES:  # endless new shapes (a flood from the other side)
         return _OverflowObject
     name = qualname.rsplit(".", 1)[-1]
     name = name if _is_field_name(name) else "RemoteObject"
@@ -404,7 +439,7 @@ def _stand_in_class(module: str, qualname: str, kind: str, names: tuple[str, ...
         cls = type(name, (RemoteObject,), {**attributes, "__slots__": ("__dict__", "_wire_repr"),
                                            "__init__": _set_fields})
     cls.__qualname__ = qualname[:200]
-    _STAND_INS[key] = cls
+    classes.stand_ins[key] = cls
     return cls
 
 
@@ -416,31 +451,36 @@ _OverflowObject = type("RemoteObject", (RemoteObject,),
                        {"__slots__": ("__dict__", "_wire_repr"), "__init__": _set_fields})
 
 
-def _decode_set(payload: list) -> set:
-    return set(from_wire(item) for item in payload)
+def _decode_set(payload: list, classes: WireClasses) -> set:
+    return set(_decode(item, classes) for item in payload)
 
 
-def _decode_dict(payload: list) -> dict:
-    return {from_wire(key): from_wire(item) for key, item in payload}
+def _decode_dict(payload: list, classes: WireClasses) -> dict:
+    return {_decode(key, classes): _decode(item, classes) for key, item in payload}
 
 
-_DECODERS: dict[str, Callable[[Any], Any]] = {
-    FLOAT_KEY: lambda p: float(p) if isinstance(p, (int, float)) and not isinstance(p, bool) else _bad(),
-    TUPLE_KEY: lambda p: tuple(from_wire(item) for item in p) if isinstance(p, list) else _bad(),
-    "$bytes": lambda p: base64.b64decode(p, validate=True),
-    "$bytearray": lambda p: bytearray(base64.b64decode(p, validate=True)),
+def _scalar(decode: Callable[[Any], Any]) -> Callable[[Any, WireClasses], Any]:
+    return lambda payload, _classes: decode(payload)
+
+
+# Each marker's decoder, given its payload and the boundary's classes.
+_DECODERS: dict[str, Callable[[Any, WireClasses], Any]] = {
+    FLOAT_KEY: _scalar(lambda p: float(p) if isinstance(p, (int, float)) and not isinstance(p, bool) else _bad()),
+    TUPLE_KEY: lambda p, c: tuple(_decode(item, c) for item in p) if isinstance(p, list) else _bad(),
+    "$bytes": _scalar(lambda p: base64.b64decode(p, validate=True)),
+    "$bytearray": _scalar(lambda p: bytearray(base64.b64decode(p, validate=True))),
     "$set": _decode_set,
-    "$frozenset": lambda p: frozenset(_decode_set(p)),
+    "$frozenset": lambda p, c: frozenset(_decode_set(p, c)),
     "$dict": _decode_dict,
-    "$datetime": datetime.datetime.fromisoformat,
-    "$date": datetime.date.fromisoformat,
-    "$time": datetime.time.fromisoformat,
-    "$timedelta": lambda p: datetime.timedelta(*p),
-    "$decimal": lambda p: decimal.Decimal(str(p)),
-    "$uuid": lambda p: uuid.UUID(str(p)),
-    "$complex": lambda p: complex(*p),
-    "$path": lambda p: pathlib.Path(str(p)),
-    "$image": _decode_image,
+    "$datetime": _scalar(datetime.datetime.fromisoformat),
+    "$date": _scalar(datetime.date.fromisoformat),
+    "$time": _scalar(datetime.time.fromisoformat),
+    "$timedelta": _scalar(lambda p: datetime.timedelta(*p)),
+    "$decimal": _scalar(lambda p: decimal.Decimal(str(p))),
+    "$uuid": _scalar(lambda p: uuid.UUID(str(p))),
+    "$complex": _scalar(lambda p: complex(*p)),
+    "$path": _scalar(lambda p: pathlib.Path(str(p))),
+    "$image": _scalar(_decode_image),
     _OBJECT_KEY: _decode_object,
 }
 # A dict with one of these keys crosses as pairs, so that it is never taken for a marker.

@@ -22,7 +22,7 @@ from pyodide.ffi import create_once_callable, to_js  # type: ignore[import-not-f
 
 from ..errors import AgentError, AgentToolCallError, AgentToolExecutionError
 from ..executor.base import CodeOutput, ExecutionLimits, Executor
-from ..executor.protocol import RemoteValue, from_wire, to_wire
+from ..executor.protocol import RemoteValue, WireClasses, from_wire, to_wire
 
 
 def _js(value: Any) -> Any:
@@ -44,6 +44,7 @@ class BrowserSandboxExecutor(Executor):
         self.limits = limits or ExecutionLimits()
         self.on_tool_use = on_tool_use
         self.tools: dict[str, Any] = {}
+        self.classes = WireClasses()  # what values from the sandbox may be rebuilt as: new for each run
         self._idle: asyncio.Event | None = None  # set while no run is under way in the client
 
     async def send_tools(self, tools: Mapping[str, Any]) -> None:
@@ -53,10 +54,11 @@ class BrowserSandboxExecutor(Executor):
         await self.client.sendTools(_js(specs))
 
     async def send_variables(self, variables: Mapping[str, Any]) -> None:
-        await self.client.sendVariables(_js(to_wire(dict(variables), exact=True)))
+        await self.client.sendVariables(_js(to_wire(dict(variables), exact=True, classes=self.classes)))
 
     async def reset(self) -> None:
         await self._previous_run()
+        self.classes = WireClasses()  # no class an earlier run (or agent) was sent is rebuilt in this one
         await self.client.reset()
 
     async def run(self, code: str) -> CodeOutput:
@@ -68,7 +70,7 @@ class BrowserSandboxExecutor(Executor):
         # Set from JS when the run settles, even if the step awaiting it was cancelled (interrupted).
         promise.finally_(create_once_callable(idle.set))
         answer = json.loads(JSON.stringify(await promise))  # JS null must become None, not jsnull
-        output = from_wire(answer.get("output"))
+        output = from_wire(answer.get("output"), self.classes)
         result = CodeOutput(output=output, logs=answer.get("logs") or "",
                             is_final_answer=bool(answer.get("is_final_answer")), error=answer.get("error"))
         if isinstance(output, RemoteValue) and not result.is_final_answer:
@@ -87,12 +89,12 @@ class BrowserSandboxExecutor(Executor):
     async def answer_tool(self, name: str, args_json: str, kwargs_json: str) -> str:
         """A tool call from the sandbox: run the tool here; answer `{"ok", "value" | "error"}` as JSON."""
         tool = self.tools.get(name)
-        args, kwargs = from_wire(json.loads(args_json)), from_wire(json.loads(kwargs_json))
+        args, kwargs = from_wire(json.loads(args_json), self.classes), from_wire(json.loads(kwargs_json), self.classes)
         try:
             if tool is None:
                 raise AgentToolCallError(f"unknown tool {name!r}; the tools are: {', '.join(self.tools)}")
             value = await tool.acall(*args, **kwargs)
-            answer = {"ok": True, "value": to_wire(value, exact=True)}
+            answer = {"ok": True, "value": to_wire(value, exact=True, classes=self.classes)}
         except AgentError as error:
             answer = {"ok": False, "error": error.to_dict()}
         except Exception as error:  # noqa: BLE001 - the model should see what failed

@@ -4,6 +4,7 @@ import { SandboxClient } from "../sandbox-client.js";
 
 const events = [];
 const toolCalls = [];
+const held = new Map(); // key -> resolve: `hold` calls waiting for the test to `release` them
 
 // Tools that run here, in the page, like the agent's tools would.
 const TOOLS = {
@@ -14,6 +15,8 @@ const TOOLS = {
   fail: { description: "Always fails.", inputs: {}, output_type: "string", fn: () => { throw new Error("the tool broke on purpose"); } },
   slow: { description: "Answers after ms milliseconds.", inputs: { ms: { type: "integer", description: "delay" } },
     output_type: "integer", fn: (ms) => new Promise((resolve) => setTimeout(() => resolve(ms), ms)) },
+  hold: { description: "Answers when the test releases it.", inputs: { key: { type: "string", description: "which call" } },
+    output_type: "any", fn: (key) => new Promise((resolve) => held.set(key, resolve)) },
   echo: { description: "Returns its argument.", inputs: { value: { type: "any", description: "anything" } },
     output_type: "any", fn: (value) => value },
   final_answer: { description: "Give the final answer.", inputs: { answer: { type: "any", description: "the answer" } },
@@ -63,6 +66,16 @@ window.sandboxTest = {
     const t0 = performance.now();
     const result = await this.client.run(code, limits);
     return { ...result, ms: performance.now() - t0 };
+  },
+  /** Start a run without waiting for it: `background` is its promise, `backgroundResult` its result once settled. */
+  runInBackground(code, limits) {
+    this.backgroundResult = null;
+    this.background = this.run(code, limits).then((result) => { this.backgroundResult = result; });
+  },
+  held: () => [...held.keys()],
+  release(key, value) { // the answer of the `hold` call of that key, however late
+    held.get(key)(value);
+    held.delete(key);
   },
   async pings(count) { // message round trips to the relay, ms each
     const times = [];
