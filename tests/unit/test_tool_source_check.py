@@ -69,3 +69,35 @@ def test_top_level_statements_other_than_definitions_do_not_run_during_a_check()
 def test_a_module_without_tools_gets_a_warning():
     assert check_tool_source("x = 1\n")["problems"] == [
         {"line": 1, "message": "no tool yet: decorate a typed, documented function with @tool", "severity": "warning"}]
+
+
+WITH_DATACLASS = '''from dataclasses import dataclass
+
+
+@dataclass
+class Point:
+    x: int
+    y: int
+
+
+@tool
+def squared_norm(x: int, y: int) -> int:
+    """The squared length of the vector (x, y).
+
+    Args:
+        x: The first coordinate.
+        y: The second coordinate.
+    """
+    point = Point(x, y)
+    return point.x ** 2 + point.y ** 2
+'''
+
+
+def test_a_tools_module_can_define_dataclasses_like_an_imported_file():
+    """A page's tools run as a module: a dataclass there is made as in any imported file (Python
+    3.14's dataclasses look the class's module up in sys.modules)."""
+    from wasm_agent.tools.source import tools_from_source
+
+    [squared_norm] = tools_from_source(WITH_DATACLASS)
+    assert squared_norm(x=3, y=4) == 25
+    assert check_tool_source(WITH_DATACLASS) == {"tools": ["squared_norm"], "problems": []}

@@ -21,7 +21,9 @@ from __future__ import annotations
 
 import ast
 import re
+import sys
 import traceback
+import types
 from typing import Any
 
 from ..errors import ToolDefinitionError
@@ -30,9 +32,16 @@ from .base import Tool, tool
 
 def tools_from_source(source: str, filename: str = "<page tools>") -> list[Tool]:
     """The `Tool`s that `source` defines at its top level (names starting with "_" left out)."""
-    namespace: dict[str, Any] = {"__name__": "wasm_agent_page_tools", "tool": tool, "Tool": Tool}
-    exec(compile(source, filename, "exec"), namespace)  # noqa: S102 - the page author's own code, in the agent worker
-    return [value for name, value in namespace.items() if isinstance(value, Tool) and not name.startswith("_")]
+    # A module in sys.modules, as an imported file would be: dataclasses, typing.get_type_hints and
+    # pickle look their class's module up there.
+    module = types.ModuleType(_MODULE, f"Tools from {filename}")
+    module.__dict__.update({"__file__": filename, "tool": tool, "Tool": Tool})
+    sys.modules[_MODULE] = module
+    exec(compile(source, filename, "exec"), module.__dict__)  # noqa: S102 - the page author's own code, in the agent worker
+    return [value for name, value in vars(module).items() if isinstance(value, Tool) and not name.startswith("_")]
+
+
+_MODULE = "wasm_agent_page_tools"
 
 
 class DeclaredTool(Tool):
