@@ -50,6 +50,9 @@ const everyone = new Set();
  * @property {(bytes: Uint8Array) => void} [onSnapshot]  boot once, make a memory snapshot, hand it here
  * @property {(reason: string) => void} [onStuck]  a worker was ended while its code still ran: its thread may
  *   spin on in this process (Deno cannot end a thread busy in wasm), which only the process's end stops
+ * @property {number} [stopCodeAfterMs]  the hard limit of a run's code: past it the worker's thread ends the
+ *   code itself, interrupt or not (web/sandbox/core.js withHardLimit). A worker ended within that limit
+ *   is not stuck: only one whose code resumed after awaiting a promise, which the limit no longer covers
  */
 
 export class SandboxWorkers {
@@ -95,7 +98,10 @@ export class SandboxWorkers {
         Atomics.store(state.interrupt, 0, KILL);
         Atomics.notify(state.interrupt, 0);
       },
-      onEndedRunning: () => onStuck?.("a sandbox worker was ended while its code still ran (it ignored its interrupt)"),
+      onEndedRunning: (state) => {
+        if (state.within && Atomics.load(state.within, 0)) return; // its hard limit ends it (stopCodeAfterMs)
+        onStuck?.("a sandbox worker was ended while its code still ran (it ignored its interrupt)");
+      },
       onBootFailed: (state, reason) => {
         if (state.fromSnapshot) this.#boot.snapshotFailed?.(reason);
       },
@@ -141,6 +147,8 @@ export class SandboxWorkers {
     const { snapshot: readSnapshot, snapshotFailed: _, ...boot } = this.#boot;
     const snapshot = typeof readSnapshot === "function" ? readSnapshot() : readSnapshot;
     state.fromSnapshot = Boolean(snapshot);
+    const { stopCodeAfterMs } = this.#options;
+    state.within = stopCodeAfterMs ? new Int32Array(new SharedArrayBuffer(4)) : null;
     toWorker(state, {
       ...boot,
       kind: "boot",
@@ -151,6 +159,8 @@ export class SandboxWorkers {
       // missed now and then (the run then lost its variables); a worker that ignores every interrupt keeps
       // its thread until the process ends, so the host is told (onStuck) and ends the process.
       endOnKill: false,
+      stopCodeAfterMs,
+      within: state.within?.buffer,
       snapshot,
       makeSnapshot: Boolean(this.#options.onSnapshot),
       wasmModule: true, // comes in its own message when compiled, while the worker imports Pyodide

@@ -41,6 +41,10 @@ const Atomics = Object.freeze({ load, store, wait, notify });
  * @property {number} [maxMemoryBytes]     the wasm memory limit (MemoryError in Python past it)
  * @property {boolean} [endOnKill]         the parent stores KILL in the interrupt buffer before it ends
  *                                         this worker (Deno: see endOnKill below); needs `wasmModule`
+ * @property {number} [stopCodeAfterMs]    a run's code is ended, interrupt or not, this long after it
+ *                                         started (needs `runWithin`; the worker then reports `crashed`)
+ * @property {SharedArrayBuffer} [within]  Int32Array[1]: 1 while a run's code is inside that limit, so its
+ *                                         parent knows the thread ends even if the code ignores interrupts
  */
 
 const ORIGIN = "https://pyodide.invalid/";  // never reached: the fetch shim answers it
@@ -68,8 +72,10 @@ for name in sandbox_main.WARM_IMPORTS:
  * @param {(frame: object) => void} post          to the parent (bound before any other code ran)
  * @param {(frame: object) => void} [postToolCall]  where `tool_call`s go (default: `post`)
  * @param {() => PyodideModules | null} [pyodideModules]  Pyodide already imported, if it was
+ * @param {((call: () => any, timeoutMs: number) => any) | null} [runWithin]  runs `call` and ends it, whatever
+ *   it runs, past `timeoutMs` (throws then): the hard limit of `stopCodeAfterMs` (Deno: node:vm)
  */
-export function serveSandbox(scope, post, postToolCall = post, pyodideModules = () => null) {
+export function serveSandbox(scope, post, postToolCall = post, pyodideModules = () => null, runWithin = null) {
   let session = null;
   let jspiAnswers = null;
   let key = ""; // the frame key of this worker's messages: given at boot, never seen by Python
@@ -94,7 +100,7 @@ export function serveSandbox(scope, post, postToolCall = post, pyodideModules = 
           delete data.key;
           gate = data.gate ? new Int32Array(data.gate) : null;
           const booted = await boot(data, send, (snapshot) => post({ k: key, snapshot }), wasm, sendToolCall,
-            pyodideModules());
+            pyodideModules(), runWithin);
           session = booted?.session ?? null;
           jspiAnswers = booted?.answers ?? null;
           data.files = data.snapshot = data.pyodideSource = data.asmSource = null; // the boot's bytes: free
@@ -103,7 +109,8 @@ export function serveSandbox(scope, post, postToolCall = post, pyodideModules = 
         }
       }
     } catch (error) {
-      send(encode({ type: "crashed", reason: String(error?.stack ?? error) }));
+      session = null; // its Python may be half way through anything: this worker serves no more
+      send(encode({ type: "crashed", reason: error instanceof CodeEnded ? error.message : String(error?.stack ?? error) }));
     } finally {
       busy = false;
     }
@@ -139,7 +146,7 @@ export function serveSandbox(scope, post, postToolCall = post, pyodideModules = 
     let body;
     try {
       stepRunning = request.type === "run";
-      body = await session.handle(data);
+      body = await session.handle(data, stepRunning);
     } catch (error) {
       if (error?.type !== "KeyboardInterrupt") throw error;
       return encode({ type: "result", id, ok: false,
@@ -196,8 +203,9 @@ function readBody(text) {
  * @param {Promise<WebAssembly.Module>} wasm the compiled module, when `boot.wasmModule`
  * @param {(text: string) => void} sendToolCall  a `tool_call` to the host, framed
  * @param {PyodideModules | null} imported  Pyodide's modules, when the worker imported them itself
+ * @param {Function | null} runWithin  see serveSandbox
  */
-async function boot(boot, send, postSnapshot, wasm, sendToolCall, imported) {
+async function boot(boot, send, postSnapshot, wasm, sendToolCall, imported, runWithin) {
   const started = performance.now();
   const files = boot.files;
   limitMemory(boot.maxMemoryBytes);
@@ -257,8 +265,10 @@ async function boot(boot, send, postSnapshot, wasm, sendToolCall, imported) {
   // Entered through JSPI where it exists, so code may block on promises (asyncio.run, run_sync).
   const jspi = typeof WebAssembly.Suspending === "function";
   const interruptView = boot.interrupt ? new Int32Array(boot.interrupt) : null;
+  const call = jspi ? (text) => handle.callPromising(text) : (text) => handle(text);
+  const limited = boot.stopCodeAfterMs && runWithin ? withHardLimit(pyodide, jspi, call, runWithin, boot) : call;
   const session = {
-    handle: jspi ? (text) => handle.callPromising(text) : (text) => handle(text),
+    handle: (text, isRun) => (isRun ? limited(text) : call(text)),
     clearInterrupt: () => interruptView && Atomics.store(interruptView, 0, 0),
   };
   send(encode({
@@ -269,6 +279,45 @@ async function boot(boot, send, postSnapshot, wasm, sendToolCall, imported) {
     bridge: boot.channel ? "atomics" : "jspi", interrupts: Boolean(boot.interrupt),
   }));
   return { session, answers: boot.channel ? null : bridge };
+}
+
+/** A run's code ended at its hard limit: the worker's Python is unusable, the worker reports it and ends. */
+class CodeEnded extends Error {}
+
+/**
+ * `call` (the code of a run) under the hard limit `boot.stopCodeAfterMs`. It covers Python from its entry
+ * until it returns or awaits a promise (JSPI): a callPromising enters Python in a later task, through
+ * Pyodide's `promisingApply`, which is wrapped here. Python that resumes after a promise runs outside the
+ * limit; `boot.within` tells the parent which it is (1: inside).
+ */
+function withHardLimit(pyodide, jspi, call, runWithin, boot) {
+  const within = boot.within ? new Int32Array(boot.within) : null;
+  const underLimit = (enter) => {
+    if (within) Atomics.store(within, 0, 1);
+    try {
+      return runWithin(enter, boot.stopCodeAfterMs);
+    } catch (error) {
+      if (error?.code !== "ERR_SCRIPT_EXECUTION_TIMEOUT") throw error;
+      throw new CodeEnded(`the code ran past its hard limit of ${boot.stopCodeAfterMs / 1000} s and ignored every `
+        + "interrupt, so it was ended with its worker");
+    } finally {
+      if (within) Atomics.store(within, 0, 0);
+    }
+  };
+  if (!jspi) return (text) => underLimit(() => call(text));
+  const module = pyodide._module;
+  const promisingApply = module.promisingApply;
+  if (typeof promisingApply !== "function") throw new Error("Pyodide's promisingApply was not found");
+  let limitNext = false;
+  module.promisingApply = (...args) => {
+    if (!limitNext) return promisingApply(...args);
+    limitNext = false;
+    return underLimit(() => promisingApply(...args));
+  };
+  return (text) => {
+    limitNext = true;
+    return call(text);
+  };
 }
 
 /** Pyodide's modules from their text in the boot message (compiled anew in every worker). */
