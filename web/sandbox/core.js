@@ -43,8 +43,9 @@ const Atomics = Object.freeze({ load, store, wait, notify });
  *                                         this worker (Deno: see endOnKill below); needs `wasmModule`
  * @property {number} [stopCodeAfterMs]    a run's code is ended, interrupt or not, this long after it
  *                                         started (needs `runWithin`; the worker then reports `crashed`)
- * @property {SharedArrayBuffer} [within]  Int32Array[1]: 1 while a run's code is inside that limit, so its
- *                                         parent knows the thread ends even if the code ignores interrupts
+ * @property {SharedArrayBuffer} [within]  Int32Array[3]: [0] is 1 while a run's code is inside that limit (so
+ *                                         its parent knows the thread ends even if the code ignores interrupts);
+ *                                         [1] the parent sets to ask the worker to end itself; [2] says it did
  */
 
 const ORIGIN = "https://pyodide.invalid/";  // never reached: the fetch shim answers it
@@ -72,10 +73,9 @@ for name in sandbox_main.WARM_IMPORTS:
  * @param {(frame: object) => void} post          to the parent (bound before any other code ran)
  * @param {(frame: object) => void} [postToolCall]  where `tool_call`s go (default: `post`)
  * @param {() => PyodideModules | null} [pyodideModules]  Pyodide already imported, if it was
- * @param {((call: () => any, timeoutMs: number) => any) | null} [runWithin]  runs `call` and ends it, whatever
- *   it runs, past `timeoutMs` (throws then): the hard limit of `stopCodeAfterMs` (Deno: node:vm)
+ * @param {HardLimit | null} [hardLimit]  how the worker ends code itself (Deno), for `stopCodeAfterMs`
  */
-export function serveSandbox(scope, post, postToolCall = post, pyodideModules = () => null, runWithin = null) {
+export function serveSandbox(scope, post, postToolCall = post, pyodideModules = () => null, hardLimit = null) {
   let session = null;
   let jspiAnswers = null;
   let key = ""; // the frame key of this worker's messages: given at boot, never seen by Python
@@ -100,7 +100,7 @@ export function serveSandbox(scope, post, postToolCall = post, pyodideModules = 
           delete data.key;
           gate = data.gate ? new Int32Array(data.gate) : null;
           const booted = await boot(data, send, (snapshot) => post({ k: key, snapshot }), wasm, sendToolCall,
-            pyodideModules(), runWithin);
+            pyodideModules(), hardLimit);
           session = booted?.session ?? null;
           jspiAnswers = booted?.answers ?? null;
           data.files = data.snapshot = data.pyodideSource = data.asmSource = null; // the boot's bytes: free
@@ -203,9 +203,9 @@ function readBody(text) {
  * @param {Promise<WebAssembly.Module>} wasm the compiled module, when `boot.wasmModule`
  * @param {(text: string) => void} sendToolCall  a `tool_call` to the host, framed
  * @param {PyodideModules | null} imported  Pyodide's modules, when the worker imported them itself
- * @param {Function | null} runWithin  see serveSandbox
+ * @param {HardLimit | null} hardLimit  see serveSandbox
  */
-async function boot(boot, send, postSnapshot, wasm, sendToolCall, imported, runWithin) {
+async function boot(boot, send, postSnapshot, wasm, sendToolCall, imported, hardLimit) {
   const started = performance.now();
   const files = boot.files;
   limitMemory(boot.maxMemoryBytes);
@@ -266,7 +266,7 @@ async function boot(boot, send, postSnapshot, wasm, sendToolCall, imported, runW
   const jspi = typeof WebAssembly.Suspending === "function";
   const interruptView = boot.interrupt ? new Int32Array(boot.interrupt) : null;
   const call = jspi ? (text) => handle.callPromising(text) : (text) => handle(text);
-  const limited = boot.stopCodeAfterMs && runWithin ? withHardLimit(pyodide, jspi, call, runWithin, boot) : call;
+  const limited = boot.stopCodeAfterMs && hardLimit ? withHardLimit(pyodide, jspi, call, hardLimit, boot) : call;
   const session = {
     handle: (text, isRun) => (isRun ? limited(text) : call(text)),
     clearInterrupt: () => interruptView && Atomics.store(interruptView, 0, 0),
@@ -285,13 +285,31 @@ async function boot(boot, send, postSnapshot, wasm, sendToolCall, imported, runW
 class CodeEnded extends Error {}
 
 /**
+ * How a worker ends code itself, whatever the code does (Deno: web/sandbox/deno-worker.js).
+ * @typedef {object} HardLimit
+ * @property {(call: () => any, timeoutMs: number) => any} runWithin  runs `call`; past `timeoutMs` it is ended
+ *   wherever it is (throws then, with code ERR_SCRIPT_EXECUTION_TIMEOUT)
+ * @property {() => void} endSelf  ends this worker now: nothing of it runs after this call
+ */
+
+/**
  * `call` (the code of a run) under the hard limit `boot.stopCodeAfterMs`. It covers Python from its entry
  * until it returns or awaits a promise (JSPI): a callPromising enters Python in a later task, through
  * Pyodide's `promisingApply`, which is wrapped here. Python that resumes after a promise runs outside the
- * limit; `boot.within` tells the parent which it is (1: inside).
+ * limit; `boot.within` tells the parent which it is, and a worker whose code awaits ends itself from its
+ * event loop when its parent asks (deno/sandbox_workers.js endRunning).
  */
-function withHardLimit(pyodide, jspi, call, runWithin, boot) {
+function withHardLimit(pyodide, jspi, call, { runWithin, endSelf }, boot) {
   const within = boot.within ? new Int32Array(boot.within) : null;
+  if (within) {
+    // Fires only while the event loop is free: between requests the worker sleeps (idle), and code that
+    // runs holds the thread.
+    setInterval(() => {
+      if (Atomics.load(within, 1) !== 1) return;
+      Atomics.store(within, 2, 1);
+      endSelf();
+    }, 20);
+  }
   const underLimit = (enter) => {
     if (within) Atomics.store(within, 0, 1);
     try {
