@@ -159,7 +159,8 @@ export class SandboxWorkers {
       maxMemoryBytes: (this.#options.memoryMb ?? 0) * 1024 * 1024,
       // Off: with the KILL check in Pyodide's signal check, a user's interrupt of running code was still
       // missed now and then (the run then lost its variables); a worker that ignores every interrupt keeps
-      // its thread until the process ends, so the host is told (onStuck) and ends the process.
+      // its thread until its hard limit (stopCodeAfterMs) or the process ends: without the first, the host
+      // is told (onStuck) and ends the process.
       endOnKill: false,
       stopCodeAfterMs,
       within: state.within?.buffer,
