@@ -42,7 +42,7 @@ const Atomics = Object.freeze({ load, store, wait, notify });
  * @property {boolean} [endOnKill]         the parent stores KILL in the interrupt buffer before it ends
  *                                         this worker (Deno: see endOnKill below); needs `wasmModule`
  * @property {number} [stopCodeAfterMs]    a run's code is ended, interrupt or not, this long after it
- *                                         started (needs `runWithin`; the worker then reports `crashed`)
+ *                                         started (needs a HardLimit; the worker then reports `crashed`)
  * @property {SharedArrayBuffer} [within]  Int32Array[3]: [0] is 1 while a run's code is inside that limit (so
  *                                         its parent knows the thread ends even if the code ignores interrupts);
  *                                         [1] the parent sets to ask the worker to end itself; [2] says it did
@@ -110,7 +110,7 @@ export function serveSandbox(scope, post, postToolCall = post, pyodideModules = 
       }
     } catch (error) {
       session = null; // its Python may be half way through anything: this worker serves no more
-      send(encode({ type: "crashed", reason: error instanceof CodeEnded ? error.message : String(error?.stack ?? error) }));
+      send(encode({ type: "crashed", reason: String(error?.stack ?? error) }));
     } finally {
       busy = false;
     }
@@ -266,7 +266,9 @@ async function boot(boot, send, postSnapshot, wasm, sendToolCall, imported, hard
   const jspi = typeof WebAssembly.Suspending === "function";
   const interruptView = boot.interrupt ? new Int32Array(boot.interrupt) : null;
   const call = jspi ? (text) => handle.callPromising(text) : (text) => handle(text);
-  const limited = boot.stopCodeAfterMs && hardLimit ? withHardLimit(pyodide, jspi, call, hardLimit, boot) : call;
+  const limited = boot.stopCodeAfterMs && hardLimit
+    ? withHardLimit(pyodide, jspi, call, hardLimit, boot, (reason) => send(encode({ type: "crashed", reason })))
+    : call;
   const session = {
     handle: (text, isRun) => (isRun ? limited(text) : call(text)),
     clearInterrupt: () => interruptView && Atomics.store(interruptView, 0, 0),
@@ -281,9 +283,6 @@ async function boot(boot, send, postSnapshot, wasm, sendToolCall, imported, hard
   return { session, answers: boot.channel ? null : bridge };
 }
 
-/** A run's code ended at its hard limit: the worker's Python is unusable, the worker reports it and ends. */
-class CodeEnded extends Error {}
-
 /**
  * How a worker ends code itself, whatever the code does (Deno: web/sandbox/deno-worker.js).
  * @typedef {object} HardLimit
@@ -297,9 +296,11 @@ class CodeEnded extends Error {}
  * until it returns or awaits a promise (JSPI): a callPromising enters Python in a later task, through
  * Pyodide's `promisingApply`, which is wrapped here. Python that resumes after a promise runs outside the
  * limit; `boot.within` tells the parent which it is, and a worker whose code awaits ends itself from its
- * event loop when its parent asks (deno/sandbox_workers.js endRunning).
+ * event loop when its parent asks (deno/sandbox_workers.js endRunning). Code ended at the limit leaves
+ * Python half way through anything: the worker reports `crashed` (its parent replaces it) and the request
+ * is never answered (nothing reaches Pyodide, which would take the error for a fatal one of its own).
  */
-function withHardLimit(pyodide, jspi, call, { runWithin, endSelf }, boot) {
+function withHardLimit(pyodide, jspi, call, { runWithin, endSelf }, boot, crashed) {
   const within = boot.within ? new Int32Array(boot.within) : null;
   if (within) {
     // Fires only while the event loop is free: between requests the worker sleeps (idle), and code that
@@ -316,8 +317,9 @@ function withHardLimit(pyodide, jspi, call, { runWithin, endSelf }, boot) {
       return runWithin(enter, boot.stopCodeAfterMs);
     } catch (error) {
       if (error?.code !== "ERR_SCRIPT_EXECUTION_TIMEOUT") throw error;
-      throw new CodeEnded(`the code ran past its hard limit of ${boot.stopCodeAfterMs / 1000} s and ignored every `
-        + "interrupt, so it was ended with its worker");
+      crashed(`the code ran past its hard limit of ${boot.stopCodeAfterMs / 1000} s and ignored every interrupt, `
+        + "so it was ended with its worker");
+      return new Promise(() => {});
     } finally {
       if (within) Atomics.store(within, 0, 0);
     }
