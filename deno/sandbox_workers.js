@@ -15,7 +15,7 @@ import { SandboxRelay, toWorker } from "../web/sandbox/relay.js";
 
 // How long a worker whose code awaits a promise has to end itself (from its event loop) before it is taken
 // for one whose code spins past its hard limit.
-const SELF_END_WAIT_MS = 500;
+const SELF_END_WAIT_MS = 1000; // its timer looks every 20 ms; a busy machine can delay that
 // Growth of the process beyond the wasm memory limit that is still the sandbox's own (its JS heap).
 const JS_HEAP_ALLOWANCE_MB = 512;
 // Pyodide's wasm compiled once per process, for every worker of every sandbox (keyed by its bytes).
