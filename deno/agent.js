@@ -23,6 +23,10 @@ const USAGE = `usage: deno run <permissions> deno/agent.js TASK --provider NAME 
   [--api-base URL] [--key-env VARIABLE] [--tools FILE.py]... [--imports MODULE]... [--mcp URL]... [--agent-type code|toolcalling]
   [--max-steps N] [--timeout SECONDS] [--site DIR] [--packages-url URL --packages-lock FILE]`;
 const AGENT_TYPES = ["code", "toolcalling"];
+// An interrupted step's code has this long to stop before its worker is replaced (SandboxClient's grace);
+// a worker's thread ends the code itself a second after that (its hard limit), interrupt or not.
+const GRACE_MS = 1500;
+const HARD_LIMIT_AFTER_GRACE_MS = 1000;
 const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
 class UsageError extends Error {}
@@ -109,8 +113,9 @@ function checkNetPermission(apiBase) {
   }
 }
 
-/** Pyodide in a permissionless worker, from the site's files; a SandboxClient drives it. */
-async function startSandbox(siteUrl, manifest, { onToolCall }) {
+/** Pyodide in a permissionless worker, from the site's files; a SandboxClient drives it. `onStuck`: a worker
+ * was ended while its code ran on where its hard limit does not reach (it awaited a promise first). */
+async function startSandbox(siteUrl, manifest, { onToolCall, timeoutSeconds, onStuck }) {
   const assets = await loadSandboxAssets({
     base: new URL("../web/", import.meta.url).href,
     pyodide: new URL("pyodide/", siteUrl).href,
@@ -122,8 +127,10 @@ async function startSandbox(siteUrl, manifest, { onToolCall }) {
   if (pyodideURL.protocol === "file:") { // workers import Pyodide's JS from there (compiled once, in Deno's code cache)
     Object.assign(boot, { pyodideURL: pyodideURL.href, pyodideSource: undefined, asmSource: undefined });
   }
-  return new SandboxClient(openSandboxPort(boot, { memoryMb: 1024 }), {
+  const stopCodeAfterMs = timeoutSeconds * 1000 + GRACE_MS + HARD_LIMIT_AFTER_GRACE_MS;
+  return new SandboxClient(openSandboxPort(boot, { memoryMb: 1024, stopCodeAfterMs, onStuck }), {
     onToolCall,
+    graceMs: GRACE_MS,
     wireValues: true, // Python runs the tools and reads the results: it reads the markers
     onEvent: (event) => {
       if (event.type === "crashed" || event.type === "restarted") progress(`sandbox ${event.type}: ${event.reason}`);
@@ -146,10 +153,23 @@ async function main() {
 
   let session = null;
   let sandbox = null; // a tool-calling agent runs no code: no sandbox
+  // A step's code that neither stopped nor can be ended: its thread spins until this process ends, so the
+  // run ends after that step (exiting ends the thread), rather than going on beside a busy core.
+  let stuck = false;
+  let closing = false;
+  const onStuck = () => {
+    if (stuck || closing) return;
+    stuck = true;
+    progress("The step's code could not be ended (it had awaited a promise, and the worker's hard limit does not reach "
+      + "past that): its thread may keep a CPU core busy until this process ends, so the run ends after this step");
+    session?.interrupt();
+  };
   if (args.agentType === "code") {
     progress("Starting the sandbox (Pyodide in a worker without permissions)");
     sandbox = await startSandbox(args.siteUrl, manifest, {
       onToolCall: (name, toolArgs, kwargs) => answerToolCall(session, name, toolArgs, kwargs),
+      timeoutSeconds: args.timeout,
+      onStuck,
     });
     sandbox.ready().then((ready) => progress(`Sandbox ready (${ready.snapshot ? "memory snapshot" : "cold start"}; `
       + `its Pyodide started in ${(ready.startup_ms / 1000).toFixed(1)} s)`), () => {});
@@ -198,11 +218,20 @@ async function main() {
     progress("Interrupting the run (Ctrl+C again quits at once)");
     session.interrupt();
   });
+  let code;
   try {
-    return await pyodide.pyimport("wasm_agent.cli").run_session(session, args.task);
+    code = await pyodide.pyimport("wasm_agent.cli").run_session(session, args.task);
   } finally {
+    closing = true;
     sandbox?.close();
   }
+  if (stuck) {
+    console.error("error: the run was ended after a step whose code ignored its interrupt and could not be ended "
+      + "while this process runs (its steps are above; the code stops as the process exits). Run the task again, "
+      + "with a larger --timeout if that step only needed more time.");
+    return 1;
+  }
+  return code;
 }
 
 try {

@@ -13,6 +13,9 @@ import { decode, SANDBOX_MESSAGE_TYPES } from "../web/protocol.js";
 import { KILL } from "../web/sandbox/core.js";
 import { SandboxRelay, toWorker } from "../web/sandbox/relay.js";
 
+// How long a worker whose code awaits a promise has to end itself (from its event loop) before it is taken
+// for one whose code spins past its hard limit.
+const SELF_END_WAIT_MS = 1000; // its timer looks every 20 ms; a busy machine can delay that
 // Growth of the process beyond the wasm memory limit that is still the sandbox's own (its JS heap).
 const JS_HEAP_ALLOWANCE_MB = 512;
 // Pyodide's wasm compiled once per process, for every worker of every sandbox (keyed by its bytes).
@@ -50,6 +53,10 @@ const everyone = new Set();
  * @property {(bytes: Uint8Array) => void} [onSnapshot]  boot once, make a memory snapshot, hand it here
  * @property {(reason: string) => void} [onStuck]  a worker was ended while its code still ran: its thread may
  *   spin on in this process (Deno cannot end a thread busy in wasm), which only the process's end stops
+ * @property {number} [stopCodeAfterMs]  the hard limit of a run's code: past it the worker's thread ends the
+ *   code itself, interrupt or not (web/sandbox/core.js withHardLimit). A worker ended within that limit
+ *   is not stuck; nor one whose code awaits a promise (its event loop ends it). Only code that resumed
+ *   after awaiting and spins is out of reach: `onStuck`
  */
 
 export class SandboxWorkers {
@@ -95,7 +102,8 @@ export class SandboxWorkers {
         Atomics.store(state.interrupt, 0, KILL);
         Atomics.notify(state.interrupt, 0);
       },
-      onEndedRunning: () => onStuck?.("a sandbox worker was ended while its code still ran (it ignored its interrupt)"),
+      endRunning: (state, end) => endRunning(state, end, () =>
+        onStuck?.("a sandbox worker was ended while its code still ran (it ignored its interrupt)")),
       onBootFailed: (state, reason) => {
         if (state.fromSnapshot) this.#boot.snapshotFailed?.(reason);
       },
@@ -141,6 +149,8 @@ export class SandboxWorkers {
     const { snapshot: readSnapshot, snapshotFailed: _, ...boot } = this.#boot;
     const snapshot = typeof readSnapshot === "function" ? readSnapshot() : readSnapshot;
     state.fromSnapshot = Boolean(snapshot);
+    const { stopCodeAfterMs } = this.#options;
+    state.within = stopCodeAfterMs ? new Int32Array(new SharedArrayBuffer(4 * WITHIN_SLOTS)) : null;
     toWorker(state, {
       ...boot,
       kind: "boot",
@@ -149,8 +159,11 @@ export class SandboxWorkers {
       maxMemoryBytes: (this.#options.memoryMb ?? 0) * 1024 * 1024,
       // Off: with the KILL check in Pyodide's signal check, a user's interrupt of running code was still
       // missed now and then (the run then lost its variables); a worker that ignores every interrupt keeps
-      // its thread until the process ends, so the host is told (onStuck) and ends the process.
+      // its thread until its hard limit (stopCodeAfterMs) or the process ends: without the first, the host
+      // is told (onStuck) and ends the process.
       endOnKill: false,
+      stopCodeAfterMs,
+      within: state.within?.buffer,
       snapshot,
       makeSnapshot: Boolean(this.#options.onSnapshot),
       wasmModule: true, // comes in its own message when compiled, while the worker imports Pyodide
@@ -176,6 +189,34 @@ export class SandboxWorkers {
       this.#relay.replace(sandbox, `the sandbox used more than ${this.#options.memoryMb} MB of memory`);
     }
   }
+}
+
+// The slots of a worker's `within` buffer (web/sandbox/core.js withHardLimit).
+const WITHIN_SLOTS = 3; // [its code runs within its hard limit, asked to end itself, ended itself]
+
+/**
+ * End a worker whose run has not answered, and tell `stuck` if its thread may spin on. Code within its hard
+ * limit is ended there. Code that awaits a promise leaves the worker's event loop free: asked, the worker
+ * ends itself from there (nothing of it runs after that), and only then is it terminated, since Deno's
+ * terminate() would stop that event loop first. A worker that does not answer within SELF_END_WAIT_MS
+ * spins where no limit reaches. Without a hard limit (CPython's host), every such worker is reported.
+ */
+function endRunning(state, end, stuck) {
+  const within = state.within;
+  if (!within || Atomics.load(within, 0)) {
+    end();
+    if (!within) stuck();
+    return;
+  }
+  Atomics.store(within, 1, 1);
+  const asked = performance.now();
+  const check = () => {
+    if (Atomics.load(within, 2)) return end();
+    if (performance.now() - asked < SELF_END_WAIT_MS) return setTimeout(check, 20);
+    end();
+    stuck();
+  };
+  check();
 }
 
 const WORKER_SCRIPT = new URL("../web/sandbox/deno-worker.js", import.meta.url).href;

@@ -144,9 +144,12 @@ Deno.test("three boots that fail in a row are fatal; every worker is ended", () 
   assertEquals(r.core.active, null);
 });
 
-Deno.test("a worker ended while a run had no answer is reported; one that answered or crashed is not", () => {
+Deno.test("a worker to be ended while a run had no answer is the host's to end; one that answered or crashed is not", () => {
   const ended = [];
-  const r = relay({ onEndedRunning: (state) => ended.push(r.states.indexOf(state)) });
+  const r = relay({ endRunning: (state, end) => {
+    ended.push(r.states.indexOf(state));
+    end();
+  } });
   r.ready(0);
   r.host({ type: "run", id: 1, code: "1" });
   r.frame(0, { type: "result", id: 1, ok: true, value: 1 });

@@ -403,3 +403,94 @@ def test_an_import_comes_from_a_package_distribution_checked_then_cached(site, t
     offline = wasm_agent_deno(site, "task", "--model", "m", "--api-base", "http://127.0.0.1:9/v1",
                               "--key-env", KEY_ENV, "--imports", "wa_fast")
     assert offline.returncode == 2 and "wa_fast: no wheel in this site provides it" in offline.stderr
+
+
+def _child_pid(pid: int) -> int | None:
+    """The first child process of `pid` (the Deno that `python -m wasm_agent deno` starts), if any."""
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:
+            return int(stat.parent.name)
+    return None
+
+
+# Awaits a promise past its time limit, where no interrupt reaches it: its worker is replaced, and ends itself.
+AWAITS_LONG = "import asyncio\nasyncio.run(asyncio.sleep(600))"
+
+
+def test_steps_whose_code_ignores_every_interrupt_leave_no_cpu_behind_and_the_run_goes_on(site):
+    """Each stubborn step is stopped at its time limit (its worker's thread is ended: Deno's terminate()
+    alone leaves it spinning), the model is told its variables are lost, and the run goes on with no
+    thread of those steps spinning: the process idles while the model thinks."""
+    import time
+
+    from deno_sandbox import STUBBORN, cpu_seconds
+    from providers.mock import MockProviderServer
+    from providers.wire import Reply
+
+    stubborn_steps = [*STUBBORN.values(), AWAITS_LONG]
+    with MockProviderServer(api_key=KEY) as provider:
+        provider.script("Thought: keep x.\n<code>\nx = 1\n</code>",
+                        *(f"Thought: work.\n<code>\n{stubborn}\n</code>" for stubborn in stubborn_steps),
+                        Reply(text="Thought: x?\n<code>\ntry:\n    x\nexcept NameError:\n    final_answer('x is gone')\n</code>",
+                              delay=6))
+        command = [sys.executable, "-m", "wasm_agent", "deno", "Work hard", "--model", "m", "--api-base",
+                   provider.openai_base, "--key-env", KEY_ENV, "--timeout", "1", "--site", str(site)]
+        process = subprocess.Popen(command, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                   env={**os.environ, KEY_ENV: KEY})
+        try:
+            deadline = time.monotonic() + 240
+            while len(provider.requests) < 2 + len(stubborn_steps) and time.monotonic() < deadline:
+                time.sleep(0.1)
+            deno = _child_pid(process.pid)
+            assert deno is not None and len(provider.requests) == 2 + len(stubborn_steps), "the stubborn steps did not end"
+            time.sleep(2)  # the last stubborn thread ends at its hard limit: a second past its worker's end
+            before = cpu_seconds(deno)
+            time.sleep(2)
+            idle_cpu = cpu_seconds(deno) - before
+            out, err = process.communicate(timeout=120)
+        finally:
+            if process.poll() is None:
+                process.kill()
+    assert idle_cpu < 0.5, f"{idle_cpu:.2f} s of CPU in 2 s while the agent waited for its model"
+    assert process.returncode == 0, out + err
+    assert out.count("1 s time limit. The code did not stop when interrupted.") == len(stubborn_steps), out
+    assert out.count("all variables were lost") >= len(stubborn_steps)
+    assert "Final answer: x is gone" in out
+    assert "could not be ended" not in err
+
+
+AWAITS_THEN_SPINS = """import asyncio
+async def spin():
+    await asyncio.sleep(0.2)
+    while True:
+        try:
+            while True: pass
+        except BaseException:
+            pass
+asyncio.run(spin())"""
+
+
+def test_code_that_spins_after_awaiting_ends_the_run_and_nothing_runs_on(site):
+    """Python that resumed after awaiting a promise is outside what the worker's limit can end: the run
+    ends after that step (here while the model writes the next one) with a message that says so, and the
+    process exits, its thread with it."""
+    from providers.mock import MockProviderServer
+    from providers.wire import Reply
+
+    with MockProviderServer(api_key=KEY) as provider:
+        provider.script("Thought: keep x.\n<code>\nx = 1\n</code>",
+                        f"Thought: wait, then work.\n<code>\n{AWAITS_THEN_SPINS}\n</code>",
+                        Reply(text="Thought: go on.\n<code>\nfinal_answer(x)\n</code>", delay=5))
+        result = wasm_agent_deno(site, "Work hard", "--model", "m", "--api-base", provider.openai_base,
+                                 "--key-env", KEY_ENV, "--timeout", "1")
+        requests = len(provider.requests)
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "1 s time limit. The code did not stop when interrupted." in result.stdout
+    assert "Final answer: 1" not in result.stdout and "(interrupted;" in result.stdout
+    assert "The step's code could not be ended" in result.stderr
+    assert result.stderr.strip().splitlines()[-1].startswith("error: the run was ended after a step whose code")
+    assert requests <= 3  # the model may have been asked for a next step; it was not taken

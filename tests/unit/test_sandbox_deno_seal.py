@@ -6,7 +6,7 @@ import asyncio
 import time
 
 import pytest
-from deno_sandbox import require_deno_sandbox
+from deno_sandbox import STUBBORN, cpu_seconds, require_deno_sandbox
 
 from wasm_agent import CodeAgent, FileRunStore, ScriptedModel, tool
 from wasm_agent.executor import ExecutionLimits
@@ -188,22 +188,6 @@ async def test_reset_replaces_the_sandbox_once_code_ran_and_only_then(executor):
     assert executor.resets == resets + 2 and "NameError" in (await executor.run("y")).error
 
 
-def _cpu_seconds(pid: int) -> float:
-    """User and system CPU time of a process so far (every thread: the workers are threads)."""
-    import os
-
-    fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-# Code that no interrupt stops: each keeps its worker's thread busy in wasm, where Deno cannot end it.
-STUBBORN = {
-    "catches every interrupt": "while True:\n    try:\n        while True: pass\n    except BaseException:\n        pass",
-    "loops in C": "import collections, itertools\ncollections.deque(itertools.count(), maxlen=0)",
-    "switches interrupts off": "import pyodide_js\npyodide_js.setInterruptBuffer(None)\nwhile True: pass",
-}
-
-
 def _alive(pid: int) -> bool:
     """The process exists, even as a zombie (ended, not reaped)."""
     import os
@@ -213,9 +197,9 @@ def _alive(pid: int) -> bool:
 
 async def _idle_for(pids: list[int], seconds: float = 2.0) -> float:
     """CPU seconds these processes used over `seconds` of waiting."""
-    before = sum(map(_cpu_seconds, pids))
+    before = sum(map(cpu_seconds, pids))
     await asyncio.sleep(seconds)
-    return sum(map(_cpu_seconds, pids)) - before
+    return sum(map(cpu_seconds, pids)) - before
 
 
 @pytest.mark.parametrize("stubborn", STUBBORN.values(), ids=STUBBORN.keys())

@@ -41,6 +41,11 @@ const Atomics = Object.freeze({ load, store, wait, notify });
  * @property {number} [maxMemoryBytes]     the wasm memory limit (MemoryError in Python past it)
  * @property {boolean} [endOnKill]         the parent stores KILL in the interrupt buffer before it ends
  *                                         this worker (Deno: see endOnKill below); needs `wasmModule`
+ * @property {number} [stopCodeAfterMs]    a run's code is ended, interrupt or not, this long after it
+ *                                         started (needs a HardLimit; the worker then reports `crashed`)
+ * @property {SharedArrayBuffer} [within]  Int32Array[3]: [0] is 1 while a run's code is inside that limit (so
+ *                                         its parent knows the thread ends even if the code ignores interrupts);
+ *                                         [1] the parent sets to ask the worker to end itself; [2] says it did
  */
 
 const ORIGIN = "https://pyodide.invalid/";  // never reached: the fetch shim answers it
@@ -68,8 +73,9 @@ for name in sandbox_main.WARM_IMPORTS:
  * @param {(frame: object) => void} post          to the parent (bound before any other code ran)
  * @param {(frame: object) => void} [postToolCall]  where `tool_call`s go (default: `post`)
  * @param {() => PyodideModules | null} [pyodideModules]  Pyodide already imported, if it was
+ * @param {HardLimit | null} [hardLimit]  how the worker ends code itself (Deno), for `stopCodeAfterMs`
  */
-export function serveSandbox(scope, post, postToolCall = post, pyodideModules = () => null) {
+export function serveSandbox(scope, post, postToolCall = post, pyodideModules = () => null, hardLimit = null) {
   let session = null;
   let jspiAnswers = null;
   let key = ""; // the frame key of this worker's messages: given at boot, never seen by Python
@@ -94,7 +100,7 @@ export function serveSandbox(scope, post, postToolCall = post, pyodideModules = 
           delete data.key;
           gate = data.gate ? new Int32Array(data.gate) : null;
           const booted = await boot(data, send, (snapshot) => post({ k: key, snapshot }), wasm, sendToolCall,
-            pyodideModules());
+            pyodideModules(), hardLimit);
           session = booted?.session ?? null;
           jspiAnswers = booted?.answers ?? null;
           data.files = data.snapshot = data.pyodideSource = data.asmSource = null; // the boot's bytes: free
@@ -103,6 +109,7 @@ export function serveSandbox(scope, post, postToolCall = post, pyodideModules = 
         }
       }
     } catch (error) {
+      session = null; // its Python may be half way through anything: this worker serves no more
       send(encode({ type: "crashed", reason: String(error?.stack ?? error) }));
     } finally {
       busy = false;
@@ -139,7 +146,7 @@ export function serveSandbox(scope, post, postToolCall = post, pyodideModules = 
     let body;
     try {
       stepRunning = request.type === "run";
-      body = await session.handle(data);
+      body = await session.handle(data, stepRunning);
     } catch (error) {
       if (error?.type !== "KeyboardInterrupt") throw error;
       return encode({ type: "result", id, ok: false,
@@ -196,8 +203,9 @@ function readBody(text) {
  * @param {Promise<WebAssembly.Module>} wasm the compiled module, when `boot.wasmModule`
  * @param {(text: string) => void} sendToolCall  a `tool_call` to the host, framed
  * @param {PyodideModules | null} imported  Pyodide's modules, when the worker imported them itself
+ * @param {HardLimit | null} hardLimit  see serveSandbox
  */
-async function boot(boot, send, postSnapshot, wasm, sendToolCall, imported) {
+async function boot(boot, send, postSnapshot, wasm, sendToolCall, imported, hardLimit) {
   const started = performance.now();
   const files = boot.files;
   limitMemory(boot.maxMemoryBytes);
@@ -257,8 +265,12 @@ async function boot(boot, send, postSnapshot, wasm, sendToolCall, imported) {
   // Entered through JSPI where it exists, so code may block on promises (asyncio.run, run_sync).
   const jspi = typeof WebAssembly.Suspending === "function";
   const interruptView = boot.interrupt ? new Int32Array(boot.interrupt) : null;
+  const call = jspi ? (text) => handle.callPromising(text) : (text) => handle(text);
+  const limited = boot.stopCodeAfterMs && hardLimit
+    ? withHardLimit(pyodide, jspi, call, hardLimit, boot, (reason) => send(encode({ type: "crashed", reason })))
+    : call;
   const session = {
-    handle: jspi ? (text) => handle.callPromising(text) : (text) => handle(text),
+    handle: (text, isRun) => (isRun ? limited(text) : call(text)),
     clearInterrupt: () => interruptView && Atomics.store(interruptView, 0, 0),
   };
   send(encode({
@@ -269,6 +281,63 @@ async function boot(boot, send, postSnapshot, wasm, sendToolCall, imported) {
     bridge: boot.channel ? "atomics" : "jspi", interrupts: Boolean(boot.interrupt),
   }));
   return { session, answers: boot.channel ? null : bridge };
+}
+
+/**
+ * How a worker ends code itself, whatever the code does (Deno: web/sandbox/deno-worker.js).
+ * @typedef {object} HardLimit
+ * @property {(call: () => any, timeoutMs: number) => any} runWithin  runs `call`; past `timeoutMs` it is ended
+ *   wherever it is (throws then, with code ERR_SCRIPT_EXECUTION_TIMEOUT)
+ * @property {() => void} endSelf  ends this worker now: nothing of it runs after this call
+ */
+
+/**
+ * `call` (the code of a run) under the hard limit `boot.stopCodeAfterMs`. It covers Python from its entry
+ * until it returns or awaits a promise (JSPI): a callPromising enters Python in a later task, through
+ * Pyodide's `promisingApply`, which is wrapped here. Python that resumes after a promise runs outside the
+ * limit; `boot.within` tells the parent which it is, and a worker whose code awaits ends itself from its
+ * event loop when its parent asks (deno/sandbox_workers.js endRunning). Code ended at the limit leaves
+ * Python half way through anything: the worker reports `crashed` (its parent replaces it) and the request
+ * is never answered (nothing reaches Pyodide, which would take the error for a fatal one of its own).
+ */
+function withHardLimit(pyodide, jspi, call, { runWithin, endSelf }, boot, crashed) {
+  const within = boot.within ? new Int32Array(boot.within) : null;
+  if (within) {
+    // Fires only while the event loop is free: between requests the worker sleeps (idle), and code that
+    // runs holds the thread.
+    setInterval(() => {
+      if (Atomics.load(within, 1) !== 1) return;
+      Atomics.store(within, 2, 1);
+      endSelf();
+    }, 20);
+  }
+  const underLimit = (enter) => {
+    if (within) Atomics.store(within, 0, 1);
+    try {
+      return runWithin(enter, boot.stopCodeAfterMs);
+    } catch (error) {
+      if (error?.code !== "ERR_SCRIPT_EXECUTION_TIMEOUT") throw error;
+      crashed(`the code ran past its hard limit of ${boot.stopCodeAfterMs / 1000} s and ignored every interrupt, `
+        + "so it was ended with its worker");
+      return new Promise(() => {});
+    } finally {
+      if (within) Atomics.store(within, 0, 0);
+    }
+  };
+  if (!jspi) return (text) => underLimit(() => call(text));
+  const module = pyodide._module;
+  const promisingApply = module.promisingApply;
+  if (typeof promisingApply !== "function") throw new Error("Pyodide's promisingApply was not found");
+  let limitNext = false;
+  module.promisingApply = (...args) => {
+    if (!limitNext) return promisingApply(...args);
+    limitNext = false;
+    return underLimit(() => promisingApply(...args));
+  };
+  return (text) => {
+    limitNext = true;
+    return call(text);
+  };
 }
 
 /** Pyodide's modules from their text in the boot message (compiled anew in every worker). */

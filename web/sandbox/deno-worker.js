@@ -11,10 +11,12 @@
 // generation from strings disabled (sandbox_launch.py), so code cannot `import("node:…")` either.
 // The permissions stay the boundary; this takes away what needs none.
 
+import { Script } from "node:vm";
 import { serveSandbox } from "./core.js";
 
 // Bound now: generated code may replace postMessage later, and must not see the frames.
 const post = globalThis.postMessage.bind(globalThis);
+const endSelf = globalThis.close.bind(globalThis); // removed below from what code can reach
 
 /** What this worker's global scope must not offer; tests/unit/test_sandbox_deno_seal.py checks they are gone. */
 export const REMOVED_GLOBALS = [
@@ -44,7 +46,20 @@ export function usePyodide(modules) {
   pyodideModules ??= modules;
 }
 
-const { log } = serveSandbox(globalThis, post, post, () => pyodideModules);
+// Deno's worker.terminate() cannot end a thread that spins in wasm or in a JS loop: the thread keeps a
+// core until the process ends. V8 can (TerminateExecution), and node:vm's `timeout` is how a worker
+// reaches it: a thread of Deno's ends the script's execution, whatever runs, once the timeout passes.
+// The code of a run goes through here (core.js `runWithin`), so code that ignores every interrupt is
+// ended at its hard limit; a script runs only what it finds in this slot, taken as it starts.
+let within = null;
+Object.defineProperty(globalThis, "__sandboxRunWithin", { value: () => { const call = within; within = null; return call?.(); } });
+const runWithinScript = new Script("__sandboxRunWithin()");
+function runWithin(call, timeoutMs) {
+  within = call;
+  return runWithinScript.runInThisContext({ timeout: Math.max(1, Math.ceil(timeoutMs)), displayErrors: false });
+}
+
+const { log } = serveSandbox(globalThis, post, post, () => pyodideModules, { runWithin, endSelf });
 // The worker's console would write to the host's stdout, which carries the protocol: send it as `log`.
 const toLog = (...values) => log(values.map(String).join(" "));
 globalThis.console = { log: toLog, info: toLog, warn: toLog, error: toLog, debug: toLog, trace: toLog };

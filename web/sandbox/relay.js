@@ -49,8 +49,9 @@ const encoder = new TextEncoder();
  * @property {object[]} [warmUp]          requests every worker answers before it serves (ids are the relay's)
  * @property {boolean} [replaceable]      false: losing the worker is fatal (a boot that makes a snapshot)
  * @property {(state: WorkerState) => void} [beforeEnd]  a worker is about to be terminated
- * @property {(state: WorkerState) => void} [onEndedRunning]  a worker was terminated while a run it got had
- *   not answered: its code may go on (Deno ends a worker only once its thread is back in its event loop)
+ * @property {(state: WorkerState, end: () => void) => void} [endRunning]  a worker is to be ended while a run
+ *   it got has not answered: its code may go on (Deno ends a worker only once its thread is back in its event
+ *   loop); `end` terminates it, now or later (without this option: now)
  * @property {(state: WorkerState, reason: string) => void} [onBootFailed]  it ended before it was ready
  * @property {(state: WorkerState, serving: boolean) => void} [onReady]  it is ready (serving, or the spare)
  * @property {(bytes: Uint8Array) => void} [onSnapshot]  a worker's memory snapshot
@@ -239,8 +240,8 @@ export class SandboxRelay {
 
   #end(state) {
     this.#options.beforeEnd?.(state);
-    endWorker(state);
-    if (state.runs.size) this.#options.onEndedRunning?.(state);
+    if (state.runs.size && this.#options.endRunning) this.#options.endRunning(state, () => endWorker(state));
+    else endWorker(state);
   }
 
   #emitOwn(message) {
