@@ -18,12 +18,8 @@ import { MAX_MESSAGE_CHARS, MAX_MESSAGE_DEPTH, ProtocolError, REQUEST_TYPES, che
   from "../protocol.js";
 
 const parseJSON = JSON.parse; // taken before generated code can replace it
-// Likewise for the memory figure (see publishMemory): what it calls and the getters it reads.
-const { apply, construct } = Reflect;
-const { defineProperty } = Object;
-const now = performance.now.bind(performance);
-const WeakRefType = WeakRef;
-const deref = WeakRef.prototype.deref;
+// Likewise for the size of a wasm memory (see wasmBytes): what it calls and the getters it reads.
+const { apply } = Reflect;
 const memoryBuffer = Object.getOwnPropertyDescriptor(WebAssembly.Memory.prototype, "buffer").get;
 const bufferBytes = [ArrayBuffer, globalThis.SharedArrayBuffer]
   .filter(Boolean).map((type) => Object.getOwnPropertyDescriptor(type.prototype, "byteLength").get);
@@ -55,7 +51,7 @@ const Atomics = Object.freeze({ load, store, wait, notify });
  * @property {SharedArrayBuffer} [within]  Int32Array[3]: [0] is 1 while a run's code is inside that limit (so
  *                                         its parent knows the thread ends even if the code ignores interrupts);
  *                                         [1] the parent sets to ask the worker to end itself; [2] says it did
- * @property {SharedArrayBuffer} [memory]  Int32Array[1]: this worker's own memory in KiB (see publishMemory)
+ * @property {SharedArrayBuffer} [memory]  Int32Array[1]: this worker's own memory in KiB (memory-figure.js)
  */
 
 const ORIGIN = "https://pyodide.invalid/";  // never reached: the fetch shim answers it
@@ -84,11 +80,11 @@ for name in sandbox_main.WARM_IMPORTS:
  * @param {(frame: object) => void} [postToolCall]  where `tool_call`s go (default: `post`)
  * @param {() => PyodideModules | null} [pyodideModules]  Pyodide already imported, if it was
  * @param {HardLimit | null} [hardLimit]  how the worker ends code itself (Deno), for `stopCodeAfterMs`
- * @param {(() => number) | null} [heapBytes]  this worker's JS heap and ArrayBuffers, in bytes, from a
- *   function taken before any other code ran (Deno.memoryUsage); without it no memory figure is kept
+ * @param {import("./memory-figure.js").MemoryFigure | null} [figure]  keeps this worker's memory figure
+ *   (Deno; without it none is kept)
  */
 export function serveSandbox(scope, post, postToolCall = post, pyodideModules = () => null, hardLimit = null,
-  heapBytes = null) {
+  figure = null) {
   let session = null;
   let jspiAnswers = null;
   let key = ""; // the frame key of this worker's messages: given at boot, never seen by Python
@@ -112,7 +108,7 @@ export function serveSandbox(scope, post, postToolCall = post, pyodideModules = 
           key = String(data.key ?? "");
           delete data.key;
           gate = data.gate ? new Int32Array(data.gate) : null;
-          if (data.memory && heapBytes) memoryFigure = { view: new Int32Array(data.memory), heapBytes };
+          if (data.memory && figure) memoryFigure = figure.start(new Int32Array(data.memory));
           const booted = await boot(data, send, (snapshot) => post({ k: key, snapshot }), wasm, sendToolCall,
             pyodideModules(), hardLimit);
           session = booted?.session ?? null;
@@ -120,7 +116,7 @@ export function serveSandbox(scope, post, postToolCall = post, pyodideModules = 
           data.files = data.snapshot = data.pyodideSource = data.asmSource = null; // the boot's bytes: free
         } else if (session) {
           const reply = await answer(session, data);
-          publishMemory();
+          memoryFigure?.publish();
           send(reply);
         }
       }
@@ -234,9 +230,9 @@ async function boot(boot, send, postSnapshot, wasm, sendToolCall, imported, hard
     WebAssembly.instantiateStreaming = async (_response, imports) => {
       const module = await wasm;
       if (boot.endOnKill && boot.interrupt) endOnKill(imports, new Int32Array(boot.interrupt));
-      if (memoryFigure) publishMemoryWhileRunning(imports);
+      memoryFigure?.watch(imports);
       const instance = await WebAssembly.instantiate(module, imports);
-      if (instance.exports.memory instanceof WebAssembly.Memory) countMemory(instance.exports.memory);
+      if (instance.exports.memory instanceof WebAssembly.Memory) memoryFigure?.count(instance.exports.memory);
       return { module, instance };
     };
   }
@@ -292,7 +288,7 @@ async function boot(boot, send, postSnapshot, wasm, sendToolCall, imported, hard
     handle: (text, isRun) => (isRun ? limited(text) : call(text)),
     clearInterrupt: () => interruptView && Atomics.store(interruptView, 0, 0),
   };
-  publishMemory();
+  memoryFigure?.publish();
   send(encode({
     type: "ready", startup_ms: Math.round(performance.now() - started), snapshot: Boolean(boot.snapshot),
     // start: from the worker's creation (its time origin) to this boot: its runtime and modules loaded.
@@ -401,8 +397,8 @@ function limitMemory(maxBytes) {
         throw new RangeError(`the sandbox's memory limit of ${maxBytes >> 20} MB is reached`);
       }
       const result = apply(grow, this, [pages]);
-      countMemory(this);
-      publishMemory();
+      memoryFigure?.count(this);
+      memoryFigure?.publish();
       return result;
     },
     writable: false,
@@ -422,59 +418,16 @@ function fetchShim(files) {
   };
 }
 
-// The worker's own memory figure, for a parent watching a process that several workers share
-// (deno/sandbox_workers.js): its isolate's JS heap and ArrayBuffers, plus the wasm memories it counts, in KiB
-// in shared memory the parent reads at any time. Written only from here, with what was taken before code
-// ran: code changes it only by taking or freeing memory, and cannot reach another worker's.
-let memoryFigure = null; // {view: Int32Array, heapBytes: () => number}
-const countedMemories = []; // WeakRefs: a memory that code drops is not counted once it is collected
-let memoryChecks = 0, memoryPublishedAt = 0;
+// A memory figure of this worker for its parent's watch (Deno: web/sandbox/memory-figure.js), or null.
+let memoryFigure = null;
 
-function wasmBytes(memory) {
+/** The size of a wasm memory, read with getters taken before code ran (code can redefine `buffer`). */
+export function wasmBytes(memory) {
   const buffer = apply(memoryBuffer, memory, []);
   for (let i = 0; i < bufferBytes.length; i++) {
     try { return apply(bufferBytes[i], buffer, []); } catch { /* the other kind (shared or not) */ }
   }
   return 0;
-}
-
-function countMemory(memory) {
-  if (!memoryFigure) return memory;
-  for (let i = 0; i < countedMemories.length; i++) if (apply(deref, countedMemories[i], []) === memory) return memory;
-  defineProperty(countedMemories, countedMemories.length, { __proto__: null, value: new WeakRefType(memory) });
-  return memory;
-}
-
-function publishMemory() {
-  if (!memoryFigure) return;
-  try {
-    let bytes = memoryFigure.heapBytes();
-    for (let i = 0; i < countedMemories.length; i++) {
-      const memory = apply(deref, countedMemories[i], []);
-      if (memory) bytes += wasmBytes(memory);
-    }
-    Atomics.store(memoryFigure.view, 0, (bytes / 1024) | 0);
-  } catch { /* left as it was: the process's resident memory stays the watch's backstop */ }
-}
-
-// While Python runs, the figure is refreshed from Pyodide's periodic signal check, at most every 20 ms (wrapped
-// where its wasm imports it, like endOnKill). Memories made by code's `WebAssembly.Memory` are counted too.
-function publishMemoryWhileRunning(imports) {
-  const checkSignals = imports.env?._Py_CheckEmscriptenSignals_Helper;
-  if (typeof checkSignals !== "function") throw new Error("Pyodide's signal check was not found among its imports");
-  imports.env._Py_CheckEmscriptenSignals_Helper = function checkSignalsAndMemory() {
-    if ((++memoryChecks & 15) === 0 && now() - memoryPublishedAt >= 20) {
-      memoryPublishedAt = now();
-      publishMemory();
-    }
-    return checkSignals();
-  };
-  const Memory = WebAssembly.Memory;
-  const counting = new Proxy(Memory, { __proto__: null, construct(target, args, newTarget) {
-    return countMemory(construct(target, args, newTarget));
-  } });
-  defineProperty(WebAssembly, "Memory", { __proto__: null, value: counting });
-  defineProperty(Memory.prototype, "constructor", { __proto__: null, value: counting });
 }
 
 /** Stored in the interrupt buffer by a host about to end this worker (deno/sandbox_workers.js). */
@@ -500,7 +453,7 @@ function endOnKill(imports, view) {
 function interruptibleSleep(interruptBuffer) {
   const interrupt = new Int32Array(interruptBuffer);
   return (ms) => {
-    publishMemory(); // the worker takes nothing while it sleeps: what it holds is known meanwhile
+    memoryFigure?.publish(); // the worker takes nothing while it sleeps: what it holds is known meanwhile
     if (Atomics.load(interrupt, 0) !== 2) Atomics.wait(interrupt, 0, Atomics.load(interrupt, 0), ms);
     if (Atomics.load(interrupt, 0) !== 2) return false;
     Atomics.store(interrupt, 0, 0);
@@ -518,7 +471,7 @@ function atomicsBridge(channel, interruptBuffer, post) {
       const [id, text, refusal] = toolCall(body);
       if (refusal) return refusal;
       Atomics.store(control, 0, 0);
-      publishMemory(); // likewise while it waits for the answer
+      memoryFigure?.publish(); // likewise while it waits for the answer
       post(text);
       for (;;) {
         Atomics.wait(control, 0, 0, 50);
