@@ -198,7 +198,7 @@ export class SandboxWorkers {
 
 /**
  * The memory watch of the process, every 100 ms while a sandbox in it has a memory limit. A worker's memory
- * is the figure its sandbox core writes into shared memory (web/sandbox/core.js publishMemory: its JS heap,
+ * is the figure its sandbox core writes into shared memory (web/sandbox/memory-figure.js: its JS heap,
  * ArrayBuffers and wasm memories, refreshed while its code runs); code can change its own figure only by
  * taking or freeing memory, and cannot reach another worker's. Past memoryMb + JS_HEAP_ALLOWANCE_MB, or
  * once it grew by that much while serving, its sandbox is replaced. The process's resident memory is a
