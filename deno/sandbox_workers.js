@@ -5,9 +5,9 @@
 //
 // `SandboxWorkers` is Deno's side of the relay core (web/sandbox/relay.js, which the browser's sandbox
 // page runs too): it starts the workers (web/sandbox/deno-worker.js, `deno: {permissions: "none"}`),
-// boots them, and watches the process's memory; the relay keeps one serving. Protocol messages go in
-// as JSON text (`handle`) and come out as objects checked by protocol.js (`emit`); nothing the sandbox
-// sends is trusted, and only what its core framed with the worker's key is read at all.
+// boots them, and watches their memory (see watchMemory); the relay keeps one serving. Protocol messages
+// go in as JSON text (`handle`) and come out as objects checked by protocol.js (`emit`); nothing the
+// sandbox sends is trusted, and only what its core framed with the worker's key is read at all.
 
 import { decode, SANDBOX_MESSAGE_TYPES } from "../web/protocol.js";
 import { KILL } from "../web/sandbox/core.js";
@@ -16,13 +16,14 @@ import { SandboxRelay, toWorker } from "../web/sandbox/relay.js";
 // How long a worker whose code awaits a promise has to end itself (from its event loop) before it is taken
 // for one whose code spins past its hard limit.
 const SELF_END_WAIT_MS = 1000; // its timer looks every 20 ms; a busy machine can delay that
-// Growth of the process beyond the wasm memory limit that is still the sandbox's own (its JS heap).
+// Memory of a sandbox beyond its wasm memory limit that is still its own (its JS heap).
 const JS_HEAP_ALLOWANCE_MB = 512;
 // Pyodide's wasm compiled once per process, for every worker of every sandbox (keyed by its bytes).
 const compiled = new WeakMap();
-// Every SandboxWorkers of this process: memory is the process's, so each one's watch must know when
-// another one's worker boots (its growth is not this sandbox's).
+// Every SandboxWorkers of this process: one memory watch looks at them all.
 const everyone = new Set();
+let memoryTimer = null;
+let lastRss = null; // the process's resident memory at the last look of watchMemory
 
 /**
  * What every worker boots from (web/sandbox/core.js reads it).
@@ -46,10 +47,8 @@ const everyone = new Set();
  * @property {"atomics" | "jspi"} [bridge]      how tool calls block in the worker
  * @property {boolean} [spare]                  keep a second sandbox booted, so a restart is immediate
  * @property {number | null} [memoryMb]  the sandbox's memory limit: its wasm memory may not grow past it
- *   (MemoryError in Python), and it is restarted once the process has grown by more than this plus
- *   JS_HEAP_ALLOWANCE_MB while it answered runs (a worker's memory is not measurable alone, so growth
- *   is what is watched; between requests a worker sleeps and cannot grow: growth then is another
- *   sandbox's of the process, and never replaces this one)
+ *   (MemoryError in Python), and it is restarted once its memory passes this plus JS_HEAP_ALLOWANCE_MB
+ *   (see watchMemory)
  * @property {(bytes: Uint8Array) => void} [onSnapshot]  boot once, make a memory snapshot, hand it here
  * @property {(reason: string) => void} [onStuck]  a worker was ended while its code still ran: its thread may
  *   spin on in this process (Deno cannot end a thread busy in wasm), which only the process's end stops
@@ -64,8 +63,6 @@ export class SandboxWorkers {
   #options;
   #wasmModule; // Pyodide's wasm, compiled once for every worker of this process (a restart skips the compile)
   #relay;
-  #memoryTimer;
-  #rss = null; // the process's resident memory at the last look of #watchMemory
 
   /** @param {SandboxBoot} boot @param {SandboxOptions} options */
   constructor(boot, options) {
@@ -74,8 +71,8 @@ export class SandboxWorkers {
     this.#options = { bridge: "atomics", spare: false, memoryMb: null, ...options };
     if (!compiled.has(wasm)) compiled.set(wasm, WebAssembly.compile(wasm));
     this.#wasmModule = compiled.get(wasm);
-    if (this.#options.memoryMb) this.#memoryTimer = setInterval(() => this.#watchMemory(), 100);
     everyone.add(this);
+    if (this.#options.memoryMb) memoryTimer ??= setInterval(watchMemory, 100);
     const { emit, onFatal, onSnapshot, onStuck, spare, bridge } = this.#options;
     this.#relay = new SandboxRelay({
       atomicsBridge: bridge === "atomics",
@@ -87,12 +84,13 @@ export class SandboxWorkers {
       emit: (message) => emit(message), // re-encoded by the host: one line, whatever the sandbox sent
       activate: (state) => {
         state.grown = 0;
+        state.figure = null;
         emit({ ...state.ready, spare: state.wasSpare, host_ms: Math.round(performance.now()) }); // since this process started
       },
       onReady: (state, serving) => {
         state.wasSpare = serving ? undefined : true;
         // This worker's memory is not growth of the serving sandboxes (this one's, or others').
-        for (const workers of everyone) workers.skipGrowth();
+        lastRss = Deno.memoryUsage().rss;
       },
       // Deno ends a worker only once its thread is back in its event loop: not while code spins in wasm or
       // the worker sleeps in Atomics.wait (either would keep its thread, and its memory, for the process's
@@ -121,11 +119,6 @@ export class SandboxWorkers {
     return this.#relay.workers.filter((state) => !state.ready);
   }
 
-  /** A worker of this process became ready: the growth since the last look is its boot's, no one's code. */
-  skipGrowth() {
-    this.#rss = Deno.memoryUsage().rss;
-  }
-
   /** A protocol message from the host, as JSON text. */
   handle(text) {
     let message;
@@ -141,8 +134,36 @@ export class SandboxWorkers {
   /** End every worker. */
   close() {
     everyone.delete(this);
-    clearInterval(this.#memoryTimer);
+    if (![...everyone].some((workers) => workers.#options.memoryMb)) {
+      clearInterval(memoryTimer);
+      memoryTimer = lastRss = null;
+    }
     this.#relay?.close();
+  }
+
+  /**
+   * The watch's look at the serving worker, once it is ready: its own memory now (the figure its core
+   * writes), how much that grew since the last look, whether it answered a run meanwhile.
+   */
+  lookAtMemory() {
+    const sandbox = this.#relay?.active;
+    if (!sandbox?.ready) return null;
+    const figure = Atomics.load(sandbox.memory, 0) * 1024;
+    const ownGrowth = figure - (sandbox.figure ?? figure);
+    sandbox.figure = figure;
+    const ran = sandbox.ran;
+    sandbox.ran = Boolean(sandbox.runs.size); // (still) answering a run
+    return { workers: this, sandbox, figure, ownGrowth, ran };
+  }
+
+  /** Charge `bytes` of growth to the serving worker; past the limit, replace it. */
+  charge({ sandbox, figure }, bytes) {
+    if (!this.#options.memoryMb) return;
+    sandbox.grown = Math.max(0, sandbox.grown + bytes);
+    const limitMb = this.#options.memoryMb + JS_HEAP_ALLOWANCE_MB;
+    if (figure > limitMb * 1024 * 1024 || sandbox.grown > limitMb * 1024 * 1024) {
+      this.#relay.replace(sandbox, `the sandbox used more than ${this.#options.memoryMb} MB of memory`);
+    }
   }
 
   #bootWorker(state) {
@@ -157,6 +178,7 @@ export class SandboxWorkers {
       key: state.key,
       gate: state.gate.buffer,
       maxMemoryBytes: (this.#options.memoryMb ?? 0) * 1024 * 1024,
+      memory: (state.memory = new Int32Array(new SharedArrayBuffer(4))).buffer,
       // Off: with the KILL check in Pyodide's signal check, a user's interrupt of running code was still
       // missed now and then (the run then lost its variables); a worker that ignores every interrupt keeps
       // its thread until its hard limit (stopCodeAfterMs) or the process ends: without the first, the host
@@ -172,22 +194,30 @@ export class SandboxWorkers {
     }, snapshot?.buffer instanceof ArrayBuffer && typeof readSnapshot === "function" ? [snapshot.buffer] : []); // read for this boot: moved; shared: not copied
     this.#wasmModule.then((module) => toWorker(state, { kind: "wasm", module }));
   }
+}
 
-  #watchMemory() {
-    const sandbox = this.#relay?.active;
-    const rss = Deno.memoryUsage().rss;
-    const grown = rss - (this.#rss ?? rss);
-    this.#rss = rss;
-    // Growth is this sandbox's only while it answers a run (or did since the last look): between requests
-    // its worker sleeps (core.js idle), so growth then is another sandbox's code, which must not cost this
-    // one its state. Nor while a worker of the process boots: that growth is the boot's.
-    const ran = sandbox?.ran;
-    if (sandbox) sandbox.ran = Boolean(sandbox.runs.size);
-    if (!sandbox?.ready || !ran || [...everyone].some((workers) => workers.booting.length)) return;
-    sandbox.grown = Math.max(0, sandbox.grown + grown);
-    if (sandbox.grown > (this.#options.memoryMb + JS_HEAP_ALLOWANCE_MB) * 1024 * 1024) {
-      this.#relay.replace(sandbox, `the sandbox used more than ${this.#options.memoryMb} MB of memory`);
-    }
+/**
+ * The memory watch of the process, every 100 ms while a sandbox in it has a memory limit. A worker's memory
+ * is the figure its sandbox core writes into shared memory (web/sandbox/memory-figure.js: its JS heap,
+ * ArrayBuffers and wasm memories, refreshed while its code runs); code can change its own figure only by
+ * taking or freeing memory, and cannot reach another worker's. Past memoryMb + JS_HEAP_ALLOWANCE_MB, or
+ * once it grew by that much while serving, its sandbox is replaced. The process's resident memory is a
+ * backstop for memory no figure sees: its growth (less the other figures' growth) is charged to a sandbox only
+ * when that was the one sandbox of the process that answered a run since the last look, and no worker booted
+ * (that growth is the boot's). When several ran at once, each is charged with its own figure's growth alone:
+ * one agent's code never costs another agent its state.
+ */
+function watchMemory() {
+  const rss = Deno.memoryUsage().rss;
+  const grown = rss - (lastRss ?? rss);
+  lastRss = rss;
+  const looks = [...everyone].map((workers) => workers.lookAtMemory()).filter(Boolean);
+  const ran = looks.filter((look) => look.ran);
+  const alone = ran.length === 1 && ![...everyone].some((workers) => workers.booting.length);
+  // What the figures grew by is each one's own; the rest of the process's growth is the lone runner's.
+  const figuresGrew = looks.reduce((sum, look) => sum + Math.max(0, look.ownGrowth), 0);
+  for (const look of looks) {
+    look.workers.charge(look, alone && look.ran ? grown - figuresGrew + Math.max(0, look.ownGrowth) : look.ownGrowth);
   }
 }
 

@@ -41,8 +41,8 @@ __all__ = ["DEFAULT_PYODIDE_DIR", "DenoSandboxExecutor", "SandboxHost", "default
 STOP_GRACE_SECONDS = 5.0      # stopped code gets this long to unwind before the sandbox is replaced (a loaded
                               # machine took over 2 s to pass an interrupt and its answer through)
 DEFAULT_MEMORY_MB = 1024      # without limits.max_memory_mb: the sandbox's wasm memory stops growing here
-                              # (MemoryError in the code), and the process may grow 512 MB more (JS heap)
-                              # before the sandbox is replaced
+                              # (MemoryError in the code), and its JS heap may take 512 MB more before
+                              # the sandbox is replaced
 LOST_STATE = "all variables were lost; define them again before use"
 
 
@@ -71,9 +71,9 @@ class DenoSandboxExecutor(Executor):
     (the process holds about 240 MiB without it) and CPU while it boots, and
     restarting from the snapshot takes well under a second anyway.
     Memory: `limits.max_memory_mb` (default `DEFAULT_MEMORY_MB`, 1024) caps the sandbox's wasm memory
-    (past it the code gets MemoryError and the sandbox goes on); the process is watched at all times,
-    and once it has grown by that figure plus 512 MB (JS objects the code made) while this sandbox answered
-    runs, the sandbox is replaced (growth while it is idle is another sandbox's of the process).
+    (past it the code gets MemoryError and the sandbox goes on); once the sandbox's own memory (its
+    worker's JS heap, ArrayBuffers and wasm memories) passes that figure plus 512 MB, it is replaced,
+    and other sandboxes of the process are not (docs/sandboxes.md, "Memory").
     `reset()` after code ran (a new run, a resume) replaces the sandbox with a fresh one, so nothing
     an earlier run did to its interpreter reaches the next: the figure `bench/sandbox_deno.py`
     reports as "reset" is what that costs per run.

@@ -18,6 +18,11 @@ import { MAX_MESSAGE_CHARS, MAX_MESSAGE_DEPTH, ProtocolError, REQUEST_TYPES, che
   from "../protocol.js";
 
 const parseJSON = JSON.parse; // taken before generated code can replace it
+// Likewise for the size of a wasm memory (see wasmBytes): what it calls and the getters it reads.
+const { apply } = Reflect;
+const memoryBuffer = Object.getOwnPropertyDescriptor(WebAssembly.Memory.prototype, "buffer").get;
+const bufferBytes = [ArrayBuffer, globalThis.SharedArrayBuffer]
+  .filter(Boolean).map((type) => Object.getOwnPropertyDescriptor(type.prototype, "byteLength").get);
 // Likewise: with its own Atomics.load or wait, code would wake the worker between requests (see idle()).
 const { load, store, wait, notify } = globalThis.Atomics;
 const Atomics = Object.freeze({ load, store, wait, notify });
@@ -46,6 +51,7 @@ const Atomics = Object.freeze({ load, store, wait, notify });
  * @property {SharedArrayBuffer} [within]  Int32Array[3]: [0] is 1 while a run's code is inside that limit (so
  *                                         its parent knows the thread ends even if the code ignores interrupts);
  *                                         [1] the parent sets to ask the worker to end itself; [2] says it did
+ * @property {SharedArrayBuffer} [memory]  Int32Array[1]: this worker's own memory in KiB (memory-figure.js)
  */
 
 const ORIGIN = "https://pyodide.invalid/";  // never reached: the fetch shim answers it
@@ -74,8 +80,11 @@ for name in sandbox_main.WARM_IMPORTS:
  * @param {(frame: object) => void} [postToolCall]  where `tool_call`s go (default: `post`)
  * @param {() => PyodideModules | null} [pyodideModules]  Pyodide already imported, if it was
  * @param {HardLimit | null} [hardLimit]  how the worker ends code itself (Deno), for `stopCodeAfterMs`
+ * @param {import("./memory-figure.js").MemoryFigure | null} [figure]  keeps this worker's memory figure
+ *   (Deno; without it none is kept)
  */
-export function serveSandbox(scope, post, postToolCall = post, pyodideModules = () => null, hardLimit = null) {
+export function serveSandbox(scope, post, postToolCall = post, pyodideModules = () => null, hardLimit = null,
+  figure = null) {
   let session = null;
   let jspiAnswers = null;
   let key = ""; // the frame key of this worker's messages: given at boot, never seen by Python
@@ -99,13 +108,16 @@ export function serveSandbox(scope, post, postToolCall = post, pyodideModules = 
           key = String(data.key ?? "");
           delete data.key;
           gate = data.gate ? new Int32Array(data.gate) : null;
+          if (data.memory && figure) memoryFigure = figure.start(new Int32Array(data.memory));
           const booted = await boot(data, send, (snapshot) => post({ k: key, snapshot }), wasm, sendToolCall,
             pyodideModules(), hardLimit);
           session = booted?.session ?? null;
           jspiAnswers = booted?.answers ?? null;
           data.files = data.snapshot = data.pyodideSource = data.asmSource = null; // the boot's bytes: free
         } else if (session) {
-          send(await answer(session, data));
+          const reply = await answer(session, data);
+          memoryFigure?.publish();
+          send(reply);
         }
       }
     } catch (error) {
@@ -218,7 +230,10 @@ async function boot(boot, send, postSnapshot, wasm, sendToolCall, imported, hard
     WebAssembly.instantiateStreaming = async (_response, imports) => {
       const module = await wasm;
       if (boot.endOnKill && boot.interrupt) endOnKill(imports, new Int32Array(boot.interrupt));
-      return { module, instance: await WebAssembly.instantiate(module, imports) };
+      memoryFigure?.watch(imports);
+      const instance = await WebAssembly.instantiate(module, imports);
+      if (instance.exports.memory instanceof WebAssembly.Memory) memoryFigure?.count(instance.exports.memory);
+      return { module, instance };
     };
   }
   const { loadPyodide, createPyodideModule } = imported ?? await importPyodide(boot);
@@ -273,6 +288,7 @@ async function boot(boot, send, postSnapshot, wasm, sendToolCall, imported, hard
     handle: (text, isRun) => (isRun ? limited(text) : call(text)),
     clearInterrupt: () => interruptView && Atomics.store(interruptView, 0, 0),
   };
+  memoryFigure?.publish();
   send(encode({
     type: "ready", startup_ms: Math.round(performance.now() - started), snapshot: Boolean(boot.snapshot),
     // start: from the worker's creation (its time origin) to this boot: its runtime and modules loaded.
@@ -371,16 +387,19 @@ function toolCall(body) {
 
 // Emscripten grows the heap with Memory.prototype.grow and treats a throw as "no memory": malloc fails
 // and Python raises MemoryError. Not configurable afterwards, so generated code cannot lift the limit
-// (it can only lower it).
+// (it can only lower it); the size is read with getters taken now, which code cannot redefine for it.
 function limitMemory(maxBytes) {
   if (!maxBytes) return;
   const grow = WebAssembly.Memory.prototype.grow;
   Object.defineProperty(WebAssembly.Memory.prototype, "grow", {
     value: function grow_(pages) {
-      if (this.buffer.byteLength + pages * 65536 > maxBytes) {
+      if (wasmBytes(this) + pages * 65536 > maxBytes) {
         throw new RangeError(`the sandbox's memory limit of ${maxBytes >> 20} MB is reached`);
       }
-      return grow.call(this, pages);
+      const result = apply(grow, this, [pages]);
+      memoryFigure?.count(this);
+      memoryFigure?.publish();
+      return result;
     },
     writable: false,
     configurable: false,
@@ -397,6 +416,18 @@ function fetchShim(files) {
     }
     throw new TypeError(`the sandbox has no network (fetch of ${url.slice(0, 200)} refused)`);
   };
+}
+
+// A memory figure of this worker for its parent's watch (Deno: web/sandbox/memory-figure.js), or null.
+let memoryFigure = null;
+
+/** The size of a wasm memory, read with getters taken before code ran (code can redefine `buffer`). */
+export function wasmBytes(memory) {
+  const buffer = apply(memoryBuffer, memory, []);
+  for (let i = 0; i < bufferBytes.length; i++) {
+    try { return apply(bufferBytes[i], buffer, []); } catch { /* the other kind (shared or not) */ }
+  }
+  return 0;
 }
 
 /** Stored in the interrupt buffer by a host about to end this worker (deno/sandbox_workers.js). */
@@ -422,6 +453,7 @@ function endOnKill(imports, view) {
 function interruptibleSleep(interruptBuffer) {
   const interrupt = new Int32Array(interruptBuffer);
   return (ms) => {
+    memoryFigure?.publish(); // the worker takes nothing while it sleeps: what it holds is known meanwhile
     if (Atomics.load(interrupt, 0) !== 2) Atomics.wait(interrupt, 0, Atomics.load(interrupt, 0), ms);
     if (Atomics.load(interrupt, 0) !== 2) return false;
     Atomics.store(interrupt, 0, 0);
@@ -439,6 +471,7 @@ function atomicsBridge(channel, interruptBuffer, post) {
       const [id, text, refusal] = toolCall(body);
       if (refusal) return refusal;
       Atomics.store(control, 0, 0);
+      memoryFigure?.publish(); // likewise while it waits for the answer
       post(text);
       for (;;) {
         Atomics.wait(control, 0, 0, 50);

@@ -13,10 +13,18 @@
 
 import { Script } from "node:vm";
 import { serveSandbox } from "./core.js";
+import { memoryFigure } from "./memory-figure.js";
 
 // Bound now: generated code may replace postMessage later, and must not see the frames.
 const post = globalThis.postMessage.bind(globalThis);
 const endSelf = globalThis.close.bind(globalThis); // removed below from what code can reach
+// This worker's own V8 heap and ArrayBuffers (Deno gives the isolate's figures, and the process's rss):
+// taken before `Deno` goes, for the memory figure the parent's watch reads (memory-figure.js).
+const memoryUsage = Deno.memoryUsage;
+const figure = memoryFigure(() => {
+  const { heapTotal, external } = memoryUsage();
+  return heapTotal + external;
+});
 
 /** What this worker's global scope must not offer; tests/unit/test_sandbox_deno_seal.py checks they are gone. */
 export const REMOVED_GLOBALS = [
@@ -59,7 +67,7 @@ function runWithin(call, timeoutMs) {
   return runWithinScript.runInThisContext({ timeout: Math.max(1, Math.ceil(timeoutMs)), displayErrors: false });
 }
 
-const { log } = serveSandbox(globalThis, post, post, () => pyodideModules, { runWithin, endSelf });
+const { log } = serveSandbox(globalThis, post, post, () => pyodideModules, { runWithin, endSelf }, figure);
 // The worker's console would write to the host's stdout, which carries the protocol: send it as `log`.
 const toLog = (...values) => log(values.map(String).join(" "));
 globalThis.console = { log: toLog, info: toLog, warn: toLog, error: toLog, debug: toLog, trace: toLog };
