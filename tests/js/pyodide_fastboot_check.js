@@ -33,7 +33,39 @@ function differences(a, b, what, limit = 5) {
   return found;
 }
 
-const original = linked(await load(originalDir));
+/**
+ * A minimal side module (what a package's C extension is): it imports the address of one of Pyodide's
+ * functions through the GOT and exports a function returning it. Loading it links it the way a package's
+ * .so is linked (its exports get table slots and GOT entries, and join the symbols).
+ */
+function sideModule() {
+  const text = (string) => [string.length, ...new TextEncoder().encode(string)];
+  const section = (id, body) => [id, body.length, ...body];
+  const imports = [5,
+    ...text("env"), ...text("memory"), 2, 0, 0,
+    ...text("env"), ...text("__indirect_function_table"), 1, 0x70, 0, 0,
+    ...text("env"), ...text("__memory_base"), 3, 0x7f, 0,
+    ...text("env"), ...text("__table_base"), 3, 0x7f, 0,
+    ...text("GOT.func"), ...text("PyLong_FromLong"), 3, 0x7f, 1];
+  return new Uint8Array([0, 97, 115, 109, 1, 0, 0, 0,
+    ...section(0, [...text("dylink.0"), 1, 4, 0, 0, 0, 0]), // memory info: no memory, no table of its own
+    ...section(1, [1, 0x60, 0, 1, 0x7f]), // () -> i32
+    ...section(2, imports),
+    ...section(3, [1, 0]),
+    ...section(7, [1, ...text("fastboot_side_fn"), 0, 0]),
+    ...section(10, [1, 4, 0, 0x23, 2, 0x0b])]); // global.get 2 (the GOT entry); end
+}
+
+async function loadSide(pyodide) {
+  pyodide.FS.writeFile("/tmp/libfastboot.so", sideModule());
+  await pyodide._module.loadDynamicLibrary("/tmp/libfastboot.so", { loadAsync: true, global: true, nodelete: true });
+  const { GOT, wasmTable } = pyodide._module;
+  return { answer: GOT.fastboot_side_fn && wasmTable.get(GOT.fastboot_side_fn.value)(),
+           expected: GOT.PyLong_FromLong.value, slot: GOT.fastboot_side_fn?.value, tableSlots: wasmTable.length };
+}
+
+const originalPyodide = await load(originalDir);
+const original = linked(originalPyodide);
 const patchedPyodide = await load(patchedDir, { _makeSnapshot: true });
 const patched = linked(patchedPyodide);
 const found = [...differences(original.table, patched.table, "table"), ...differences(original.got, patched.got, "GOT")];
@@ -52,8 +84,14 @@ for (let i = 0; i < Math.min(a.length, b.length); i++) if (a[i] !== b[i]) memory
 if (memoryDifferences) found.push(`memory: ${memoryDifferences} bytes differ after a sparse restore`);
 // Both interpreters work.
 const answers = [whole.runPython("6 * 7"), sparse.runPython("sum(range(10))")];
+// A side module links the same (after the snapshot: loading one is what makes the snapshot differ).
+const sides = [await loadSide(originalPyodide), await loadSide(patchedPyodide)];
+if (JSON.stringify(sides[0]) !== JSON.stringify(sides[1])) found.push(`side module: ${JSON.stringify(sides)}`);
+if (sides[1].answer !== sides[1].expected) found.push(`side module's GOT entry: ${JSON.stringify(sides[1])}`);
+const more = linked(patchedPyodide);
+found.push(...differences(linked(originalPyodide).got, more.got, "GOT after the side module"));
 
 console.log(JSON.stringify({
   tableSlots: patched.table.length, gotEntries: patched.got.length, zeroPages: zeroPages.reduce((n, zero) => n + zero, 0),
-  pages: zeroPages.length, answers, differences: found,
+  pages: zeroPages.length, answers, side: sides[1], differences: found,
 }));
