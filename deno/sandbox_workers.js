@@ -231,10 +231,12 @@ const zeroPageMaps = new WeakMap(); // snapshot -> its zero pages, found once pe
 function zeroPages(snapshot) {
   let pages = zeroPageMaps.get(snapshot);
   if (pages) return pages;
-  const start = new DataView(snapshot.buffer, snapshot.byteOffset, 8).getUint32(4, true);
+  const start = snapshot.length >= 8 ? new DataView(snapshot.buffer, snapshot.byteOffset, 8).getUint32(4, true) : 0;
   const PAGE = 65536;
-  pages = new Uint8Array(Math.ceil((snapshot.length - start) / PAGE));
-  if (start % 4 === 0 && snapshot.byteOffset % 4 === 0) {
+  // Not a snapshot Pyodide wrote (its boot will fail and say so): no page is skipped.
+  const valid = start > 0 && start <= snapshot.length && start % 4 === 0 && snapshot.byteOffset % 4 === 0;
+  pages = new Uint8Array(valid ? Math.ceil((snapshot.length - start) / PAGE) : 0);
+  if (valid) {
     const words = new Uint32Array(snapshot.buffer, snapshot.byteOffset + start, (snapshot.length - start) >> 2);
     for (let page = 0; page < pages.length; page++) {
       const end = Math.min(words.length, (page + 1) * (PAGE / 4));

@@ -59,12 +59,12 @@ def test_a_host_whose_pyodide_does_not_fit_boots_it_unpatched(tmp_path):
     for name in pyodide_fastboot.FILES:
         (other / name).write_text("// another Pyodide")
     host = SandboxHost(pyodide_dir=other, cache_dir=tmp_path / "cache")
-    assert host._boot_files() == other
+    assert host.boot_dir == other
     assert host.snapshots.pyodide_dir == other
     assert "unpatched" in host.logs[-1]
     fitting = SandboxHost(cache_dir=tmp_path / "cache")
-    assert fitting._boot_files().name.startswith("pyodide-fastboot-")
-    assert fitting.snapshots.pyodide_dir == fitting._boot_files()  # the snapshot is made from what boots
+    assert fitting.boot_dir.name.startswith("pyodide-fastboot-")
+    assert fitting.snapshots.pyodide_dir == fitting.boot_dir  # the snapshot is made from what boots
 
 
 def test_the_patched_factory_links_and_restores_exactly_as_the_original(tmp_path):

@@ -105,7 +105,6 @@ class SandboxHost:
         self.pyodide_dir = Path(pyodide_dir or os.environ.get("WASM_AGENT_PYODIDE_DIR") or DEFAULT_PYODIDE_DIR)
         self.snapshots = SnapshotCache(self.deno_bin, self.pyodide_dir, cache_dir) if snapshot and self.deno_bin else None
         self._cache_dir = Path(cache_dir) if cache_dir else default_cache_dir()
-        self.boot_dir: Path | None = None    # the Pyodide files workers boot (known at the first start)
         self.generation = 0                  # how many processes were started
         self.retired = 0                     # how many were retired because a worker in them did not stop
         self.logs: collections.deque[str] = collections.deque(maxlen=200)  # stray output of the processes
@@ -122,6 +121,7 @@ class SandboxHost:
         self._thread: threading.Thread | None = None
         self._loop_lock = threading.Lock()
         self.closed = False
+        self.boot_dir = self._boot_files()  # the Pyodide files workers boot
 
     # -- from any thread -------------------------------------------------------------------
     def register(self, user: SandboxUser) -> int:
@@ -296,18 +296,17 @@ class SandboxHost:
 
     def _boot_files(self) -> Path:
         """Pyodide's files with the patched factory (the snapshot is made from them too), else the originals."""
-        if self.boot_dir is None:
-            try:
-                self.boot_dir = fastboot_dir(self.pyodide_dir, self._cache_dir)
-            except (PatchError, OSError) as error:
-                self.logs.append(f"sandbox workers boot Pyodide's files unpatched: {error}")
-                self.boot_dir = self.pyodide_dir
-            if self.snapshots:
-                self.snapshots.pyodide_dir = self.boot_dir
-        return self.boot_dir
+        try:
+            boot_dir = fastboot_dir(self.pyodide_dir, self._cache_dir)
+        except (PatchError, OSError) as error:
+            self.logs.append(f"sandbox workers boot Pyodide's files unpatched: {error}")
+            boot_dir = self.pyodide_dir
+        if self.snapshots:
+            self.snapshots.pyodide_dir = boot_dir
+        return boot_dir
 
     async def _start_process(self) -> None:
-        boot_dir = self._boot_files()
+        boot_dir = self.boot_dir
         snapshot = await self.snapshots.get() if self.snapshots else None
         key = secrets.token_hex(16)
         config = {"key": key, "pyodideDir": str(boot_dir), "snapshot": str(snapshot) if snapshot else None,
