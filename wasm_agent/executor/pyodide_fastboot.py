@@ -6,8 +6,9 @@ slots, global offset table), and wraps a few hundred JS functions in tiny wasm m
 keep what it builds exactly the same (every table slot, every GOT value: a memory snapshot made with
 them holds those numbers), only cheaper to build:
 
-- the factory is a parenthesized function expression, which V8 compiles eagerly: its bytecode is then
-  in Deno's code cache instead of being compiled by every worker on its first call;
+- the factory, and the function in it that stores the exports Pyodide's JS calls, are parenthesized
+  function expressions, which V8 compiles eagerly: their bytecode is then in Deno's code cache instead
+  of being compiled by every worker on its first call;
 - one wasm wrapper module per signature, not one per wrapped function (the bytes depend on the
   signature only; each function still gets its own instance);
 - the table slots of the exports are added with one `grow`, not one per export;
@@ -45,6 +46,14 @@ PATCHES: tuple[tuple[str, str, str], ...] = (
     ("factory compiled eagerly (end)",
      ";return moduleRtn}export default _createPyodideModule;",
      ";return moduleRtn});export default _createPyodideModule;"),
+    # The same for the function that stores the 3,000 exports Pyodide's JS calls (called once, after the
+    # factory's body has run, so its name is bound by then).
+    ("exports' assignment compiled eagerly (start)",
+     "function assignWasmExports(wasmExports){",
+     "var assignWasmExports=(function assignWasmExports(wasmExports){"),
+    ("exports' assignment compiled eagerly (end)",
+     "=wasmExports[\"in6addr_loopback\"].value>>>0}var wasmImports={",
+     "=wasmExports[\"in6addr_loopback\"].value>>>0});var wasmImports={"),
     ("one wrapper module per signature",
      "var convertJsFunctionToWasm=(func,sig)=>{var bytes=Uint8Array.of(0,97,115,109,1,0,0,0,1,...uleb128EncodeWithLen("
      "[1,96,...generateTypePack(sig.slice(1)),...generateTypePack(sig[0]===\"v\"?\"\":sig[0])]),2,7,1,1,101,1,102,0,0,"
