@@ -187,6 +187,7 @@ export class SandboxWorkers {
       stopCodeAfterMs,
       within: state.within?.buffer,
       snapshot,
+      snapshotZeroPages: snapshot ? zeroPages(snapshot) : undefined,
       makeSnapshot: Boolean(this.#options.onSnapshot),
       wasmModule: true, // comes in its own message when compiled, while the worker imports Pyodide
       interrupt: state.interrupt.buffer,
@@ -247,6 +248,35 @@ function endRunning(state, end, stuck) {
     stuck();
   };
   check();
+}
+
+const zeroPageMaps = new WeakMap(); // snapshot -> its zero pages, found once per process
+
+/**
+ * Which 64 KiB pages of a Pyodide memory snapshot's memory image are all zero (1 each), for a boot that
+ * copies only the others (web/sandbox/core.js). The image starts where the snapshot's header says
+ * (its second 32-bit word, as Pyodide writes it).
+ * @param {Uint8Array} snapshot
+ */
+function zeroPages(snapshot) {
+  let pages = zeroPageMaps.get(snapshot);
+  if (pages) return pages;
+  const start = snapshot.length >= 8 ? new DataView(snapshot.buffer, snapshot.byteOffset, 8).getUint32(4, true) : 0;
+  const PAGE = 65536;
+  // Not a snapshot Pyodide wrote (its boot will fail and say so): no page is skipped.
+  const valid = start > 0 && start <= snapshot.length && start % 4 === 0 && snapshot.byteOffset % 4 === 0;
+  pages = new Uint8Array(valid ? Math.ceil((snapshot.length - start) / PAGE) : 0);
+  if (valid) {
+    const words = new Uint32Array(snapshot.buffer, snapshot.byteOffset + start, (snapshot.length - start) >> 2);
+    for (let page = 0; page < pages.length; page++) {
+      const end = Math.min(words.length, (page + 1) * (PAGE / 4));
+      let word = page * (PAGE / 4);
+      while (word < end && words[word] === 0) word++;
+      pages[page] = word === end && (page + 1) * PAGE <= snapshot.length - start ? 1 : 0;
+    }
+  }
+  zeroPageMaps.set(snapshot, pages);
+  return pages;
 }
 
 const WORKER_SCRIPT = new URL("../web/sandbox/deno-worker.js", import.meta.url).href;

@@ -33,7 +33,8 @@ from typing import Any, Protocol
 from .. import resources
 from . import protocol
 from .protocol import HOST_REPLIES, MAX_MESSAGE_DEPTH, ProtocolError, SandboxDiedError
-from .sandbox_launch import PYODIDE_FILES, SANDBOX_PYTHON_FILES, SnapshotCache, deno_command
+from .pyodide_fastboot import PatchError, fastboot_dir
+from .sandbox_launch import PYODIDE_FILES, SANDBOX_PYTHON_FILES, SnapshotCache, default_cache_dir, deno_command
 
 DEFAULT_PYODIDE_DIR = resources.pyodide_dir()
 # The host wraps the sandbox's messages in an envelope of its own: a few levels over the sandbox's limit.
@@ -87,7 +88,9 @@ class SandboxHost:
     but for a retired one that finishes the runs under way in it, below).
 
     `pyodide_dir` holds Pyodide's files; `snapshot=True` starts every worker from a memory snapshot
-    cached under `cache_dir` (made once, on first use). `close()` ends the process and every sandbox
+    cached under `cache_dir` (made once, on first use). Workers boot a copy of those files whose module
+    factory links with less CPU (`pyodide_fastboot`, written under `cache_dir` once), or the files
+    themselves when the patches do not fit them (another Pyodide version) or the copy cannot be written. `close()` ends the process and every sandbox
     in it; a host made by `shared_host()` ends with the interpreter.
 
     A worker that was ended while its code still ran (it ignored its time limit, and Deno cannot end a
@@ -101,6 +104,7 @@ class SandboxHost:
         self.deno_bin = deno_bin or find_deno()
         self.pyodide_dir = Path(pyodide_dir or os.environ.get("WASM_AGENT_PYODIDE_DIR") or DEFAULT_PYODIDE_DIR)
         self.snapshots = SnapshotCache(self.deno_bin, self.pyodide_dir, cache_dir) if snapshot and self.deno_bin else None
+        self._cache_dir = Path(cache_dir) if cache_dir else default_cache_dir()
         self.generation = 0                  # how many processes were started
         self.retired = 0                     # how many were retired because a worker in them did not stop
         self.logs: collections.deque[str] = collections.deque(maxlen=200)  # stray output of the processes
@@ -117,6 +121,7 @@ class SandboxHost:
         self._thread: threading.Thread | None = None
         self._loop_lock = threading.Lock()
         self.closed = False
+        self.boot_dir = self._boot_files()  # the Pyodide files workers boot
 
     # -- from any thread -------------------------------------------------------------------
     def register(self, user: SandboxUser) -> int:
@@ -289,12 +294,24 @@ class SandboxHost:
         with contextlib.suppress(ProcessLookupError):
             process.process.kill()
 
+    def _boot_files(self) -> Path:
+        """Pyodide's files with the patched factory (the snapshot is made from them too), else the originals."""
+        try:
+            boot_dir = fastboot_dir(self.pyodide_dir, self._cache_dir)
+        except (PatchError, OSError) as error:
+            self.logs.append(f"sandbox workers boot Pyodide's files unpatched: {error}")
+            boot_dir = self.pyodide_dir
+        if self.snapshots:
+            self.snapshots.pyodide_dir = boot_dir
+        return boot_dir
+
     async def _start_process(self) -> None:
+        boot_dir = self.boot_dir
         snapshot = await self.snapshots.get() if self.snapshots else None
         key = secrets.token_hex(16)
-        config = {"key": key, "pyodideDir": str(self.pyodide_dir), "snapshot": str(snapshot) if snapshot else None,
+        config = {"key": key, "pyodideDir": str(boot_dir), "snapshot": str(snapshot) if snapshot else None,
                   "makeSnapshot": False, "pythonFiles": SANDBOX_PYTHON_FILES}
-        command = deno_command(self.deno_bin, self.pyodide_dir, extra_reads=[snapshot] if snapshot else [])
+        command = deno_command(self.deno_bin, boot_dir, extra_reads=[snapshot] if snapshot else [])
         process = await asyncio.create_subprocess_exec(
             *command, stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.PIPE, env=_deno_environment(), limit=4 * protocol.MAX_MESSAGE_CHARS,

@@ -37,6 +37,8 @@ const Atomics = Object.freeze({ load, store, wait, notify });
  *                                         message after this one (the parent compiles while we import)
  * @property {Record<string, string>} pythonFiles  path under the sandbox's site dir -> source
  * @property {Uint8Array} [snapshot]       a memory snapshot made by an earlier boot
+ * @property {Uint8Array} [snapshotZeroPages]  1 for each 64 KiB page of the snapshot's memory that is all zero:
+ *                                         a Pyodide patched to read it copies only the others
  * @property {boolean} [makeSnapshot]      boot, warm up, post the snapshot, do nothing else
  * @property {SharedArrayBuffer} [interrupt]  Pyodide's interrupt buffer (Int32Array[1])
  * @property {{control: SharedArrayBuffer, data: SharedArrayBuffer}} [channel]  atomics tool bridge
@@ -249,13 +251,17 @@ async function boot(boot, send, postSnapshot, wasm, sendToolCall, imported, hard
     stderr: () => {},
     _makeSnapshot: Boolean(boot.makeSnapshot),
     _loadSnapshot: boot.snapshot,
+    _snapshotZeroPages: boot.snapshotZeroPages,
   });
   const loaded = performance.now();
   // Pyodide keeps its options in `pyodide._api.config`, which code reaches; in Deno the snapshot is one
   // SharedArrayBuffer for every worker of the process: written there, it would be what every later
   // sandbox (the next run's, other agents') starts from. Pyodide reads it only while it loads.
   const config = pyodide._api?.config;
-  if (config) delete config._loadSnapshot;
+  if (config) {
+    delete config._loadSnapshot;
+    delete config._snapshotZeroPages;
+  }
   WebAssembly.instantiateStreaming = instantiateStreaming;
   globalThis.fetch = fetchShim({});  // booted: let go of the bytes; every fetch is refused from now on
   if (!boot.snapshot) {

@@ -1,0 +1,148 @@
+"""Pyodide's module factory, patched so that a sandbox worker links it with less CPU.
+
+Every fresh sandbox interpreter is a new worker that runs Pyodide's `pyodide.asm.mjs`: Emscripten's
+dynamic linker then walks the 8,560 exports of Pyodide's wasm module a few times (import table, table
+slots, global offset table), and wraps a few hundred JS functions in tiny wasm modules. These patches
+keep what it builds exactly the same (every table slot, every GOT value: a memory snapshot made with
+them holds those numbers), only cheaper to build:
+
+- the factory, and the function in it that stores the exports Pyodide's JS calls, are parenthesized
+  function expressions, which V8 compiles eagerly: their bytecode is then in Deno's code cache instead
+  of being compiled by every worker on its first call;
+- one wasm wrapper module per signature, not one per wrapped function (the bytes depend on the
+  signature only; each function still gets its own instance);
+- the table slots of the exports are added with one `grow`, not one per export;
+- the exports are merged into the import table without a closure and an array per export;
+- a snapshot is copied into the wasm memory without its zero pages above the heap's break (that
+  memory is fresh, so it is zero already) when the boot passes where they are (`_snapshotZeroPages`).
+
+The patched file is written once under the cache folder (`fastboot_dir`) next to links to the
+other files; the patches are exact text replacements for the pinned Pyodide, and a file they do not
+match exactly is left alone (the sandbox boots the original; tests/unit/test_pyodide_fastboot.py
+fails for the pinned version).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+FILES = ("pyodide.mjs", "pyodide.asm.mjs", "pyodide.asm.wasm", "python_stdlib.zip", "pyodide-lock.json")
+PATCHED = "pyodide.asm.mjs"
+
+
+class PatchError(ValueError):
+    """Pyodide's file is not the one the patches were written for."""
+
+
+# (what, original text, replacement): each original must occur exactly once.
+PATCHES: tuple[tuple[str, str, str], ...] = (
+    ("factory compiled eagerly (start)",
+     "async function _createPyodideModule(moduleArg={}){",
+     "var _createPyodideModule=(async function _createPyodideModule(moduleArg={}){"),
+    ("factory compiled eagerly (end)",
+     ";return moduleRtn}export default _createPyodideModule;",
+     ";return moduleRtn});export default _createPyodideModule;"),
+    # The same for the function that stores the 3,000 exports Pyodide's JS calls (called once, after the
+    # factory's body has run, so its name is bound by then).
+    ("exports' assignment compiled eagerly (start)",
+     "function assignWasmExports(wasmExports){",
+     "var assignWasmExports=(function assignWasmExports(wasmExports){"),
+    ("exports' assignment compiled eagerly (end)",
+     "=wasmExports[\"in6addr_loopback\"].value>>>0}var wasmImports={",
+     "=wasmExports[\"in6addr_loopback\"].value>>>0});var wasmImports={"),
+    ("one wrapper module per signature",
+     "var convertJsFunctionToWasm=(func,sig)=>{var bytes=Uint8Array.of(0,97,115,109,1,0,0,0,1,...uleb128EncodeWithLen("
+     "[1,96,...generateTypePack(sig.slice(1)),...generateTypePack(sig[0]===\"v\"?\"\":sig[0])]),2,7,1,1,101,1,102,0,0,"
+     "7,5,1,1,102,0,0);var module=new WebAssembly.Module(bytes);",
+     "var wrapperModules=new Map;var convertJsFunctionToWasm=(func,sig)=>{var module=wrapperModules.get(sig);"
+     "if(!module){var bytes=Uint8Array.of(0,97,115,109,1,0,0,0,1,...uleb128EncodeWithLen("
+     "[1,96,...generateTypePack(sig.slice(1)),...generateTypePack(sig[0]===\"v\"?\"\":sig[0])]),2,7,1,1,101,1,102,0,0,"
+     "7,5,1,1,102,0,0);module=new WebAssembly.Module(bytes);wrapperModules.set(sig,module)}"),
+    ("export slots added with one grow",
+     "var updateGOT=(exports,replace)=>{for(var symName in exports){if(isInternalSym(symName)){continue}"
+     "var value=exports[symName];var existingEntry=GOT[symName]&&GOT[symName].value!=-1;if(replace||!existingEntry)"
+     "{var newValue;if(typeof value==\"function\"){newValue=addFunction(value)}",
+     # Slots of functions not in the table yet: the ones addFunction would take (a free one, else the next
+     # one past the end), filled after the loop once the table has grown by all of them at once.
+     "var updateGOT=(exports,replace)=>{var tableEnd=wasmTable.length,appended=[];for(var symName in exports)"
+     "{if(isInternalSym(symName)){continue}var value=exports[symName];var existingEntry=GOT[symName]&&"
+     "GOT[symName].value!=-1;if(replace||!existingEntry){var newValue;if(typeof value==\"function\")"
+     "{newValue=getFunctionAddress(value);if(!newValue){if(freeTableIndexes.length){newValue=freeTableIndexes.pop();"
+     "setTableFunction(newValue,value)}else{newValue=tableEnd+appended.length;appended.push(value)}"
+     "functionsInTableMap.set(value,newValue)}}"),
+    ("export slots added with one grow (fill)",
+     "GOT[symName]??=new WebAssembly.Global({value:\"i32\",mutable:true});GOT[symName].value=newValue}}};",
+     "GOT[symName]??=new WebAssembly.Global({value:\"i32\",mutable:true});GOT[symName].value=newValue}}"
+     "if(appended.length){wasmTable.grow(appended.length);appended.forEach((func,i)=>setTableFunction(tableEnd+i,func))}};"
+     "var setTableFunction=(idx,func)=>{try{setWasmTableEntry(idx,func)}catch(err){if(!(err instanceof TypeError))"
+     "{throw err}setWasmTableEntry(idx,convertJsFunctionToWasm(func))}};"),
+    ("exports merged without a closure each",
+     "var mergeLibSymbols=(exports,libName)=>{for(var[sym,exp]of Object.entries(exports)){const setImport=target=>"
+     "{if(!isSymbolDefined(target)){wasmImports[target]=exp}};setImport(sym);const main_alias=\"__main_argc_argv\";"
+     "if(sym==\"main\"){setImport(main_alias)}if(sym==main_alias){setImport(\"main\")}}};",
+     "var mergeLibSymbols=(exports,libName)=>{const main_alias=\"__main_argc_argv\";for(var sym of Object.keys(exports))"
+     "{var exp=exports[sym];if(!isSymbolDefined(sym)){wasmImports[sym]=exp}if(sym==\"main\"&&!isSymbolDefined(main_alias))"
+     "{wasmImports[main_alias]=exp}if(sym==main_alias&&!isSymbolDefined(\"main\")){wasmImports[\"main\"]=exp}}};"
+     # Defined here, beside the linker (the snapshot's code below is in the same scope).
+     "var copySnapshotMemory=(image,zeroPages)=>{var heap=Module.HEAP8;if(!zeroPages){return heap.set(image)}"
+     "var pageSize=65536,untouched=Math.ceil(HEAPU32[_emscripten_get_sbrk_ptr()>>>2]/pageSize)*pageSize;"
+     "heap.set(image.subarray(0,untouched));for(var at=untouched;at<image.length;){if(zeroPages[at/pageSize])"
+     "{at+=pageSize;continue}var end=at+pageSize;while(end<image.length&&!zeroPages[end/pageSize]){end+=pageSize}"
+     "heap.set(image.subarray(at,end),at);at=end}};"),
+    # Past the heap's break (read before the copy) the memory is as instantiation made it: zero. Pages of the
+    # image that are zero there need no copy (nor the kernel's page that a write would take).
+    ("snapshot copied without its zero pages",
+     "let s=(new TextDecoder).decode(i),l=JSON.parse(s);return Module.HEAP8.set(t),l}",
+     "let s=(new TextDecoder).decode(i),l=JSON.parse(s);return copySnapshotMemory(t,API.config._snapshotZeroPages),l}"),
+)
+
+
+def patch_source(text: str) -> str:
+    """`pyodide.asm.mjs`'s text with every patch applied; PatchError unless each matches exactly once."""
+    for what, original, replacement in PATCHES:
+        count = text.count(original)
+        if count != 1:
+            raise PatchError(f"Pyodide's pyodide.asm.mjs is not the pinned one: {what!r} matched {count} times")
+        text = text.replace(original, replacement)
+    return text
+
+
+def fastboot_dir(pyodide_dir: Path, cache_dir: Path) -> Path:
+    """A folder with Pyodide's files and the patched factory, made once per version under `cache_dir`.
+
+    Raises PatchError (another Pyodide) or OSError (nowhere to write it): callers boot the original.
+    """
+    digest = hashlib.sha256(repr(PATCHES).encode())
+    for name in FILES:
+        stat = (pyodide_dir / name).stat()
+        digest.update(f"{name}:{stat.st_size}:{stat.st_mtime_ns};".encode())
+    target = cache_dir / f"pyodide-fastboot-{digest.hexdigest()[:20]}"
+    if all((target / name).is_file() for name in FILES):
+        return target
+    patched = patch_source((pyodide_dir / PATCHED).read_text(encoding="utf-8"))
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    building = Path(tempfile.mkdtemp(prefix=".pyodide-fastboot-", dir=cache_dir))
+    try:
+        (building / PATCHED).write_text(patched, encoding="utf-8")
+        for name in FILES:
+            if name != PATCHED:
+                _link_or_copy(pyodide_dir / name, building / name)
+        try:
+            building.rename(target)
+        except OSError:  # made meanwhile by another process
+            if not all((target / name).is_file() for name in FILES):
+                raise
+    finally:
+        shutil.rmtree(building, ignore_errors=True)
+    return target
+
+
+def _link_or_copy(source: Path, target: Path) -> None:
+    try:
+        os.link(source, target)
+    except OSError:
+        shutil.copy2(source, target)
