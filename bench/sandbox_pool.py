@@ -15,7 +15,7 @@ Sections (every answer is checked, so a broken run cannot look fast):
   web        the per-request web app (examples/async_agent: a new agent per request) served by
              uvicorn, ours and smolagents' (their example, a thread per agent), requests
              alternated between the two: latency one at a time back to back (the sandbox reset of
-             each run, about 0.17–0.2 s of CPU, cannot keep up: this shows throughput), one at a time
+             each run, about 0.17 s of CPU, cannot keep up: this shows throughput), one at a time
              0.5 s apart (resets done between requests, as when real model calls take seconds),
              and 8 at once.
 The model is scripted on both sides (no network); medians and minima, ratios of medians.
