@@ -176,9 +176,15 @@ class SandboxHost:
             return
         if self._loop is not None:
             await self.call(self._close())
-            self.closed = True
-            self._loop.call_soon_threadsafe(self._loop.stop)  # its thread then closes it
+        self._stop_loop()
+
+    def _stop_loop(self, wait: float = 0.0) -> None:
+        """Closed from now on; the loop stops and its thread closes it (waited for up to `wait` s)."""
         self.closed = True
+        if self._loop is not None:
+            self._loop.call_soon_threadsafe(self._loop.stop)
+            if wait and self._thread is not None:
+                self._thread.join(wait)
 
     # -- on the host's loop -------------------------------------------------------------------
     async def ensure_process(self) -> HostProcess:
@@ -491,10 +497,7 @@ def _close_at_exit(host: SandboxHost) -> None:
         try:
             asyncio.run_coroutine_threadsafe(host._close(), host._loop).result(timeout=5)
         finally:
-            host.closed = True
-            host._loop.call_soon_threadsafe(host._loop.stop)
-            if host._thread is not None:
-                host._thread.join(timeout=5)
+            host._stop_loop(wait=5)
 
 
 def _deno_environment() -> dict[str, str]:
