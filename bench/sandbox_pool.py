@@ -13,8 +13,8 @@ Sections (every answer is checked, so a broken run cannot look fast):
   throughput runs per second of new agents (two steps each) at 1, 4 and 8 at once: ours as
              `asyncio.gather` of `arun` on a pool of that many sandboxes, smolagents as threads.
   web        the per-request web app (examples/async_agent: a new agent per request) served by
-             uvicorn, ours and smolagents' (their example, a thread per agent), alternated between
-             the two: latency one at a time back to back, in blocks of 10 requests to one side (the
+             uvicorn, ours and smolagents' (their example, a thread per agent), each warmed up (3
+             requests, 3 s of quiet), alternated between the two: latency one at a time back to back, in blocks of 10 requests to one side (the
              fresh interpreter of each run, about 0.15 s of CPU, cannot keep up: this shows
              throughput), one at a time 0.5 s apart (alternated request by request; fresh
              interpreters booted between requests, as when real model calls take seconds), and 8 at once.
@@ -283,6 +283,12 @@ def web_section(rounds: int, both: bool) -> dict[str, dict[str, list[float]]]:
         ensure_web_packages(str(SMOLAGENTS_PYTHON))
         servers["smolagents"] = start_server(str(SMOLAGENTS_PYTHON), "smolagents")
     try:
+        # Steady state, as in a server that has been up a while: its first requests and the process's own
+        # start-up work (Deno's background compiles of Pyodide) are not what each request costs.
+        for _, port in servers.values():
+            for _ in range(3):
+                ask(port)
+        time.sleep(3.0)
         figures = {side: {"one": [], "paced": [], "burst8": []} for side in servers}
         # Back to back in blocks, alternated: one request of each in turn would give each side's background
         # work (our sandboxes' boots) the other's request time, and slow the other with it.
