@@ -13,11 +13,11 @@ Sections (every answer is checked, so a broken run cannot look fast):
   throughput runs per second of new agents (two steps each) at 1, 4 and 8 at once: ours as
              `asyncio.gather` of `arun` on a pool of that many sandboxes, smolagents as threads.
   web        the per-request web app (examples/async_agent: a new agent per request) served by
-             uvicorn, ours and smolagents' (their example, a thread per agent), requests
-             alternated between the two: latency one at a time back to back (the sandbox reset of
-             each run, about 0.17 s of CPU, cannot keep up: this shows throughput), one at a time
-             0.5 s apart (resets done between requests, as when real model calls take seconds),
-             and 8 at once.
+             uvicorn, ours and smolagents' (their example, a thread per agent), each warmed up (3
+             requests, 3 s of quiet), alternated between the two: latency one at a time back to back, in blocks of 10 requests to one side (the
+             fresh interpreter of each run, about 0.15 s of CPU, cannot keep up: this shows
+             throughput), one at a time 0.5 s apart (alternated request by request; fresh
+             interpreters booted between requests, as when real model calls take seconds), and 8 at once.
 The model is scripted on both sides (no network); medians and minima, ratios of medians.
 mcp-run-python, in memory, start and throughput, is an executor with no agent loop: the task's code
 goes straight to its `run_python_code` tool (bench/sandbox_pool_mcp.py says what it takes to start here).
@@ -45,6 +45,7 @@ REPO = HERE.parent
 SMOLAGENTS_PYTHON = HERE / ".venv-smolagents" / "bin" / "python"
 STEPS = ["Thought: compute.\n<code>\nx = 6 * 7\nprint(x)\n</code>", "Thought: done.\n<code>\nfinal_answer(x)\n</code>"]
 ONE_STEP = ["Thought: done.\n<code>\nfinal_answer(6 * 7)\n</code>"]
+BACK_TO_BACK_BLOCK = 10  # requests in a row to one side before the other's turn (web section)
 
 
 # -- ours ----------------------------------------------------------------------------------
@@ -282,10 +283,18 @@ def web_section(rounds: int, both: bool) -> dict[str, dict[str, list[float]]]:
         ensure_web_packages(str(SMOLAGENTS_PYTHON))
         servers["smolagents"] = start_server(str(SMOLAGENTS_PYTHON), "smolagents")
     try:
+        # Steady state, as in a server that has been up a while: its first requests and the process's own
+        # start-up work (Deno's background compiles of Pyodide) are not what each request costs.
+        for _, port in servers.values():
+            for _ in range(3):
+                ask(port)
+        time.sleep(3.0)
         figures = {side: {"one": [], "paced": [], "burst8": []} for side in servers}
-        for _ in range(rounds):  # alternated, so both see the same phases of this shared machine
+        # Back to back in blocks, alternated: one request of each in turn would give each side's background
+        # work (our sandboxes' boots) the other's request time, and slow the other with it.
+        for _ in range(max(2, rounds // 3)):
             for side, (_, port) in servers.items():
-                figures[side]["one"].append(ask(port))
+                figures[side]["one"].extend(ask(port) for _ in range(BACK_TO_BACK_BLOCK))
         for _ in range(rounds):
             for side, (_, port) in servers.items():
                 time.sleep(0.5)

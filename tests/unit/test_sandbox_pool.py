@@ -129,6 +129,23 @@ async def test_tools_and_state_reach_whichever_sandbox_serves_the_run():
     assert await b.arun("go", additional_args={"extra": "given"}) == "given"
 
 
+async def test_a_fresh_sandbox_is_handed_out_without_a_reset_and_one_given_variables_is_reset():
+    pool = make_pool(max_workers=1)
+    first = agent(pool, ["x = 1", "final_answer(x)"])
+    assert await first.arun("go") == "1"
+    sandbox = first.executor.sandbox
+    assert sandbox.resets == 0  # new: nothing in it to lose
+    given = PooledSandboxExecutor(pool=pool)
+    await given.reset()
+    await given.send_variables({"secret": "kept?"})  # no code runs, yet the sandbox holds them
+    await given.release()
+    assert sandbox.resets == 1
+    after = agent(pool, ["final_answer(secret)", "final_answer(x)", "x = 2", "final_answer(x)"])
+    assert await after.arun("go") == "2"
+    assert [step.error.message for step in after.memory.action_steps[:2]] == ["NameError: secret", "NameError: x"]
+    assert sandbox.resets == 2 and after.executor.sandbox is sandbox
+
+
 async def test_settings_that_differ_get_their_own_sandbox():
     pool = make_pool(max_workers=2)
     with_json = agent(pool, ["a = 1", "final_answer(a)"], additional_authorized_imports=["json"])

@@ -187,6 +187,36 @@ def echo(text: str) -> str:
     return text
 
 
+@tool
+def shout(text: str) -> str:
+    """Give the text back in capitals.
+
+    Args:
+        text: Any text.
+    """
+    return text.upper()
+
+
+async def test_agents_taking_turns_in_one_sandbox_each_see_their_own_tools_only():
+    pool = SandboxPool(PoolSettings(max_workers=1, spares=0))
+
+    async def answer(tools, body):
+        async with CodeAgent(tools, ScriptedModel([code(body)]), executor=PooledSandboxExecutor(pool=pool),
+                             verbosity_level=0) as agent:
+            return await agent.arun("go")
+
+    which = "final_answer(sorted(n for n in ('echo', 'shout') if n in globals()))"
+    try:
+        assert await answer([echo], f"echo('a')\n{which}") == ["echo"]
+        assert await answer([echo], f"{which} if echo('b') == 'b' else 0") == ["echo"]  # the same tools again
+        assert await answer([shout], f"{which} if shout('c') == 'C' else 0") == ["shout"]
+        assert await answer([], which) == []
+        assert await answer([echo], f"{which} if echo('d') == 'd' else 0") == ["echo"]
+        assert pool.created == 1
+    finally:
+        pool.shutdown()
+
+
 async def test_a_stuck_worker_ends_its_process_once_the_other_run_in_it_is_over():
     """One agent's code ignores its time limit while another agent's run shares its process: the other
     run keeps its variables and finishes there; the stuck one goes on in a new process; the old process

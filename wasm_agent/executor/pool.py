@@ -69,7 +69,7 @@ class PooledSandbox:
     busy: bool = True
     preparing: bool = False           # booting or being reset in the background (busy meanwhile)
     host: Any = None                  # the process it lives in, shared with others (with a host factory)
-    used: bool = False                # code ran since the last reset
+    used: bool = False                # code ran or variables came since the last reset (a fresh one is not reset)
     idle_since: float = 0.0
 
 

@@ -55,7 +55,9 @@ class PooledSandboxExecutor(Executor):
 
     async def send_variables(self, variables: Mapping[str, Any]) -> None:
         self._variables.update(variables)
-        await (await self._sandbox()).send_variables(dict(variables))
+        executor = await self._sandbox()
+        self._held.used = True  # state of this agent's: reset before another agent gets the sandbox
+        await executor.send_variables(dict(variables))
 
     async def reset(self) -> None:
         self._check_open()
@@ -129,11 +131,13 @@ class PooledSandboxExecutor(Executor):
             if not kept:
                 if self._has_state and not self._fresh_run:
                     self._note = LOST_NOTE
-                await executor.reset()  # a fresh interpreter: nothing of another run reaches this one
-                held.used = False
+                if held.used:  # a fresh interpreter: nothing of another run reaches this one
+                    await executor.reset()
+                    held.used = False
             held.owner = self
             await executor.send_tools(self._tools)
             if not kept and self._variables:
+                held.used = True
                 await executor.send_variables(self._variables)
         except BaseException:
             self.pool.discard(held)

@@ -22,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import contextlib
+import json
 import os
 import threading
 from collections.abc import Callable, Mapping
@@ -125,6 +126,7 @@ class DenoSandboxExecutor(Executor):
         self.startup_timeout = startup_timeout
         self.snapshots = self.host.snapshots
         self.tools: dict[str, Any] = {}
+        self._sandbox_tools: list[dict] | None = None  # the tool specs the sandbox has (None: not known)
         self.variables: dict[str, Any] = {}
         self.classes = WireClasses()         # what values from the sandbox may be rebuilt as: new for each run
         self.last_ready: dict = {}           # the latest `ready` event (startup_ms, snapshot, bridge, ...)
@@ -230,9 +232,21 @@ class DenoSandboxExecutor(Executor):
         self.host.idle(self.sandbox_id)
 
     async def _send_tools(self, tools: dict[str, Any]) -> None:
+        # Sent with the next run (`_tools_to_sandbox`), and only if they changed: a pooled sandbox given back
+        # (its tools dropped here) and taken by an agent with the same tools costs no message.
         self.tools = tools
-        if self._is_open():  # else they go with the sandbox's `open`
-            await self.host.request(self.sandbox_id, "send_tools", tools=self._tool_specs())
+        try:
+            json.dumps(self._tool_specs(), allow_nan=False)
+        except (ValueError, TypeError, RecursionError) as error:
+            raise ProtocolError(f"the tools cannot be sent: {error}") from None
+
+    async def _tools_to_sandbox(self) -> None:
+        """The sandbox (open) gets the current tools before code runs there, unless it has them."""
+        specs = self._tool_specs()
+        if specs != self._sandbox_tools:
+            self._sandbox_tools = None
+            await self.host.request(self.sandbox_id, "send_tools", tools=specs)
+            self._sandbox_tools = specs
 
     async def _send_variables(self, variables: dict[str, Any]) -> None:
         self.variables.update(variables)
@@ -251,7 +265,8 @@ class DenoSandboxExecutor(Executor):
         if self._is_open():
             return
         self._ready_seen, self._used = False, False
-        await self.host.open(self.sandbox_id, tools=self._tool_specs(), wheels=self._wheels,
+        self._sandbox_tools = self._tool_specs()
+        await self.host.open(self.sandbox_id, tools=self._sandbox_tools, wheels=self._wheels,
                              variables=to_wire(self.variables, exact=True, classes=self.classes), options={
                                  "memoryMb": self.limits.max_memory_mb or DEFAULT_MEMORY_MB, "bridge": self.bridge,
                                  "spare": self.spare, "graceMs": STOP_GRACE_SECONDS * 1000,
@@ -278,6 +293,12 @@ class DenoSandboxExecutor(Executor):
             await self._ensure_open()
         except (OSError, SandboxDiedError, ProtocolError) as error:
             return CodeOutput(error=f"The sandbox could not start: {error}")
+        try:
+            await self._tools_to_sandbox()
+        except SandboxDiedError as error:
+            return CodeOutput(error=f"The sandbox stopped before the code ran ({error}); {LOST_STATE}.")
+        except ProtocolError as error:
+            return CodeOutput(error=f"The tools could not be sent to the sandbox: {error}")
         note, self._lost_note = self._lost_note, None
         timeout = self.limits.timeout_seconds
         request = asyncio.ensure_future(self.host.request(

@@ -40,7 +40,11 @@ DENIED = ("--deny-net", "--deny-write", "--deny-env", "--deny-run", "--deny-ffi"
 # Memory per sandbox (each a worker, an isolate): a 1 MB young generation (Pyodide's JS allocates little;
 # the default grows to 16 MB per isolate). bench/sandbox_memory.py: 8 sandboxes in one process went
 # from 179 to 146 MiB each.
-NO_CODE_FROM_STRINGS = "--v8-flags=--disallow-code-generation-from-strings,--max-semi-space-size=1"
+# Pyodide's wasm optimized whole, once per process (about 0.6 s of background CPU, +5 MiB), not function by
+# function as each new worker finds them hot: a fresh sandbox's boot went from about 183 to 165 ms of CPU
+# (bench/README.md, "A request of the per-request web app").
+NO_CODE_FROM_STRINGS = ("--v8-flags=--disallow-code-generation-from-strings,--max-semi-space-size=1,"
+                        "--no-wasm-dynamic-tiering")
 
 
 def deno_command(deno_bin: str, pyodide_dir: Path, extra_reads: list[Path] = ()) -> list[str]:
