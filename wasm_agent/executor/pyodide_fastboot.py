@@ -12,6 +12,9 @@ them holds those numbers), only cheaper to build:
 - one wasm wrapper module per signature, not one per wrapped function (the bytes depend on the
   signature only; each function still gets its own instance);
 - the table slots of the exports are added with one `grow`, not one per export;
+- the GOT's entries for the exports (8,554 `WebAssembly.Global`s, which only side modules loaded later
+  import) are made when first looked up, and the undefined symbols are found from a list of the entries
+  imports made, not a walk over all 8,834;
 - the exports are merged into the import table without a closure and an array per export;
 - a snapshot is copied into the wasm memory without its zero pages above the heap's break (that
   memory is fresh, so it is zero already) when the boot passes where they are (`_snapshotZeroPages`).
@@ -68,18 +71,54 @@ PATCHES: tuple[tuple[str, str, str], ...] = (
      "{var newValue;if(typeof value==\"function\"){newValue=addFunction(value)}",
      # Slots of functions not in the table yet: the ones addFunction would take (a free one, else the next
      # one past the end), filled after the loop once the table has grown by all of them at once.
-     "var updateGOT=(exports,replace)=>{var tableEnd=wasmTable.length,appended=[];for(var symName in exports)"
-     "{if(isInternalSym(symName)){continue}var value=exports[symName];var existingEntry=GOT[symName]&&"
-     "GOT[symName].value!=-1;if(replace||!existingEntry){var newValue;if(typeof value==\"function\")"
+     # A GOT entry not made yet is looked up among the deferred values (see "GOT entries made when first
+     # looked up"), and a new one is deferred.
+     "var updateGOT=(exports,replace)=>{var tableEnd=wasmTable.length,appended=[],deferred=deferredGOT();"
+     "for(var symName in exports){if(isInternalSym(symName)){continue}var value=exports[symName];"
+     "var entry=GOTEntries[symName];var existingEntry=entry?entry.value!=-1:deferred!==null&&deferred.has(symName)"
+     "&&deferred.get(symName)!=-1;if(replace||!existingEntry){var newValue;if(typeof value==\"function\")"
      "{newValue=getFunctionAddress(value);if(!newValue){if(freeTableIndexes.length){newValue=freeTableIndexes.pop();"
      "setTableFunction(newValue,value)}else{newValue=tableEnd+appended.length;appended.push(value)}"
      "functionsInTableMap.set(value,newValue)}}"),
     ("export slots added with one grow (fill)",
      "GOT[symName]??=new WebAssembly.Global({value:\"i32\",mutable:true});GOT[symName].value=newValue}}};",
-     "GOT[symName]??=new WebAssembly.Global({value:\"i32\",mutable:true});GOT[symName].value=newValue}}"
+     "if(entry){entry.value=newValue}else{deferGOTEntry(symName,newValue)}}}"
      "if(appended.length){wasmTable.grow(appended.length);appended.forEach((func,i)=>setTableFunction(tableEnd+i,func))}};"
      "var setTableFunction=(idx,func)=>{try{setWasmTableEntry(idx,func)}catch(err){if(!(err instanceof TypeError))"
      "{throw err}setWasmTableEntry(idx,convertJsFunctionToWasm(func))}};"),
+    # The GOT: a WebAssembly.Global per symbol (8,834), which only side modules loaded later (a package's C
+    # extension) import. The exports' values wait in two arrays until a lookup misses the entries made so far:
+    # Module.GOT is a proxy that makes the Global then (and all of them when it is enumerated).
+    ("GOT entries made when first looked up",
+     "var GOT={};",
+     "var GOTEntries={},GOTDeferred={names:[],values:[],map:null};var deferredGOT=()=>{var deferred=GOTDeferred;"
+     "if(!deferred.map&&deferred.names.length){deferred.map=new Map;deferred.names.forEach((name,i)=>"
+     "deferred.map.set(name,deferred.values[i]));deferred.names=deferred.values=[]}return deferred.map};"
+     "var deferGOTEntry=(symName,value)=>{if(GOTDeferred.map){GOTDeferred.map.set(symName,value|0)}else"
+     "{GOTDeferred.names.push(symName);GOTDeferred.values.push(value|0)}};var getGOTEntry=symName=>{"
+     "var entry=GOTEntries[symName];if(entry===undefined&&typeof symName==\"string\"){var deferred=deferredGOT();"
+     "if(deferred?.has(symName)){entry=GOTEntries[symName]=new WebAssembly.Global({value:\"i32\",mutable:true},"
+     "deferred.get(symName));deferred.delete(symName)}}return entry};var GOT=new Proxy(GOTEntries,{get:(target,"
+     "symName)=>getGOTEntry(symName),has:(target,symName)=>symName in target||getGOTEntry(symName)!==undefined,"
+     "ownKeys:target=>{for(var symName of[...deferredGOT()?.keys()??[]]){getGOTEntry(symName)}"
+     "return Reflect.ownKeys(target)},getOwnPropertyDescriptor:(target,symName)=>{getGOTEntry(symName);"
+     "return Reflect.getOwnPropertyDescriptor(target,symName)}});"),
+    # The symbols still undefined are entries an import made with -1: listed as they are made (the GOT's
+    # order), instead of a walk over every entry.
+    ("undefined GOT entries listed",
+     "if(!rtn){rtn=GOT[symName]=new WebAssembly.Global({value:\"i32\",mutable:true},-1)}",
+     "if(!rtn){rtn=GOT[symName]=new WebAssembly.Global({value:\"i32\",mutable:true},-1);undefinedGOT.push(symName)}"),
+    ("undefined GOT entries walked",
+     "var reportUndefinedSymbols=()=>{for(var[symName,entry]of Object.entries(GOT)){",
+     "var undefinedGOT=[];var reportUndefinedSymbols=()=>{undefinedGOT=undefinedGOT.filter(symName=>"
+     "GOTEntries[symName].value==-1);for(var[symName,entry]of undefinedGOT.map(symName=>[symName,"
+     "GOTEntries[symName]])){"),
+    ("internal symbols in a set",
+     "var isInternalSym=symName=>[\"memory\",",
+     "var internalSymbols=new Set([\"memory\","),
+    ("internal symbols in a set (end)",
+     "\"__stop_em_js\"].includes(symName)||symName.startsWith(\"__em_js__\");",
+     "\"__stop_em_js\"]);var isInternalSym=symName=>internalSymbols.has(symName)||symName.startsWith(\"__em_js__\");"),
     ("exports merged without a closure each",
      "var mergeLibSymbols=(exports,libName)=>{for(var[sym,exp]of Object.entries(exports)){const setImport=target=>"
      "{if(!isSymbolDefined(target)){wasmImports[target]=exp}};setImport(sym);const main_alias=\"__main_argc_argv\";"
