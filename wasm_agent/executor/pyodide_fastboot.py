@@ -33,8 +33,13 @@ import shutil
 import tempfile
 from pathlib import Path
 
+from . import pyodide_prelink
+
 FILES = ("pyodide.mjs", "pyodide.asm.mjs", "pyodide.asm.wasm", "python_stdlib.zip", "pyodide-lock.json")
 PATCHED = "pyodide.asm.mjs"
+
+
+PRELINK_PLACEHOLDER = "var prelinkedLayout=null;"
 
 
 class PatchError(ValueError):
@@ -79,7 +84,7 @@ PATCHES: tuple[tuple[str, str, str], ...] = (
      "&&deferred.get(symName)!=-1;if(replace||!existingEntry){var newValue;if(typeof value==\"function\")"
      "{newValue=getFunctionAddress(value);if(!newValue){if(freeTableIndexes.length){newValue=freeTableIndexes.pop();"
      "setTableFunction(newValue,value)}else{newValue=tableEnd+appended.length;appended.push(value)}"
-     "functionsInTableMap.set(value,newValue)}}"),
+     "setTableMapEntry(value,newValue)}}"),
     ("export slots added with one grow (fill)",
      "GOT[symName]??=new WebAssembly.Global({value:\"i32\",mutable:true});GOT[symName].value=newValue}}};",
      "if(entry){entry.value=newValue}else{deferGOTEntry(symName,newValue)}}}"
@@ -91,8 +96,10 @@ PATCHES: tuple[tuple[str, str, str], ...] = (
     # Module.GOT is a proxy that makes the Global then (and all of them when it is enumerated).
     ("GOT entries made when first looked up",
      "var GOT={};",
-     "var GOTEntries={},GOTDeferred={names:[],values:[],map:null};var deferredGOT=()=>{var deferred=GOTDeferred;"
-     "if(!deferred.map&&deferred.names.length){deferred.map=new Map;deferred.names.forEach((name,i)=>"
+     "var GOTEntries={},GOTDeferred={names:[],values:[],map:null,prelinked:null};var deferredGOT=()=>{"
+     "var deferred=GOTDeferred;if(!deferred.map&&(deferred.names.length||deferred.prelinked)){deferred.map=new Map;"
+     "if(deferred.prelinked){var{names,values}=deferred.prelinked;values=values.split(\",\");names.forEach((name,i)=>"
+     "{if(values[i]!==\"\"){deferred.map.set(name,+values[i])}});deferred.prelinked=null}deferred.names.forEach((name,i)=>"
      "deferred.map.set(name,deferred.values[i]));deferred.names=deferred.values=[]}return deferred.map};"
      "var deferGOTEntry=(symName,value)=>{if(GOTDeferred.map){GOTDeferred.map.set(symName,value|0)}else"
      "{GOTDeferred.names.push(symName);GOTDeferred.values.push(value|0)}};var getGOTEntry=symName=>{"
@@ -119,6 +126,51 @@ PATCHES: tuple[tuple[str, str, str], ...] = (
     ("internal symbols in a set (end)",
      "\"__stop_em_js\"].includes(symName)||symName.startsWith(\"__em_js__\");",
      "\"__stop_em_js\"]);var isInternalSym=symName=>internalSymbols.has(symName)||symName.startsWith(\"__em_js__\");"),
+    # With the exports' slots and GOT values worked out from the wasm file (pyodide_prelink, written into
+    # `prelinkedLayout` by fastboot_dir), the main module's link puts the exports in their slots and defers
+    # their GOT entries, with no walk of the table: the map from functions to their slots (which the linker
+    # builds from the whole table) is built on the first lookup that needs it, replaying what was added
+    # since. Until then a function whose name is not a wasm function's (its index) can be in it only as one
+    # added since, so that list answers. Without a layout, or if the table or exports are not the ones it
+    # describes, the link is the usual one.
+    ("table map built when needed",
+     "var updateTableMap=(offset,count)=>{if(functionsInTableMap){for(var i=offset;i<offset+count;i++){var item="
+     "getWasmTableEntry(i);if(item){functionsInTableMap.set(item,i)}}}};var functionsInTableMap;var getFunctionAddress="
+     "func=>{if(!functionsInTableMap){functionsInTableMap=new WeakMap;updateTableMap(0,wasmTable.length)}"
+     "return functionsInTableMap.get(func)||0};",
+     "var updateTableMap=(offset,count)=>{if(functionsInTableMap){for(var i=offset;i<offset+count;i++){var item="
+     "getWasmTableEntry(i);if(item){functionsInTableMap.set(item,i)}}}else if(tableMapLog){tableMapLog.push("
+     "[null,offset,count])}};var functionsInTableMap;var tableMapLog=null,tableMapListed=null,tableMapEnd=0;"
+     "var tableMap=()=>{if(!functionsInTableMap){functionsInTableMap=new WeakMap;var log=tableMapLog;"
+     "tableMapLog=tableMapListed=null;updateTableMap(0,log?tableMapEnd:wasmTable.length);for(var[func,idx,count]of "
+     "log??[]){if(func){functionsInTableMap.set(func,idx)}else{updateTableMap(idx,count)}}}return functionsInTableMap};"
+     "var setTableMapEntry=(func,idx)=>{if(!functionsInTableMap&&tableMapLog){tableMapLog.push([func,idx]);"
+     "tableMapListed.set(func,idx)}else{tableMap().set(func,idx)}};var getFunctionAddress=func=>{if("
+     "!functionsInTableMap&&tableMapLog&&!/^\\d+$/.test(func?.name)){return tableMapListed.get(func)||0}"
+     "return tableMap().get(func)||0};"),
+    ("table map built when needed (addFunction)",
+     "functionsInTableMap.set(func,ret);return ret}",
+     "setTableMapEntry(func,ret);return ret}"),
+    ("table map built when needed (removeFunction)",
+     "functionsInTableMap.delete(getWasmTableEntry(index))",
+     "tableMap().delete(getWasmTableEntry(index))"),
+    # The trampoline is an export of an instance made just before: in no slot yet, no lookup needed.
+    ("table map built when needed (trampoline)",
+     "return addFunction(trampolineInstance.exports.trampoline_call)}",
+     "var trampoline=trampolineInstance.exports.trampoline_call,slot=getEmptyTableSlot();setWasmTableEntry(slot,"
+     "trampoline);setTableMapEntry(trampoline,slot);return slot}"),
+    ("main module linked from its layout",
+     "updateGOT(origExports);LDSO.init();",
+     "updateMainGOT(origExports);LDSO.init();"),
+    ("main module linked from its layout (link)",
+     "var isImmutableGlobal=",
+     f"{PRELINK_PLACEHOLDER}var updateMainGOT=exports=>{{var layout=prelinkedLayout,names=layout&&Object.keys(exports),"
+     "appended=layout?.appended?layout.appended.split(\",\"):[];if(!layout||wasmTable.length!==layout.tableStart||"
+     "names.length!==layout.exportCount||functionsInTableMap||freeTableIndexes.length||layout.check.some(([position,"
+     "name])=>names[position]!==name)){return updateGOT(exports)}wasmTable.grow(appended.length);for(var i=0;"
+     "i<appended.length;i++){wasmTable.set(layout.tableStart+i,exports[names[appended[i]]])}tableMapLog=[];"
+     "tableMapListed=new Map;tableMapEnd=layout.tableStart+appended.length;GOTDeferred.prelinked={names,"
+     "values:layout.values};Module.linkedFromLayout=true};var isImmutableGlobal="),
     ("exports merged without a closure each",
      "var mergeLibSymbols=(exports,libName)=>{for(var[sym,exp]of Object.entries(exports)){const setImport=target=>"
      "{if(!isSymbolDefined(target)){wasmImports[target]=exp}};setImport(sym);const main_alias=\"__main_argc_argv\";"
@@ -150,19 +202,30 @@ def patch_source(text: str) -> str:
     return text
 
 
+def with_layout(patched: str, wasm_path: Path, original: str) -> str:
+    """The patched factory with the main module's link worked out from its wasm file (pyodide_prelink),
+    or as it is (the link done at boot) when the file is not one that reader expects."""
+    try:
+        layout = pyodide_prelink.prelink_layout(wasm_path.read_bytes(), original)
+    except (pyodide_prelink.PrelinkError, IndexError, UnicodeDecodeError):
+        return patched
+    return patched.replace(PRELINK_PLACEHOLDER, f"var prelinkedLayout={layout.js()};", 1)
+
+
 def fastboot_dir(pyodide_dir: Path, cache_dir: Path) -> Path:
     """A folder with Pyodide's files and the patched factory, made once per version under `cache_dir`.
 
     Raises PatchError (another Pyodide) or OSError (nowhere to write it): callers boot the original.
     """
-    digest = hashlib.sha256(repr(PATCHES).encode())
+    digest = hashlib.sha256(repr(PATCHES).encode() + Path(pyodide_prelink.__file__).read_bytes())
     for name in FILES:
         stat = (pyodide_dir / name).stat()
         digest.update(f"{name}:{stat.st_size}:{stat.st_mtime_ns};".encode())
     target = cache_dir / f"pyodide-fastboot-{digest.hexdigest()[:20]}"
     if all((target / name).is_file() for name in FILES):
         return target
-    patched = patch_source((pyodide_dir / PATCHED).read_text(encoding="utf-8"))
+    original = (pyodide_dir / PATCHED).read_text(encoding="utf-8")
+    patched = with_layout(patch_source(original), pyodide_dir / "pyodide.asm.wasm", original)
     cache_dir.mkdir(parents=True, exist_ok=True)
     building = Path(tempfile.mkdtemp(prefix=".pyodide-fastboot-", dir=cache_dir))
     try:
