@@ -93,11 +93,26 @@ for (const side of sides.slice(1)) {
 }
 const more = linked(patchedPyodide);
 found.push(...differences(linked(originalPyodide).got, more.got, "GOT after the side module"));
+// Function slots asked for later (Pyodide's JS adds its callbacks' wrappers): the same answers from an
+// interpreter that linked from the layout (its function-to-slot map not built yet) as from the original.
+function askSlots(pyodide) {
+  const module = pyodide._module;
+  const callback = () => 0;
+  const first = module.addFunction(callback, "i");
+  const again = module.addFunction(callback, "i"); // found again, not given a second slot
+  const staticSlot = module.addFunction(module.wasmTable.get(1234)); // a wasm function already in the table
+  module.removeFunction(first);
+  const reused = module.addFunction(() => 1, "i"); // the freed slot
+  return { first, again, staticSlot, reused, tableSlots: module.wasmTable.length };
+}
+const asked = [askSlots(await load(originalDir)), askSlots(sparse)];
+if (JSON.stringify(asked[0]) !== JSON.stringify(asked[1])) found.push(`slots asked later: ${JSON.stringify(asked)}`);
 const byName = (got) => got.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
 found.push(...differences(byName(linked(originalPyodide).got), byName(linked(whole).got), "GOT made on demand"));
 found.push(...differences(linked(originalPyodide).table, linked(whole).table, "table after the side module"));
 
 console.log(JSON.stringify({
+  linkedFromLayout: [patchedPyodide, whole, sparse].map((pyodide) => pyodide._module.linkedFromLayout === true), asked: asked[1],
   tableSlots: patched.table.length, gotEntries: patched.got.length, zeroPages: zeroPages.reduce((n, zero) => n + zero, 0),
   pages: zeroPages.length, answers, side: sides[1], differences: found,
 }));

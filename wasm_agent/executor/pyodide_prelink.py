@@ -249,6 +249,8 @@ def _global_values(data: bytes, imported: int) -> list[int | str | None]:
 
 
 def _exports(data: bytes) -> list[tuple[str, int, int]]:
+    if not data:
+        return []
     count, at = _leb(data, 0)
     found = []
     for _ in range(count):
