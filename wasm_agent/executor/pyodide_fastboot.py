@@ -171,6 +171,15 @@ PATCHES: tuple[tuple[str, str, str], ...] = (
      "i<appended.length;i++){wasmTable.set(layout.tableStart+i,exports[names[appended[i]]])}tableMapLog=[];"
      "tableMapListed=new Map;tableMapEnd=layout.tableStart+appended.length;GOTDeferred.prelinked={names,"
      "values:layout.values};Module.linkedFromLayout=true};var isImmutableGlobal="),
+    # A JS function (every undefined symbol at boot: 280) is wrapped after the table refuses it with a
+    # TypeError, whose making costs more than the wrapper. A wasm function's name is its index: a function
+    # named otherwise is no wasm function, and is wrapped without asking the table first.
+    ("JS functions wrapped without a refusal first",
+     "var ret=getEmptyTableSlot();try{setWasmTableEntry(ret,func)}catch(err){if(!(err instanceof TypeError))"
+     "{throw err}var wrapped=convertJsFunctionToWasm(func,sig);setWasmTableEntry(ret,wrapped)}",
+     "var ret=getEmptyTableSlot();if(typeof func==\"function\"&&!/^\\d+$/.test(func.name)){setWasmTableEntry(ret,"
+     "convertJsFunctionToWasm(func,sig))}else{try{setWasmTableEntry(ret,func)}catch(err){if(!(err instanceof "
+     "TypeError)){throw err}var wrapped=convertJsFunctionToWasm(func,sig);setWasmTableEntry(ret,wrapped)}}"),
     ("exports merged without a closure each",
      "var mergeLibSymbols=(exports,libName)=>{for(var[sym,exp]of Object.entries(exports)){const setImport=target=>"
      "{if(!isSymbolDefined(target)){wasmImports[target]=exp}};setImport(sym);const main_alias=\"__main_argc_argv\";"
