@@ -11,10 +11,13 @@ them holds those numbers), only cheaper to build:
   of being compiled by every worker on its first call;
 - one wasm wrapper module per signature, not one per wrapped function (the bytes depend on the
   signature only; each function still gets its own instance);
-- the table slots of the exports are added with one `grow`, not one per export;
+- the main module's exports are linked from a layout worked out once from the wasm file
+  (`pyodide_prelink`, written into the patched file): the table grows once and gets the 5,182 exported
+  functions that had no slot, with no walk of the table; the map from functions to slots is built on the
+  first lookup that needs it (none in a boot), and without a layout the slots are added with one `grow`;
 - the GOT's entries for the exports (8,554 `WebAssembly.Global`s, which only side modules loaded later
   import) are made when first looked up, and the undefined symbols are found from a list of the entries
-  imports made, not a walk over all 8,834;
+  imports made, not a walk over all 8,834; a JS function is wrapped without the table refusing it first;
 - the exports are merged into the import table without a closure and an array per export;
 - a snapshot is copied into the wasm memory without its zero pages above the heap's break (that
   memory is fresh, so it is zero already) when the boot passes where they are (`_snapshotZeroPages`).
