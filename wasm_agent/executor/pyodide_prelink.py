@@ -105,7 +105,8 @@ def prelink_layout(wasm: bytes, factory_source: str) -> PrelinkLayout:
     return PrelinkLayout(table_start, len(exports), appended, values, [(at, exports[at][0]) for at in positions])
 
 
-def _leb(data: bytes, at: int) -> tuple[int, int]:
+def _leb(data: bytes, at: int, signed: bool = False) -> tuple[int, int]:
+    """A LEB128 number at `at` and where it ends."""
     result = shift = 0
     while True:
         byte = data[at]
@@ -113,18 +114,7 @@ def _leb(data: bytes, at: int) -> tuple[int, int]:
         result |= (byte & 0x7F) << shift
         shift += 7
         if byte < 0x80:
-            return result, at
-
-
-def _sleb(data: bytes, at: int) -> tuple[int, int]:
-    result = shift = 0
-    while True:
-        byte = data[at]
-        at += 1
-        result |= (byte & 0x7F) << shift
-        shift += 7
-        if byte < 0x80:
-            if byte & 0x40:
+            if signed and byte & 0x40:
                 result -= 1 << shift
             return result, at
 
@@ -202,7 +192,7 @@ def _element_segments(data: bytes) -> list[tuple[int, list[int]]]:
         flags, at = _leb(data, at)
         if flags != 0 or data[at] != 0x41:  # active, table 0, offset `i32.const N; end`, function indices
             raise PrelinkError(f"an element segment of form {flags}")
-        offset, at = _sleb(data, at + 1)
+        offset, at = _leb(data, at + 1, signed=True)
         if data[at] != 0x0B:
             raise PrelinkError("an element segment's offset is not a constant")
         length, at = _leb(data, at + 1)
@@ -224,7 +214,7 @@ def _global_values(data: bytes, imported: int) -> list[int | str | None]:
         value_type, at = data[at], at + 2
         opcode = data[at]
         if opcode in (0x41, 0x42):
-            value, at = _sleb(data, at + 1)
+            value, at = _leb(data, at + 1, signed=True)
         elif opcode in (0x23, 0xD2):
             value, at = _leb(data, at + 1)
             value = None
