@@ -84,14 +84,35 @@ for (let i = 0; i < Math.min(a.length, b.length); i++) if (a[i] !== b[i]) memory
 if (memoryDifferences) found.push(`memory: ${memoryDifferences} bytes differ after a sparse restore`);
 // Both interpreters work.
 const answers = [whole.runPython("6 * 7"), sparse.runPython("sum(range(10))")];
-// A side module links the same (after the snapshot: loading one is what makes the snapshot differ).
-const sides = [await loadSide(originalPyodide), await loadSide(patchedPyodide)];
-if (JSON.stringify(sides[0]) !== JSON.stringify(sides[1])) found.push(`side module: ${JSON.stringify(sides)}`);
-if (sides[1].answer !== sides[1].expected) found.push(`side module's GOT entry: ${JSON.stringify(sides[1])}`);
+// A side module links the same (after the snapshot: loading one is what makes the snapshot differ), into an
+// interpreter whose GOT was listed whole and into one whose entries are made as the side module looks them up.
+const sides = [await loadSide(originalPyodide), await loadSide(patchedPyodide), await loadSide(whole)];
+for (const side of sides.slice(1)) {
+  if (JSON.stringify(sides[0]) !== JSON.stringify(side)) found.push(`side module: ${JSON.stringify(sides)}`);
+  if (side.answer !== side.expected) found.push(`side module's GOT entry: ${JSON.stringify(side)}`);
+}
 const more = linked(patchedPyodide);
 found.push(...differences(linked(originalPyodide).got, more.got, "GOT after the side module"));
+// Function slots asked for later (Pyodide's JS adds its callbacks' wrappers): the same answers from an
+// interpreter that linked from the layout (its function-to-slot map not built yet) as from the original.
+function askSlots(pyodide) {
+  const module = pyodide._module;
+  const callback = () => 0;
+  const first = module.addFunction(callback, "i");
+  const again = module.addFunction(callback, "i"); // found again, not given a second slot
+  const staticSlot = module.addFunction(module.wasmTable.get(1234)); // a wasm function already in the table
+  module.removeFunction(first);
+  const reused = module.addFunction(() => 1, "i"); // the freed slot
+  return { first, again, staticSlot, reused, tableSlots: module.wasmTable.length };
+}
+const asked = [askSlots(await load(originalDir)), askSlots(sparse)];
+if (JSON.stringify(asked[0]) !== JSON.stringify(asked[1])) found.push(`slots asked later: ${JSON.stringify(asked)}`);
+const byName = (got) => got.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+found.push(...differences(byName(linked(originalPyodide).got), byName(linked(whole).got), "GOT made on demand"));
+found.push(...differences(linked(originalPyodide).table, linked(whole).table, "table after the side module"));
 
 console.log(JSON.stringify({
+  linkedFromLayout: [patchedPyodide, whole, sparse].map((pyodide) => pyodide._module.linkedFromLayout === true), asked: asked[1],
   tableSlots: patched.table.length, gotEntries: patched.got.length, zeroPages: zeroPages.reduce((n, zero) => n + zero, 0),
   pages: zeroPages.length, answers, side: sides[1], differences: found,
 }));
