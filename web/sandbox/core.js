@@ -287,6 +287,7 @@ async function boot(boot, send, postSnapshot, wasm, sendToolCall, imported, hard
   const jspi = typeof WebAssembly.Suspending === "function";
   const interruptView = boot.interrupt ? new Int32Array(boot.interrupt) : null;
   const call = jspi ? (text) => handle.callPromising(text) : (text) => handle(text);
+  if (boot.stopCodeAfterMs && hardLimit && !hardLimit.runWithin) throw new Error("this worker has no hard limit to run code within");
   const limited = boot.stopCodeAfterMs && hardLimit
     ? withHardLimit(pyodide, jspi, call, hardLimit, boot, (reason) => send(encode({ type: "crashed", reason })))
     : call;
@@ -308,8 +309,8 @@ async function boot(boot, send, postSnapshot, wasm, sendToolCall, imported, hard
 /**
  * How a worker ends code itself, whatever the code does (Deno: web/sandbox/deno-worker.js).
  * @typedef {object} HardLimit
- * @property {(call: () => any, timeoutMs: number) => any} runWithin  runs `call`; past `timeoutMs` it is ended
- *   wherever it is (throws then, with code ERR_SCRIPT_EXECUTION_TIMEOUT)
+ * @property {((call: () => any, timeoutMs: number) => any) | null} runWithin  runs `call`; past `timeoutMs` it is
+ *   ended wherever it is (throws then, with code ERR_SCRIPT_EXECUTION_TIMEOUT); null: this worker has none
  * @property {() => void} endSelf  ends this worker now: nothing of it runs after this call
  */
 
