@@ -55,8 +55,8 @@ CACHE = resources.cache_dir("site")
 DEFAULT_OUT = resources.default_site_dir()
 # web/sandbox/ files that are not part of the site: the sandbox page's generator and what it inlines (the
 # page is rendered below), and the Deno worker.
-SANDBOX_EXCLUDE = ("build_html.py", "sandbox.html", "page.js", "relay.js", "deno-worker.js", "memory-figure.js",
-                   "__pycache__")
+SANDBOX_EXCLUDE = ("build_html.py", "sandbox.html", "page.js", "relay.js", "deno-worker.js", "deno-hard-limit.js",
+                   "memory-figure.js", "__pycache__")
 # What the site is made of: when none of it changed, `serve` reuses dist/.
 INPUTS = ("web", "wasm_agent", "build", "pyproject.toml", "package-lock.json")
 

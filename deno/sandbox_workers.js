@@ -79,7 +79,8 @@ export class SandboxWorkers {
       spare,
       // Framed by the core yet unreadable: the worker is not what it should be (the relay replaces it).
       read: (text) => decode(text, SANDBOX_MESSAGE_TYPES),
-      spawn: () => new Worker(workerModule(boot.pyodideURL), { type: "module", deno: { permissions: "none" } }),
+      spawn: () => new Worker(workerModule(boot.pyodideURL, Boolean(this.#options.stopCodeAfterMs)),
+        { type: "module", deno: { permissions: "none" } }),
       boot: (state) => this.#bootWorker(state),
       emit: (message) => emit(message), // re-encoded by the host: one line, whatever the sandbox sent
       activate: (state) => {
@@ -280,21 +281,29 @@ function zeroPages(snapshot) {
 }
 
 const WORKER_SCRIPT = new URL("../web/sandbox/deno-worker.js", import.meta.url).href;
+const HARD_LIMIT_SCRIPT = new URL("../web/sandbox/deno-hard-limit.js", import.meta.url).href;
 
 /**
- * The module a sandbox worker starts from. With Pyodide's folder: a root that imports the worker's script,
- * then Pyodide's two modules, and hands them over. Modules of a file are compiled once and kept in Deno's
- * code cache (DENO_DIR, else in memory), where Pyodide's JS as text was compiled anew by every worker
- * (about 100 ms of CPU, a third of a boot from the snapshot). The root is a data: URL: the worker may read
- * no file, and its imports are checked against this process's read permissions (which cover them).
+ * The module a sandbox worker starts from: a root that imports the worker's script and hands it what it
+ * should have. With Pyodide's folder: Pyodide's two modules, imported after the worker's script (which empties
+ * the global scope first). Modules of a file are compiled once and kept in Deno's code cache (DENO_DIR, else
+ * in memory), where Pyodide's JS as text was compiled anew by every worker (about 100 ms of CPU, a third of a
+ * boot from the snapshot). With a hard limit: deno-hard-limit.js, imported first (node:vm needs `Deno` as it
+ * loads), and only then, since Deno's Node layer costs a worker about 10 ms of CPU. The root is a data: URL:
+ * the worker may read no file, and its imports are checked against this process's read permissions (which
+ * cover them).
  */
-function workerModule(pyodideURL) {
-  if (!pyodideURL) return WORKER_SCRIPT;
+function workerModule(pyodideURL, hardLimit) {
+  if (!pyodideURL && !hardLimit) return WORKER_SCRIPT;
   const url = (name) => JSON.stringify(new URL(name, pyodideURL).href);
-  const root = `import { usePyodide } from ${JSON.stringify(WORKER_SCRIPT)};
-import { loadPyodide } from ${url("pyodide.mjs")};
+  const root = [
+    hardLimit && `import { runWithin } from ${JSON.stringify(HARD_LIMIT_SCRIPT)};`,
+    `import { useHardLimit, usePyodide } from ${JSON.stringify(WORKER_SCRIPT)};`,
+    pyodideURL && `import { loadPyodide } from ${url("pyodide.mjs")};
 import createPyodideModule from ${url("pyodide.asm.mjs")};
-usePyodide({ loadPyodide, createPyodideModule });`;
+usePyodide({ loadPyodide, createPyodideModule });`,
+    hardLimit && "useHardLimit(runWithin);",
+  ].filter(Boolean).join("\n");
   return `data:text/javascript,${encodeURIComponent(root)}`;
 }
 

@@ -191,13 +191,18 @@ PATCHES: tuple[tuple[str, str, str], ...] = (
      "{var exp=exports[sym];if(!isSymbolDefined(sym)){wasmImports[sym]=exp}if(sym==\"main\"&&!isSymbolDefined(main_alias))"
      "{wasmImports[main_alias]=exp}if(sym==main_alias&&!isSymbolDefined(\"main\")){wasmImports[\"main\"]=exp}}};"
      # Defined here, beside the linker (the snapshot's code below is in the same scope).
+     # Which pages are copied: see the comment below.
      "var copySnapshotMemory=(image,zeroPages)=>{var heap=Module.HEAP8;if(!zeroPages){return heap.set(image)}"
-     "var pageSize=65536,untouched=Math.ceil(HEAPU32[_emscripten_get_sbrk_ptr()>>>2]/pageSize)*pageSize;"
-     "heap.set(image.subarray(0,untouched));for(var at=untouched;at<image.length;){if(zeroPages[at/pageSize])"
-     "{at+=pageSize;continue}var end=at+pageSize;while(end<image.length&&!zeroPages[end/pageSize]){end+=pageSize}"
-     "heap.set(image.subarray(at,end),at);at=end}};"),
-    # Past the heap's break (read before the copy) the memory is as instantiation made it: zero. Pages of the
-    # image that are zero there need no copy (nor the kernel's page that a write would take).
+     "var pageSize=65536,brk=Math.ceil(HEAPU32[_emscripten_get_sbrk_ptr()>>>2]/pageSize)*pageSize,"
+     "stackLow=Math.ceil(___stack_low/pageSize)*pageSize,stackTop=Math.floor(___stack_high/pageSize)*pageSize-16*pageSize;"
+     "if(!(stackLow<stackTop&&stackTop<=brk)||new BigUint64Array(heap.buffer,stackTop-pageSize,pageSize/8).some(word=>word))"
+     "{stackLow=stackTop=brk}var copied=at=>!zeroPages[at/pageSize]||at<stackLow||at>=stackTop&&at<brk;"
+     "for(var at=0;at<image.length;){if(!copied(at)){at+=pageSize;continue}var end=at+pageSize;"
+     "while(end<image.length&&copied(end)){end+=pageSize}heap.set(image.subarray(at,end),at);at=end}};"),
+    # Where the memory is still as instantiation made it, zero, pages of the image that are zero need no copy
+    # (nor the kernel's page that a write would take): past the heap's break (read before the copy), and the
+    # C stack (10 MB, below the heap) but for its top megabyte, which the constructors used. The page under
+    # that megabyte must still be zero, else the whole stack is copied.
     ("snapshot copied without its zero pages",
      "let s=(new TextDecoder).decode(i),l=JSON.parse(s);return Module.HEAP8.set(t),l}",
      "let s=(new TextDecoder).decode(i),l=JSON.parse(s);return copySnapshotMemory(t,API.config._snapshotZeroPages),l}"),

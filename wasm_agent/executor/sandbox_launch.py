@@ -21,7 +21,7 @@ from .. import resources
 PACKAGE_DIR = Path(__file__).resolve().parent.parent
 HOST_SCRIPT = resources.deno_dir() / "sandbox_host.js"
 JS_FILES = (HOST_SCRIPT, resources.deno_dir() / "sandbox_workers.js", *(resources.web_dir() / "sandbox" / name
-            for name in ("deno-worker.js", "core.js", "memory-figure.js", "relay.js")),
+            for name in ("deno-worker.js", "deno-hard-limit.js", "core.js", "memory-figure.js", "relay.js")),
             resources.web_dir() / "protocol.js",
             resources.web_dir() / "sandbox-client.js", resources.web_dir() / "sandbox-wheel.js")
 PYODIDE_FILES = ("pyodide.mjs", "pyodide.asm.mjs", "pyodide.asm.wasm", "python_stdlib.zip", "pyodide-lock.json")

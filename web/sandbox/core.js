@@ -287,6 +287,7 @@ async function boot(boot, send, postSnapshot, wasm, sendToolCall, imported, hard
   const jspi = typeof WebAssembly.Suspending === "function";
   const interruptView = boot.interrupt ? new Int32Array(boot.interrupt) : null;
   const call = jspi ? (text) => handle.callPromising(text) : (text) => handle(text);
+  if (boot.stopCodeAfterMs && hardLimit && !hardLimit.runWithin) throw new Error("this worker has no hard limit to run code within");
   const limited = boot.stopCodeAfterMs && hardLimit
     ? withHardLimit(pyodide, jspi, call, hardLimit, boot, (reason) => send(encode({ type: "crashed", reason })))
     : call;
@@ -308,8 +309,8 @@ async function boot(boot, send, postSnapshot, wasm, sendToolCall, imported, hard
 /**
  * How a worker ends code itself, whatever the code does (Deno: web/sandbox/deno-worker.js).
  * @typedef {object} HardLimit
- * @property {(call: () => any, timeoutMs: number) => any} runWithin  runs `call`; past `timeoutMs` it is ended
- *   wherever it is (throws then, with code ERR_SCRIPT_EXECUTION_TIMEOUT)
+ * @property {((call: () => any, timeoutMs: number) => any) | null} runWithin  runs `call`; past `timeoutMs` it is
+ *   ended wherever it is (throws then, with code ERR_SCRIPT_EXECUTION_TIMEOUT); null: this worker has none
  * @property {() => void} endSelf  ends this worker now: nothing of it runs after this call
  */
 
@@ -417,8 +418,12 @@ function fetchShim(files) {
     const url = String(resource?.url ?? resource);
     const name = url.startsWith(ORIGIN) ? url.slice(ORIGIN.length) : null;
     if (name && Object.hasOwn(files, name)) {
-      const type = name.endsWith(".wasm") ? "application/wasm" : "application/octet-stream";
-      return new Response(files[name], { headers: { "content-type": type } });
+      if (name.endsWith(".wasm")) return new Response(files[name], { headers: { "content-type": "application/wasm" } });
+      // Pyodide reads only `ok` and the bytes of the others (the standard library's 2.5 MB zip, which it copies
+      // into its file system): a Response would copy them twice more, for the garbage collector.
+      const bytes = ArrayBuffer.isView(files[name]) ? files[name] : new Uint8Array(files[name]);
+      const whole = bytes.buffer instanceof ArrayBuffer && bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength;
+      return { ok: true, status: 200, arrayBuffer: async () => (whole ? bytes.buffer : bytes.slice().buffer) };
     }
     throw new TypeError(`the sandbox has no network (fetch of ${url.slice(0, 200)} refused)`);
   };

@@ -11,7 +11,6 @@
 // generation from strings disabled (sandbox_launch.py), so code cannot `import("node:…")` either.
 // The permissions stay the boundary; this takes away what needs none.
 
-import { Script } from "node:vm";
 import { serveSandbox } from "./core.js";
 import { memoryFigure } from "./memory-figure.js";
 
@@ -54,20 +53,16 @@ export function usePyodide(modules) {
   pyodideModules ??= modules;
 }
 
-// Deno's worker.terminate() cannot end a thread that spins in wasm or in a JS loop: the thread keeps a
-// core until the process ends. V8 can (TerminateExecution), and node:vm's `timeout` is how a worker
-// reaches it: a thread of Deno's ends the script's execution, whatever runs, once the timeout passes.
-// The code of a run goes through here (core.js `runWithin`), so code that ignores every interrupt is
-// ended at its hard limit; a script runs only what it finds in this slot, taken as it starts.
-let within = null;
-Object.defineProperty(globalThis, "__sandboxRunWithin", { value: () => { const call = within; within = null; return call?.(); } });
-const runWithinScript = new Script("__sandboxRunWithin()");
-function runWithin(call, timeoutMs) {
-  within = call;
-  return runWithinScript.runInThisContext({ timeout: Math.max(1, Math.ceil(timeoutMs)), displayErrors: false });
+// How the worker ends code that ignores every interrupt: deno-hard-limit.js's `runWithin`, which the worker's
+// root hands over (usePyodide's way) when its sandbox has a hard limit; else none (a boot that asks for one
+// then fails).
+const hardLimit = { runWithin: null, endSelf };
+/** @param {(call: () => any, timeoutMs: number) => any} runWithin  Only the first call counts. */
+export function useHardLimit(runWithin) {
+  hardLimit.runWithin ??= runWithin;
 }
 
-const { log } = serveSandbox(globalThis, post, post, () => pyodideModules, { runWithin, endSelf }, figure);
+const { log } = serveSandbox(globalThis, post, post, () => pyodideModules, hardLimit, figure);
 // The worker's console would write to the host's stdout, which carries the protocol: send it as `log`.
 const toLog = (...values) => log(values.map(String).join(" "));
 globalThis.console = { log: toLog, info: toLog, warn: toLog, error: toLog, debug: toLog, trace: toLog };
