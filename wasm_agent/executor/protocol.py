@@ -109,14 +109,19 @@ class RequestTimeoutError(TimeoutError):
 
 
 # -- messages -------------------------------------------------------------------
+def dumps(value: Any, what: str = "the message") -> str:
+    """`value` as compact JSON; what JSON cannot carry (NaN, other types, cycles) raises ProtocolError."""
+    try:
+        return json.dumps(value, separators=(",", ":"), allow_nan=False)
+    except (ValueError, TypeError, RecursionError) as error:
+        raise ProtocolError(f"{what} cannot be sent: {error}") from None
+
+
 def encode(message: dict) -> str:
     """One line of JSON (no raw newlines), refusing unknown types and huge messages."""
     if message.get("type") not in MESSAGE_TYPES:
         raise ProtocolError(f"unknown message type {message.get('type')!r}")
-    try:
-        text = json.dumps(message, separators=(",", ":"), allow_nan=False)
-    except (ValueError, TypeError, RecursionError) as error:
-        raise ProtocolError(f"the message cannot be sent: {error}") from None
+    text = dumps(message)
     check_shape(text)
     return text
 

@@ -22,7 +22,6 @@ from __future__ import annotations
 import asyncio
 import collections
 import contextlib
-import json
 import os
 import threading
 from collections.abc import Callable, Mapping
@@ -33,7 +32,7 @@ from ..errors import AgentError, AgentToolCallError, AgentToolExecutionError, Ex
 from .base import CodeOutput, ExecutionLimits, Executor
 from .distribution import distribution_wheels
 from .packages import wheels_from_folder
-from .protocol import ProtocolError, RemoteValue, SandboxDiedError, WireClasses, from_wire, to_wire
+from .protocol import ProtocolError, RemoteValue, SandboxDiedError, WireClasses, dumps, from_wire, to_wire
 from .sandbox_host import DEFAULT_PYODIDE_DIR, SandboxHost, find_deno, shared_host
 
 __all__ = ["DEFAULT_PYODIDE_DIR", "DenoSandboxExecutor", "SandboxHost", "default_sandbox_factory", "find_deno",
@@ -235,10 +234,7 @@ class DenoSandboxExecutor(Executor):
         # Sent with the next run (`_tools_to_sandbox`), and only if they changed: a pooled sandbox given back
         # (its tools dropped here) and taken by an agent with the same tools costs no message.
         self.tools = tools
-        try:
-            json.dumps(self._tool_specs(), allow_nan=False)
-        except (ValueError, TypeError, RecursionError) as error:
-            raise ProtocolError(f"the tools cannot be sent: {error}") from None
+        dumps(self._tool_specs(), "the tools")  # refused now, not at the next run
 
     async def _tools_to_sandbox(self) -> None:
         """The sandbox (open) gets the current tools before code runs there, unless it has them."""

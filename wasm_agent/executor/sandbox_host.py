@@ -225,10 +225,7 @@ class SandboxHost:
             raise SandboxDiedError("the sandbox process is not running")
         if message.get("type") not in protocol.HOST_REQUESTS:
             raise ProtocolError(f"{message.get('type')!r} is not a request of the sandbox host")
-        try:
-            text = json.dumps(message, separators=(",", ":"), allow_nan=False)
-        except (ValueError, TypeError, RecursionError) as error:
-            raise ProtocolError(f"the message cannot be sent: {error}") from None
+        text = protocol.dumps(message)
         protocol.check_shape(text, max_depth=HOST_MESSAGE_DEPTH)
         process.process.stdin.write(text.encode() + b"\n")
 
