@@ -43,7 +43,7 @@ DENIED = ("--deny-net", "--deny-write", "--deny-env", "--deny-run", "--deny-ffi"
 # Pyodide's wasm optimized whole, once per process (about 0.6 s of background CPU, +5 MiB), not function by
 # function as each new worker finds them hot: a fresh sandbox's boot went from about 183 to 165 ms of CPU
 # (bench/README.md, "A request of the per-request web app").
-NO_CODE_FROM_STRINGS = ("--v8-flags=--disallow-code-generation-from-strings,--max-semi-space-size=1,"
+SANDBOX_V8_FLAGS = ("--v8-flags=--disallow-code-generation-from-strings,--max-semi-space-size=1,"
                         "--no-wasm-dynamic-tiering")
 
 
@@ -55,7 +55,7 @@ def deno_command(deno_bin: str, pyodide_dir: Path, extra_reads: list[Path] = ())
     reads = [*map(str, JS_FILES), *(str(pyodide_dir / name) for name in PYODIDE_FILES),
              *(path for path in SANDBOX_PYTHON_FILES.values() if path), *map(str, extra_reads)]
     return [deno_bin, "run", "--quiet", "--no-prompt", "--no-config", "--no-lock", "--cached-only",
-            "--unstable-worker-options", f"--allow-read={','.join(reads)}", *DENIED, NO_CODE_FROM_STRINGS,
+            "--unstable-worker-options", f"--allow-read={','.join(reads)}", *DENIED, SANDBOX_V8_FLAGS,
             str(HOST_SCRIPT)]
 
 
