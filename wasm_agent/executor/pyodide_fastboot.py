@@ -19,8 +19,9 @@ them holds those numbers), only cheaper to build:
   import) are made when first looked up, and the undefined symbols are found from a list of the entries
   imports made, not a walk over all 8,834; a JS function is wrapped without the table refusing it first;
 - the exports are merged into the import table without a closure and an array per export;
-- a snapshot is copied into the wasm memory without its zero pages above the heap's break (that
-  memory is fresh, so it is zero already) when the boot passes where they are (`_snapshotZeroPages`).
+- a snapshot is copied into the wasm memory without its zero pages above the heap's break and in the
+  C stack below its top megabyte (that memory is fresh, so it is zero already) when the boot passes
+  where they are (`_snapshotZeroPages`).
 
 The patched file is written once under the cache folder (`fastboot_dir`) next to links to the
 other files; the patches are exact text replacements for the pinned Pyodide, and a file they do not
@@ -37,8 +38,7 @@ import tempfile
 from pathlib import Path
 
 from . import pyodide_prelink
-
-FILES = ("pyodide.mjs", "pyodide.asm.mjs", "pyodide.asm.wasm", "python_stdlib.zip", "pyodide-lock.json")
+from .sandbox_launch import PYODIDE_FILES as FILES  # the boot folder holds every file a sandbox reads
 PATCHED = "pyodide.asm.mjs"
 
 

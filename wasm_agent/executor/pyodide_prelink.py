@@ -17,7 +17,11 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TypeVar
+
+T = TypeVar("T")
 
 
 class PrelinkError(ValueError):
@@ -54,15 +58,15 @@ def prelink_layout(wasm: bytes, factory_source: str) -> PrelinkLayout:
     """The table slots and GOT values the linker gives the main module's exports (see the module's doc)."""
     internal, internal_prefix = internal_symbols(factory_source)
     sections = _sections(wasm)
-    imports = _imports(sections.get(2, b""))
-    imported_functions = sum(1 for _, _, kind, _ in imports if kind == 0)
-    imported_globals = sum(1 for _, _, kind, _ in imports if kind == 3)
-    got_imports = {name for module, name, kind, _ in imports if kind == 3 and module in ("GOT.mem", "GOT.func")}
-    if any(kind == 1 for _, _, kind, _ in imports):
+    imports = _vector(sections.get(2), _import)
+    imported_functions = sum(1 for _, _, kind in imports if kind == 0)
+    imported_globals = sum(1 for _, _, kind in imports if kind == 3)
+    got_imports = {name for module, name, kind in imports if kind == 3 and module in ("GOT.mem", "GOT.func")}
+    if any(kind == 1 for _, _, kind in imports):
         raise PrelinkError("the module imports its table")
     table_start = _first_table_size(sections.get(4))
     table: list[int | None] = [None] * table_start
-    for offset, functions in _element_segments(sections.get(9, b"")):
+    for offset, functions in _vector(sections.get(9), _element_segment):
         if offset + len(functions) > table_start:
             raise PrelinkError("an element segment outside the table")
         table[offset:offset + len(functions)] = functions
@@ -70,8 +74,8 @@ def prelink_layout(wasm: bytes, factory_source: str) -> PrelinkLayout:
     for slot, function in enumerate(table):
         if function is not None:
             slot_of[function] = slot
-    globals_ = _global_values(sections.get(6, b""), imported_globals)
-    exports = _exports(sections.get(7, b""))
+    globals_ = _vector(sections.get(6), _global_value)
+    exports = _vector(sections.get(7), _export)
     appended: list[int] = []
     values: list[int | None] = []
     for position, (name, kind, index) in enumerate(exports):
@@ -150,27 +154,36 @@ def _limits(data: bytes, at: int) -> tuple[int, int]:
     return minimum, at
 
 
-def _imports(data: bytes) -> list[tuple[str, str, int, int]]:
-    if not data:
-        return []
-    count, at = _leb(data, 0)
+def _vector(data: bytes | None, item: Callable[[bytes, int], tuple[T, int]]) -> list[T]:
+    """A section's items (a vector that `item` reads one by one); an absent section has none."""
+    return _vector_at(data, 0, item)[0] if data else []
+
+
+def _vector_at(data: bytes, at: int, item: Callable[[bytes, int], tuple[T, int]]) -> tuple[list[T], int]:
+    """The vector at `at` (its count, then its items) and where it ends."""
+    count, at = _leb(data, at)
     found = []
     for _ in range(count):
-        module, at = _name(data, at)
-        name, at = _name(data, at)
-        kind, at = data[at], at + 1
-        if kind == 0:
-            _, at = _leb(data, at)
-        elif kind == 1:
-            _, at = _limits(data, at + 1)
-        elif kind == 2:
-            _, at = _limits(data, at)
-        elif kind == 3:
-            at += 2
-        else:
-            raise PrelinkError(f"import kind {kind}")
-        found.append((module, name, kind, 0))
-    return found
+        value, at = item(data, at)
+        found.append(value)
+    return found, at
+
+
+def _import(data: bytes, at: int) -> tuple[tuple[str, str, int], int]:
+    module, at = _name(data, at)
+    name, at = _name(data, at)
+    kind, at = data[at], at + 1
+    if kind == 0:
+        _, at = _leb(data, at)
+    elif kind == 1:
+        _, at = _limits(data, at + 1)
+    elif kind == 2:
+        _, at = _limits(data, at)
+    elif kind == 3:
+        at += 2
+    else:
+        raise PrelinkError(f"import kind {kind}")
+    return (module, name, kind), at
 
 
 def _first_table_size(data: bytes | None) -> int:
@@ -183,72 +196,47 @@ def _first_table_size(data: bytes | None) -> int:
     return minimum
 
 
-def _element_segments(data: bytes) -> list[tuple[int, list[int]]]:
-    if not data:
-        return []
-    count, at = _leb(data, 0)
-    segments = []
-    for _ in range(count):
-        flags, at = _leb(data, at)
-        if flags != 0 or data[at] != 0x41:  # active, table 0, offset `i32.const N; end`, function indices
-            raise PrelinkError(f"an element segment of form {flags}")
-        offset, at = _leb(data, at + 1, signed=True)
-        if data[at] != 0x0B:
-            raise PrelinkError("an element segment's offset is not a constant")
-        length, at = _leb(data, at + 1)
-        functions = []
-        for _ in range(length):
-            function, at = _leb(data, at)
-            functions.append(function)
-        segments.append((offset, functions))
-    return segments
+def _element_segment(data: bytes, at: int) -> tuple[tuple[int, list[int]], int]:
+    flags, at = _leb(data, at)
+    if flags != 0 or data[at] != 0x41:  # active, table 0, offset `i32.const N; end`, function indices
+        raise PrelinkError(f"an element segment of form {flags}")
+    offset, at = _leb(data, at + 1, signed=True)
+    if data[at] != 0x0B:
+        raise PrelinkError("an element segment's offset is not a constant")
+    functions, at = _vector_at(data, at + 1, _leb)
+    return (offset, functions), at
 
 
-def _global_values(data: bytes, imported: int) -> list[int | str | None]:
-    """Each defined global's value as the linker reads it: an i32 constant, "i64", or None (anything else)."""
-    if not data:
-        return []
-    count, at = _leb(data, 0)
-    values: list[int | str | None] = []
-    for _ in range(count):
-        value_type, at = data[at], at + 2
-        opcode = data[at]
-        if opcode in (0x41, 0x42):
-            value, at = _leb(data, at + 1, signed=True)
-        elif opcode in (0x23, 0xD2):
-            value, at = _leb(data, at + 1)
-            value = None
-        elif opcode == 0x43:
-            value, at = None, at + 5
-        elif opcode == 0x44:
-            value, at = None, at + 9
-        elif opcode == 0xD0:
-            value, at = None, at + 2
-        else:
-            raise PrelinkError(f"a global initialized by opcode {opcode:#x}")
-        if data[at] != 0x0B:
-            raise PrelinkError("a global's initializer is not one instruction")
-        at += 1
-        if value_type == 0x7F and opcode == 0x41:
-            values.append(((value + 2**31) % 2**32) - 2**31)
-        elif value_type == 0x7E:
-            values.append("i64")
-        else:
-            values.append(None)
-    return values
+def _global_value(data: bytes, at: int) -> tuple[int | str | None, int]:
+    """A defined global's value as the linker reads it: an i32 constant, "i64", or None (anything else)."""
+    value_type, at = data[at], at + 2
+    opcode = data[at]
+    if opcode in (0x41, 0x42):
+        value, at = _leb(data, at + 1, signed=True)
+    elif opcode in (0x23, 0xD2):
+        value, at = _leb(data, at + 1)
+        value = None
+    elif opcode == 0x43:
+        value, at = None, at + 5
+    elif opcode == 0x44:
+        value, at = None, at + 9
+    elif opcode == 0xD0:
+        value, at = None, at + 2
+    else:
+        raise PrelinkError(f"a global initialized by opcode {opcode:#x}")
+    if data[at] != 0x0B:
+        raise PrelinkError("a global's initializer is not one instruction")
+    at += 1
+    if value_type == 0x7F and opcode == 0x41:
+        return ((value + 2**31) % 2**32) - 2**31, at
+    return ("i64" if value_type == 0x7E else None), at
 
 
-def _exports(data: bytes) -> list[tuple[str, int, int]]:
-    if not data:
-        return []
-    count, at = _leb(data, 0)
-    found = []
-    for _ in range(count):
-        name, at = _name(data, at)
-        kind, at = data[at], at + 1
-        index, at = _leb(data, at)
-        found.append((name, kind, index))
-    return found
+def _export(data: bytes, at: int) -> tuple[tuple[str, int, int], int]:
+    name, at = _name(data, at)
+    kind, at = data[at], at + 1
+    index, at = _leb(data, at)
+    return (name, kind, index), at
 
 
 def _is_array_index(name: str) -> bool:
