@@ -14,10 +14,11 @@ Sections (every answer is checked, so a broken run cannot look fast):
              `asyncio.gather` of `arun` on a pool of that many sandboxes, smolagents as threads.
   web        the per-request web app (examples/async_agent: a new agent per request) served by
              uvicorn, ours and smolagents' (their example, a thread per agent), each warmed up (3
-             requests, 3 s of quiet), alternated between the two: latency one at a time back to back, in blocks of 10 requests to one side (the
-             fresh interpreter of each run, about 0.15 s of CPU, cannot keep up: this shows
-             throughput), one at a time 0.5 s apart (alternated request by request; fresh
-             interpreters booted between requests, as when real model calls take seconds), and 8 at once.
+             requests, 3 s of quiet), alternated between the two: latency one at a time back to
+             back, in blocks of 10 requests to one side (the fresh interpreter of each run, about
+             0.1-0.15 s of CPU, cannot keep up: this shows throughput), one at a time 0.5 s apart
+             (alternated request by request; fresh interpreters booted between requests, as when
+             real model calls take seconds), and 8 at once.
 The model is scripted on both sides (no network); medians and minima, ratios of medians.
 mcp-run-python, in memory, start and throughput, is an executor with no agent loop: the task's code
 goes straight to its `run_python_code` tool (bench/sandbox_pool_mcp.py says what it takes to start here).

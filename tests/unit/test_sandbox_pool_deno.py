@@ -18,7 +18,7 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-from deno_sandbox import require_deno_sandbox
+from deno_sandbox import cpu_seconds, require_deno_sandbox
 from sample_tools import wait_long
 
 from wasm_agent import CodeAgent, ScriptedModel, configure_sandboxes, tool
@@ -170,11 +170,6 @@ async def test_a_sandbox_process_killed_mid_run_is_replaced_and_every_run_finish
     assert len(elsewhere) >= 2  # two sandboxes per process: at most one other shared the victim's
     assert all(step.error is None for a in elsewhere for step in a.memory.action_steps)
     assert not alive(pid)
-
-
-def cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 @tool
